@@ -1,0 +1,1 @@
+"""Curation: ingest adapters and the stages a recipe runs (``sluice.curate.stages``)."""

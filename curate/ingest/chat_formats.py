@@ -1,0 +1,207 @@
+"""Adapters for chat logs → conversation rows.
+
+Each adapter takes one parsed record (a dict) and returns a row dict with ``messages``
+(canonical message tuples), ``source_id``, ``created_at`` (µs), ``tools``, ``feedback`` and
+``metadata`` (every source key not used elsewhere). It raises RecordError for bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from . import fields
+from .errors import RecordError, expect, type_name
+from .messages import dumps, make, openai_message, openai_messages
+
+ID_KEYS = ("id", "conversation_id", "request_id", "uuid")
+TIME_KEYS = ("created_at", "timestamp", "created", "time")
+
+
+def _common(record: dict, used: tuple[str, ...]) -> tuple[dict, dict]:
+    """Row fields every chat format shares, and the metadata left over."""
+    metadata = {k: v for k, v in record.items() if k not in used}
+    sid_key = next((k for k in ID_KEYS if record.get(k) is not None), None)
+    time_key = next((k for k in TIME_KEYS if record.get(k) is not None), None)
+    row = {
+        "source_id": fields.source_id(record[sid_key], sid_key) if sid_key else None,
+        "created_at": fields.timestamp_us(record[time_key], time_key) if time_key else None,
+        "tools": fields.tools_json(record.get("tools")),
+    }
+    for key in (sid_key, time_key, "tools"):
+        metadata.pop(key, None)
+    row["feedback"] = fields.feedback(record, metadata)
+    lineage = record.get("sluice")
+    if lineage is not None:  # written by `sluice datasets export`: restore the exact row
+        metadata.pop("sluice", None)
+        _restore_lineage(row, lineage, metadata)
+    row["metadata"] = metadata or None
+    return row, metadata
+
+
+def _restore_lineage(row: dict, lineage: Any, metadata: dict) -> None:
+    expect(lineage, dict, "sluice", "an object with id, source, source_id, created_at")
+    row["id"] = lineage.get("id")
+    row["source"] = lineage.get("source")
+    row["source_id"] = lineage.get("source_id")
+    row["created_at"] = fields.timestamp_us(lineage.get("created_at"), "sluice.created_at")
+    fb = lineage.get("feedback")
+    row["feedback"] = fields.feedback({"feedback": fb}, {}) if fb else None
+    metadata.clear()
+    metadata.update(lineage.get("metadata") or {})
+
+
+def openai_chat(record: dict) -> dict:
+    """OpenAI chat fine-tuning JSONL: ``{"messages": [...], "tools": [...], ...}``."""
+    row, _ = _common(record, ("messages",))
+    row["messages"] = openai_messages(record.get("messages"))
+    return row
+
+
+def openai_log(record: dict) -> dict:
+    """Gateway request/response log: request messages + the response's first choice.
+
+    Model, usage, latency, finish reason and request parameters go to metadata.
+    """
+    request, response = record.get("request"), record.get("response")
+    expect(request, dict, "request", "an object with messages")
+    expect(response, dict, "response", "an object with choices")
+    row, metadata = _common(record, ("request", "response"))
+    messages = openai_messages(request.get("messages"), "request.messages")
+    choices = response.get("choices")
+    expect(choices, list, "response.choices", "a list of choices")
+    if not choices:
+        raise RecordError("no_assistant_turn", "response has no choices", "response.choices")
+    choice = choices[0]
+    expect(choice, dict, "response.choices[0]", "a choice object")
+    messages.append(openai_message(choice.get("message"), "response.choices[0].message"))
+    row["messages"] = messages
+    if row["tools"] is None:
+        row["tools"] = fields.tools_json(request.get("tools"), "request.tools")
+    if row["source_id"] is None and response.get("id") is not None:
+        row["source_id"] = fields.source_id(response["id"], "response.id")
+    if row["created_at"] is None and response.get("created") is not None:
+        row["created_at"] = fields.timestamp_us(response["created"], "response.created")
+    metadata["request"] = {k: v for k, v in request.items() if k not in ("messages", "tools")}
+    metadata["response"] = {k: v for k, v in response.items() if k != "choices"}
+    metadata["finish_reason"] = choice.get("finish_reason")
+    if len(choices) > 1:
+        metadata["other_choices"] = choices[1:]
+    return row
+
+
+SHAREGPT_ROLES = {
+    "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",
+    "bard": "assistant", "bing": "assistant", "model": "assistant", "system": "system",
+    "observation": "tool", "tool": "tool", "function": "tool", "function_call": "function_call",
+}
+
+
+def sharegpt_turn(turn: Any, field: str) -> tuple:
+    expect(turn, dict, field, "a turn object with from/value")
+    if "from" not in turn and "role" in turn:  # LLaMA-Factory's role/content tags
+        return openai_message(turn, field)
+    speaker = turn.get("from")
+    if speaker is None:
+        raise RecordError("missing_role", "turn has no 'from'", f"{field}.from")
+    expect(speaker, str, f"{field}.from", "a string")
+    role = SHAREGPT_ROLES.get(speaker.lower())
+    if role is None:
+        ok = speaker.isascii() and speaker.replace("_", "").isalnum() and len(speaker) <= 24
+        raise RecordError("unknown_role", f"unknown speaker{' ' + repr(speaker) if ok else ''}; expected "
+                                          "human, gpt, system, function_call or observation", f"{field}.from")
+    value = turn.get("value")
+    expect(value, str, f"{field}.value", "a string")
+    extra = {k: v for k, v in turn.items() if k not in ("from", "value", "id", "tool_call_id")}
+    if speaker.lower() not in ("human", "gpt", "system", "observation", "function_call"):
+        extra["original_role"] = speaker
+    if role == "function_call":
+        try:
+            call = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise RecordError("wrong_type", "function_call value is not valid JSON", f"{field}.value") from None
+        expect(call, dict, f"{field}.value", "a JSON object with name and arguments")
+        args = call.get("arguments")
+        tool_call = {"id": turn.get("id"), "type": "function",
+                     "function": {"name": call.get("name"), "arguments": args if isinstance(args, str) else dumps(args)}}
+        expect(tool_call["function"]["name"], str, f"{field}.value.name", "a string")
+        return make("assistant", None, tool_calls=[tool_call], extra=extra or None)
+    return make(role, value, tool_call_id=turn.get("tool_call_id") if role == "tool" else None, extra=extra or None)
+
+
+def sharegpt(record: dict) -> dict:
+    """ShareGPT / FastChat: ``{"conversations": [{"from": "human", "value": ...}, ...]}``."""
+    row, _ = _common(record, ("conversations", "system"))
+    turns = record.get("conversations")
+    if turns is None:
+        raise RecordError("missing_field", "record has no conversations list", "conversations")
+    expect(turns, list, "conversations", "a list of turns")
+    messages = [sharegpt_turn(t, f"conversations[{i}]") for i, t in enumerate(turns)]
+    system = record.get("system")
+    if system:
+        expect(system, str, "system", "a string")
+        messages.insert(0, make("system", system, extra={"sharegpt_system": True}))
+    row["messages"] = messages
+    return row
+
+
+def alpaca(record: dict) -> dict:
+    """Alpaca: instruction (+ input) → user turn, output → assistant; optional system and history."""
+    row, _ = _common(record, ("instruction", "input", "output", "system", "history"))
+    instruction, extra_input, output = record.get("instruction"), record.get("input"), record.get("output")
+    expect(instruction, str, "instruction", "a string")
+    expect(output, str, "output", "a string")
+    if extra_input is not None:
+        expect(extra_input, str, "input", "a string")
+    messages = []
+    if record.get("system"):
+        expect(record["system"], str, "system", "a string")
+        messages.append(make("system", record["system"]))
+    for i, pair in enumerate(record.get("history") or []):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise RecordError("wrong_type", "history items must be [instruction, answer] string pairs",
+                              f"history[{i}]")
+        messages += [make("user", pair[0]), make("assistant", pair[1])]
+    prompt = f"{instruction}\n\n{extra_input}" if extra_input else instruction
+    messages += [make("user", prompt, extra={"alpaca_input": extra_input} if extra_input else None),
+                 make("assistant", output)]
+    row["messages"] = messages
+    return row
+
+
+def turns(value: Any, field: str, role: str) -> list[tuple]:
+    """A string (one turn of ``role``) or a list of OpenAI messages."""
+    if isinstance(value, str):
+        return [make(role, value)]
+    if isinstance(value, list):
+        return openai_messages(value, field)
+    if value is None:
+        raise RecordError("missing_field", f"record has no {field}", field)
+    raise RecordError("wrong_type", f"expected a string or a list of messages, got {type_name(value)}", field)
+
+
+def prompt_completion(record: dict) -> dict:
+    """``{"prompt": ..., "completion": ...}`` (strings or message lists) → one exchange."""
+    row, _ = _common(record, ("prompt", "completion"))
+    row["messages"] = turns(record.get("prompt"), "prompt", "user") + turns(
+        record.get("completion"), "completion", "assistant")
+    return row
+
+
+def sluice_conversation(record: dict) -> dict:
+    """sluice's own JSONL export: every column of a conversation row, restored exactly."""
+    row = {
+        "id": fields.source_id(record.get("id")),
+        "source": record.get("source"),
+        "source_id": record.get("source_id"),
+        "created_at": fields.timestamp_us(record.get("created_at"), "created_at"),
+        "messages": openai_messages(record.get("messages")),
+        "tools": fields.tools_json(record.get("tools")),
+        "feedback": fields.feedback({"feedback": record["feedback"]}, {}) if record.get("feedback") else None,
+    }
+    meta = record.get("metadata")
+    if meta is not None:
+        expect(meta, dict, "metadata", "an object")
+    row["metadata"] = meta or None
+    return row

@@ -1,0 +1,30 @@
+"""Per-record errors raised by format adapters; each becomes one quarantine row."""
+
+from __future__ import annotations
+
+
+class RecordError(Exception):
+    """A record that cannot be ingested. ``kind`` is the quarantine error code.
+
+    Messages name fields and types, never values: input rows can hold PII.
+    """
+
+    def __init__(self, kind: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.field = field
+        self.message = message
+
+
+def type_name(value: object) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def expect(value: object, types: type | tuple[type, ...], field: str, what: str) -> None:
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types)):
+        raise RecordError("wrong_type", f"expected {what}, got {type_name(value)}", field)
+
+
+def _tuple(t):
+    return t if isinstance(t, tuple) else (t,)

@@ -1,0 +1,83 @@
+"""The ingest formats: name → (record kind, adapter), and detection from a file's records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sluice.errors import InputError
+
+from . import chat_formats as chat
+from . import pair_formats as pairs
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    kind: str  # conversation | preference | kto
+    parse: Callable[[dict], dict]
+    description: str
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("openai", "conversation", chat.openai_chat, "OpenAI chat JSONL: messages (+ tools, tool calls)"),
+    Format("openai-log", "conversation", chat.openai_log, "request/response gateway logs: request.messages + response.choices"),
+    Format("sharegpt", "conversation", chat.sharegpt, "ShareGPT/FastChat: conversations with from/value"),
+    Format("alpaca", "conversation", chat.alpaca, "Alpaca: instruction, input, output"),
+    Format("prompt-completion", "conversation", chat.prompt_completion, "prompt and completion"),
+    Format("sluice", "conversation", chat.sluice_conversation, "sluice's own JSONL export"),
+    Format("trl-preference", "preference", pairs.trl_preference, "TRL: prompt/chosen/rejected (or implicit prompt)"),
+    Format("llamafactory-preference", "preference", pairs.llamafactory_preference,
+           "LLaMA-Factory: conversations + chosen/rejected turns"),
+    Format("llamafactory-v1-preference", "preference", pairs.llamafactory_v1_preference,
+           "LLaMA-Factory v1: chosen_messages/rejected_messages"),
+    Format("hh", "preference", pairs.hh, "Anthropic HH: chosen/rejected Human/Assistant transcripts"),
+    Format("sluice-preference", "preference", pairs.sluice_pairs("preference"), "sluice's own preference export"),
+    Format("trl-kto", "kto", pairs.trl_kto, "TRL: prompt/completion/label"),
+    Format("llamafactory-kto", "kto", pairs.llamafactory_kto, "LLaMA-Factory: messages + label"),
+    Format("sluice-kto", "kto", pairs.sluice_pairs("kto"), "sluice's own kto export"),
+)}
+
+
+def detect(record: dict) -> str | None:
+    """The format whose keys this record has, or None. Order matters: most specific first."""
+    keys = record.keys()
+    if {"id", "source", "source_id"} <= keys:
+        if "messages" in keys:
+            return "sluice"
+        if "chosen" in keys:
+            return "sluice-preference"
+        if "completion" in keys and "label" in keys:
+            return "sluice-kto"
+    if "request" in keys and "response" in keys:
+        return "openai-log"
+    if "chosen_messages" in keys and "rejected_messages" in keys:
+        return "llamafactory-v1-preference"
+    if "chosen" in keys and "rejected" in keys:
+        if "conversations" in keys:
+            return "llamafactory-preference"
+        chosen = record.get("chosen")
+        if "prompt" not in keys and isinstance(chosen, str) and "\n\nHuman: " in chosen:
+            return "hh"
+        return "trl-preference"
+    if "label" in keys or "kto_tag" in keys:
+        if "completion" in keys:
+            return "trl-kto"
+        if "messages" in keys or "conversations" in keys:
+            return "llamafactory-kto"
+    if "messages" in keys:
+        return "openai"
+    if "conversations" in keys:
+        return "sharegpt"
+    if "instruction" in keys and "output" in keys:
+        return "alpaca"
+    if "prompt" in keys and "completion" in keys:
+        return "prompt-completion"
+    return None
+
+
+def get_format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise InputError(f"unknown format {name!r}", hint=f"choose one of: {', '.join(FORMATS)}") from None

@@ -1,0 +1,373 @@
+"""`sluice ingest`: production logs → one published dataset version, nothing lost.
+
+Every input record ends as a row of the dataset or as a quarantine row carrying file,
+line/row, error kind, field and message. Line files are cut into chunks that worker
+processes parse in parallel; results are written in input order, so output is
+deterministic and memory stays flat however large the input.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from sluice.errors import DataError, InputError
+from sluice.parallel import ordered_map
+from sluice.schemas import QUARANTINE, RAW_PREFIX_BYTES
+from sluice.store import Store, Version
+
+from . import readers
+from .builder import builder_for
+from .errors import RecordError, type_name
+from .formats import FORMATS, detect, get_format
+
+DEFAULT_MAX_RECORD_BYTES = 2 << 20
+STAGE = "ingest"
+
+
+@dataclass
+class FileReport:
+    path: str
+    format: str
+    kind: str
+    container: str
+    compression: str | None
+    bytes: int
+    rows_in: int = 0
+    kept: int = 0
+    quarantined: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "format": self.format, "kind": self.kind, "container": self.container,
+                "compression": self.compression, "bytes": self.bytes, "rows_in": self.rows_in, "kept": self.kept,
+                "quarantined": sum(self.quarantined.values()), "quarantined_by_kind": dict(self.quarantined)}
+
+
+@dataclass
+class IngestResult:
+    version: Version | None
+    files: list[FileReport]
+    examples: list[dict]  # first few quarantine rows (file, line, kind, field, message), no raw bytes
+    seconds: float
+
+    @property
+    def rows_in(self) -> int:
+        return sum(f.rows_in for f in self.files)
+
+    @property
+    def kept(self) -> int:
+        return sum(f.kept for f in self.files)
+
+    @property
+    def quarantined(self) -> Counter:
+        total: Counter = Counter()
+        for f in self.files:
+            total.update(f.quarantined)
+        return total
+
+
+# -- per-record work (runs in worker processes) ------------------------------------------
+
+@dataclass(frozen=True)
+class Job:
+    path: str
+    source: str
+    fmt: str
+    max_record_bytes: int
+    mapping: dict[str, str] | None = None
+
+
+def _check(kind: str, row: dict) -> None:
+    if kind != "conversation":
+        return
+    messages = row["messages"]
+    if not messages:
+        raise RecordError("empty_conversation", "the conversation has no messages", "messages")
+    if not any(m[0] == "assistant" for m in messages):
+        raise RecordError("no_assistant_turn", "the conversation has no assistant turn", "messages")
+
+
+def _apply_mapping(record: dict, mapping: dict[str, str]) -> dict:
+    """Rename source columns to the format's field names (``target: source_column``)."""
+    out = dict(record)
+    for target, column in mapping.items():
+        if column in out:
+            value = out.pop(column)
+            if "." in target:  # e.g. feedback.thumb
+                outer, inner = target.split(".", 1)
+                out.setdefault(outer, {})[inner] = value
+            else:
+                out[target] = value
+    return out
+
+
+class ChunkParser:
+    """Parses records of one file into a data table and a quarantine table."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.format = get_format(job.fmt)
+        self.builder = builder_for(self.format.kind, job.source)
+        self.quarantine: list[dict] = []
+
+    def bad(self, row: int, line: int | None, raw: bytes, kind: str, message: str, fld: str | None = None) -> None:
+        self.quarantine.append({
+            "source_file": self.job.path, "line": line, "row": row, "stage": STAGE, "error_kind": kind,
+            "field": fld, "error": message, "raw": raw[:RAW_PREFIX_BYTES], "raw_size": len(raw), "id": None,
+        })
+
+    def record(self, row: int, line: int | None, raw: bytes, record: Any) -> None:
+        if not isinstance(record, dict):
+            self.bad(row, line, raw, "not_object", f"expected a JSON object, got {type_name(record)}")
+            return
+        if self.job.mapping:
+            record = _apply_mapping(record, self.job.mapping)
+        try:
+            parsed = self.format.parse(record)
+            _check(self.format.kind, parsed)
+            self.builder.add(parsed)
+        except RecordError as e:
+            self.bad(row, line, raw, e.kind, e.message, e.field)
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+            # An adapter should raise RecordError; anything else still only costs this row.
+            self.bad(row, line, raw, "invalid_record", f"could not convert record ({type(e).__name__})")
+
+    def line(self, index: int, raw: bytes) -> None:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if len(raw) > self.job.max_record_bytes:
+            self.bad(index, index + 1, raw, "oversized",
+                     f"record is {len(raw):,} bytes, over the limit of {self.job.max_record_bytes:,}"
+                     " (raise it with --max-record-bytes)")
+            return
+        if not raw.strip():
+            self.bad(index, index + 1, raw, "empty_line", "blank line")
+            return
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as u:
+                self.bad(index, index + 1, raw, "invalid_utf8", f"invalid UTF-8 at byte {u.start}")
+                return
+            self.bad(index, index + 1, raw, "bad_json", f"malformed JSON: {_json_position(e)}")
+            return
+        self.record(index, index + 1, raw, record)
+
+    def tables(self) -> tuple[pa.Table, pa.Table]:
+        data = self.builder.table()
+        quarantine = pa.Table.from_pylist(self.quarantine, schema=QUARANTINE.schema)
+        self.quarantine = []
+        return data, quarantine
+
+
+def _json_position(e: orjson.JSONDecodeError) -> str:
+    # orjson's message names the problem and position only (no input text).
+    return str(e).split(":", 1)[0] + f" at column {e.colno}" if hasattr(e, "colno") else "could not parse"
+
+
+def parse_lines(job: Job, first_line: int, chunk: bytes) -> tuple[pa.Table, pa.Table]:
+    parser = ChunkParser(job)
+    lines = chunk.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for i, raw in enumerate(lines):
+        parser.line(first_line + i, raw)
+    return parser.tables()
+
+
+
+# -- orchestration -------------------------------------------------------------------------
+
+@dataclass
+class _Input:
+    path: Path
+    container: str
+    compression: str | None
+    fmt: str
+
+
+def _first_records(path: Path, container: str, compression: str | None, mapping, limit: int = 50) -> list[dict]:
+    out: list[dict] = []
+    if container == "jsonl":
+        for _first, chunk, _pos in readers.line_chunks(path, compression, chunk_bytes=1 << 20):
+            for raw in chunk.split(b"\n"):
+                try:
+                    rec = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(rec, dict):
+                    out.append(rec)
+                if len(out) >= limit:
+                    return out
+            break
+    elif container == "json":
+        try:
+            data = orjson.loads(readers.read_all(path, compression))
+        except orjson.JSONDecodeError:
+            return []
+        items = data if isinstance(data, list) else [data]
+        out = [r for r in items[:limit] if isinstance(r, dict)]
+    else:
+        out = _table_records(path, container, limit)
+    return [_apply_mapping(r, mapping) for r in out] if mapping else out
+
+
+def _table_records(path: Path, container: str, limit: int | None = None) -> list[dict]:
+    if container == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+    else:
+        import pyarrow.csv as pcsv
+
+        table = pcsv.read_csv(path)
+    if limit is not None:
+        table = table.slice(0, limit)
+    return table.to_pylist()
+
+
+def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | None = None) -> list[_Input]:
+    """Resolve files and their formats, reporting every problem at once before any work."""
+    inputs, problems = [], []
+    for path in readers.expand(paths):
+        try:
+            container, compression = readers.container_of(path)
+        except OSError as e:
+            problems.append(f"{path}: cannot open ({e.strerror or e})")
+            continue
+        if container is None:
+            problems.append(f"{path}: unknown file type (expected .jsonl, .json, .parquet or .csv, optionally .gz/.zst)")
+            continue
+        name = fmt
+        if name is None:
+            records = _first_records(path, container, compression, mapping)
+            name = next((d for d in map(detect, records) if d), None)
+            if name is None:
+                keys = sorted({k for r in records for k in r})[:12]
+                problems.append(f"{path}: cannot tell the format from its records (keys seen: {keys or 'none'})")
+                continue
+        elif name not in FORMATS:
+            get_format(name)
+        inputs.append(_Input(path, container, compression, name))
+    if problems:
+        raise InputError("cannot ingest these inputs", problems=problems,
+                         hint=f"pass --format (one of: {', '.join(FORMATS)}) or --mapping for tables")
+    kinds = {FORMATS[i.fmt].kind for i in inputs}
+    if len(kinds) > 1:
+        listing = [f"{i.path}: {i.fmt} → {FORMATS[i.fmt].kind}" for i in inputs]
+        raise InputError("these files hold different record kinds; a dataset holds one", problems=listing,
+                         hint="ingest conversation, preference and kto files into separate datasets")
+    return inputs
+
+
+def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | None = None,
+           source: str | None = None, mapping: dict[str, str] | None = None,
+           max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, strict: bool = False, workers: int | None = None,
+           chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None) -> IngestResult:
+    """Ingest files into a new version of dataset ``to`` and publish it.
+
+    Raises DataError (and publishes nothing) when every record is bad, or with
+    ``strict=True`` when any record was quarantined.
+    """
+    store = store or Store()
+    start = time.perf_counter()
+    inputs = plan(paths, fmt, mapping)
+    kind = FORMATS[inputs[0].fmt].kind
+    workers = workers or min(2, os.cpu_count() or 1)
+    reports: list[FileReport] = []
+    examples: list[dict] = []
+    done_bytes = done_rows = 0
+    with store.create(to, kind, sources=[str(i.path) for i in inputs]) as writer:
+        for inp in inputs:
+            size = inp.path.stat().st_size
+            report = FileReport(str(inp.path), inp.fmt, kind, inp.container, inp.compression, size)
+            job = Job(str(inp.path), source or _source_name(inp.path), inp.fmt, max_record_bytes, mapping)
+            # A pool only pays off past a few chunks; small files parse in this process.
+            file_workers = workers if size > 2 * chunk_bytes else 1
+            for data, quarantine, pos in _parse_file(job, inp, file_workers, chunk_bytes):
+                writer.write(data)
+                if quarantine.num_rows:
+                    writer.write_quarantine(quarantine)
+                    report.quarantined.update(quarantine.column("error_kind").to_pylist())
+                    if len(examples) < 10:
+                        examples += quarantine.drop_columns(["raw"]).slice(0, 10 - len(examples)).to_pylist()
+                report.kept += data.num_rows
+                report.rows_in += data.num_rows + quarantine.num_rows
+                done_rows += data.num_rows + quarantine.num_rows
+                if progress:
+                    progress(done_bytes + pos, done_rows)
+            done_bytes += size
+            reports.append(report)
+        result = IngestResult(None, reports, examples, 0.0)
+        if result.rows_in and not result.kept:
+            raise DataError(f"every one of the {result.rows_in:,} input records is bad; nothing was published",
+                            problems=_summary(result), hint="see the errors above; check --format or --mapping")
+        if strict and result.quarantined:
+            raise DataError(f"{sum(result.quarantined.values()):,} records were quarantined and --strict is set; "
+                            "nothing was published", problems=_summary(result),
+                            hint="fix the input or drop --strict to keep the good rows")
+        q = dict(result.quarantined)
+        accounting = {"rows_in": result.rows_in, "kept": result.kept, "rejected_total": 0, "rejected": {},
+                      "quarantined_total": sum(q.values()), "quarantined": {STAGE: q} if q else {}}
+        result.seconds = time.perf_counter() - start
+        stage = {"name": STAGE, "rows_in": result.rows_in, "kept": result.kept, "rejected": {},
+                 "quarantined": q, "seconds": round(result.seconds, 3)}
+        result.version = writer.publish(accounting, inputs=[r.as_dict() for r in reports], stages=[stage],
+                                        ingest={"max_record_bytes": max_record_bytes, "mapping": mapping})
+    return result
+
+
+def _summary(result: IngestResult) -> list[str]:
+    lines = [f"{kind}: {n:,}" for kind, n in result.quarantined.most_common()]
+    for e in result.examples[:5]:
+        where = f"{e['source_file']}:{e['line']}" if e["line"] is not None else f"{e['source_file']} row {e['row']}"
+        lines.append(f"e.g. {where}: {e['error_kind']}" + (f" at {e['field']}" if e["field"] else "") + f" — {e['error']}")
+    return lines
+
+
+def _source_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".zst", ".zstd"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int) -> Iterator[tuple[pa.Table, pa.Table, int]]:
+    if inp.container == "jsonl":
+        positions: list[int] = []
+
+        def chunks():
+            for first, chunk, pos in readers.line_chunks(inp.path, inp.compression, chunk_bytes):
+                positions.append(pos)
+                yield job, first, chunk
+
+        for data, quarantine in ordered_map(parse_lines, chunks(), workers):
+            yield data, quarantine, positions.pop(0)
+        return
+    parser = ChunkParser(job)
+    if inp.container == "json":
+        raw = readers.read_all(inp.path, inp.compression)
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            parser.bad(0, None, raw, "bad_json", f"the file is not valid JSON: {_json_position(e)}")
+            data = []
+        items = data if isinstance(data, list) else [data]
+        for i, record in enumerate(items):
+            parser.record(i, None, orjson.dumps(record), record)
+    else:
+        for i, record in enumerate(_table_records(inp.path, inp.container)):
+            parser.record(i, None, orjson.dumps(record, default=str), record)
+    data, quarantine = parser.tables()
+    yield data, quarantine, inp.path.stat().st_size

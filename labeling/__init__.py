@@ -1,0 +1,1 @@
+"""labeling — see DESIGN.md; built in its own issue."""

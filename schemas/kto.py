@@ -1,0 +1,29 @@
+"""kto — a prompt, one completion and a desirable/undesirable label (TRL's KTO format)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ._base import RecordSchema
+from .messages import MESSAGES, check_non_empty, check_roles
+
+KTO = RecordSchema(
+    kind="kto",
+    version=1,
+    description="prompt, completion and a boolean label with lineage",
+    schema=pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("source_id", pa.string()),
+            pa.field("created_at", pa.timestamp("us", tz="UTC")),
+            pa.field("prompt", MESSAGES, nullable=False),
+            pa.field("completion", MESSAGES, nullable=False),
+            pa.field("label", pa.bool_(), nullable=False),
+            pa.field("origin", pa.string(), nullable=False),
+            pa.field("source_ids", pa.list_(pa.string())),
+            pa.field("metadata", pa.string()),
+        ]
+    ),
+    checks=(check_non_empty("completion"), check_roles("prompt"), check_roles("completion")),
+)

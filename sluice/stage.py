@@ -1,0 +1,140 @@
+"""The stage contract (DESIGN.md): a small class, a typed config, one method over a batch.
+
+Three kinds, each with one method over a polars DataFrame batch:
+
+* ``Scorer.score(batch) -> DataFrame`` — new columns (named in ``adds``), one row per input row.
+* ``Filter.decide(batch) -> Series | DataFrame`` — a reason code per row (null keeps the
+  row); a DataFrame may also carry ``detail`` and ``duplicate_of``. Every code a filter can
+  emit is listed in ``reasons``. Scoring and deciding are separate stages, so thresholds
+  change without re-scoring.
+* ``Transform.transform(batch) -> DataFrame`` — the same rows with the columns in
+  ``rewrites`` rewritten (e.g. redaction). A row it cannot process gets a non-null
+  ``_error`` (and optional ``_error_kind``) and is quarantined — never passed through.
+
+The base class carries the rest: config validation, declared columns, required packages
+(checked before any work, with an install hint), fingerprints. Stage code never imports
+an execution engine; the runner decides how batches are executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+from sluice.errors import MissingDependency, RecipeError
+
+
+class StageConfig(BaseModel):
+    """Base of every stage config: unknown keys are errors; each field is described once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """An optional package a stage imports, and the sluice extra that installs it."""
+
+    module: str
+    extra: str
+
+    def missing(self) -> bool:
+        return importlib.util.find_spec(self.module) is None
+
+
+class Stage:
+    name: ClassVar[str]
+    Config: ClassVar[type[StageConfig]] = StageConfig
+    #: columns the stage reads; checked against the input before any work
+    reads: ClassVar[tuple[str, ...]] = ("messages",)
+    #: columns the stage adds (Scorer) — it never rewrites another stage's columns
+    adds: ClassVar[tuple[str, ...]] = ()
+    #: record kinds the stage accepts
+    kinds: ClassVar[tuple[str, ...]] = ("conversation",)
+    requires: ClassVar[tuple[Requirement, ...]] = ()
+    #: True when the stage needs every row at once (dedup clustering, selection, splits)
+    whole_dataset: ClassVar[bool] = False
+    #: bump when the stage's output changes for the same config (invalidates checkpoints)
+    version: ClassVar[int] = 1
+
+    def __init__(self, config: StageConfig | dict[str, Any] | None = None, **fields: Any):
+        if isinstance(config, StageConfig):
+            self.config = config
+        else:
+            self.config = self.Config.model_validate({**(config or {}), **fields})
+
+    def setup(self) -> None:
+        """Load models or other heavy state; called once per process before the first batch."""
+
+    def fingerprint(self, upstream: str) -> str:
+        body = {"stage": self.name, "version": self.version, "config": self.config.model_dump(mode="json"),
+                "upstream": upstream}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+
+    @classmethod
+    def missing_requirements(cls) -> list[Requirement]:
+        return [r for r in cls.requires if r.missing()]
+
+
+class Scorer(Stage):
+    def score(self, batch: pl.DataFrame) -> pl.DataFrame:
+        raise NotImplementedError
+
+
+class Filter(Stage):
+    #: reason code → what it means (shown by `sluice stages`, written to the manifest)
+    reasons: ClassVar[dict[str, str]] = {}
+
+    def decide(self, batch: pl.DataFrame) -> pl.Series | pl.DataFrame:
+        raise NotImplementedError
+
+
+class Transform(Stage):
+    #: columns the transform rewrites
+    rewrites: ClassVar[tuple[str, ...]] = ()
+
+    def transform(self, batch: pl.DataFrame) -> pl.DataFrame:
+        raise NotImplementedError
+
+
+# -- registry --------------------------------------------------------------------------------
+# name → "module:Class"; modules are imported only when a recipe uses the stage.
+STAGES: dict[str, str] = {
+    "normalize": "sluice.curate.stages.normalize:Normalize",
+    "length": "sluice.curate.stages.length:Length",
+    "length_filter": "sluice.curate.stages.length:LengthFilter",
+}
+
+
+def stage_class(name: str) -> type[Stage]:
+    """A registered stage name, or ``package.module:Class`` for a stage of your own."""
+    target = STAGES.get(name, name)
+    if ":" not in target:
+        raise RecipeError(f"unknown stage {name!r}", hint=f"registered stages: {', '.join(sorted(STAGES))}; "
+                                                           "or give your own as package.module:Class")
+    module, _, attr = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise RecipeError(f"cannot load stage {name!r} from {target}: {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, (Scorer, Filter, Transform))):
+        raise RecipeError(f"{target} is not a sluice Scorer, Filter or Transform")
+    return cls
+
+
+def check_requirements(stages: list[type[Stage]]) -> None:
+    """All missing packages of all stages, at once, with the command that installs them."""
+    problems, extras = [], set()
+    for cls in stages:
+        for req in cls.missing_requirements():
+            problems.append(f"stage {cls.name!r} needs the package {req.module!r} (extra [{req.extra}])")
+            extras.add(req.extra)
+    if problems:
+        raise MissingDependency("optional packages are missing", problems=problems,
+                                hint=f"pip install 'sluice[{','.join(sorted(extras))}]'")

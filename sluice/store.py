@@ -1,0 +1,359 @@
+"""The dataset store: named datasets with immutable, atomically published versions.
+
+Layout (DESIGN.md)::
+
+    <root>/<name>/v<N>/data/part-*.parquet      the rows of the version's record kind
+                      /rejected/part-*.parquet  rows stages dropped, with stage and reason
+                      /quarantine/part-*.parquet input that could not be parsed or validated
+                      /manifest.json /DATACARD.md
+
+A version is written into ``<root>/<name>/.tmp-<pid>-<token>/`` and published by one
+``rename`` to ``v<N>``. Readers only ever list ``v<N>`` folders, so they never see a
+half-written version. Two publishers racing for the same N: the loser's rename fails
+(the target exists and is not empty) and it takes N+1 — both succeed as distinct versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sluice import __version__
+from sluice.errors import DatasetNotFound, PublishConflict, SchemaValidationError, SluiceError
+from sluice.schemas import DATA_KINDS, QUARANTINE, REJECTED, get
+
+MANIFEST_FORMAT = 1
+DEFAULT_ROOT = "sluice-data"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_REF = re.compile(r"^(?P<name>[^@]+?)(?:@(?:v(?P<num>\d+)|(?P<latest>latest)))?$")
+_VERSION_DIR = re.compile(r"^v(\d+)$")
+PARTS = ("data", "rejected", "quarantine")
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("SLUICE_HOME") or DEFAULT_ROOT)
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise SluiceError(
+            f"invalid dataset name {name!r}",
+            hint="use letters, digits, '.', '_' or '-' (starting with a letter or digit)",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Version:
+    """One published, immutable dataset version."""
+
+    name: str
+    number: int
+    path: Path
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@v{self.number}"
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.path / "manifest.json").read_text())
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["kind"]
+
+    def files(self, part: str = "data") -> list[Path]:
+        return sorted((self.path / part).glob("part-*.parquet"))
+
+    def read(self, part: str = "data", columns: list[str] | None = None) -> pa.Table:
+        """The whole part as one Arrow table (empty, with the right schema, when it has no rows)."""
+        files = self.files(part)
+        if not files:
+            empty = {"data": get(self.kind), "rejected": REJECTED, "quarantine": QUARANTINE}[part]
+            return empty.schema.empty_table()
+        tables = [pq.read_table(f, columns=columns) for f in files]
+        return pa.concat_tables(tables, promote_options="default")
+
+    def iter_batches(self, batch_size: int, part: str = "data") -> Iterator[pa.RecordBatch]:
+        for f in self.files(part):
+            yield from pq.ParquetFile(f).iter_batches(batch_size=batch_size)
+
+    def num_rows(self, part: str = "data") -> int:
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files(part))
+
+
+class Store:
+    """A folder of datasets. ``Store()`` uses ``$SLUICE_HOME`` or ``./sluice-data``."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root else default_root()
+
+    # -- reading -----------------------------------------------------------------------
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
+
+    def versions(self, name: str) -> list[Version]:
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        found = []
+        for p in folder.iterdir():
+            m = _VERSION_DIR.match(p.name)
+            if m and (p / "manifest.json").is_file():
+                found.append(Version(name, int(m.group(1)), p))
+        return sorted(found, key=lambda v: v.number)
+
+    def resolve(self, ref: str) -> Version:
+        """``name``, ``name@latest`` or ``name@vN`` → the published version."""
+        m = _REF.match(ref.strip())
+        if not m:
+            raise DatasetNotFound(f"cannot read dataset reference {ref!r}", hint="write NAME@vN or NAME@latest")
+        name = m.group("name")
+        versions = self.versions(name)
+        if not versions:
+            known = ", ".join(self.names()) or "none yet"
+            raise DatasetNotFound(
+                f"no dataset named {name!r} under {self.root}",
+                hint=f"datasets here: {known}. Pass --root or set SLUICE_HOME if it lives elsewhere",
+            )
+        if m.group("num") is None:
+            return versions[-1]
+        number = int(m.group("num"))
+        for v in versions:
+            if v.number == number:
+                return v
+        raise DatasetNotFound(
+            f"{name} has no version v{number}",
+            hint=f"versions: {', '.join('v%d' % v.number for v in versions)}",
+        )
+
+    # -- writing -----------------------------------------------------------------------
+    def create(self, name: str, kind: str, **manifest: Any) -> VersionWriter:
+        """Start a new version. Use as a context manager; call ``publish()`` to make it visible."""
+        check_name(name)
+        if kind not in DATA_KINDS:
+            raise SluiceError(f"a dataset holds one of {DATA_KINDS}, not {kind!r}")
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        self.clean_stale(name)
+        tmp = folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp.mkdir()
+        return VersionWriter(self, name, kind, tmp, manifest)
+
+    def clean_stale(self, name: str) -> list[Path]:
+        """Remove temporary folders left by writers that died (their process is gone)."""
+        import psutil
+
+        removed = []
+        for p in (self.root / name).glob(".tmp-*"):
+            try:
+                pid = int(p.name.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if not psutil.pid_exists(pid):
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
+        return removed
+
+
+class _PartWriter:
+    """Writes one part (data / rejected / quarantine) as parquet shards of bounded rows."""
+
+    def __init__(self, folder: Path, rows_per_shard: int):
+        self.folder = folder
+        self.rows_per_shard = rows_per_shard
+        self.writer: pq.ParquetWriter | None = None
+        self.schema: pa.Schema | None = None
+        self.shard_rows = 0
+        self.shards: list[Path] = []
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            if self.schema is None:
+                self.schema = table.schema
+            return
+        if self.schema is None:
+            self.schema = table.schema
+        elif table.schema != self.schema:
+            table = table.cast(self.schema) if set(table.schema.names) == set(self.schema.names) else table
+            if table.schema != self.schema:
+                table = table.select(self.schema.names).cast(self.schema)
+        offset = 0
+        while offset < table.num_rows:
+            if self.writer is None:
+                self.folder.mkdir(exist_ok=True)
+                path = self.folder / f"part-{len(self.shards):05d}.parquet"
+                self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+                self.shards.append(path)
+                self.shard_rows = 0
+            take = min(self.rows_per_shard - self.shard_rows, table.num_rows - offset)
+            self.writer.write_table(table.slice(offset, take), row_group_size=64 * 1024)
+            offset += take
+            self.shard_rows += take
+            self.rows += take
+            if self.shard_rows >= self.rows_per_shard:
+                self.close()
+
+    def ensure_shard(self, schema: pa.Schema) -> None:
+        """Write an empty shard when nothing was written, so the part still has a schema."""
+        if not self.shards:
+            self.folder.mkdir(exist_ok=True)
+            path = self.folder / "part-00000.parquet"
+            pq.write_table(schema.empty_table(), path, compression="zstd")
+            self.shards.append(path)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+class VersionWriter:
+    """Collects the parts of a new version in a temporary folder, then publishes it atomically."""
+
+    def __init__(self, store: Store, name: str, kind: str, tmp: Path, manifest: dict[str, Any],
+                 rows_per_shard: int = 250_000):
+        self.store, self.name, self.kind, self.tmp = store, name, kind, tmp
+        self.manifest_extra = manifest
+        self.parts = {p: _PartWriter(tmp / p, rows_per_shard) for p in PARTS}
+        self.published: Version | None = None
+
+    def __enter__(self) -> VersionWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.published is None:
+            self.abort()
+
+    def write(self, table: pa.Table) -> None:
+        self.parts["data"].write(table)
+
+    def write_rejected(self, table: pa.Table) -> None:
+        self.parts["rejected"].write(table)
+
+    def write_quarantine(self, table: pa.Table) -> None:
+        self.parts["quarantine"].write(table)
+
+    def abort(self) -> None:
+        for part in self.parts.values():
+            part.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def publish(self, accounting: dict[str, Any], **manifest: Any) -> Version:
+        """Validate, write the manifest and data card, and rename into place."""
+        for part in self.parts.values():
+            part.close()
+        self._check(accounting)
+        body = {
+            "format": MANIFEST_FORMAT,
+            "name": self.name,
+            "kind": self.kind,
+            "schema_version": get(self.kind).version,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "tool": {"name": "sluice", "version": __version__},
+            "rows": self.parts["data"].rows,
+            "accounting": accounting,
+            **{k: v for k, v in self.manifest_extra.items()},
+            **manifest,
+            "parts": {p: self._describe(p) for p in PARTS},
+        }
+        body.setdefault("parents", [])
+        folder = self.store.root / self.name
+        for _attempt in range(1000):
+            existing = [v.number for v in self.store.versions(self.name)]
+            number = max(existing, default=0) + 1
+            body["version"] = number
+            (self.tmp / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
+            from sluice.datacard import render_datacard
+
+            (self.tmp / "DATACARD.md").write_text(render_datacard(body))
+            _fsync_tree(self.tmp)
+            target = folder / f"v{number}"
+            try:
+                os.rename(self.tmp, target)  # atomic; fails if a racing writer took vN
+            except OSError:
+                if target.exists():
+                    time.sleep(0.001)
+                    continue
+                raise
+            _fsync_dir(folder)
+            self.published = Version(self.name, number, target)
+            return self.published
+        raise PublishConflict(f"could not claim a version number for {self.name}", hint="retry the command")
+
+    def _describe(self, part: str) -> dict[str, Any]:
+        shards = []
+        for path in self.parts[part].shards:
+            shards.append({
+                "path": f"{part}/{path.name}",
+                "rows": pq.ParquetFile(path).metadata.num_rows,
+                "bytes": path.stat().st_size,
+                "sha256": _sha256(path),
+            })
+        return {"rows": self.parts[part].rows, "shards": shards}
+
+    def _check(self, accounting: dict[str, Any]) -> None:
+        """Exact accounting: rows in = kept + rejected + quarantined, and the files agree."""
+        kept = self.parts["data"].rows
+        rejected = self.parts["rejected"].rows
+        quarantined = self.parts["quarantine"].rows
+        problems = []
+        if accounting.get("kept") != kept:
+            problems.append(f"accounting says kept={accounting.get('kept')}, data holds {kept} rows")
+        if accounting.get("rejected_total", 0) != rejected:
+            problems.append(f"accounting says rejected={accounting.get('rejected_total')}, rejected/ holds {rejected}")
+        if accounting.get("quarantined_total", 0) != quarantined:
+            problems.append(
+                f"accounting says quarantined={accounting.get('quarantined_total')}, quarantine/ holds {quarantined}")
+        if accounting.get("rows_in") != kept + rejected + quarantined:
+            problems.append(
+                f"rows_in={accounting.get('rows_in')} but kept+rejected+quarantined={kept + rejected + quarantined}")
+        if problems:
+            raise SchemaValidationError(
+                f"refusing to publish {self.name}: the row accounting does not add up",
+                problems=problems, hint="this is a bug in the stage or runner; please report it")
+        if self.parts["rejected"].schema is not None and rejected:
+            REJECTED.validate(pq.read_table(self.parts["rejected"].shards[0]), where="rejected rows")
+        if self.parts["quarantine"].schema is not None and quarantined:
+            QUARANTINE.validate(pq.read_table(self.parts["quarantine"].shards[0]), where="quarantine rows")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,1 @@
+"""synth — see DESIGN.md; built in its own issue."""

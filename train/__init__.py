@@ -1,0 +1,1 @@
+"""train — see DESIGN.md; built in its own issue."""
