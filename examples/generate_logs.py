@@ -120,7 +120,8 @@ pii_rare: Here's my config: OPENAI_API_KEY={apikey}|I'm using the key {apikey} a
 echo: name=Thanks, {name}.|email=I've noted {email} as your contact address.|phone=We'll call you on {phone} within 24 hours.|address=I've updated the delivery address to {address}.|iban=The refund will go to {iban}.|ip=I can see failed requests from {ip} in the logs.|card=Please don't share full card numbers like {card} in chat; I've removed it from our notes.|apikey=Your key {apikey} is now exposed, so please rotate it immediately.
 """,
     "de": r"""
-system: Du bist ein freundlicher Kundenservice-Assistent eines Onlineshops. Antworte kurz und höflich.|Du bist ein hilfreicher Assistent. Antworte auf Deutsch.
+system.support: Du bist ein freundlicher Kundenservice-Assistent eines Onlineshops. Antworte kurz und höflich.
+system: Du bist ein hilfreicher Assistent. Antworte auf Deutsch.
 greet: Hallo,|Guten Tag!|Hi,
 ack: Danke!|Alles klar.|Okay, verstanden.
 follow: Kannst du das kürzer erklären?|Und was mache ich, wenn das nicht funktioniert?|Gibt es noch eine andere Möglichkeit?
@@ -138,7 +139,8 @@ pii: Ich heiße {name}, meine E-Mail-Adresse ist {email}.|Sie erreichen mich unt
 echo: name=Vielen Dank, {name}.|email=Ich habe {email} als Kontaktadresse hinterlegt.|phone=Wir rufen Sie unter {phone} zurück.|address=Die neue Lieferadresse lautet {address}.|iban=Die Erstattung geht an die IBAN {iban}.|card=Bitte teilen Sie keine vollständigen Kartennummern wie {card} im Chat.
 """,
     "fr": r"""
-system: Tu es un assistant du service client d'une boutique en ligne. Réponds poliment et brièvement.|Tu es un assistant utile. Réponds en français.
+system.support: Tu es un assistant du service client d'une boutique en ligne. Réponds poliment et brièvement.
+system: Tu es un assistant utile. Réponds en français.
 greet: Bonjour,|Salut !|Bonsoir,
 ack: Merci !|D'accord.|Très bien, merci.
 follow: Tu peux faire plus court ?|Et si ça ne marche pas ?|Il y a une autre solution ?
@@ -156,7 +158,8 @@ pii: Je m'appelle {name}, mon e-mail est {email}.|Vous pouvez me joindre au {pho
 echo: name=Merci, {name}.|email=J'ai bien noté l'adresse {email}.|phone=Nous vous rappellerons au {phone}.|address=La nouvelle adresse de livraison est {address}.|iban=Le remboursement sera versé sur l'IBAN {iban}.
 """,
     "es": r"""
-system: Eres un asistente de atención al cliente de una tienda online. Responde de forma breve y amable.|Eres un asistente útil. Responde en español.
+system.support: Eres un asistente de atención al cliente de una tienda online. Responde de forma breve y amable.
+system: Eres un asistente útil. Responde en español.
 greet: Hola,|¡Buenos días!|Buenas,
 ack: ¡Gracias!|Vale.|Perfecto, gracias.
 follow: ¿Puedes resumirlo?|¿Y si eso no funciona?|¿Hay otra forma de hacerlo?
@@ -174,7 +177,8 @@ pii: Me llamo {name} y mi correo es {email}.|Mi teléfono es {phone}.|Por favor,
 echo: name=Gracias, {name}.|email=He registrado {email} como correo de contacto.|phone=Te llamaremos al {phone}.|address=He actualizado la dirección de entrega a {address}.|iban=El reembolso se enviará al IBAN {iban}.
 """,
     "zh": r"""
-system: 你是一家网店的客服助手，请简洁礼貌地回答。|你是一个乐于助人的助手，请用中文回答。
+system.support: 你是一家网店的客服助手，请简洁礼貌地回答。
+system: 你是一个乐于助人的助手，请用中文回答。
 greet: 你好，|您好！|在吗？
 ack: 谢谢！|好的。|明白了。
 follow: 能说得简短一点吗？|如果还是不行怎么办？|还有别的办法吗？
@@ -192,7 +196,8 @@ pii: 我叫{name}，邮箱是{email}。|我的电话是{phone}。|请寄到{addr
 echo: name={name}，您好。|email=已将{email}登记为您的联系邮箱。|phone=我们会拨打{phone}联系您。|address=收货地址已更新为{address}。|card=请不要在聊天中发送完整的卡号，例如{card}。
 """,
     "ja": r"""
-system: あなたはオンラインショップのカスタマーサポート担当です。丁寧に簡潔に答えてください。|あなたは親切なアシスタントです。日本語で答えてください。
+system.support: あなたはオンラインショップのカスタマーサポート担当です。丁寧に簡潔に答えてください。
+system: あなたは親切なアシスタントです。日本語で答えてください。
 greet: こんにちは。|すみません、|お世話になっております。
 ack: ありがとうございます！|わかりました。|了解です。
 follow: もう少し短く説明してもらえますか？|それでもだめな場合はどうすればいいですか？|他の方法はありますか？
@@ -210,7 +215,8 @@ pii: {name}と申します。メールアドレスは{email}です。|電話番�
 echo: name={name}様、ありがとうございます。|email={email}を連絡先として登録しました。|phone={phone}にお電話いたします。|address=配送先を{address}に更新しました。
 """,
     "ru": r"""
-system: Ты ассистент службы поддержки интернет-магазина. Отвечай вежливо и кратко.|Ты полезный ассистент. Отвечай по-русски.
+system.support: Ты ассистент службы поддержки интернет-магазина. Отвечай вежливо и кратко.
+system: Ты полезный ассистент. Отвечай по-русски.
 greet: Здравствуйте,|Привет!|Добрый день,
 ack: Спасибо!|Понятно.|Хорошо, спасибо.
 follow: Можно короче?|А если это не сработает?|Есть другой способ?
@@ -532,9 +538,9 @@ class _Gen:
                 return t[0].swapcase() + t[1:]
             return t[:-1] + r.choice(("!", "", "..")) if t[-1:] in ".?!" else t + "."
         elif op == 4:
-            parts = re.split(r"(?<=[.!?])\s+", text)
-            if len(parts) > 1:
-                return " ".join(parts[:-1])
+            ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
+            if ends:
+                return text[:ends[-1]]
         return " ".join(words)
 
     def _near(self, src: dict) -> dict | None:

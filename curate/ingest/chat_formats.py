@@ -13,7 +13,7 @@ import orjson
 
 from . import fields
 from .errors import RecordError, expect, type_name
-from .messages import dumps, make, openai_message, openai_messages
+from .messages import dumps, make, openai_message, openai_messages, opt_str, tool_calls
 
 ID_KEYS = ("id", "conversation_id", "request_id", "uuid")
 TIME_KEYS = ("created_at", "timestamp", "created", "time")
@@ -91,6 +91,7 @@ def openai_log(record: dict) -> dict:
     return row
 
 
+_SHAREGPT_KEYS = frozenset(("from", "value", "id", "tool_call_id", "tool_calls", "name"))
 SHAREGPT_ROLES = {
     "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",
     "bard": "assistant", "bing": "assistant", "model": "assistant", "system": "system",
@@ -112,8 +113,10 @@ def sharegpt_turn(turn: Any, field: str) -> tuple:
         raise RecordError("unknown_role", f"unknown speaker{' ' + repr(speaker) if ok else ''}; expected "
                                           "human, gpt, system, function_call or observation", f"{field}.from")
     value = turn.get("value")
-    expect(value, str, f"{field}.value", "a string")
-    extra = {k: v for k, v in turn.items() if k not in ("from", "value", "id", "tool_call_id")}
+    calls = tool_calls(turn.get("tool_calls"), f"{field}.tool_calls")
+    if not (value is None and calls):
+        expect(value, str, f"{field}.value", "a string")
+    extra = {k: v for k, v in turn.items() if k not in _SHAREGPT_KEYS}
     if speaker.lower() not in ("human", "gpt", "system", "observation", "function_call"):
         extra["original_role"] = speaker
     if role == "function_call":
@@ -123,11 +126,13 @@ def sharegpt_turn(turn: Any, field: str) -> tuple:
             raise RecordError("wrong_type", "function_call value is not valid JSON", f"{field}.value") from None
         expect(call, dict, f"{field}.value", "a JSON object with name and arguments")
         args = call.get("arguments")
-        tool_call = {"id": turn.get("id"), "type": "function",
+        tool_call = {"id": opt_str(turn.get("id"), f"{field}.id"), "type": "function",
                      "function": {"name": call.get("name"), "arguments": args if isinstance(args, str) else dumps(args)}}
         expect(tool_call["function"]["name"], str, f"{field}.value.name", "a string")
         return make("assistant", None, tool_calls=[tool_call], extra=extra or None)
-    return make(role, value, tool_call_id=turn.get("tool_call_id") if role == "tool" else None, extra=extra or None)
+    call_id = opt_str(turn.get("tool_call_id"), f"{field}.tool_call_id")
+    return make(role, value, name=opt_str(turn.get("name"), f"{field}.name"), tool_calls=calls,
+                tool_call_id=call_id, extra=extra or None)
 
 
 def sharegpt(record: dict) -> dict:

@@ -66,7 +66,7 @@ def tool_calls(value: Any, field: str) -> list[dict] | None:
             args = None if args is None else dumps(args)
         name = fn.get("name")
         expect(name, str, f"{where}.function.name", "a string")
-        calls.append({"id": _opt_str(call.get("id"), f"{where}.id"), "type": call.get("type") or "function",
+        calls.append({"id": opt_str(call.get("id"), f"{where}.id"), "type": call.get("type") or "function",
                       "function": {"name": name, "arguments": args}})
     return calls
 
@@ -96,8 +96,8 @@ def openai_message(m: Any, field: str) -> Message:
         raise RecordError("wrong_type", "message has no content", f"{field}.content")
     if content is None and not calls:
         raise RecordError("wrong_type", "assistant message has neither content nor tool_calls", f"{field}.content")
-    return make(role, content, name=_opt_str(m.get("name"), f"{field}.name"), tool_calls=calls,
-                tool_call_id=_opt_str(m.get("tool_call_id"), f"{field}.tool_call_id"), extra=extra or None)
+    return make(role, content, name=opt_str(m.get("name"), f"{field}.name"), tool_calls=calls,
+                tool_call_id=opt_str(m.get("tool_call_id"), f"{field}.tool_call_id"), extra=extra or None)
 
 
 def openai_messages(value: Any, field: str = "messages") -> list[Message]:
@@ -107,7 +107,7 @@ def openai_messages(value: Any, field: str = "messages") -> list[Message]:
     return [openai_message(m, f"{field}[{i}]") for i, m in enumerate(value)]
 
 
-def _opt_str(value: Any, field: str) -> str | None:
+def opt_str(value: Any, field: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise RecordError("wrong_type", f"expected a string, got {type_name(value)}", field)

@@ -1,0 +1,124 @@
+"""`sluice datasets list | show | export`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import JsonOption, RootOption, console, emit_json, handle_errors, store
+
+app = typer.Typer(help="List, inspect and export dataset versions.", no_args_is_help=True)
+
+
+@app.command("list")
+@handle_errors
+def list_(root: RootOption = None, as_json: JsonOption = False) -> None:
+    """Every dataset with its versions."""
+    from rich.table import Table
+
+    s = store(root)
+    rows = []
+    for name in s.names():
+        for v in s.versions(name):
+            m = v.manifest
+            rows.append({"ref": v.ref, "kind": m["kind"], "rows": m["rows"], "created_at": m["created_at"],
+                         "parents": m.get("parents", []), "path": str(v.path)})
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print(f"no datasets under {s.root} yet — start with `sluice ingest FILES --to raw`")
+        return
+    table = Table(title=str(s.root), title_justify="left")
+    for col in ("version", "kind", "rows", "created", "parents"):
+        table.add_column(col, justify="right" if col == "rows" else "left")
+    for r in rows:
+        table.add_row(r["ref"], r["kind"], f"{r['rows']:,}", r["created_at"], ", ".join(r["parents"]))
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def show(ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@vN")], root: RootOption = None,
+         as_json: JsonOption = False) -> None:
+    """Schema, counts, accounting and lineage of one version."""
+    import pyarrow.parquet as pq
+    from rich.markup import escape
+    from rich.table import Table
+
+    s = store(root)
+    v = s.resolve(ref)
+    m = v.manifest
+    files = v.files()
+    schema = pq.read_schema(files[0]) if files else None
+    columns = [{"name": f.name, "type": str(f.type)} for f in schema] if schema is not None else []
+    lineage = _lineage(s, v)
+    if as_json:
+        emit_json({**m, "ref": v.ref, "path": str(v.path), "columns": columns, "lineage": lineage})
+        return
+    acc = m["accounting"]
+    console.print(f"[bold]{v.ref}[/]  {m['kind']} v{m['schema_version']}  {m['rows']:,} rows  "
+                  f"created {m['created_at']}  sluice {m['tool']['version']}", highlight=False)
+    console.print(f"path: {v.path}", highlight=False)
+    console.print(f"lineage: {' ← '.join(lineage)}" + (f"  (recipe {m['recipe']['name']})" if m.get("recipe") else ""),
+                  highlight=False)
+    console.print(f"accounting: rows in {acc['rows_in']:,} = kept {acc['kept']:,} + rejected "
+                  f"{acc['rejected_total']:,} + quarantined {acc['quarantined_total']:,}", highlight=False)
+    funnel = Table(title="rejected / quarantined", title_justify="left")
+    for col in ("stage", "reason", "rows"):
+        funnel.add_column(col, justify="right" if col == "rows" else "left")
+    for stage, reasons in acc["rejected"].items():
+        for reason, n in reasons.items():
+            funnel.add_row(stage, reason, f"{n:,}")
+    for stage, kinds in acc["quarantined"].items():
+        for kind, n in kinds.items():
+            funnel.add_row(stage, f"quarantined: {kind}", f"{n:,}")
+    if funnel.row_count:
+        console.print(funnel)
+    cols = Table(title="columns", title_justify="left")
+    cols.add_column("name")
+    cols.add_column("type")
+    for c in columns:
+        cols.add_row(c["name"], escape(c["type"] if len(c["type"]) < 90 else c["type"][:87] + "..."))
+    console.print(cols)
+
+
+def _lineage(s, v) -> list[str]:
+    chain, seen = [v.ref], {v.ref}
+    parents = v.manifest.get("parents") or []
+    while parents:
+        try:
+            parent = s.resolve(parents[0])
+        except Exception:  # a parent deleted by hand: show its name, stop walking
+            chain.append(parents[0] + " (missing)")
+            break
+        if parent.ref in seen:
+            break
+        chain.append(parent.ref)
+        seen.add(parent.ref)
+        parents = parent.manifest.get("parents") or []
+    return chain
+
+
+@app.command()
+@handle_errors
+def export(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@vN")],
+    out: Annotated[Path, typer.Option("--out", help="output file (.jsonl, .jsonl.gz or .jsonl.zst)")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl (sluice's own) | openai | sharegpt")] = "jsonl",
+    part: Annotated[str, typer.Option("--part", help="data | rejected | quarantine")] = "data",
+    plain: Annotated[bool, typer.Option("--plain", help="leave out sluice lineage and message extras")] = False,
+    root: RootOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export a version to JSONL (round-trips through `sluice ingest`)."""
+    from sluice.export import export as run_export
+
+    v = store(root).resolve(ref)
+    n = run_export(v, fmt, out, part=part, plain=plain)
+    if as_json:
+        emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part})
+    else:
+        console.print(f"wrote {n:,} rows of {v.ref} ({part}) as {fmt} → {out}", highlight=False)

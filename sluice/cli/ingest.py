@@ -1,0 +1,100 @@
+"""`sluice ingest` and `sluice formats`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import JsonOption, RootOption, console, emit_json, handle_errors, store
+
+
+@handle_errors
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="files, globs or directories of logs (.jsonl/.json/.parquet/.csv, .gz/.zst)")],
+    to: Annotated[str, typer.Option("--to", help="dataset name to publish a new version of")],
+    fmt: Annotated[str | None, typer.Option("--format", help="input format (default: detected per file; see `sluice formats`)")] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="YAML of field: source_column, for Parquet/CSV or renamed keys")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="source name recorded on every row [default: file name]")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="fail (publishing nothing) if any record is quarantined")] = False,
+    max_record_bytes: Annotated[int, typer.Option("--max-record-bytes", help="records larger than this are quarantined")] = 2 << 20,
+    workers: Annotated[int | None, typer.Option("--workers", help="parser processes [default: up to 2]")] = None,
+    root: RootOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest production logs (or preference / KTO data) into a new dataset version."""
+    import yaml
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    from sluice.curate.ingest import ingest as run_ingest
+    from sluice.curate.ingest import readers
+    from sluice.errors import InputError
+
+    columns = None
+    if mapping is not None:
+        if not mapping.is_file():
+            raise InputError(f"no mapping file at {mapping}", hint="pass a YAML file of field: source_column")
+        loaded = yaml.safe_load(mapping.read_text()) or {}
+        columns = loaded.get("columns", loaded)
+        fmt = fmt or loaded.get("format")
+        if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+            raise InputError(f"{mapping}: expected 'columns:' mapping field names to source column names")
+    total = sum(p.stat().st_size for p in readers.expand(paths))
+    with Progress(TextColumn("ingest"), BarColumn(), TransferSpeedColumn(), TextColumn("{task.fields[rows]:,} rows"),
+                  TimeRemainingColumn(), console=console, transient=True, disable=as_json) as bar:
+        task = bar.add_task("ingest", total=total, rows=0)
+        result = run_ingest(paths, to, store=store(root), fmt=fmt, source=source, mapping=columns,
+                            max_record_bytes=max_record_bytes, strict=strict, workers=workers,
+                            progress=lambda done, rows: bar.update(task, completed=done, rows=rows))
+    summary = {"version": result.version.ref, "path": str(result.version.path), "rows_in": result.rows_in,
+               "kept": result.kept, "quarantined": dict(result.quarantined), "seconds": round(result.seconds, 2),
+               "files": [f.as_dict() for f in result.files]}
+    if as_json:
+        emit_json(summary)
+        return
+    _print_summary(result)
+
+
+def _print_summary(result) -> None:
+    from rich.table import Table
+
+    files = Table(title="ingest", title_justify="left")
+    for col in ("file", "format", "rows in", "kept", "quarantined"):
+        files.add_column(col, justify="right" if col not in ("file", "format") else "left")
+    for f in result.files:
+        files.add_row(f.path, f.format, f"{f.rows_in:,}", f"{f.kept:,}", f"{sum(f.quarantined.values()):,}")
+    console.print(files)
+    if result.quarantined:
+        errors = Table(title="quarantined by error kind", title_justify="left")
+        errors.add_column("error kind")
+        errors.add_column("rows", justify="right")
+        for kind, n in result.quarantined.most_common():
+            errors.add_row(kind, f"{n:,}")
+        console.print(errors)
+        for e in result.examples[:3]:
+            where = f"{e['source_file']}:{e['line']}" if e["line"] is not None else f"{e['source_file']} row {e['row']}"
+            console.print(f"  [dim]{where}[/] {e['error_kind']}{' at ' + e['field'] if e['field'] else ''}: {e['error']}",
+                          highlight=False)
+    rate = result.rows_in / result.seconds if result.seconds else 0
+    console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, "
+                  f"{sum(result.quarantined.values()):,} quarantined of {result.rows_in:,} "
+                  f"({rate:,.0f} rows/s) → {result.version.path}", highlight=False)
+
+
+@handle_errors
+def formats(as_json: JsonOption = False) -> None:
+    """List the input formats `sluice ingest` reads (and detects)."""
+    from rich.table import Table
+
+    from sluice.curate.ingest import FORMATS
+
+    if as_json:
+        emit_json([{"name": f.name, "kind": f.kind, "description": f.description} for f in FORMATS.values()])
+        return
+    table = Table()
+    for col in ("format", "record kind", "description"):
+        table.add_column(col)
+    for f in FORMATS.values():
+        table.add_row(f.name, f.kind, f.description)
+    console.print(table)

@@ -1,0 +1,102 @@
+"""`sluice run` and `sluice stages`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import JsonOption, RootOption, console, emit_json, handle_errors, store
+
+
+class _RichProgress:
+    """Runner progress → one rich bar per stage with rows/s and ETA."""
+
+    def __init__(self, bar):
+        self.bar = bar
+        self.tasks: dict[int, int] = {}
+
+    def stage_started(self, index: int, name: str, total: int) -> None:
+        self.tasks[index] = self.bar.add_task(f"{index + 1}. {name}", total=total or 1)
+
+    def advanced(self, index: int, rows: int) -> None:
+        self.bar.update(self.tasks[index], completed=rows)
+
+    def stage_finished(self, index: int, stats) -> None:
+        note = " (checkpoint)" if stats.cached else ""
+        self.bar.update(self.tasks[index], completed=stats.rows_in or 1,
+                        description=f"{index + 1}. {stats.name}{note}")
+
+
+@handle_errors
+def run(
+    recipe: Annotated[Path, typer.Argument(help="recipe YAML")],
+    input_ref: Annotated[str | None, typer.Option("--input", help="dataset to read [default: the recipe's input]")] = None,
+    output: Annotated[str | None, typer.Option("--output", help="dataset to publish [default: the recipe's output]")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="processes for batch stages")] = None,
+    root: RootOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a recipe's stages over a dataset version and publish the result."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from sluice.recipe import load_recipe
+    from sluice.runner import run as run_recipe
+
+    spec, stages = load_recipe(recipe)
+    if workers:
+        spec.workers = workers
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console, disable=as_json) as bar:
+        result = run_recipe(spec, stages, store=store(root), input_ref=input_ref, output=output,
+                            progress=_RichProgress(bar))
+    if as_json:
+        emit_json({"version": result.version.ref, "input": result.input.ref, "reused": result.reused,
+                   "seconds": round(result.seconds, 2), "stages": [s.as_dict() for s in result.stages]})
+        return
+    _funnel(result)
+
+
+def _funnel(result) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result.input.ref} → {result.version.ref}", title_justify="left")
+    for col in ("stage", "rows in", "kept", "dropped (reason)", "quarantined", "rows/s"):
+        table.add_column(col, justify="left" if col in ("stage", "dropped (reason)") else "right")
+    for s in result.stages:
+        reasons = ", ".join(f"{r} {n:,}" for r, n in s.rejected.most_common()) or "—"
+        rate = "checkpoint" if s.cached else (f"{s.rows_in / s.seconds:,.0f}" if s.seconds else "—")
+        table.add_row(s.name, f"{s.rows_in:,}", f"{s.kept:,}", reasons, f"{sum(s.quarantined.values()):,}", rate)
+    console.print(table)
+    if result.reused:
+        console.print(f"nothing to do: {result.version.ref} already holds this result", highlight=False)
+    else:
+        console.print(f"[green]published[/] {result.version.ref} → {result.version.path}", highlight=False)
+
+
+@handle_errors
+def stages(as_json: JsonOption = False) -> None:
+    """List the stages recipes can use, with what they read, add and drop."""
+    from rich.table import Table
+
+    from sluice.stage import STAGES, Filter, Scorer, stage_class
+
+    info = []
+    for name in sorted(STAGES):
+        cls = stage_class(name)
+        role = "score" if issubclass(cls, Scorer) else "decide" if issubclass(cls, Filter) else "transform"
+        fields = {k: (f.description or "") for k, f in cls.Config.model_fields.items()}
+        info.append({"name": name, "role": role, "reads": list(cls.reads), "adds": list(cls.adds),
+                     "reasons": getattr(cls, "reasons", {}), "config": fields,
+                     "requires": [r.module for r in cls.requires], "doc": (cls.__module__)})
+    if as_json:
+        emit_json(info)
+        return
+    table = Table()
+    for col in ("stage", "role", "reads", "adds / reasons", "config"):
+        table.add_column(col)
+    for s in info:
+        out = ", ".join(s["adds"]) or ", ".join(s["reasons"])
+        table.add_row(s["name"], s["role"], ", ".join(s["reads"]), out, ", ".join(s["config"]))
+    console.print(table)
