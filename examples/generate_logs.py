@@ -40,7 +40,8 @@ messages, new id/timestamp); ~3% near duplicates (one small edit); ~3% refusals;
 ~1% empty answers; a few very long and repetitive answers. No two valid records share their
 messages unless counted as an exact duplicate.
 
-Malformed lines (fraction --malformed-rate, never with --clean; with n >= 200 every kind occurs):
+--n counts every line. Malformed lines: round(n * --malformed-rate) of them, spread uniformly, never
+with --clean; when n >= 200 and the rate is > 0 there is at least one of each kind:
     bad_json, wrong_type, unknown_role, missing_role, empty_messages, no_assistant,
     invalid_utf8, oversized (> 2 MiB; 1-2 per file and only when n >= 1000), not_object, blank_line.
 """
