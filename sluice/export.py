@@ -22,14 +22,25 @@ FORMATS = ("jsonl", "openai", "sharegpt")
 _MESSAGE_COLUMNS = ("messages", "prompt", "chosen", "rejected", "completion")
 
 
+_OPENAI_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id")
+_SHAREGPT_KEYS = ("from", "value", "name", "tool_calls", "tool_call_id")
+
+
+def _with_extra(out: dict, extra: str | None, plain: bool, reserved: tuple[str, ...]) -> dict:
+    """Add a message's extra keys; a source key sharing a field's name never overwrites the field."""
+    if extra and not plain:
+        for key, value in orjson.loads(extra).items():
+            if key not in reserved and key not in out:
+                out[key] = value
+    return out
+
+
 def _message(m: dict, plain: bool) -> dict:
     out: dict[str, Any] = {"role": m["role"], "content": m["content"]}
     for key in ("name", "tool_calls", "tool_call_id"):
         if m.get(key) is not None:
             out[key] = m[key]
-    if m.get("extra") and not plain:
-        out.update(orjson.loads(m["extra"]))
-    return out
+    return _with_extra(out, m.get("extra"), plain, _OPENAI_KEYS)
 
 
 def _json(text: str | None) -> Any:
@@ -71,21 +82,28 @@ def openai(row: dict, plain: bool = False) -> dict:
 def _sharegpt_turns(m: dict, plain: bool) -> dict:
     extra = {} if plain or not m.get("extra") else orjson.loads(m["extra"])
     role, calls = m["role"], m.get("tool_calls")
-    if role == "assistant" and calls and m["content"] is None and len(calls) == 1:
+    # A function_call turn's "id" is its call's id, so a message that has an id of its own
+    # (in extra) takes the general form below instead.
+    if (role == "assistant" and calls and m["content"] is None and len(calls) == 1
+            and calls[0].get("type") in (None, "function") and "id" not in extra):
+        # LLaMA-Factory's function_call turn: one call, arguments kept as the exact JSON text.
         call = calls[0]
         turn = {"from": "function_call", "value": orjson.dumps(
             {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}).decode()}
         if call.get("id") is not None:
             turn["id"] = call["id"]
-        return {**turn, **extra}
+        for key in ("name", "tool_call_id"):
+            if m.get(key) is not None:
+                turn[key] = m[key]
+        return _with_extra(turn, m.get("extra"), plain, _SHAREGPT_KEYS)
     speaker = {"system": "system", "user": "human", "assistant": "gpt", "tool": "observation"}[role]
     turn = {"from": speaker, "value": m["content"]}
-    if calls:
+    if calls is not None:
         turn["tool_calls"] = calls
     for key in ("name", "tool_call_id"):
         if m.get(key) is not None:
             turn[key] = m[key]
-    return {**turn, **extra}
+    return _with_extra(turn, m.get("extra"), plain, _SHAREGPT_KEYS)
 
 
 def sharegpt(row: dict, plain: bool = False) -> dict:

@@ -66,18 +66,27 @@ class ConversationBuilder:
         return len(self.ids)
 
     def add(self, row: dict) -> None:
+        # Compute every value before appending any: a failure (e.g. metadata that is not
+        # JSON-serializable) must cost only this row, never leave the columns misaligned.
         source = row.get("source") or self.source
         sid = row.get("source_id")
-        self.ids.append(row.get("id") or stable_id(source, sid, _content_key(row["messages"])))
+        tools = row.get("tools")
+        # The tool definitions are part of what the model sees: the same chat offered other tools
+        # is another example and needs another id.
+        content = _content_key(row["messages"]) if tools is None else [_content_key(row["messages"]), tools]
+        rid = row.get("id") or stable_id(source, sid, content)
+        fb = row.get("feedback")
+        fb = None if fb is None else dict(zip(("thumb", "rating", "edited", "comment"), fb))
+        meta = row.get("metadata")
+        meta = dumps(meta) if meta else None
+        self.ids.append(rid)
         self.sources.append(source)
         self.source_ids.append(sid)
         self.created.append(row.get("created_at"))
         self.messages.add(row["messages"])
-        self.tools.append(row.get("tools"))
-        fb = row.get("feedback")
-        self.feedback.append(None if fb is None else dict(zip(("thumb", "rating", "edited", "comment"), fb)))
-        meta = row.get("metadata")
-        self.metadata.append(dumps(meta) if meta else None)
+        self.tools.append(tools)
+        self.feedback.append(fb)
+        self.metadata.append(meta)
 
     def table(self) -> pa.Table:
         arrays = [

@@ -13,7 +13,7 @@ import orjson
 
 from . import fields
 from .errors import RecordError, expect, type_name
-from .messages import dumps, make, openai_message, openai_messages, opt_str, tool_calls
+from .messages import dumps, make, openai_message, openai_messages, opt_str, quote_role, tool_calls
 
 ID_KEYS = ("id", "conversation_id", "request_id", "uuid")
 TIME_KEYS = ("created_at", "timestamp", "created", "time")
@@ -42,14 +42,17 @@ def _common(record: dict, used: tuple[str, ...]) -> tuple[dict, dict]:
 
 def _restore_lineage(row: dict, lineage: Any, metadata: dict) -> None:
     expect(lineage, dict, "sluice", "an object with id, source, source_id, created_at")
-    row["id"] = lineage.get("id")
-    row["source"] = lineage.get("source")
-    row["source_id"] = lineage.get("source_id")
+    row["id"] = opt_str(lineage.get("id"), "sluice.id")
+    row["source"] = opt_str(lineage.get("source"), "sluice.source")
+    row["source_id"] = fields.source_id(lineage.get("source_id"), "sluice.source_id")
     row["created_at"] = fields.timestamp_us(lineage.get("created_at"), "sluice.created_at")
     fb = lineage.get("feedback")
     row["feedback"] = fields.feedback({"feedback": fb}, {}) if fb else None
+    meta = lineage.get("metadata")
+    if meta is not None:
+        expect(meta, dict, "sluice.metadata", "an object")
     metadata.clear()
-    metadata.update(lineage.get("metadata") or {})
+    metadata.update(meta or {})
 
 
 def openai_chat(record: dict) -> dict:
@@ -91,7 +94,9 @@ def openai_log(record: dict) -> dict:
     return row
 
 
-_SHAREGPT_KEYS = frozenset(("from", "value", "id", "tool_call_id", "tool_calls", "name"))
+# "id" is not among them: on a function_call turn it is the call's id, on any other turn a
+# message id some logs carry, kept in extra like every other key.
+_SHAREGPT_KEYS = frozenset(("from", "value", "tool_call_id", "tool_calls", "name"))
 SHAREGPT_ROLES = {
     "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",
     "bard": "assistant", "bing": "assistant", "model": "assistant", "system": "system",
@@ -109,8 +114,7 @@ def sharegpt_turn(turn: Any, field: str) -> tuple:
     expect(speaker, str, f"{field}.from", "a string")
     role = SHAREGPT_ROLES.get(speaker.lower())
     if role is None:
-        ok = speaker.isascii() and speaker.replace("_", "").isalnum() and len(speaker) <= 24
-        raise RecordError("unknown_role", f"unknown speaker{' ' + repr(speaker) if ok else ''}; expected "
+        raise RecordError("unknown_role", f"unknown speaker{quote_role(speaker)}; expected "
                                           "human, gpt, system, function_call or observation", f"{field}.from")
     value = turn.get("value")
     calls = tool_calls(turn.get("tool_calls"), f"{field}.tool_calls")
@@ -126,10 +130,12 @@ def sharegpt_turn(turn: Any, field: str) -> tuple:
             raise RecordError("wrong_type", "function_call value is not valid JSON", f"{field}.value") from None
         expect(call, dict, f"{field}.value", "a JSON object with name and arguments")
         args = call.get("arguments")
-        tool_call = {"id": opt_str(turn.get("id"), f"{field}.id"), "type": "function",
-                     "function": {"name": call.get("name"), "arguments": args if isinstance(args, str) else dumps(args)}}
+        tool_call = {"id": opt_str(extra.pop("id", None), f"{field}.id"), "type": "function",
+                     "function": {"name": call.get("name"),
+                                  "arguments": args if args is None or isinstance(args, str) else dumps(args)}}
         expect(tool_call["function"]["name"], str, f"{field}.value.name", "a string")
-        return make("assistant", None, tool_calls=[tool_call], extra=extra or None)
+        return make("assistant", None, name=opt_str(turn.get("name"), f"{field}.name"), tool_calls=[tool_call],
+                    tool_call_id=opt_str(turn.get("tool_call_id"), f"{field}.tool_call_id"), extra=extra or None)
     call_id = opt_str(turn.get("tool_call_id"), f"{field}.tool_call_id")
     return make(role, value, name=opt_str(turn.get("name"), f"{field}.name"), tool_calls=calls,
                 tool_call_id=call_id, extra=extra or None)
@@ -198,8 +204,8 @@ def sluice_conversation(record: dict) -> dict:
     """sluice's own JSONL export: every column of a conversation row, restored exactly."""
     row = {
         "id": fields.source_id(record.get("id")),
-        "source": record.get("source"),
-        "source_id": record.get("source_id"),
+        "source": opt_str(record.get("source"), "source"),
+        "source_id": fields.source_id(record.get("source_id"), "source_id"),
         "created_at": fields.timestamp_us(record.get("created_at"), "created_at"),
         "messages": openai_messages(record.get("messages")),
         "tools": fields.tools_json(record.get("tools")),

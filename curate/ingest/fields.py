@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import orjson
@@ -12,6 +12,7 @@ from .errors import RecordError, type_name
 from .messages import dumps
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MAX_EPOCH_MS = 9_000_000_000_000_000  # int64 µs ends near 9.2e15 s; as ms this is ~285,000 years
 
 THUMBS = {
     "up": 1, "down": -1, "thumbs_up": 1, "thumbs_down": -1, "thumbsup": 1, "thumbsdown": -1,
@@ -35,6 +36,8 @@ def timestamp_us(value: Any, field: str) -> int | None:
     if isinstance(value, bool):
         raise RecordError("wrong_type", "expected a timestamp, got boolean", field)
     if isinstance(value, (int, float)):
+        if value != value or abs(value) > _MAX_EPOCH_MS:  # NaN, or past what a µs timestamp holds
+            raise RecordError("bad_timestamp", "timestamp number is out of range", field)
         seconds = value / 1000 if abs(value) > 1e11 else value  # milliseconds are common in logs
         return int(round(seconds * 1_000_000))
     if isinstance(value, str):
@@ -42,6 +45,13 @@ def timestamp_us(value: Any, field: str) -> int | None:
             dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise RecordError("bad_timestamp", "not an ISO-8601 timestamp", field) from None
+    elif isinstance(value, datetime):  # typed columns of Parquet / CSV inputs
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    else:
+        dt = None
+    if dt is not None:
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)  # logs without zone are taken as UTC
         delta = dt - _EPOCH

@@ -60,7 +60,8 @@ def detect(record: dict) -> str | None:
         if "prompt" not in keys and isinstance(chosen, str) and "\n\nHuman: " in chosen:
             return "hh"
         return "trl-preference"
-    if "label" in keys or "kto_tag" in keys:
+    # A KTO label is a boolean; a conversation log may well carry some other "label" field.
+    if isinstance(record.get("label"), bool) or isinstance(record.get("kto_tag"), bool):
         if "completion" in keys:
             return "trl-kto"
         if "messages" in keys or "conversations" in keys:

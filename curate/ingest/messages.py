@@ -8,6 +8,7 @@ own goes into ``extra`` (a JSON object), so nothing is lost.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -23,7 +24,19 @@ Message = tuple  # (role, content, name, tool_calls, tool_call_id, extra)
 
 
 def dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _json_default(value: Any) -> Any:
+    """Typed values of Parquet / CSV inputs that JSON has no type for."""
+    if isinstance(value, Decimal):
+        return str(value)  # exact; a float would round
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def make(role: str, content: str | None, *, name=None, tool_calls=None, tool_call_id=None,
@@ -66,7 +79,8 @@ def tool_calls(value: Any, field: str) -> list[dict] | None:
             args = None if args is None else dumps(args)
         name = fn.get("name")
         expect(name, str, f"{where}.function.name", "a string")
-        calls.append({"id": opt_str(call.get("id"), f"{where}.id"), "type": call.get("type") or "function",
+        calls.append({"id": opt_str(call.get("id"), f"{where}.id"),
+                      "type": opt_str(call.get("type"), f"{where}.type") or "function",
                       "function": {"name": name, "arguments": args}})
     return calls
 
@@ -84,7 +98,7 @@ def openai_message(m: Any, field: str) -> Message:
         extra["original_role"] = role
         role = ROLE_ALIASES[role]
     elif role not in ROLES:
-        raise RecordError("unknown_role", f"unknown role{_quote_role(role)}; expected one of system, user, "
+        raise RecordError("unknown_role", f"unknown role{quote_role(role)}; expected one of system, user, "
                                           "assistant, tool", f"{field}.role")
     content = content_text(m.get("content"), f"{field}.content", extra)
     calls = tool_calls(m.get("tool_calls"), f"{field}.tool_calls")
@@ -113,9 +127,19 @@ def opt_str(value: Any, field: str) -> str | None:
     raise RecordError("wrong_type", f"expected a string, got {type_name(value)}", field)
 
 
-def _quote_role(role: str) -> str:
-    # A role is a short code, not user text; still, only echo it when it looks like one.
-    return f" {role!r}" if role.isascii() and role.replace("_", "").isalnum() and len(role) <= 24 else ""
+# Role codes other chat formats use. Only these are echoed in errors: an arbitrary role string
+# can be a person's name (speaker-labelled transcripts), and errors never quote record values.
+KNOWN_FOREIGN_ROLES = frozenset((
+    "human", "gpt", "bot", "ai", "model", "chatgpt", "bard", "bing", "llm", "agent", "customer", "client",
+    "operator", "support", "function", "function_call", "observation", "tool_response", "tool_call",
+    "ipython", "developer", "context", "document", "memory", "narrator", "char", "character", "prompter",
+    "assistant_prefill", "input", "output", "instruction", "response", "question", "answer", "moderator",
+))
+
+
+def quote_role(role: str) -> str:
+    """`` 'code'`` when ``role`` is a known role code of some format, else ``""`` (never echo values)."""
+    return f" {role!r}" if role.strip().lower() in KNOWN_FOREIGN_ROLES else ""
 
 
 def as_dict(msg: Message) -> dict:

@@ -13,8 +13,8 @@ from typing import Any
 
 from . import fields
 from .chat_formats import ID_KEYS, sharegpt_turn, turns
-from .errors import RecordError, expect
-from .messages import make, openai_messages
+from .errors import RecordError, expect, type_name
+from .messages import make, openai_messages, opt_str
 
 
 def _base(record: dict, used: tuple[str, ...]) -> dict:
@@ -48,10 +48,7 @@ def trl_preference(record: dict) -> dict:
     else:
         prompt = turns(record["prompt"], "prompt", "user")
     for key in ("score_chosen", "score_rejected"):
-        value = record.get(key)
-        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            raise RecordError("wrong_type", "expected a number", key)
-        row[key] = None if value is None else float(value)
+        row[key] = _score(record.get(key), key)
     return {**row, "prompt": prompt, "chosen": chosen, "rejected": rejected}
 
 
@@ -67,6 +64,7 @@ def llamafactory_preference(record: dict) -> dict:
     expect(convo, list, "conversations", "a list of turns")
     prompt = [sharegpt_turn(t, f"conversations[{i}]") for i, t in enumerate(convo)]
     if record.get("system"):
+        expect(record["system"], str, "system", "a string")
         prompt.insert(0, make("system", record["system"]))
     return {**row, "prompt": prompt, "chosen": _one_or_many(record.get("chosen"), "chosen"),
             "rejected": _one_or_many(record.get("rejected"), "rejected"),
@@ -135,10 +133,42 @@ def sluice_pairs(kind: str):
     msg_cols = ("prompt", "chosen", "rejected") if kind == "preference" else ("prompt", "completion")
 
     def parse(record: dict) -> dict:
-        row = {k: v for k, v in record.items() if k not in msg_cols}
+        # Every column is checked here: a value of the wrong type must cost its own row
+        # (quarantined), never fail the Arrow conversion of the whole batch.
+        row = {
+            "id": fields.source_id(record.get("id"), "id"),
+            "source": opt_str(record.get("source"), "source"),
+            "source_id": fields.source_id(record.get("source_id"), "source_id"),
+            "created_at": fields.timestamp_us(record.get("created_at"), "created_at"),
+            "origin": opt_str(record.get("origin"), "origin") or "imported",
+            "source_ids": _str_list(record.get("source_ids"), "source_ids"),
+        }
         for col in msg_cols:
             row[col] = openai_messages(record.get(col), col)
-        row["created_at"] = fields.timestamp_us(record.get("created_at"), "created_at")
+        if kind == "preference":
+            for key in ("score_chosen", "score_rejected"):
+                row[key] = _score(record.get(key), key)
+        else:
+            row["label"] = _label(record.get("label"))
+        meta = record.get("metadata")
+        if meta is not None and not isinstance(meta, (dict, str)):
+            raise RecordError("wrong_type", f"expected an object, got {type_name(meta)}", "metadata")
+        row["metadata"] = meta
         return row
 
     return parse
+
+
+def _score(value: Any, field: str) -> float | None:
+    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+        raise RecordError("wrong_type", f"expected a number, got {type_name(value)}", field)
+    return None if value is None else float(value)
+
+
+def _str_list(value: Any, field: str) -> list[str] | None:
+    if value is None:
+        return None
+    expect(value, list, field, "a list of strings")
+    for i, item in enumerate(value):
+        expect(item, str, f"{field}[{i}]", "a string")
+    return value

@@ -85,8 +85,16 @@ class Job:
     mapping: dict[str, str] | None = None
 
 
+# Message lists a record kind requires to be non-empty (the schemas' row checks): a row that
+# would fail them is quarantined here, never handed to the writer (which refuses the batch).
+_NON_EMPTY = {"preference": ("chosen", "rejected"), "kto": ("completion",)}
+
+
 def _check(kind: str, row: dict) -> None:
     if kind != "conversation":
+        for column in _NON_EMPTY.get(kind, ()):
+            if not row[column]:
+                raise RecordError("empty_conversation", f"{column} has no messages", column)
         return
     messages = row["messages"]
     if not messages:
@@ -124,6 +132,13 @@ class ChunkParser:
             "field": fld, "error": message, "raw": raw[:RAW_PREFIX_BYTES], "raw_size": len(raw), "id": None,
         })
 
+    def sized_record(self, row: int, raw: bytes, record: Any) -> None:
+        """A record of a JSON array or table file, held to the same size limit as a line."""
+        if len(raw) > self.job.max_record_bytes:
+            self.bad(row, None, raw, "oversized", _oversized(len(raw), self.job.max_record_bytes))
+            return
+        self.record(row, None, raw, record)
+
     def record(self, row: int, line: int | None, raw: bytes, record: Any) -> None:
         if not isinstance(record, dict):
             self.bad(row, line, raw, "not_object", f"expected a JSON object, got {type_name(record)}")
@@ -143,10 +158,10 @@ class ChunkParser:
     def line(self, index: int, raw: bytes) -> None:
         if raw.endswith(b"\r"):
             raw = raw[:-1]
+        if index == 0 and raw.startswith(_BOM):  # files saved by Windows tools
+            raw = raw[len(_BOM):]
         if len(raw) > self.job.max_record_bytes:
-            self.bad(index, index + 1, raw, "oversized",
-                     f"record is {len(raw):,} bytes, over the limit of {self.job.max_record_bytes:,}"
-                     " (raise it with --max-record-bytes)")
+            self.bad(index, index + 1, raw, "oversized", _oversized(len(raw), self.job.max_record_bytes))
             return
         if not raw.strip():
             self.bad(index, index + 1, raw, "empty_line", "blank line")
@@ -168,6 +183,13 @@ class ChunkParser:
         quarantine = pa.Table.from_pylist(self.quarantine, schema=QUARANTINE.schema)
         self.quarantine = []
         return data, quarantine
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _oversized(size: int, limit: int) -> str:
+    return f"record is {size:,} bytes, over the limit of {limit:,} (raise it with --max-record-bytes)"
 
 
 def _json_position(e: orjson.JSONDecodeError) -> str:
@@ -202,7 +224,7 @@ def _first_records(path: Path, container: str, compression: str | None, mapping,
         for _first, chunk, _pos in readers.line_chunks(path, compression, chunk_bytes=1 << 20):
             for raw in chunk.split(b"\n"):
                 try:
-                    rec = orjson.loads(raw)
+                    rec = orjson.loads(raw.removeprefix(_BOM))
                 except orjson.JSONDecodeError:
                     continue
                 if isinstance(rec, dict):
@@ -212,17 +234,26 @@ def _first_records(path: Path, container: str, compression: str | None, mapping,
             break
     elif container == "json":
         try:
-            data = orjson.loads(readers.read_all(path, compression))
+            data = orjson.loads(readers.read_all(path, compression).removeprefix(_BOM))
         except orjson.JSONDecodeError:
             return []
         items = data if isinstance(data, list) else [data]
         out = [r for r in items[:limit] if isinstance(r, dict)]
     else:
-        out = _table_records(path, container, limit)
+        out = _table_records(path, container, limit, mapping)
     return [_apply_mapping(r, mapping) for r in out] if mapping else out
 
 
-def _table_records(path: Path, container: str, limit: int | None = None) -> list[dict]:
+# Columns of a CSV file that hold text or ids whatever they look like: type inference would
+# turn an answer "42" into a number (then refused as content) and an id "007" into 7.
+_CSV_TEXT_FIELDS = frozenset((
+    "prompt", "completion", "instruction", "input", "output", "system", "chosen", "rejected", "content",
+    "id", "conversation_id", "request_id", "uuid", "source_id", "source",
+))
+
+
+def _table_records(path: Path, container: str, limit: int | None = None,
+                   mapping: dict[str, str] | None = None) -> list[dict]:
     if container == "parquet":
         import pyarrow.parquet as pq
 
@@ -230,7 +261,10 @@ def _table_records(path: Path, container: str, limit: int | None = None) -> list
     else:
         import pyarrow.csv as pcsv
 
-        table = pcsv.read_csv(path)
+        text = set(_CSV_TEXT_FIELDS) | {src for target, src in (mapping or {}).items() if target in _CSV_TEXT_FIELDS}
+        # An empty cell is a missing value (CSV cannot tell "" from null).
+        options = pcsv.ConvertOptions(column_types={c: pa.string() for c in text}, strings_can_be_null=True)
+        table = pcsv.read_csv(path, convert_options=options)
     if limit is not None:
         table = table.slice(0, limit)
     return table.to_pylist()
@@ -357,7 +391,7 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int) -> Iterat
         return
     parser = ChunkParser(job)
     if inp.container == "json":
-        raw = readers.read_all(inp.path, inp.compression)
+        raw = readers.read_all(inp.path, inp.compression).removeprefix(_BOM)
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
@@ -365,9 +399,9 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int) -> Iterat
             data = []
         items = data if isinstance(data, list) else [data]
         for i, record in enumerate(items):
-            parser.record(i, None, orjson.dumps(record), record)
+            parser.sized_record(i, orjson.dumps(record), record)
     else:
-        for i, record in enumerate(_table_records(inp.path, inp.container)):
-            parser.record(i, None, orjson.dumps(record, default=str), record)
+        for i, record in enumerate(_table_records(inp.path, inp.container, mapping=job.mapping)):
+            parser.sized_record(i, orjson.dumps(record, default=str), record)
     data, quarantine = parser.tables()
     yield data, quarantine, inp.path.stat().st_size
