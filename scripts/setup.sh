@@ -6,13 +6,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-dev}"
 venv="${SLUICE_VENV:-.venv}"
+log="$venv/install.log"
+pip_install() {
+  if ! "$venv/bin/python" -m pip install -q "$@" >>"$log" 2>&1; then
+    echo "setup: 'pip install $*' failed; the end of $log:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+}
 if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
+  pip_install --upgrade pip "setuptools>=77" wheel
 fi
 stamp="$venv/.sluice-installed-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)-$extras"
 if [ ! -f "$stamp" ]; then
-  "$venv/bin/python" -m pip install -q "torch==2.13.0"
-  "$venv/bin/python" -m pip install -q -e ".[$extras]"
+  echo "setup: installing sluice[$extras] into $venv (log: $log)" >&2
+  pip_install "torch==2.13.0"
+  pip_install -e ".[$extras]"
   touch "$stamp"
 fi
