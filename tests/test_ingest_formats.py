@@ -266,3 +266,20 @@ def test_dataset_info_in_a_directory_is_named(shared_data, store):
         ingest([str(folder)], to="folder", store=store, workers=1)
     assert "dataset_info.json" in str(err.value)
     assert store.versions("folder") == []
+
+
+def test_self_instruct_seed_tasks(shared_data, store):
+    path = shared_data / "instructions/alpaca_seed_tasks/seed_tasks.jsonl"
+    result = ingest([str(path)], to="seeds", store=store, workers=1)
+    assert result.files[0].format == "self-instruct-seed"
+    source = _load(path)
+    assert result.kept == result.rows_in == len(source) == 175
+    rows = {r["source_id"]: r for r in store.resolve("seeds").read().to_pylist()}
+    for rec in source:
+        row = rows[rec["id"]]
+        first = rec["instances"][0]
+        user, answer = row["messages"]
+        assert user["role"] == "user" and user["content"].startswith(rec["instruction"])
+        assert (first["input"] in user["content"]) and answer["content"] == first["output"]
+        meta = json.loads(row["metadata"])
+        assert meta["name"] == rec["name"] and meta.get("other_instances", []) == rec["instances"][1:]

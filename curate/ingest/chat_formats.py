@@ -181,6 +181,26 @@ def alpaca(record: dict) -> dict:
     return row
 
 
+def self_instruct_seed(record: dict) -> dict:
+    """Self-Instruct seed tasks: instruction + its first instance (input, output).
+
+    The other instances and the task's name and classification flag stay in metadata.
+    """
+    instances = record.get("instances")
+    expect(instances, list, "instances", "a list of {input, output} objects")
+    if not instances:
+        raise RecordError("empty_conversation", "the task has no instances", "instances")
+    first = instances[0]
+    expect(first, dict, "instances[0]", "an object with input and output")
+    row = alpaca({**{k: v for k, v in record.items() if k != "instances"},
+                  "input": first.get("input"), "output": first.get("output")})
+    if len(instances) > 1:
+        meta = row["metadata"] or {}
+        meta["other_instances"] = instances[1:]
+        row["metadata"] = meta
+    return row
+
+
 def turns(value: Any, field: str, role: str) -> list[tuple]:
     """A string (one turn of ``role``) or a list of OpenAI messages."""
     if isinstance(value, str):

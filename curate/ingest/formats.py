@@ -24,6 +24,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("openai-log", "conversation", chat.openai_log, "request/response gateway logs: request.messages + response.choices"),
     Format("sharegpt", "conversation", chat.sharegpt, "ShareGPT/FastChat: conversations with from/value"),
     Format("alpaca", "conversation", chat.alpaca, "Alpaca: instruction, input, output"),
+    Format("self-instruct-seed", "conversation", chat.self_instruct_seed,
+           "Self-Instruct seed tasks: instruction + instances[0] input/output"),
     Format("prompt-completion", "conversation", chat.prompt_completion, "prompt and completion"),
     Format("sluice", "conversation", chat.sluice_conversation, "sluice's own JSONL export"),
     Format("trl-preference", "preference", pairs.trl_preference, "TRL: prompt/chosen/rejected (or implicit prompt)"),
@@ -72,6 +74,8 @@ def detect(record: dict) -> str | None:
         return "sharegpt"
     if "instruction" in keys and "output" in keys:
         return "alpaca"
+    if "instruction" in keys and "instances" in keys:
+        return "self-instruct-seed"
     if "prompt" in keys and "completion" in keys:
         return "prompt-completion"
     return None
