@@ -54,7 +54,9 @@ def check_roles(column: str):
             return None
         parents = pc.list_parent_indices(col)
         row = parents[idx].as_py()
-        return column, row, f"message has role {roles[idx].as_py()!r}; expected one of {ROLES}"
+        before = pc.sum(pc.list_value_length(col.slice(0, row))).as_py() or 0
+        # The role itself is not quoted: schema errors never echo row values.
+        return column, row, f"message {idx - before} has an unknown role; expected one of {ROLES}"
 
     return check
 

@@ -17,6 +17,10 @@ class SluiceError(Exception):
         self.hint = hint
         self.problems = list(problems or [])
 
+    def __reduce__(self):
+        # Keep hint and problems when the error crosses a process boundary (worker pools).
+        return (_rebuild, (type(self), self.message, self.hint, self.problems))
+
     def __str__(self) -> str:
         parts = [self.message]
         parts += [f"  - {p}" for p in self.problems]
@@ -53,3 +57,7 @@ class DataError(SluiceError):
     """The data itself failed a run-level check (all rows bad, --strict with quarantined rows)."""
 
     exit_code = 1
+
+
+def _rebuild(cls, message, hint, problems):
+    return cls(message, hint=hint, problems=problems)

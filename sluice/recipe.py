@@ -43,9 +43,12 @@ class Recipe(BaseModel):
         """Instantiate every stage, collecting every error before raising."""
         built, problems = [], []
         for i, spec in enumerate(self.stages):
+            label = f"stages[{i}]"
+            if not isinstance(spec, dict):
+                problems.append(f"{where}: {label}: expected a mapping like {{stage: NAME, ...config}}")
+                continue
             spec = dict(spec)
             name = spec.pop("stage", None)
-            label = f"stages[{i}]"
             if not isinstance(name, str):
                 problems.append(f"{where}: {label}: missing 'stage: NAME'")
                 continue
@@ -85,9 +88,12 @@ def load_recipe(path: str | Path) -> tuple[Recipe, list[Stage]]:
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as e:
-        problems += [f"{path}: {_loc(err)}: {err['msg']}" for err in e.errors()]
         stages = data.get("stages")
-        recipe = Recipe(stages=[s for s in stages if isinstance(s, dict)] if isinstance(stages, list) else [])
+        stages = stages if isinstance(stages, list) else []
+        # A bad entry of `stages` is reported by build() below, with its index and stage name.
+        problems += [f"{path}: {_loc(err)}: {err['msg']}" for err in e.errors()
+                     if not (stages and len(err["loc"]) > 1 and err["loc"][0] == "stages")]
+        recipe = Recipe.model_construct(stages=stages)
     try:
         stages = recipe.build(str(path))
     except RecipeError as e:

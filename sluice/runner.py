@@ -89,6 +89,10 @@ def check_contract(stages: list[Stage], version: Version) -> None:
         if missing:
             problems.append(f"stages[{i}] ({stage.name}) reads {missing}, which no earlier stage adds "
                             f"and {version.ref} lacks")
+        if isinstance(stage, Transform):
+            absent = [c for c in stage.rewrites if c not in available]
+            if absent:
+                problems.append(f"stages[{i}] ({stage.name}) rewrites {absent}, which {version.ref} lacks")
         clash = [c for c in stage.adds if c in available]
         if clash:
             problems.append(f"stages[{i}] ({stage.name}) would add {clash}, which already exist")
@@ -126,15 +130,18 @@ def apply_stage(stage: Stage, key: str, table: pa.Table, first_row: int) -> tupl
         kept = batch.filter(~drop)
         rejected = batch.filter(drop).with_columns(
             pl.lit(stage.name).alias("stage"), decision.filter(drop)["reason"].alias("reason"),
-            *[(decision.filter(drop)[c] if c in decision.columns else pl.lit(None, pl.String)).alias(c)
+            *[(decision.filter(drop)[c].cast(pl.String) if c in decision.columns else pl.lit(None, pl.String)).alias(c)
               for c in ("detail", "duplicate_of")])
         return to_arrow(kept, table.schema), to_arrow(rejected, table.schema), None
     if isinstance(stage, Transform):
         out = stage.transform(batch)
         _expect(stage, out.height == batch.height, "transform() must return one row per input row")
-        _expect(stage, set(batch.columns) <= set(out.columns), "transform() dropped columns")
+        _expect(stage, set(stage.rewrites) <= set(out.columns),
+                f"transform() did not return the columns it rewrites {list(stage.rewrites)}")
+        # Only the declared columns are taken from the transform; every other column stays the input's.
+        rewritten = batch.with_columns(out.select(stage.rewrites))
         if "_error" not in out.columns:
-            return to_arrow(out.select(batch.columns), table.schema), None, None
+            return to_arrow(rewritten, table.schema), None, None
         bad = out["_error"].is_not_null()
         kinds = out["_error_kind"] if "_error_kind" in out.columns else pl.Series([None] * out.height, dtype=pl.String)
         quarantine = pl.DataFrame({
@@ -149,7 +156,7 @@ def apply_stage(stage: Stage, key: str, table: pa.Table, first_row: int) -> tupl
             "raw_size": pl.Series([None] * int(bad.sum()), dtype=pl.Int64),
             "id": batch["id"].filter(bad),
         }).to_arrow().cast(QUARANTINE.schema)
-        return to_arrow(out.filter(~bad).select(batch.columns), table.schema), None, quarantine
+        return to_arrow(rewritten.filter(~bad), table.schema), None, quarantine
     raise SluiceError(f"{type(stage).__name__} is not a Scorer, Filter or Transform")
 
 
@@ -210,12 +217,44 @@ class _Checkpoint:
         return sorted((self.path / part).glob("part-*.parquet"))
 
 
+def _clean_stale_checkpoints(root: Path) -> None:
+    """Remove half-written checkpoints of runs whose process is gone (killed, crashed machine)."""
+    import psutil
+
+    for p in (root / ".checkpoints").glob(".tmp-*"):
+        try:
+            pid = int(p.name.rsplit("-", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not psutil.pid_exists(pid):
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint, recipe: Recipe,
                progress: Progress | None) -> StageStats:
-    stats = StageStats(stage.name, index, ckpt.fingerprint)
     tmp = ckpt.path.parent / f".tmp-{ckpt.fingerprint}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        stats = _write_stage(stage, index, files, tmp, ckpt, recipe, progress)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-written checkpoint behind
+        raise
+    try:
+        shutil.rmtree(ckpt.path, ignore_errors=True)
+        os.rename(tmp, ckpt.path)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not ckpt.done():  # a concurrent run of the same stage may have published it first
+            raise
+    if progress:
+        progress.stage_finished(index, stats)
+    return stats
+
+
+def _write_stage(stage: Stage, index: int, files: list[Path], tmp: Path, ckpt: _Checkpoint, recipe: Recipe,
+                 progress: Progress | None) -> StageStats:
+    stats = StageStats(stage.name, index, ckpt.fingerprint)
     parts = {p: _PartWriter(tmp / p, 250_000) for p in ("data", "rejected", "quarantine")}
     total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     if progress:
@@ -223,8 +262,9 @@ def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint, r
     start = time.perf_counter()
     key = ckpt.fingerprint
     if stage.whole_dataset:
-        whole = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
-        jobs: Iterator[tuple] = iter([(stage, key, whole, 0)])
+        tables = [pq.read_table(f) for f in files]
+        whole = pa.concat_tables(tables, promote_options="default") if tables else None
+        jobs: Iterator[tuple] = iter([(stage, key, whole, 0)] if whole is not None else [])
         workers = 1
     else:
         def gen():
@@ -232,6 +272,8 @@ def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint, r
             for table in _batches(files, recipe.batch_size):
                 yield stage, key, table, offset
                 offset += table.num_rows
+            if not offset and files:  # no rows: one empty batch still yields the stage's output columns
+                yield stage, key, pq.read_schema(files[0]).empty_table(), 0
         jobs, workers = gen(), recipe.workers
     schema = pq.read_schema(files[0]) if files else None
     for kept, rejected, quarantined in ordered_map(apply_stage, jobs, workers):
@@ -255,11 +297,7 @@ def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint, r
         part.close()
     stats.seconds = time.perf_counter() - start
     (tmp / "stats.json").write_text(json.dumps(stats.as_dict(), indent=2))
-    shutil.rmtree(ckpt.path, ignore_errors=True)
-    os.rename(tmp, ckpt.path)
     stats.cached = False
-    if progress:
-        progress.stage_finished(index, stats)
     return stats
 
 
@@ -275,6 +313,7 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
         raise RecipeError("no output dataset name", hint="set 'output:' in the recipe or pass --output NAME")
     version = store.resolve(ref)
     check_contract(stages, version)
+    _clean_stale_checkpoints(store.root)
     upstream = f"{_input_fingerprint(version)}|{__version__}"
     files = version.files()
     all_stats: list[StageStats] = []
@@ -313,6 +352,7 @@ def _publish(store: Store, name: str, source: Version, recipe: Recipe, stages: l
     final_schema = pq.read_schema(files[0]) if files else get(source.kind).schema
     reject_schema = _reject_schema(final_schema)
     with store.create(name, source.kind, parents=[source.ref]) as writer:
+        writer.write(final_schema.empty_table())  # fixes the columns even when every row was dropped
         for table in _batches(files, 100_000):
             writer.write(table)
         for ckpt in checkpoints:

@@ -192,9 +192,7 @@ class _PartWriter:
         if self.schema is None:
             self.schema = table.schema
         elif table.schema != self.schema:
-            table = table.cast(self.schema) if set(table.schema.names) == set(self.schema.names) else table
-            if table.schema != self.schema:
-                table = table.select(self.schema.names).cast(self.schema)
+            table = self._conform(table)
         offset = 0
         while offset < table.num_rows:
             if self.writer is None:
@@ -210,6 +208,23 @@ class _PartWriter:
             self.rows += take
             if self.shard_rows >= self.rows_per_shard:
                 self.close()
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """A later table in the first table's column order and types; a different column set is an error."""
+        assert self.schema is not None
+        missing = [n for n in self.schema.names if n not in table.column_names]
+        extra = [n for n in table.column_names if n not in self.schema.names]
+        if missing or extra:
+            raise SchemaValidationError(
+                f"{self.folder.name}/: a table written after the first has different columns",
+                problems=[f"missing {missing}"] * bool(missing) + [f"unexpected {extra}"] * bool(extra),
+                hint="every table written to one part of a version must have the same columns")
+        try:
+            return table.select(self.schema.names).cast(self.schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+            raise SchemaValidationError(
+                f"{self.folder.name}/: a table written after the first has incompatible column types",
+                problems=[str(e).splitlines()[0]]) from None
 
     def ensure_shard(self, schema: pa.Schema) -> None:
         """Write an empty shard when nothing was written, so the part still has a schema."""
@@ -242,14 +257,28 @@ class VersionWriter:
         if self.published is None:
             self.abort()
 
+    # Every table is validated as it crosses into the store (DESIGN.md: validated at the boundary).
     def write(self, table: pa.Table) -> None:
+        self._check_open()
+        get(self.kind).validate(table, where=f"rows written to {self.name}")
         self.parts["data"].write(table)
 
     def write_rejected(self, table: pa.Table) -> None:
+        self._check_open()
+        REJECTED.validate(table, where=f"rejected rows written to {self.name}")
         self.parts["rejected"].write(table)
 
     def write_quarantine(self, table: pa.Table) -> None:
+        self._check_open()
+        QUARANTINE.validate(table, where=f"quarantine rows written to {self.name}")
         self.parts["quarantine"].write(table)
+
+    def _check_open(self) -> None:
+        if self.published is not None:
+            raise SluiceError(f"{self.published.ref} is published and can no longer change",
+                              hint="start a new version with Store.create()")
+        if not self.tmp.is_dir():
+            raise SluiceError(f"this writer of {self.name} was aborted", hint="start a new version with Store.create()")
 
     def abort(self) -> None:
         for part in self.parts.values():
@@ -258,8 +287,12 @@ class VersionWriter:
 
     def publish(self, accounting: dict[str, Any], **manifest: Any) -> Version:
         """Validate, write the manifest and data card, and rename into place."""
+        self._check_open()
         for part in self.parts.values():
             part.close()
+        data = self.parts["data"]
+        if data.schema is not None:  # no rows: an empty shard still tells readers the columns
+            data.ensure_shard(data.schema)
         self._check(accounting)
         body = {
             "format": MANIFEST_FORMAT,
@@ -276,15 +309,17 @@ class VersionWriter:
         }
         body.setdefault("parents", [])
         folder = self.store.root / self.name
+        from sluice.datacard import render_datacard
+
+        _fsync_tree(self.tmp)  # the shards, once; the manifest and card are rewritten per attempt
         for _attempt in range(1000):
-            existing = [v.number for v in self.store.versions(self.name)]
+            # Every v<N> folder counts, published or not, so a stray folder is skipped, not retried forever.
+            existing = [v.number for v in self.store.versions(self.name)] + _version_dirs(folder)
             number = max(existing, default=0) + 1
             body["version"] = number
-            (self.tmp / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
-            from sluice.datacard import render_datacard
-
-            (self.tmp / "DATACARD.md").write_text(render_datacard(body))
-            _fsync_tree(self.tmp)
+            _write_synced(self.tmp / "manifest.json", json.dumps(body, indent=2, sort_keys=False) + "\n")
+            _write_synced(self.tmp / "DATACARD.md", render_datacard(body))
+            _fsync_dir(self.tmp)
             target = folder / f"v{number}"
             try:
                 os.rename(self.tmp, target)  # atomic; fails if a racing writer took vN
@@ -325,14 +360,21 @@ class VersionWriter:
         if accounting.get("rows_in") != kept + rejected + quarantined:
             problems.append(
                 f"rows_in={accounting.get('rows_in')} but kept+rejected+quarantined={kept + rejected + quarantined}")
+        for total_key, detail_key, what in (("rejected_total", "rejected", "reason"),
+                                            ("quarantined_total", "quarantined", "kind")):
+            detail = accounting.get(detail_key) or {}
+            try:
+                by_stage = sum(sum(counts.values()) for counts in detail.values())
+            except (AttributeError, TypeError):
+                problems.append(f"accounting {detail_key!r} must map stage → {{{what}: rows}}")
+                continue
+            if by_stage != accounting.get(total_key, 0):
+                problems.append(f"accounting {detail_key!r} by stage and {what} sums to {by_stage}, "
+                                f"but {total_key}={accounting.get(total_key, 0)}")
         if problems:
             raise SchemaValidationError(
                 f"refusing to publish {self.name}: the row accounting does not add up",
                 problems=problems, hint="this is a bug in the stage or runner; please report it")
-        if self.parts["rejected"].schema is not None and rejected:
-            REJECTED.validate(pq.read_table(self.parts["rejected"].shards[0]), where="rejected rows")
-        if self.parts["quarantine"].schema is not None and quarantined:
-            QUARANTINE.validate(pq.read_table(self.parts["quarantine"].shards[0]), where="quarantine rows")
 
 
 def _sha256(path: Path) -> str:
@@ -341,6 +383,17 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _version_dirs(folder: Path) -> list[int]:
+    return [int(m.group(1)) for p in folder.iterdir() if (m := _VERSION_DIR.match(p.name))]
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _fsync_tree(folder: Path) -> None:

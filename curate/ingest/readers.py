@@ -21,7 +21,7 @@ def expand(paths: list[str]) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         p = Path(raw)
-        if glob.has_magic(raw):
+        if glob.has_magic(raw) and not p.exists():  # a real path may contain [ ] too
             matches = sorted(Path(m) for m in glob.glob(raw, recursive=True) if Path(m).is_file())
             if not matches:
                 raise InputError(f"no file matches {raw!r}", hint="check the pattern; quote it so the shell does not expand it")

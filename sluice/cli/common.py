@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sluice.errors import SluiceError
 
@@ -17,6 +18,7 @@ console = Console(stderr=True)  # progress, tables, errors; stdout stays clean f
 
 RootOption = Annotated[Path | None, typer.Option("--root", envvar="SLUICE_HOME",
                                                  help="dataset store folder [default: ./sluice-data]")]
+# Paths, names and messages can hold "[...]": escape them before rich renders markup.
 JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 
 
@@ -38,11 +40,11 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except SluiceError as e:
-            console.print(f"[bold red]error:[/] {e.message}", highlight=False)
+            console.print(f"[bold red]error:[/] {escape(e.message)}", highlight=False)
             for problem in e.problems:
                 console.print(f"  • {problem}", highlight=False, markup=False)
             if e.hint:
-                console.print(f"[dim]hint:[/] {e.hint}", highlight=False)
+                console.print(f"[dim]hint:[/] {escape(e.hint)}", highlight=False)
             raise typer.Exit(e.exit_code) from None
 
     return wrapper

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, RootOption, console, emit_json, handle_errors, store
+from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, store
 
 app = typer.Typer(help="List, inspect and export dataset versions.", no_args_is_help=True)
 
@@ -29,13 +29,14 @@ def list_(root: RootOption = None, as_json: JsonOption = False) -> None:
         emit_json(rows)
         return
     if not rows:
-        console.print(f"no datasets under {s.root} yet — start with `sluice ingest FILES --to raw`")
+        console.print(f"no datasets under {escape(str(s.root))} yet — start with `sluice ingest FILES --to raw`",
+                      highlight=False)
         return
-    table = Table(title=str(s.root), title_justify="left")
+    table = Table(title=escape(str(s.root)), title_justify="left")
     for col in ("version", "kind", "rows", "created", "parents"):
         table.add_column(col, justify="right" if col == "rows" else "left")
     for r in rows:
-        table.add_row(r["ref"], r["kind"], f"{r['rows']:,}", r["created_at"], ", ".join(r["parents"]))
+        table.add_row(r["ref"], r["kind"], f"{r['rows']:,}", r["created_at"], escape(", ".join(r["parents"])))
     console.print(table)
 
 
@@ -45,7 +46,6 @@ def show(ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@vN")
          as_json: JsonOption = False) -> None:
     """Schema, counts, accounting and lineage of one version."""
     import pyarrow.parquet as pq
-    from rich.markup import escape
     from rich.table import Table
 
     s = store(root)
@@ -61,8 +61,8 @@ def show(ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@vN")
     acc = m["accounting"]
     console.print(f"[bold]{v.ref}[/]  {m['kind']} v{m['schema_version']}  {m['rows']:,} rows  "
                   f"created {m['created_at']}  sluice {m['tool']['version']}", highlight=False)
-    console.print(f"path: {v.path}", highlight=False)
-    console.print(f"lineage: {' ← '.join(lineage)}" + (f"  (recipe {m['recipe']['name']})" if m.get("recipe") else ""),
+    console.print(f"path: {escape(str(v.path))}", highlight=False)
+    console.print(escape(f"lineage: {' ← '.join(lineage)}" + (f"  (recipe {m['recipe']['name']})" if m.get("recipe") else "")),
                   highlight=False)
     console.print(f"accounting: rows in {acc['rows_in']:,} = kept {acc['kept']:,} + rejected "
                   f"{acc['rejected_total']:,} + quarantined {acc['quarantined_total']:,}", highlight=False)
@@ -71,17 +71,17 @@ def show(ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@vN")
         funnel.add_column(col, justify="right" if col == "rows" else "left")
     for stage, reasons in acc["rejected"].items():
         for reason, n in reasons.items():
-            funnel.add_row(stage, reason, f"{n:,}")
+            funnel.add_row(escape(stage), escape(reason), f"{n:,}")
     for stage, kinds in acc["quarantined"].items():
         for kind, n in kinds.items():
-            funnel.add_row(stage, f"quarantined: {kind}", f"{n:,}")
+            funnel.add_row(escape(stage), escape(f"quarantined: {kind}"), f"{n:,}")
     if funnel.row_count:
         console.print(funnel)
     cols = Table(title="columns", title_justify="left")
     cols.add_column("name")
     cols.add_column("type")
     for c in columns:
-        cols.add_row(c["name"], escape(c["type"] if len(c["type"]) < 90 else c["type"][:87] + "..."))
+        cols.add_row(escape(c["name"]), escape(c["type"] if len(c["type"]) < 90 else c["type"][:87] + "..."))
     console.print(cols)
 
 
@@ -121,4 +121,4 @@ def export(
     if as_json:
         emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part})
     else:
-        console.print(f"wrote {n:,} rows of {v.ref} ({part}) as {fmt} → {out}", highlight=False)
+        console.print(escape(f"wrote {n:,} rows of {v.ref} ({part}) as {fmt} → {out}"), highlight=False)

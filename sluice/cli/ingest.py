@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, RootOption, console, emit_json, handle_errors, store
+from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, store
 
 
 @handle_errors
@@ -42,7 +42,8 @@ def ingest(
             raise InputError(f"{mapping}: expected 'columns:' mapping field names to source column names")
     total = sum(p.stat().st_size for p in readers.expand(paths))
     with Progress(TextColumn("ingest"), BarColumn(), TransferSpeedColumn(), TextColumn("{task.fields[rows]:,} rows"),
-                  TimeRemainingColumn(), console=console, transient=True, disable=as_json) as bar:
+                  TimeRemainingColumn(), console=console, transient=True,
+                  disable=as_json or not console.is_terminal) as bar:  # no stray blank line in logs
         task = bar.add_task("ingest", total=total, rows=0)
         result = run_ingest(paths, to, store=store(root), fmt=fmt, source=source, mapping=columns,
                             max_record_bytes=max_record_bytes, strict=strict, workers=workers,
@@ -63,23 +64,24 @@ def _print_summary(result) -> None:
     for col in ("file", "format", "rows in", "kept", "quarantined"):
         files.add_column(col, justify="right" if col not in ("file", "format") else "left")
     for f in result.files:
-        files.add_row(f.path, f.format, f"{f.rows_in:,}", f"{f.kept:,}", f"{sum(f.quarantined.values()):,}")
+        files.add_row(escape(f.path), escape(f.format), f"{f.rows_in:,}", f"{f.kept:,}", f"{sum(f.quarantined.values()):,}")
     console.print(files)
     if result.quarantined:
         errors = Table(title="quarantined by error kind", title_justify="left")
         errors.add_column("error kind")
         errors.add_column("rows", justify="right")
         for kind, n in result.quarantined.most_common():
-            errors.add_row(kind, f"{n:,}")
+            errors.add_row(escape(kind), f"{n:,}")
         console.print(errors)
         for e in result.examples[:3]:
             where = f"{e['source_file']}:{e['line']}" if e["line"] is not None else f"{e['source_file']} row {e['row']}"
-            console.print(f"  [dim]{where}[/] {e['error_kind']}{' at ' + e['field'] if e['field'] else ''}: {e['error']}",
+            console.print(f"  [dim]{escape(where)}[/] "
+                          + escape(f"{e['error_kind']}{' at ' + e['field'] if e['field'] else ''}: {e['error']}"),
                           highlight=False)
     rate = result.rows_in / result.seconds if result.seconds else 0
     console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, "
                   f"{sum(result.quarantined.values()):,} quarantined of {result.rows_in:,} "
-                  f"({rate:,.0f} rows/s) → {result.version.path}", highlight=False)
+                  f"({rate:,.0f} rows/s) → {escape(str(result.version.path))}", highlight=False)
 
 
 @handle_errors
@@ -96,5 +98,5 @@ def formats(as_json: JsonOption = False) -> None:
     for col in ("format", "record kind", "description"):
         table.add_column(col)
     for f in FORMATS.values():
-        table.add_row(f.name, f.kind, f.description)
+        table.add_row(escape(f.name), escape(f.kind), escape(f.description))
     console.print(table)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, RootOption, console, emit_json, handle_errors, store
+from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, store
 
 
 class _RichProgress:
@@ -67,12 +67,12 @@ def _funnel(result) -> None:
     for s in result.stages:
         reasons = ", ".join(f"{r} {n:,}" for r, n in s.rejected.most_common()) or "—"
         rate = "checkpoint" if s.cached else (f"{s.rows_in / s.seconds:,.0f}" if s.seconds else "—")
-        table.add_row(s.name, f"{s.rows_in:,}", f"{s.kept:,}", reasons, f"{sum(s.quarantined.values()):,}", rate)
+        table.add_row(escape(s.name), f"{s.rows_in:,}", f"{s.kept:,}", escape(reasons), f"{sum(s.quarantined.values()):,}", rate)
     console.print(table)
     if result.reused:
         console.print(f"nothing to do: {result.version.ref} already holds this result", highlight=False)
     else:
-        console.print(f"[green]published[/] {result.version.ref} → {result.version.path}", highlight=False)
+        console.print(f"[green]published[/] {result.version.ref} → {escape(str(result.version.path))}", highlight=False)
 
 
 @handle_errors
@@ -98,5 +98,5 @@ def stages(as_json: JsonOption = False) -> None:
         table.add_column(col)
     for s in info:
         out = ", ".join(s["adds"]) or ", ".join(s["reasons"])
-        table.add_row(s["name"], s["role"], ", ".join(s["reads"]), out, ", ".join(s["config"]))
+        table.add_row(*(escape(x) for x in (s["name"], s["role"], ", ".join(s["reads"]), out, ", ".join(s["config"]))))
     console.print(table)
