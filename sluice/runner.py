@@ -22,16 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sluice import __version__
-from sluice.errors import RecipeError, SluiceError
+from sluice.errors import RecipeError
 from sluice.parallel import ordered_map
 from sluice.recipe import Recipe
-from sluice.schemas import QUARANTINE, get
-from sluice.stage import Filter, Scorer, Stage, Transform, check_requirements
+from sluice.schemas import get
+from sluice.apply import apply_stage
+from sluice.stage import Filter, Stage, Transform, check_requirements
 from sluice.store import Store, Version, _PartWriter
 
 REJECT_COLUMNS = ("stage", "reason", "detail", "duplicate_of")
@@ -101,90 +101,6 @@ def check_contract(stages: list[Stage], version: Version) -> None:
         raise RecipeError("the recipe does not fit its input", problems=problems,
                           hint="reorder the stages or add the stage that produces the missing columns")
     check_requirements([type(s) for s in stages])
-
-
-# -- one stage over one batch (runs in workers too) --------------------------------------------
-
-_READY: set[str] = set()
-
-
-def apply_stage(stage: Stage, key: str, table: pa.Table, first_row: int) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
-    """Run one stage over one batch → (kept, rejected, quarantined)."""
-    if key not in _READY:
-        stage.setup()
-        _READY.add(key)
-    batch = pl.from_arrow(table)
-    if isinstance(stage, Scorer):
-        added = stage.score(batch)
-        _expect(stage, added.height == batch.height, f"score() returned {added.height} rows for {batch.height}")
-        _expect(stage, set(added.columns) == set(stage.adds),
-                f"score() returned columns {added.columns}, declared adds={list(stage.adds)}")
-        return to_arrow(batch.hstack(added.select(stage.adds)), table.schema), None, None
-    if isinstance(stage, Filter):
-        decision = stage.decide(batch)
-        decision = decision.to_frame("reason") if isinstance(decision, pl.Series) else decision
-        _expect(stage, decision.height == batch.height, "decide() must return one row per input row")
-        unknown = set(decision["reason"].drop_nulls().unique().to_list()) - set(stage.reasons)
-        _expect(stage, not unknown, f"decide() returned undeclared reasons {sorted(unknown)}")
-        drop = decision["reason"].is_not_null()
-        kept = batch.filter(~drop)
-        rejected = batch.filter(drop).with_columns(
-            pl.lit(stage.name).alias("stage"), decision.filter(drop)["reason"].alias("reason"),
-            *[(decision.filter(drop)[c].cast(pl.String) if c in decision.columns else pl.lit(None, pl.String)).alias(c)
-              for c in ("detail", "duplicate_of")])
-        return to_arrow(kept, table.schema), to_arrow(rejected, table.schema), None
-    if isinstance(stage, Transform):
-        out = stage.transform(batch)
-        _expect(stage, out.height == batch.height, "transform() must return one row per input row")
-        _expect(stage, set(stage.rewrites) <= set(out.columns),
-                f"transform() did not return the columns it rewrites {list(stage.rewrites)}")
-        # Only the declared columns are taken from the transform; every other column stays the input's.
-        rewritten = batch.with_columns(out.select(stage.rewrites))
-        if "_error" not in out.columns:
-            return to_arrow(rewritten, table.schema), None, None
-        bad = out["_error"].is_not_null()
-        kinds = out["_error_kind"] if "_error_kind" in out.columns else pl.Series([None] * out.height, dtype=pl.String)
-        quarantine = pl.DataFrame({
-            "source_file": [f"stage:{stage.name}"] * int(bad.sum()),
-            "line": pl.Series([None] * int(bad.sum()), dtype=pl.Int64),
-            "row": (pl.int_range(first_row, first_row + out.height, eager=True).filter(bad)),
-            "stage": [stage.name] * int(bad.sum()),
-            "error_kind": kinds.filter(bad).fill_null(f"{stage.name}_failed"),
-            "field": pl.Series([None] * int(bad.sum()), dtype=pl.String),
-            "error": out["_error"].filter(bad),
-            "raw": pl.Series([None] * int(bad.sum()), dtype=pl.Binary),  # no copy of possibly sensitive rows
-            "raw_size": pl.Series([None] * int(bad.sum()), dtype=pl.Int64),
-            "id": batch["id"].filter(bad),
-        }).to_arrow().cast(QUARANTINE.schema)
-        return to_arrow(rewritten.filter(~bad), table.schema), None, quarantine
-    raise SluiceError(f"{type(stage).__name__} is not a Scorer, Filter or Transform")
-
-
-def _small(t: pa.DataType) -> pa.DataType:
-    """The canonical (32-bit offset) form of a type polars returned in its large form."""
-    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return pa.string()
-    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
-        return pa.binary()
-    if pa.types.is_large_list(t) or pa.types.is_list(t):
-        return pa.list_(pa.field(t.value_field.name, _small(t.value_type), t.value_field.nullable))
-    if pa.types.is_struct(t):
-        return pa.struct([pa.field(f.name, _small(f.type), f.nullable) for f in t])
-    return t
-
-
-def to_arrow(df: pl.DataFrame, like: pa.Schema) -> pa.Table:
-    """A polars frame as Arrow with the input's column types (new columns in canonical form)."""
-    table = df.to_arrow()
-    known = {f.name: f.type for f in like}
-    fields = [pa.field(f.name, known.get(f.name) or _small(f.type)) for f in table.schema]
-    return table.cast(pa.schema(fields))
-
-
-def _expect(stage: Stage, ok: bool, message: str) -> None:
-    if not ok:
-        raise SluiceError(f"stage {stage.name!r} broke its contract: {message}",
-                          hint="this is a bug in the stage; see sluice/stage.py for the contract")
 
 
 # -- the run -------------------------------------------------------------------------------------

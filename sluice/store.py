@@ -314,8 +314,7 @@ class VersionWriter:
         _fsync_tree(self.tmp)  # the shards, once; the manifest and card are rewritten per attempt
         for _attempt in range(1000):
             # Every v<N> folder counts, published or not, so a stray folder is skipped, not retried forever.
-            existing = [v.number for v in self.store.versions(self.name)] + _version_dirs(folder)
-            number = max(existing, default=0) + 1
+            number = max(_version_dirs(folder), default=0) + 1
             body["version"] = number
             _write_synced(self.tmp / "manifest.json", json.dumps(body, indent=2, sort_keys=False) + "\n")
             _write_synced(self.tmp / "DATACARD.md", render_datacard(body))

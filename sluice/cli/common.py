@@ -22,6 +22,19 @@ RootOption = Annotated[Path | None, typer.Option("--root", envvar="SLUICE_HOME",
 JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 
 
+def rate_column():
+    """A rich progress column showing rows per second."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RowsPerSecond(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.fields.get("rows_per_s") or task.speed
+            return Text(f"{speed:,.0f} rows/s" if speed else "", style="progress.data.speed")
+
+    return RowsPerSecond()
+
+
 def store(root: Path | None):
     from sluice.store import Store
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, store
+from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, rate_column, store
 
 
 @handle_errors
@@ -41,13 +42,17 @@ def ingest(
         if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
             raise InputError(f"{mapping}: expected 'columns:' mapping field names to source column names")
     total = sum(p.stat().st_size for p in readers.expand(paths))
+    started = time.perf_counter()
     with Progress(TextColumn("ingest"), BarColumn(), TransferSpeedColumn(), TextColumn("{task.fields[rows]:,} rows"),
-                  TimeRemainingColumn(), console=console, transient=True,
+                  rate_column(), TimeRemainingColumn(), console=console, transient=True,
                   disable=as_json or not console.is_terminal) as bar:  # no stray blank line in logs
-        task = bar.add_task("ingest", total=total, rows=0)
+        task = bar.add_task("ingest", total=total, rows=0, rows_per_s=0)
+
+        def advance(done: int, rows: int) -> None:
+            bar.update(task, completed=done, rows=rows, rows_per_s=rows / max(time.perf_counter() - started, 1e-9))
+
         result = run_ingest(paths, to, store=store(root), fmt=fmt, source=source, mapping=columns,
-                            max_record_bytes=max_record_bytes, strict=strict, workers=workers,
-                            progress=lambda done, rows: bar.update(task, completed=done, rows=rows))
+                            max_record_bytes=max_record_bytes, strict=strict, workers=workers, progress=advance)
     summary = {"version": result.version.ref, "path": str(result.version.path), "rows_in": result.rows_in,
                "kept": result.kept, "quarantined": dict(result.quarantined), "seconds": round(result.seconds, 2),
                "files": [f.as_dict() for f in result.files]}

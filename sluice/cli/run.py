@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, store
+from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, rate_column, store
 
 
 class _RichProgress:
@@ -47,8 +47,8 @@ def run(
     spec, stages = load_recipe(recipe)
     if workers:
         spec.workers = workers
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, disable=as_json) as bar:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), rate_column(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=as_json) as bar:
         result = run_recipe(spec, stages, store=store(root), input_ref=input_ref, output=output,
                             progress=_RichProgress(bar))
     if as_json:
