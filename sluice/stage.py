@@ -104,12 +104,25 @@ class Transform(Stage):
 
 
 # -- registry --------------------------------------------------------------------------------
-# name → "module:Class"; modules are imported only when a recipe uses the stage.
-STAGES: dict[str, str] = {
-    "normalize": "sluice.curate.stages.normalize:Normalize",
-    "length": "sluice.curate.stages.length:Length",
-    "length_filter": "sluice.curate.stages.length:LengthFilter",
-}
+# Each curation package declares its stages in a light ``STAGES = {name: "module:Class"}`` in its
+# ``__init__``; stage modules are imported only when a recipe uses them, so heavy dependencies
+# (Presidio, torch, …) load only for the stages that need them.
+PROVIDERS = ("sluice.curate.stages", "sluice.curate.pii", "sluice.curate.quality", "sluice.curate.dedup")
+
+
+def _collect() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for provider in PROVIDERS:
+        if importlib.util.find_spec(provider) is None:
+            continue
+        for name, target in getattr(importlib.import_module(provider), "STAGES", {}).items():
+            if name in found:
+                raise RecipeError(f"stage name {name!r} is registered twice ({found[name]} and {target})")
+            found[name] = target
+    return found
+
+
+STAGES: dict[str, str] = _collect()
 
 
 def stage_class(name: str) -> type[Stage]:

@@ -1,2 +1,8 @@
-"""Curation stages. Each module holds one small stage class (see sluice/stage.py for the contract);
-recipes name them through the registry in sluice.stage.STAGES."""
+"""General curation stages (normalization, lengths). Each module holds one small stage class
+(see sluice/stage.py for the contract); recipes name them through ``STAGES``."""
+
+STAGES = {
+    "normalize": "sluice.curate.stages.normalize:Normalize",
+    "length": "sluice.curate.stages.length:Length",
+    "length_filter": "sluice.curate.stages.length:LengthFilter",
+}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 import typer
 
 from sluice import __version__
@@ -15,6 +18,12 @@ app.command()(ingest.formats)
 app.command()(run.run)
 app.command()(run.stages)
 app.add_typer(datasets.app, name="datasets")
+
+# Command groups of the other parts (`sluice pii …`, `sluice train …`): each is a module
+# sluice/cli/<name>.py with a typer `app`, added here when that part is present.
+for _name in ("pii", "quality", "dedup", "synth", "label", "feedback", "train"):
+    if importlib.util.find_spec(f"sluice.cli.{_name}") is not None:
+        app.add_typer(importlib.import_module(f"sluice.cli.{_name}").app, name=_name)
 
 
 @app.command()
