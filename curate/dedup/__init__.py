@@ -1,0 +1,3 @@
+"""Dedup and decontamination: exact, MinHash LSH, SemDedup, n-gram decontamination."""
+
+STAGES: dict[str, str] = {}

@@ -1,0 +1,3 @@
+"""PII redaction with Presidio (issue: PII redaction stage)."""
+
+STAGES: dict[str, str] = {}
