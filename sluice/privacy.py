@@ -1,0 +1,58 @@
+"""The privacy guard: only redacted datasets leave the machine, enforced from manifests.
+
+A version counts as redacted when the ``redact_pii`` stage ran on it or on one of its
+ancestors (walking ``parents`` in the manifests) — not by naming convention. Parts that send
+data off the machine (remote LLM endpoints, Argilla) call ``require_redacted`` first; an
+explicit override exists for data known to be clean, and callers record it in their manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sluice.errors import SluiceError
+from sluice.store import Store, Version
+
+REDACTION_STAGE = "redact_pii"
+
+
+class NotRedacted(SluiceError):
+    """A dataset without PII redaction in its lineage was about to leave the machine."""
+
+
+@dataclass(frozen=True)
+class Redaction:
+    redacted: bool
+    by: str | None  # the version whose manifest shows the redaction stage
+
+
+def redaction_of(version: Version, store: Store) -> Redaction:
+    """Walk the lineage until a version whose stages include ``redact_pii``."""
+    seen: set[str] = set()
+    queue = [version]
+    while queue:
+        v = queue.pop(0)
+        if v.ref in seen:
+            continue
+        seen.add(v.ref)
+        manifest = v.manifest
+        if any(s.get("name") == REDACTION_STAGE for s in manifest.get("stages", [])):
+            return Redaction(True, v.ref)
+        for parent in manifest.get("parents") or []:
+            try:
+                queue.append(store.resolve(parent))
+            except SluiceError:
+                continue  # a deleted parent proves nothing
+    return Redaction(False, None)
+
+
+def require_redacted(version: Version, store: Store, *, action: str, override: bool = False) -> Redaction:
+    """Raise NotRedacted unless the lineage shows redaction (or ``override`` is set)."""
+    found = redaction_of(version, store)
+    if found.redacted or override:
+        return found
+    raise NotRedacted(
+        f"refusing to {action}: no PII redaction ran on {version.ref} or its parents",
+        hint=f"run a recipe with the `{REDACTION_STAGE}` stage first (see examples/pii.yaml); "
+             "if the data is known to hold no personal data, pass the explicit override flag — "
+             "it is recorded in the output's manifest")
