@@ -18,11 +18,20 @@ from sluice.stage import Filter, Scorer, Stage, Transform
 _READY: set[str] = set()
 
 
-def apply_stage(stage: Stage, key: str, table: pa.Table, first_row: int) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
-    """Run one stage over one batch → (kept, rejected, quarantined)."""
+Result = tuple[pa.Table, "pa.Table | None", "pa.Table | None", dict[str, int]]
+
+
+def apply_stage(stage: Stage, key: str, table: pa.Table, first_row: int) -> Result:
+    """Run one stage over one batch → (kept, rejected, quarantined, counters)."""
     if key not in _READY:
         stage.setup()
         _READY.add(key)
+    stage.counters.clear()
+    kept, rejected, quarantined = _apply(stage, table, first_row)
+    return kept, rejected, quarantined, dict(stage.counters)
+
+
+def _apply(stage: Stage, table: pa.Table, first_row: int) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
     batch = pl.from_arrow(table)
     if isinstance(stage, Scorer):
         added = stage.score(batch)

@@ -54,16 +54,19 @@ class StageStats:
     quarantined: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     cached: bool = False
+    counters: Counter = field(default_factory=Counter)  # from Stage.count(): counts only, no values
+    info: dict[str, Any] = field(default_factory=dict)  # from Stage.describe(): models, recognizers, …
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "index": self.index, "fingerprint": self.fingerprint, "rows_in": self.rows_in,
                 "kept": self.kept, "rejected": dict(self.rejected), "quarantined": dict(self.quarantined),
-                "seconds": round(self.seconds, 3), "cached": self.cached}
+                "seconds": round(self.seconds, 3), "cached": self.cached, "counters": dict(self.counters),
+                "info": self.info}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StageStats:
         return cls(d["name"], d["index"], d["fingerprint"], d["rows_in"], d["kept"], Counter(d["rejected"]),
-                   Counter(d["quarantined"]), d["seconds"], True)
+                   Counter(d["quarantined"]), d["seconds"], True, Counter(d.get("counters", {})), d.get("info", {}))
 
 
 @dataclass
@@ -192,7 +195,8 @@ def _write_stage(stage: Stage, index: int, files: list[Path], tmp: Path, ckpt: _
                 yield stage, key, pq.read_schema(files[0]).empty_table(), 0
         jobs, workers = gen(), recipe.workers
     schema = pq.read_schema(files[0]) if files else None
-    for kept, rejected, quarantined in ordered_map(apply_stage, jobs, workers):
+    for kept, rejected, quarantined, counters in ordered_map(apply_stage, jobs, workers):
+        stats.counters.update(counters)
         parts["data"].write(kept)
         stats.kept += kept.num_rows
         stats.rows_in += kept.num_rows
@@ -212,6 +216,7 @@ def _write_stage(stage: Stage, index: int, files: list[Path], tmp: Path, ckpt: _
     for part in parts.values():
         part.close()
     stats.seconds = time.perf_counter() - start
+    stats.info = stage.describe()
     (tmp / "stats.json").write_text(json.dumps(stats.as_dict(), indent=2))
     stats.cached = False
     return stats

@@ -22,6 +22,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -68,9 +69,22 @@ class Stage:
             self.config = config
         else:
             self.config = self.Config.model_validate({**(config or {}), **fields})
+        self.counters: Counter = Counter()
 
     def setup(self) -> None:
         """Load models or other heavy state; called once per process before the first batch."""
+
+    def count(self, key: str, n: int = 1) -> None:
+        """Add to a named counter (e.g. ``PERSON/user``); the runner sums them over all batches
+        and workers into the manifest. Counters hold counts only, never row values."""
+        self.counters[key] += n
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for the manifest beyond the config: models, recognizers, fallbacks that ran.
+
+        Called in the main process after the run; stages that learn these facts in ``setup()``
+        should make ``describe()`` cheap to answer on its own."""
+        return {}
 
     def fingerprint(self, upstream: str) -> str:
         body = {"stage": self.name, "version": self.version, "config": self.config.model_dump(mode="json"),

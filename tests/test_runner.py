@@ -569,3 +569,34 @@ def test_stale_checkpoint_folders_of_dead_runs_are_removed(store, raw, tmp_path)
     run(recipe, stages, store=store)
     assert not stale.exists()
     assert not list((store.root / ".checkpoints").glob(".tmp-*"))
+
+
+# -- counters and facts a stage reports for the manifest ---------------------------------------
+
+class _CountingScorer(Scorer):
+    name = "counting"
+    adds = ("n_messages",)
+
+    def score(self, batch):
+        import polars as pl
+
+        n = batch["messages"].list.len()
+        self.count("messages", int(n.sum()))
+        self.count("rows", batch.height)
+        return pl.DataFrame({"n_messages": n.cast(pl.Int64)})
+
+    def describe(self):
+        return {"model": "none", "fallback": False}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stage_counters_and_facts_reach_the_manifest(store, sample_logs, workers):
+    from sluice.curate.ingest import ingest as run_ingest
+
+    raw = run_ingest([str(sample_logs)], to="raw", store=store, workers=1).version
+    recipe = Recipe(batch_size=100, workers=workers)
+    result = run(recipe, [_CountingScorer()], store=store, input_ref="raw", output="counted")
+    (stage,) = result.version.manifest["stages"]
+    expected = int(sum(len(m) for m in raw.read().column("messages").to_pylist()))
+    assert stage["counters"] == {"messages": expected, "rows": raw.num_rows()}
+    assert stage["info"] == {"model": "none", "fallback": False}
