@@ -17,6 +17,7 @@ app.command()(ingest.ingest)
 app.command()(ingest.formats)
 app.command()(run.run)
 app.command()(run.stages)
+app.command()(run.report)
 app.add_typer(datasets.app, name="datasets")
 
 # Command groups of the other parts (`sluice pii …`, `sluice train …`): each is a module

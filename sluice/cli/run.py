@@ -35,6 +35,7 @@ def run(
     input_ref: Annotated[str | None, typer.Option("--input", help="dataset to read [default: the recipe's input]")] = None,
     output: Annotated[str | None, typer.Option("--output", help="dataset to publish [default: the recipe's output]")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="processes for batch stages")] = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="write the HTML/PNG run report")] = True,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -51,11 +52,38 @@ def run(
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=as_json) as bar:
         result = run_recipe(spec, stages, store=store(root), input_ref=input_ref, output=output,
                             progress=_RichProgress(bar))
+    page = None
+    if report:
+        from sluice.report import write_report
+
+        page = write_report(result.version)
     if as_json:
         emit_json({"version": result.version.ref, "input": result.input.ref, "reused": result.reused,
-                   "seconds": round(result.seconds, 2), "stages": [s.as_dict() for s in result.stages]})
+                   "seconds": round(result.seconds, 2), "stages": [s.as_dict() for s in result.stages],
+                   "report": str(page) if page else None, "datacard": str(result.version.path / "DATACARD.md")})
         return
     _funnel(result)
+    if page:
+        console.print(f"report:    {escape(str(page))}", highlight=False)
+    console.print(f"data card: {escape(str(result.version.path / 'DATACARD.md'))}", highlight=False)
+
+
+@handle_errors
+def report(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@vN")],
+    out: Annotated[Path | None, typer.Option("--out", help="folder [default: <root>/<name>/reports/v<N>/]")] = None,
+    root: RootOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """(Re)generate the HTML/PNG report of any version."""
+    from sluice.report import write_report
+
+    version = store(root).resolve(ref)
+    page = write_report(version, out)
+    if as_json:
+        emit_json({"ref": version.ref, "report": str(page)})
+    else:
+        console.print(f"report of {escape(version.ref)}: {escape(str(page))}", highlight=False)
 
 
 def _funnel(result) -> None:

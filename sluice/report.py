@@ -1,0 +1,253 @@
+"""The run report: one HTML page of figures (and the same figures as PNG files) for a version.
+
+Figures are drawn from what the version holds, so the same code serves every recipe:
+
+- ``funnel``: rows in, kept, rejected (by reason) and quarantined per stage (manifest);
+- ``lengths``: message length distribution per role (data);
+- ``languages``: language mix, when a ``lang``/``lang_*`` column exists;
+- ``pii``: PII findings per entity type, from the ``redact_pii`` stage's counters (manifest);
+- ``scores``: histograms of score columns (``*_score``, ``score_*``, ``deita_*``);
+- ``duplicates``: duplicate cluster sizes, from the rejected rows' ``duplicate_of``;
+- ``selection``: selected versus candidate rows, when a selection stage ran.
+
+Reports live beside the immutable versions, in ``<root>/<name>/reports/v<N>/``, so
+``sluice report REF`` can regenerate them at any time. No figure shows row content.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sluice.store import Version
+
+SCORE_PREFIXES = ("score_", "deita_")
+MESSAGE_COLUMNS = ("messages", "prompt", "chosen", "rejected", "completion")
+
+
+@dataclass
+class Figure:
+    slug: str
+    title: str
+    caption: str
+    draw: Any  # callable(ax) drawing onto a matplotlib Axes
+
+
+def report_dir(version: Version) -> Path:
+    return version.path.parent / "reports" / f"v{version.number}"
+
+
+def _stage_counts(manifest: dict) -> list[tuple[str, int, int, int]]:
+    stages = manifest.get("stages") or []
+    return [(s["name"], s["rows_in"], sum(s.get("rejected", {}).values()), sum(s.get("quarantined", {}).values()))
+            for s in stages]
+
+
+def _funnel(manifest: dict) -> Figure:
+    stages = _stage_counts(manifest)
+
+    def draw(ax):
+        names = [name for name, *_ in stages] or ["(no stages)"]
+        kept = [rows_in - rej - q for _name, rows_in, rej, q in stages] or [manifest["rows"]]
+        rejected = [rej for *_x, rej, _q in stages] or [0]
+        quarantined = [q for *_x, q in stages] or [0]
+        ax.barh(names, kept, color="#3b7dd8", label="kept")
+        ax.barh(names, rejected, left=kept, color="#e07b39", label="rejected")
+        ax.barh(names, quarantined, left=[k + r for k, r in zip(kept, rejected)], color="#b8b8b8", label="quarantined")
+        ax.invert_yaxis()
+        ax.set_xlabel("rows")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=8, frameon=False)
+
+    acc = manifest["accounting"]
+    caption = (f"rows in {acc['rows_in']:,} = kept {acc['kept']:,} + rejected {acc['rejected_total']:,} "
+               f"+ quarantined {acc['quarantined_total']:,}")
+    return Figure("funnel", "Funnel", caption, draw)
+
+
+def _message_lengths(df: pl.DataFrame) -> pl.DataFrame | None:
+    frames = []
+    for col in MESSAGE_COLUMNS:
+        if col in df.columns:
+            frames.append(df.select(pl.col(col).alias("m")).explode("m").drop_nulls().select(
+                pl.col("m").struct.field("role").alias("role"),
+                pl.col("m").struct.field("content").str.len_chars().fill_null(0).alias("chars")))
+    return pl.concat(frames) if frames else None
+
+
+def _lengths(df: pl.DataFrame) -> Figure | None:
+    lengths = _message_lengths(df)
+    if lengths is None or lengths.is_empty():
+        return None
+    import numpy as np
+
+    def draw(ax):
+        top = max(int(lengths["chars"].max() or 1), 10)
+        bins = np.logspace(0, np.log10(top + 1), 40)
+        for role, color in (("user", "#3b7dd8"), ("assistant", "#e07b39"), ("system", "#6a9f58"), ("tool", "#8e6bb8")):
+            values = lengths.filter(pl.col("role") == role)["chars"].to_numpy() + 1
+            if len(values):
+                ax.hist(values, bins=bins, alpha=0.55, label=f"{role} ({len(values):,})", color=color)
+        ax.set_xscale("log")
+        ax.set_xlabel("characters per message (+1, log scale)")
+        ax.set_ylabel("messages")
+        ax.legend(fontsize=8)
+
+    medians = lengths.group_by("role").agg(pl.col("chars").median()).sort("role")
+    caption = "median characters: " + ", ".join(f"{r} {m:,.0f}" for r, m in medians.iter_rows())
+    return Figure("lengths", "Message lengths per role", caption, draw)
+
+
+def _bar_figure(slug: str, title: str, counts: Counter, caption: str, top: int = 15) -> Figure:
+    items = counts.most_common(top)
+
+    def draw(ax):
+        ax.barh([k for k, _ in items], [v for _, v in items], color="#3b7dd8")
+        ax.invert_yaxis()
+        ax.set_xlabel("count")
+
+    return Figure(slug, title, caption, draw)
+
+
+def _languages(df: pl.DataFrame) -> Figure | None:
+    cols = [c for c in df.columns if (c == "lang" or c.startswith("lang_")) and df.schema[c] == pl.String]
+    if not cols:
+        return None
+    col = cols[0]
+    counts = Counter(dict(df[col].fill_null("unknown").value_counts().iter_rows()))
+    return _bar_figure("languages", f"Language mix ({col})", counts, f"{len(counts)} languages in `{col}`")
+
+
+def _pii(manifest: dict) -> Figure | None:
+    by_type: Counter = Counter()
+    for stage in manifest.get("stages") or []:
+        if stage["name"] == "redact_pii":
+            for key, n in (stage.get("counters") or {}).items():
+                by_type[key.split("/")[0]] += n
+    if not by_type:
+        return None
+    return _bar_figure("pii", "PII findings per entity type", by_type,
+                       f"{sum(by_type.values()):,} findings redacted (counts only)")
+
+
+def _score_columns(df: pl.DataFrame) -> list[str]:
+    return [c for c, t in df.schema.items()
+            if t.is_numeric() and (c.endswith("_score") or c.startswith(SCORE_PREFIXES))]
+
+
+def _scores(df: pl.DataFrame) -> Figure | None:
+    cols = _score_columns(df)[:6]
+    if not cols:
+        return None
+
+    def draw(ax):
+        for col in cols:
+            values = df[col].drop_nulls().to_numpy()
+            if len(values):
+                ax.hist(values, bins=40, alpha=0.5, label=col)
+        ax.set_xlabel("score")
+        ax.set_ylabel("rows")
+        ax.legend(fontsize=8)
+
+    return Figure("scores", "Score distributions", ", ".join(f"`{c}`" for c in cols), draw)
+
+
+def _duplicates(version: Version) -> Figure | None:
+    rejected = version.read("rejected", columns=None)
+    if rejected.num_rows == 0 or "duplicate_of" not in rejected.column_names:
+        return None
+    kept_ids = [x for x in rejected.column("duplicate_of").to_pylist() if x is not None]
+    if not kept_ids:
+        return None
+    sizes = Counter(1 + n for n in Counter(kept_ids).values())  # a cluster: the kept row + its duplicates
+
+    def draw(ax):
+        xs = sorted(sizes)
+        ax.bar([str(x) for x in xs], [sizes[x] for x in xs], color="#e07b39")
+        ax.set_xlabel("cluster size (rows)")
+        ax.set_ylabel("clusters")
+
+    caption = f"{len(kept_ids):,} rows removed as duplicates of {sum(sizes.values()):,} kept rows"
+    return Figure("duplicates", "Duplicate cluster sizes", caption, draw)
+
+
+def _selection(manifest: dict) -> Figure | None:
+    for stage in manifest.get("stages") or []:
+        if stage["name"].startswith("select"):
+            rows_in, kept = stage["rows_in"], stage["kept"]
+
+            def draw(ax, rows_in=rows_in, kept=kept):
+                ax.bar(["candidates", "selected"], [rows_in, kept], color=["#b8b8b8", "#3b7dd8"])
+                ax.set_ylabel("rows")
+
+            share = kept / rows_in if rows_in else 0
+            return Figure("selection", "Selection coverage", f"{kept:,} of {rows_in:,} selected ({share:.1%})", draw)
+    return None
+
+
+def figures(version: Version) -> list[Figure]:
+    manifest = version.manifest
+    df = pl.from_arrow(version.read())
+    found = [_funnel(manifest), _lengths(df), _languages(df), _pii(manifest), _scores(df),
+             _duplicates(version), _selection(manifest)]
+    return [f for f in found if f is not None]
+
+
+def write_report(version: Version, out: Path | None = None) -> Path:
+    """Render every figure to PNG and an ``index.html`` that shows them; returns the HTML path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = out or report_dir(version)
+    out.mkdir(parents=True, exist_ok=True)
+    figs = figures(version)
+    for fig in figs:
+        figure, ax = plt.subplots(figsize=(7.5, 3.6), dpi=110)
+        fig.draw(ax)
+        ax.set_title(fig.title, fontsize=11, loc="left")
+        figure.tight_layout()
+        figure.savefig(out / f"{fig.slug}.png")
+        plt.close(figure)
+    page = out / "index.html"
+    page.write_text(_html(version, figs))
+    return page
+
+
+def _html(version: Version, figs: list[Figure]) -> str:
+    m = version.manifest
+    acc = m["accounting"]
+    rows = "".join(
+        f"<tr><td>{html.escape(s['name'])}</td><td>{s['rows_in']:,}</td><td>{s['kept']:,}</td>"
+        f"<td>{html.escape(', '.join(f'{r} {n:,}' for r, n in s.get('rejected', {}).items()) or '—')}</td>"
+        f"<td>{sum(s.get('quarantined', {}).values()):,}</td></tr>" for s in m.get("stages") or [])
+    sections = "".join(
+        f'<figure id="{f.slug}" data-plot="{f.slug}"><h2>{html.escape(f.title)}</h2>'
+        f'<img src="{f.slug}.png" alt="{html.escape(f.title)}"><figcaption>{html.escape(f.caption)}</figcaption></figure>'
+        for f in figs)
+    meta = html.escape(json.dumps({"ref": version.ref, "kind": m["kind"], "parents": m.get("parents", [])}))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>sluice report — {html.escape(version.ref)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }} td, th {{ border: 1px solid #ddd; padding: .3rem .6rem; }}
+td:nth-child(n+2) {{ text-align: right; }} figure {{ margin: 2rem 0; }} img {{ max-width: 100%; }}
+figcaption {{ color: #555; font-size: .9rem; }}
+</style></head>
+<body data-version="{meta}">
+<h1>{html.escape(version.ref)}</h1>
+<p>{html.escape(m['kind'])}, {m['rows']:,} rows, created {html.escape(m['created_at'])} by sluice
+{html.escape(m['tool']['version'])}; parents: {html.escape(', '.join(m.get('parents') or []) or 'none')}.</p>
+<p id="accounting">rows in {acc['rows_in']:,} = kept {acc['kept']:,} + rejected {acc['rejected_total']:,}
++ quarantined {acc['quarantined_total']:,}</p>
+<table id="stages"><tr><th>stage</th><th>rows in</th><th>kept</th><th>rejected (reason)</th><th>quarantined</th></tr>
+{rows}</table>
+{sections}
+</body></html>
+"""
