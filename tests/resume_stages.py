@@ -1,0 +1,47 @@
+"""Test-only stages for the kill/resume test: deterministic work that can SIGKILL its process.
+
+``SLUICE_TEST_KILL`` = ``<stage name>:<batch number>`` kills the process when that stage starts
+that batch; ``publish`` kills it inside publish, right before the atomic rename.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import polars as pl
+
+from sluice.stage import Filter, Scorer
+
+
+def _maybe_die(where: str) -> None:
+    if os.environ.get("SLUICE_TEST_KILL") == where:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Words(Scorer):
+    name = "words"
+    adds = ("n_words",)
+
+    def setup(self):
+        self.batches = 0
+
+    def score(self, batch):
+        self.batches += 1
+        _maybe_die(f"words:{self.batches}")
+        text = pl.col("messages").list.eval(pl.element().struct.field("content").fill_null("")).list.join(" ")
+        return batch.select(text.str.count_matches(r"\S+").cast(pl.Int64).alias("n_words"))
+
+
+class FewWords(Filter):
+    name = "few_words"
+    reads = ("n_words",)
+    reasons = {"few_words": "fewer than 20 words"}
+
+    def setup(self):
+        self.batches = 0
+
+    def decide(self, batch):
+        self.batches += 1
+        _maybe_die(f"few_words:{self.batches}")
+        return batch.select(pl.when(pl.col("n_words") < 20).then(pl.lit("few_words")).alias("reason")).to_series()
