@@ -18,6 +18,7 @@ app.command()(ingest.formats)
 app.command()(run.run)
 app.command()(run.stages)
 app.command()(run.report)
+app.command()(run.doctor)
 app.add_typer(datasets.app, name="datasets")
 
 # Command groups of the other parts (`sluice pii …`, `sluice train …`): each is a module

@@ -128,3 +128,23 @@ def stages(as_json: JsonOption = False) -> None:
         out = ", ".join(s["adds"]) or ", ".join(s["reasons"])
         table.add_row(*(escape(x) for x in (s["name"], s["role"], ", ".join(s["reads"]), out, ", ".join(s["config"]))))
     console.print(table)
+
+
+@handle_errors
+def doctor(as_json: JsonOption = False) -> None:
+    """Which optional parts and models are available, and which fallbacks will run, and why."""
+    from rich.table import Table
+
+    from sluice.doctor import as_dicts, run_checks
+
+    checks = run_checks()
+    if as_json:
+        emit_json(as_dicts(checks))
+        return
+    style = {"ok": "green", "fallback": "yellow", "warning": "yellow", "missing": "red"}
+    table = Table()
+    for col in ("part", "status", "detail", "fix"):
+        table.add_column(col, overflow="fold")
+    for c in checks:
+        table.add_row(escape(c.part), f"[{style[c.status]}]{c.status}[/]", escape(c.detail), escape(c.fix))
+    console.print(table)
