@@ -1,46 +1,127 @@
-"""DATACARD.md: the human-readable summary of a version, rendered from its manifest only.
+"""DATACARD.md: the human-readable account of a version, rendered from its manifest only.
 
-It repeats no row content — only counts, settings and lineage — so it is safe to share.
+It answers what an auditor asks (EU AI Act, GDPR): where the data came from and when, what
+was removed and why, how personal data was handled, how samples were scored and selected,
+which evaluation sets were excluded, the splits, the lineage, the intended use and the known
+limits. It repeats no row content — only counts, settings and lineage — so it is safe to share.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+PII_STAGE = "redact_pii"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
+    if not rows:
+        return []
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return out + [""]
+
+
+def _configs(m: dict) -> list[dict]:
+    return list((m.get("recipe") or {}).get("stages") or [])
+
+
+def _settings(config: dict) -> str:
+    shown = {k: v for k, v in config.items() if k != "stage"}
+    return json.dumps(shown, sort_keys=True, default=str) if shown else "defaults"
+
+
+def _header(m: dict) -> list[str]:
+    content = m.get("content") or {}
+    when = content.get("created_at") or {}
+    return [
+        f"# {m['name']} v{m.get('version', '?')}", "",
+        f"- kind: `{m['kind']}` (schema v{m['schema_version']}), {m['rows']:,} rows",
+        f"- created: {m['created_at']} by sluice {m['tool']['version']}",
+        f"- records dated: {when.get('first') or 'unknown'} → {when.get('last') or 'unknown'}",
+        f"- parents: {', '.join(m.get('parents') or []) or 'none (ingested from files)'}",
+        (f"- recipe: `{m['recipe'].get('name', '?')}`, fingerprint `{m.get('fingerprint', '?')}`"
+         if m.get("recipe") else "- recipe: none (ingest)"), "",
+    ]
+
+
+def _sources(m: dict) -> list[str]:
+    lines = ["## Sources", ""]
+    if m.get("inputs"):
+        lines += _table(("file", "format", "rows in", "kept", "quarantined"),
+                        [(i["path"], i["format"], f"{i['rows_in']:,}", f"{i['kept']:,}", f"{i['quarantined']:,}")
+                         for i in m["inputs"]])
+    sources = (m.get("content") or {}).get("sources") or {}
+    if sources:
+        lines += _table(("source", "rows"), [(k, f"{v:,}") for k, v in sources.items()])
+    return lines if len(lines) > 2 else []
+
+
+def _accounting(m: dict) -> list[str]:
+    acc = m.get("accounting", {})
+    lines = ["## Row accounting", "",
+             f"rows in {acc.get('rows_in', 0):,} = kept {acc.get('kept', 0):,} + rejected "
+             f"{acc.get('rejected_total', 0):,} + quarantined {acc.get('quarantined_total', 0):,}", ""]
+    reasons = m.get("reasons") or {}
+    rows = [(stage, reason, reasons.get(stage, {}).get(reason, ""), f"{n:,}")
+            for stage, rs in (acc.get("rejected") or {}).items() for reason, n in rs.items()]
+    rows += [(stage, f"quarantined: {kind}", "could not be parsed, validated or processed", f"{n:,}")
+             for stage, kinds in (acc.get("quarantined") or {}).items() for kind, n in kinds.items()]
+    return lines + _table(("stage", "reason", "meaning", "rows"), rows)
+
+
+def _stages(m: dict) -> list[str]:
+    stages, configs = m.get("stages") or [], _configs(m)
+    if not stages or not configs:
+        return []
+    rows = []
+    for s, c in zip(stages, configs):
+        removed = s["rows_in"] - s["kept"]
+        share = f"{removed / s['rows_in']:.1%}" if s["rows_in"] else "—"
+        rows.append((s["name"], f"`{_settings(c)}`", f"{s['rows_in']:,}", f"{s['kept']:,}", share))
+    lines = ["## Processing (in order)", ""]
+    lines += _table(("stage", "settings", "rows in", "kept", "removed"), rows)
+    facts = [(s["name"], f"`{json.dumps(s['info'], sort_keys=True, default=str)}`") for s in stages if s.get("info")]
+    if facts:
+        lines += ["Models, scorers and components that ran:", ""] + _table(("stage", "facts"), facts)
+    return lines
+
+
+def _pii(m: dict) -> list[str]:
+    stage = next((s for s in m.get("stages") or [] if s["name"] == PII_STAGE), None)
+    lines = ["## Personal data", ""]
+    if stage is None:
+        parents = ", ".join(m.get("parents") or []) or "none"
+        return lines + [f"No PII redaction ran in this version's recipe (parents: {parents}). Unless a parent's "
+                        "card shows redaction, treat this data as containing personal data: it must not leave "
+                        "the machine, and sluice refuses to send it to remote endpoints or Argilla.", ""]
+    config = next((c for c in _configs(m) if c.get("stage") == PII_STAGE), {})
+    lines += [f"Redacted by `{PII_STAGE}` with settings `{_settings(config)}`.", ""]
+    if stage.get("info"):
+        lines += [f"Engine and recognizers: `{json.dumps(stage['info'], sort_keys=True, default=str)}`", ""]
+    counts = stage.get("counters") or {}
+    lines += _table(("entity / role", "findings"), sorted((k, f"{v:,}") for k, v in counts.items()))
+    quarantined = sum(stage.get("quarantined", {}).values())
+    lines += [f"Rows that could not be redacted were quarantined ({quarantined:,}), never passed through.", ""]
+    return lines
+
+
+def _splits(m: dict) -> list[str]:
+    splits = (m.get("content") or {}).get("splits") or {}
+    return ["## Splits", ""] + _table(("split", "rows"), [(k, f"{v:,}") for k, v in sorted(splits.items())]) \
+        if splits else []
+
+
+def _limits(m: dict) -> list[str]:
+    fallbacks = [f"- `{s['name']}`: {s['info']['fallback']}" for s in m.get("stages") or []
+                 if isinstance(s.get("info"), dict) and s["info"].get("fallback")]
+    return ["## Intended use and known limits", "",
+            "Training and evaluation of conversational models on data derived from production traffic, "
+            "after review. Automated filters and redaction have error rates: residual personal data, "
+            "duplicates and low-quality samples can remain; `sluice pii scan` re-checks a version.",
+            *(["", "Weaker fallbacks that ran:"] + fallbacks if fallbacks else []), ""]
 
 
 def render_datacard(m: dict[str, Any]) -> str:
-    acc = m.get("accounting", {})
-    lines = [
-        f"# {m['name']} v{m.get('version', '?')}",
-        "",
-        f"- kind: `{m['kind']}` (schema v{m['schema_version']})",
-        f"- created: {m['created_at']} by sluice {m['tool']['version']}",
-        f"- rows: {m['rows']:,}",
-        f"- parents: {', '.join(m.get('parents') or []) or 'none (ingested from files)'}",
-    ]
-    if m.get("recipe"):
-        lines.append(f"- recipe: `{m['recipe'].get('name', '?')}` (fingerprint `{m.get('fingerprint', '?')}`)")
-    lines += ["", "## Row accounting", "",
-              f"rows in {acc.get('rows_in', 0):,} = kept {acc.get('kept', 0):,}"
-              f" + rejected {acc.get('rejected_total', 0):,} + quarantined {acc.get('quarantined_total', 0):,}", ""]
-    table = [(stage, reason, n) for stage, reasons in (acc.get("rejected") or {}).items() for reason, n in reasons.items()]
-    table += [(stage, f"quarantined: {kind}", n)
-              for stage, kinds in (acc.get("quarantined") or {}).items() for kind, n in kinds.items()]
-    if table:
-        lines += ["| stage | reason | rows |", "|---|---|---:|"]
-        lines += [f"| {s} | {r} | {n:,} |" for s, r, n in table]
-        lines.append("")
-    if m.get("inputs"):
-        lines += ["## Inputs", "", "| file | format | rows in | kept | quarantined |", "|---|---|---:|---:|---:|"]
-        for i in m["inputs"]:
-            lines.append(f"| {i['path']} | {i['format']} | {i['rows_in']:,} | {i['kept']:,} | {i['quarantined']:,} |")
-        lines.append("")
-    if m.get("stages"):
-        lines += ["## Stages", "", "| stage | rows in | kept | seconds |", "|---|---:|---:|---:|"]
-        for s in m["stages"]:
-            lines.append(f"| {s['name']} | {s['rows_in']:,} | {s['kept']:,} | {s.get('seconds', 0):.2f} |")
-        lines.append("")
-    lines += ["## Intended use and limits", "",
-              "Training data derived from production traffic. Check the PII section of later versions",
-              "before sharing; this card is generated from the manifest and holds no row content.", ""]
-    return "\n".join(lines)
+    sections = [_header(m), _sources(m), _accounting(m), _stages(m), _pii(m), _splits(m), _limits(m)]
+    return "\n".join(line for section in sections for line in section)

@@ -22,6 +22,7 @@ import re
 import secrets
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -240,6 +241,41 @@ class _PartWriter:
             self.writer = None
 
 
+class ContentStats:
+    """Facts about the rows for the manifest and data card: time range, sources, splits.
+
+    Counts and timestamps only — never row content."""
+
+    MAX_KEYS = 50
+
+    def __init__(self):
+        self.first: Any = None
+        self.last: Any = None
+        self.sources: Counter = Counter()
+        self.splits: Counter = Counter()
+
+    def add(self, table: pa.Table) -> None:
+        import pyarrow.compute as pc
+
+        if table.num_rows == 0:
+            return
+        if "created_at" in table.column_names and table.column("created_at").null_count < table.num_rows:
+            lo, hi = pc.min_max(table.column("created_at")).values()
+            self.first = lo.as_py() if self.first is None else min(self.first, lo.as_py())
+            self.last = hi.as_py() if self.last is None else max(self.last, hi.as_py())
+        for column, counter in (("source", self.sources), ("split", self.splits)):
+            if column in table.column_names:
+                counts = pc.value_counts(table.column(column))
+                counter.update({c["values"]: c["counts"] for c in counts.to_pylist()})
+
+    def as_dict(self) -> dict[str, Any]:
+        iso = lambda t: None if t is None else t.isoformat()  # noqa: E731
+        return {"created_at": {"first": iso(self.first), "last": iso(self.last)},
+                "sources": dict(self.sources.most_common(self.MAX_KEYS)),
+                "sources_total": len(self.sources),
+                "splits": {str(k): v for k, v in self.splits.items()}}
+
+
 class VersionWriter:
     """Collects the parts of a new version in a temporary folder, then publishes it atomically."""
 
@@ -248,6 +284,7 @@ class VersionWriter:
         self.store, self.name, self.kind, self.tmp = store, name, kind, tmp
         self.manifest_extra = manifest
         self.parts = {p: _PartWriter(tmp / p, rows_per_shard) for p in PARTS}
+        self.content = ContentStats()
         self.published: Version | None = None
 
     def __enter__(self) -> VersionWriter:
@@ -262,6 +299,7 @@ class VersionWriter:
         self._check_open()
         get(self.kind).validate(table, where=f"rows written to {self.name}")
         self.parts["data"].write(table)
+        self.content.add(table)
 
     def write_rejected(self, table: pa.Table) -> None:
         self._check_open()
@@ -302,6 +340,7 @@ class VersionWriter:
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "tool": {"name": "sluice", "version": __version__},
             "rows": self.parts["data"].rows,
+            "content": self.content.as_dict(),
             "accounting": accounting,
             **{k: v for k, v in self.manifest_extra.items()},
             **manifest,
