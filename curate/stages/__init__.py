@@ -5,4 +5,5 @@ STAGES = {
     "normalize": "sluice.curate.stages.normalize:Normalize",
     "length": "sluice.curate.stages.length:Length",
     "length_filter": "sluice.curate.stages.length:LengthFilter",
+    "split": "sluice.curate.stages.split:Split",
 }
