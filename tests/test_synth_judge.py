@@ -1,0 +1,82 @@
+"""Judge replies → ratings (including malformed replies), ratings → pairs, prompt dedup."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from sluice.synth.dedup import Deduper
+from sluice.synth.judge import JudgeParseError, make_pair, parse_ratings
+
+RUBRIC_REPLY = """#### Output for Text 1
+Rating: 2
+Rationale: Misses the question.
+
+#### Output for Text 2
+Rating: 5
+Rationale: Complete and accurate.
+
+#### Output for Text 3
+Rating: 3 (Good)
+Rationale: Fine, but vague."""
+
+
+@pytest.mark.parametrize("reply, n, expected", [
+    (RUBRIC_REPLY, 3, [2, 5, 3]),
+    ("**Rating**: 4\nRationale: ok\n\n**Rating:** 1\nRationale: bad", 2, [4, 1]),
+    ("Sure! Here you go.\nRating: 4/5\nRationale: good\nRating: 3/5\nRationale: meh\nHope it helps.", 2, [4, 3]),
+    ("Rating: 8/10\nRating: 4/10", 2, [4, 2]),  # another scale is rescaled to the rubric's 1-5
+    ("rating = 4.5\nrating: 2.0", 2, [4.5, 2]),
+    ('```json\n{"ratings": [1, 4, 4], "rationales": ["a", "b", "c"]}\n```', 3, [1, 4, 4]),
+    # sections out of order are placed by their text number
+    ("#### Output for Text 2\nRating: 1\nRationale: x\n\n#### Output for Text 1\nRating: 5\nRationale: y", 2, [5, 1]),
+    # the template's header echo without ratings falls back to plain order
+    ("Text 1, Text 2 compared.\nRating: 3\nRating: 1", 2, [3, 1]),
+])
+def test_parse_ratings_reads_real_judge_variations(reply, n, expected):
+    assert parse_ratings(reply, n) == expected
+
+
+@pytest.mark.parametrize("reply, n, reason", [
+    (None, 2, "judge_unparseable"),
+    ("   ", 2, "judge_unparseable"),
+    ("\x00\x17 random bytes from a tiny model �K�", 3, "judge_unparseable"),
+    ("Rating: excellent\nRationale: no number", 2, "judge_unparseable"),
+    ("Rating: 4\nRationale: only one", 3, "judge_wrong_count"),
+    ("Rating: 1\nRating: 2\nRating: 3", 2, "judge_wrong_count"),
+    ('{"ratings": [5]}', 2, "judge_wrong_count"),
+    ('{"ratings": ["great", 2]}', 2, "judge_unparseable"),
+    ("Rating: 7\nRating: 2", 2, "judge_out_of_range"),
+    ("Rating: 0\nRating: 2", 2, "judge_out_of_range"),
+])
+def test_malformed_judge_replies_fail_with_a_reason(reply, n, reason):
+    with pytest.raises(JudgeParseError) as err:
+        parse_ratings(reply, n)
+    assert err.value.reason == reason
+    assert "random bytes" not in err.value.detail  # details never quote the reply
+
+
+def test_pairs_best_vs_worst_or_random_lower_with_margin():
+    p = make_pair([3, 5, 1, 4])
+    assert (p.chosen, p.rejected, p.score_chosen, p.score_rejected) == (1, 2, 5, 1)
+    picks = {make_pair([3, 5, 1, 4], strategy="best_random", min_margin=0, rng=random.Random(s)).rejected
+             for s in range(40)}
+    assert picks == {0, 2, 3}  # any lower-rated answer, never the best itself
+    assert make_pair([5, 5, 2]).chosen == 0  # first of equal bests, deterministic
+    with pytest.raises(JudgeParseError, match="tie"):
+        make_pair([4, 4, 4])
+    with pytest.raises(JudgeParseError) as err:
+        make_pair([4, 3.5], min_margin=1)
+    assert err.value.reason == "below_margin"
+    assert make_pair([4, 3.5], min_margin=0.5).rejected == 1
+
+
+def test_dedup_against_seeds_and_each_other():
+    d = Deduper(threshold=0.8)
+    d.add("seed:a", "Write a poem about the sea at night.")
+    assert d.check("write a POEM about the sea at night!!") == "seed:a"  # normalized exact
+    assert d.check("Explain how tides work on the coast of Brittany in winter.") is None
+    d.add("r1", "Explain how tides work on the coast of Brittany in winter.")
+    assert d.check("Explain how tides work on the coast of Brittany in winter, briefly.") == "r1"  # near copy
+    assert d.check("List three uses of baking soda.") is None

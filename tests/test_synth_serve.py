@@ -1,0 +1,101 @@
+"""The OpenAI-compatible path against a real `transformers serve` on 127.0.0.1 serving a tiny
+model saved to a tmp dir: concurrency, token usage from the server, retries, egress."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from sluice.curate.ingest import ingest
+from sluice.synth.runner import LLMFile, synthesize
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: str, port: int, log_path, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    exe = shutil.which("transformers") or os.path.join(os.path.dirname(sys.executable), "transformers")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([exe, "serve", model, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", *extra],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"transformers serve exited: {open(log_path).read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("transformers serve did not become healthy in 120 s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from sluice.synth.tiny import build_tiny_chat_model
+
+    folder = tmp_path_factory.mktemp("serve")
+    model = str(build_tiny_chat_model(folder / "model"))
+    port = free_port()
+    proc = start_server(model, port, folder / "serve.log")
+    yield model, f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def endpoint_file(model: str, base_url: str, **extra) -> LLMFile:
+    spec = {"backend": "openai", "model": model, "base_url": base_url, "max_concurrency": 4,
+            "generation": {"max_new_tokens": 8}, **extra}
+    return LLMFile(llm=spec)
+
+
+def test_openai_compatible_endpoint(store, sample_logs, server):
+    model, base_url = server
+    ingest([str(sample_logs)], to="raw", store=store, workers=1)
+    res = synthesize("responses", source="raw", to="sft", llm=endpoint_file(model, base_url), store=store, limit=8)
+    out = res.versions[0]
+    acc = out.manifest["accounting"]
+    assert acc["rows_in"] == 8 and acc["kept"] + acc["rejected_total"] == 8
+    n_items = 8 - acc["rejected"].get("synth.source", {}).get("has_tool_calls", 0)
+    assert acc["kept"] + sum(acc["rejected"].get("synth.responses", {}).values()) == n_items
+    usage = next(iter(out.manifest["synth"]["usage"].values()))
+    assert usage["calls"] == n_items and usage["input_tokens"] > 0  # the server reports usage
+    assert out.manifest["synth"]["models"]["llm"]["base_url"] == base_url
+    assert out.manifest["synth"]["privacy"]["remote_endpoints"] == []  # loopback is this machine
+
+    res = synthesize("ultrafeedback", source="raw", to="prefs", llm=endpoint_file(model, base_url), store=store,
+                     limit=3, settings={"n": 2})
+    acc = res.versions[0].manifest["accounting"]
+    assert acc["rows_in"] == 3 and acc["kept"] + acc["rejected_total"] == 3
+
+
+def test_retries_with_backoff_then_counted_failure(store, sample_logs):
+    ingest([str(sample_logs)], to="raw", store=store, workers=1)
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: connection refused
+    llm = endpoint_file("m", dead, max_retries=2, backoff_s=0.01)
+    start = time.perf_counter()
+    res = synthesize("responses", source="raw", to="sft", llm=llm, store=store, limit=3)
+    assert time.perf_counter() - start < 30
+    acc = res.versions[0].manifest["accounting"]
+    failed = acc["rejected"]["synth.responses"]["generation_failed"]
+    assert acc["kept"] == 0 and failed >= 1
+    usage = next(iter(res.versions[0].manifest["synth"]["usage"].values()))
+    assert usage["retries"] == 2 * failed and usage["failed_calls"] == failed
+    rejected = res.versions[0].read("rejected").to_pylist()
+    assert all(r["detail"] == "APIConnectionError" for r in rejected if r["stage"] == "synth.responses")
