@@ -1,3 +1,16 @@
-"""Quality: language ID, heuristic filters, DEITA scoring, diversity-aware selection."""
+"""Quality: language ID, heuristic filters, DEITA scoring, diversity-aware selection.
 
-STAGES: dict[str, str] = {}
+Stages (score, then decide): ``language`` → ``language_filter``; ``heuristics`` →
+``heuristics_filter``; ``embed`` and ``quality_score`` (DEITA or the offline heuristic scorer)
+→ ``select`` (whole dataset). Modules import their heavy libraries in ``setup()`` only.
+"""
+
+STAGES: dict[str, str] = {
+    "language": "sluice.curate.quality.language:Language",
+    "language_filter": "sluice.curate.quality.language:LanguageFilter",
+    "heuristics": "sluice.curate.quality.heuristics:Heuristics",
+    "heuristics_filter": "sluice.curate.quality.heuristics:HeuristicsFilter",
+    "embed": "sluice.curate.quality.embed:Embed",
+    "quality_score": "sluice.curate.quality.score:QualityScore",
+    "select": "sluice.curate.quality.select:Select",
+}

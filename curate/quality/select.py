@@ -1,0 +1,196 @@
+"""select — DEITA's score-first, diversity-aware selection (whole dataset).
+
+Reads ``score_total`` (or ``score_column``), ``id`` and ``embedding``. Walks the rows by score,
+highest first (ties keep input order), and keeps a row only if its cosine similarity to *every*
+row kept so far is at most ``threshold`` (τ, default 0.9); stops at ``budget`` rows. This is the
+rule of the paper and of the reference code with batch size 1. It is not distilabel's
+``DeitaFiltering`` (which keeps rows whose nearest neighbour in the whole pool is far enough),
+nor the reference's batched mode (which also rejects a row for resembling an earlier row of the
+same batch that was itself rejected).
+
+Drops rows with these reasons:
+  ``similar_to_selected`` — cosine above τ to a kept row (``duplicate_of`` = the most similar kept
+  row's id, ``detail`` = the similarity), ``over_budget`` — never reached: the budget was full,
+  ``unscored`` — null/NaN score or missing embedding.
+
+Exact and fast: candidates are taken in blocks; one matrix product per block against the kept
+set (float32) rejects most of them, the survivors are checked in order against the rows kept
+earlier in the same block, and any similarity within 1e-5 of τ is recomputed in float64, so the
+result equals the one-candidate-at-a-time loop (``greedy_reference``) exactly.
+
+    - stage: embed
+    - stage: quality_score
+    - stage: select
+      budget: 10000
+      threshold: 0.9
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from pydantic import Field
+
+from sluice.errors import DataError
+from sluice.stage import Filter, StageConfig
+
+EPS = 1e-5  # float32 cosine error on unit vectors is ~1e-6; closer calls are settled in float64
+
+
+@dataclass
+class Selection:
+    selected: np.ndarray   # row indices, in selection order
+    similar_to: np.ndarray  # per row: index of the most similar kept row that rejected it, or -1
+    similarity: np.ndarray  # per row: that similarity (NaN when not rejected for similarity)
+
+
+def walk_order(scores: np.ndarray) -> np.ndarray:
+    """Rows with a finite score, highest first; ties in input order."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    return finite[np.argsort(-scores[finite], kind="stable")]
+
+
+def _unit64(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float64)
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    return rows / np.where(norms == 0, 1.0, norms)
+
+
+def greedy_reference(embeddings: np.ndarray, order: np.ndarray, threshold: float, budget: int) -> list[int]:
+    """The straightforward loop: one similarity pass against everything kept, per candidate (float64)."""
+    kept = np.empty((min(budget, len(order)), embeddings.shape[1]), dtype=np.float64)
+    out: list[int] = []
+    for i in order:
+        if len(out) >= budget:
+            break
+        x = _unit64(embeddings[i])
+        if not out or float(np.max(kept[:len(out)] @ x)) <= threshold:
+            kept[len(out)] = x
+            out.append(int(i))
+    return out
+
+
+def greedy_select(embeddings: np.ndarray, order: np.ndarray, threshold: float, budget: int,
+                  block: int = 1024, chunk: int = 16384) -> Selection:
+    """Exactly ``greedy_reference``, computed with blocked matrix products."""
+    n, dim = embeddings.shape
+    similar_to = np.full(n, -1, dtype=np.int64)
+    similarity = np.full(n, np.nan)
+    kept = np.empty((min(budget, len(order)), dim), dtype=np.float32)
+    kept_idx: list[int] = []
+
+    def exact_max(i: int, against: list[int]) -> float:
+        return float(np.max(_unit64(embeddings[against]) @ _unit64(embeddings[i])))
+
+    for start in range(0, len(order), block):
+        if len(kept_idx) >= budget:
+            break
+        cand = order[start:start + block]
+        x = _unit64(embeddings[cand]).astype(np.float32)
+        best = np.full(len(cand), -np.inf, dtype=np.float32)
+        arg = np.full(len(cand), -1, dtype=np.int64)
+        for c0 in range(0, len(kept_idx), chunk):  # similarity to every row kept before this block
+            sims = x @ kept[c0:min(c0 + chunk, len(kept_idx))].T
+            a = sims.argmax(1)
+            m = sims[np.arange(len(cand)), a]
+            better = m > best
+            best[better], arg[better] = m[better], a[better] + c0
+        alive = best <= threshold + EPS
+        for j in np.flatnonzero(alive & (best > threshold - EPS)):
+            alive[j] = exact_max(int(cand[j]), kept_idx) <= threshold
+        for j in np.flatnonzero(~alive):
+            similar_to[cand[j]], similarity[cand[j]] = kept_idx[arg[j]], best[j]
+        survivors = np.flatnonzero(alive)
+        gram = x[survivors] @ x[survivors].T
+        local: list[int] = []  # positions in `survivors` kept in this block
+        for k, j in enumerate(survivors):
+            if len(kept_idx) >= budget:
+                break
+            i = int(cand[j])
+            if local:
+                g = gram[k, local]
+                t = int(g.argmax())
+                top = float(g[t])
+                if top > threshold + EPS or (top > threshold - EPS
+                                              and exact_max(i, [int(cand[survivors[p]]) for p in local]) > threshold):
+                    similar_to[i], similarity[i] = int(cand[survivors[local[t]]]), top
+                    continue
+            kept[len(kept_idx)] = x[j]
+            kept_idx.append(i)
+            local.append(k)
+    if len(kept_idx) >= budget and kept_idx:  # rows after the last pick were never reached: not "similar"
+        rest = order[int(np.flatnonzero(order == kept_idx[-1])[0]) + 1:]
+        similar_to[rest], similarity[rest] = -1, np.nan
+    return Selection(np.asarray(kept_idx, dtype=np.int64), similar_to, similarity)
+
+
+class SelectConfig(StageConfig):
+    budget: int | None = Field(None, gt=0, description="rows to keep (None: every row that passes the diversity rule)")
+    threshold: float = Field(0.9, ge=-1, le=1, description="τ: keep a row only if its cosine similarity to every "
+                                                           "kept row is at most this")
+    score_column: str = Field("score_total", description="column to rank by (highest first)")
+    embedding_column: str = Field("embedding", description="column of embeddings (from the embed stage)")
+
+
+class Select(Filter):
+    name = "select"
+    Config = SelectConfig
+    whole_dataset = True
+    reasons = {
+        "similar_to_selected": "cosine similarity above threshold to an already selected row (duplicate_of)",
+        "over_budget": "not reached: the budget was filled by higher-scored rows",
+        "unscored": "no score or no embedding",
+    }
+
+    def __init__(self, config=None, **fields):
+        super().__init__(config, **fields)
+        self.reads = ("id", self.config.score_column, self.config.embedding_column)
+
+    def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
+        c = self.config
+        n = batch.height
+        scores = batch[c.score_column].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        emb_col = batch[c.embedding_column]
+        has_emb = emb_col.is_not_null().to_numpy()
+        if n and not has_emb.any():
+            raise DataError(f"select: column {c.embedding_column!r} is null in every row",
+                            hint="run the embed stage before select")
+        scores = np.where(has_emb, scores, np.nan)
+        dims = emb_col.drop_nulls().list.len().unique() if emb_col.dtype != pl.Null and isinstance(
+            emb_col.dtype, pl.List) else None
+        if dims is not None and len(dims) > 1:
+            raise DataError(f"select: embeddings in {c.embedding_column!r} have different lengths {dims.to_list()}",
+                            hint="embed every row with the same model")
+        emb = _matrix(emb_col, has_emb)
+        result = greedy_select(emb, walk_order(scores), c.threshold, c.budget or n)
+        ids = batch["id"].to_numpy()
+        reason = np.full(n, "over_budget", dtype=object)
+        reason[~np.isfinite(scores)] = "unscored"
+        similar = result.similar_to >= 0
+        reason[similar] = "similar_to_selected"
+        reason[result.selected] = None
+        dup = np.where(similar, ids[np.maximum(result.similar_to, 0)], None)
+        detail = [f"cosine={s:.4f}" if ok else None for s, ok in zip(result.similarity, similar)]
+        return pl.DataFrame({"reason": pl.Series(reason.tolist(), dtype=pl.String),
+                             "detail": pl.Series(detail, dtype=pl.String),
+                             "duplicate_of": pl.Series(dup.tolist(), dtype=pl.String)})
+
+
+def _matrix(col: pl.Series, present: np.ndarray) -> np.ndarray:
+    """The embedding column as an (n, d) float32 matrix; rows without one are zeros (never walked)."""
+    dense = col.cast(pl.Array(pl.Float32, _dim(col))) if isinstance(col.dtype, pl.List) else col
+    out = np.array(dense.to_numpy(), dtype=np.float32)  # a writable copy
+    if out.ndim != 2:  # nulls make polars return an object array
+        d = _dim(col)
+        out = np.stack([np.zeros(d, np.float32) if v is None else np.asarray(v, np.float32) for v in dense.to_list()])
+    out[~present] = 0
+    return out
+
+
+def _dim(col: pl.Series) -> int:
+    if isinstance(col.dtype, pl.Array):
+        return col.dtype.size
+    first = col.drop_nulls()
+    return len(first[0]) if len(first) else 0

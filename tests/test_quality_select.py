@@ -1,0 +1,138 @@
+"""select: DEITA's greedy score-first diversity rule, exact against the one-at-a-time loop."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+
+from sluice.curate.quality.select import Select, greedy_reference, greedy_select, walk_order
+from sluice.recipe import Recipe
+from sluice.runner import run
+
+
+def _angles(*degrees: float) -> np.ndarray:
+    return np.array([[math.cos(math.radians(d)), math.sin(math.radians(d))] for d in degrees], dtype=np.float32)
+
+
+def reference_batched(emb: np.ndarray, order: np.ndarray, tau: float, budget: int, batch: int) -> list[int]:
+    """The DEITA reference's batched mode (IterativeFilter.filter with batch_size > 1), re-stated:
+    a candidate is also rejected for resembling an *earlier candidate of its batch*, kept or not."""
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    picked = [int(order[0])]
+    for s in range(1, len(order), batch):
+        cur = order[s:s + batch]
+        vs_kept = (unit[cur] @ unit[picked].T > tau).any(1)
+        within = np.tril(unit[cur] @ unit[cur].T, -1)
+        vs_batch = (within > tau).any(1)
+        picked += [int(i) for i, bad in zip(cur, vs_kept | vs_batch) if not bad]
+        if len(picked) >= budget:
+            break
+    return picked[:budget]
+
+
+def test_hand_checkable_case_differs_from_distilabel_and_the_batched_reference():
+    # A, B, C on the unit circle at 0°, 18°, 36°: cos(A,B) = cos(B,C) = 0.951 > 0.9, cos(A,C) = 0.809.
+    # Scores 3 > 2 > 1. The paper's greedy rule: keep A; B is too close to A; C is far enough from
+    # A (the only kept row) → {A, C}.
+    emb, scores, tau = _angles(0, 18, 36), np.array([3.0, 2.0, 1.0]), 0.9
+    order = walk_order(scores)
+    assert greedy_reference(emb, order, tau, 3) == [0, 2]
+    assert greedy_select(emb, order, tau, 3).selected.tolist() == [0, 2]
+
+    # distilabel's DeitaFiltering keeps a row only if its nearest neighbour in the whole pool is at
+    # cosine distance ≥ 1 − τ: every row has a neighbour at distance 0.049 → nothing is kept.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from distilabel.steps import DeitaFiltering
+
+        step = DeitaFiltering(data_budget=3, diversity_threshold=round(1 - tau, 6))
+        step.load()
+        rows = [{"evol_instruction_score": float(s), "evol_response_score": 1.0, "embedding": e.tolist(), "k": k}
+                for k, (s, e) in enumerate(zip(scores, emb))]
+        assert [r["k"] for r in next(step.process(rows))] == []
+
+    # The reference's batched mode (B and C in one batch): C is rejected for resembling B, which
+    # was itself rejected → {A}.
+    assert reference_batched(emb, order, tau, 3, batch=2) == [0]
+    assert reference_batched(emb, order, tau, 3, batch=1) == [0, 2]  # batch size 1 is the rule
+
+
+def _clustered(n: int, d: int, centers: int, noise: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centers, d))
+    x = c[rng.integers(0, centers, n)] + noise * rng.standard_normal((n, d))
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("seed,block,budget", [(0, 7, 50), (1, 64, 10_000), (2, 1024, 120), (3, 3, 1)])
+def test_blocked_selection_equals_the_straightforward_loop(seed, block, budget):
+    emb = _clustered(1500, 24, 150, 0.35, seed)
+    scores = np.random.default_rng(seed).random(1500).round(2)  # many ties: input order breaks them
+    order = walk_order(scores)
+    for tau in (0.5, 0.9, 0.97):
+        fast = greedy_select(emb, order, tau, budget, block=block, chunk=37)
+        ref = greedy_reference(emb, order, tau, budget)
+        assert fast.selected.tolist() == ref
+        rejected = np.flatnonzero(fast.similar_to >= 0)
+        assert not set(rejected) & set(ref)
+        # every similarity-rejected row really is above τ to a row kept before it
+        unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        sims = np.einsum("ij,ij->i", unit[rejected], unit[fast.similar_to[rejected]])
+        assert (sims > tau - 1e-5).all()
+
+
+def test_similarities_at_the_threshold_are_decided_exactly():
+    # cos(x, y) is 0.9 up to float64 rounding; float32 alone cannot tell which side it falls on.
+    y = np.array([0.9, math.sqrt(1 - 0.81)])
+    emb = np.array([[1.0, 0.0], y, y * 1.0000001], dtype=np.float64).astype(np.float32)
+    order = np.arange(3)
+    for tau in (0.9, 0.9 - 1e-9, 0.9 + 1e-9, float(np.float32(0.9))):
+        assert greedy_select(emb, order, tau, 3).selected.tolist() == greedy_reference(emb, order, tau, 3)
+
+
+def test_select_stage_reasons_duplicate_of_and_accounting(store):
+    from sluice.schemas import get
+
+    emb = _angles(0, 18, 36, 90, 91, 180)
+    ids = [f"c{i}" for i in range(6)]
+    scores = [6.0, 5.0, 4.0, None, 3.0, 1.0]
+    msgs = [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]] * 6
+    import pyarrow as pa
+
+    base = pa.table({"id": ids, "source": ["t"] * 6, "source_id": ids, "created_at": [None] * 6,
+                     "messages": msgs, "tools": [None] * 6, "feedback": [None] * 6, "metadata": [None] * 6},
+                    schema=get("conversation").schema)
+    with store.create("scored", "conversation") as w:
+        w.write(base)
+        w.publish({"rows_in": 6, "kept": 6, "rejected_total": 0, "rejected": {}, "quarantined_total": 0,
+                   "quarantined": {}})
+
+    Attach.payload = {"score_total": scores, "embedding": emb.tolist()}
+    result = run(Recipe(input="scored", output="picked"), [Attach(), Select(budget=3, threshold=0.9)], store=store)
+    kept = result.version.read().column("id").to_pylist()
+    assert kept == ["c0", "c2", "c4"]  # c1 too close to c0; c3 unscored; c4 fills the budget
+    rej = pl.from_arrow(result.version.read("rejected")).sort("id")
+    assert rej.select("id", "reason", "duplicate_of").rows() == [
+        ("c1", "similar_to_selected", "c0"), ("c3", "unscored", None), ("c5", "over_budget", None)]
+    assert rej.filter(pl.col("id") == "c1")["detail"][0].startswith("cosine=0.95")
+    acc = result.version.manifest["accounting"]
+    assert acc["rows_in"] == acc["kept"] + acc["rejected_total"] == 6
+
+
+from sluice.stage import Scorer  # noqa: E402
+
+
+class Attach(Scorer):
+    """Test-only: adds fixed score/embedding columns (by row position)."""
+
+    name = "attach"
+    adds = ("score_total", "embedding")
+    payload: dict = {}
+
+    def score(self, batch: pl.DataFrame) -> pl.DataFrame:
+        return pl.DataFrame({"score_total": pl.Series(self.payload["score_total"], dtype=pl.Float64),
+                             "embedding": pl.Series(self.payload["embedding"], dtype=pl.Array(pl.Float32, 2))})
