@@ -9,11 +9,19 @@ explicit override exists for data known to be clean, and callers record it in th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 from sluice.errors import SluiceError
 from sluice.store import Store, Version
 
 REDACTION_STAGE = "redact_pii"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_remote(url: str) -> bool:
+    """True unless the URL points at this machine (loopback)."""
+    host = urlparse(url).hostname or ""
+    return not (host in LOOPBACK_HOSTS or host.startswith("127."))
 
 
 class NotRedacted(SluiceError):

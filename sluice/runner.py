@@ -80,7 +80,7 @@ class RunResult:
 
 # -- checks before any work --------------------------------------------------------------------
 
-def check_contract(stages: list[Stage], version: Version) -> None:
+def check_contract(stages: list[Stage], version: Version, store: Store) -> None:
     """Kinds, columns and packages of every stage, all problems at once."""
     kind = version.kind
     available = set(pq.read_schema(version.files()[0]).names) if version.files() else set(get(kind).names)
@@ -104,6 +104,27 @@ def check_contract(stages: list[Stage], version: Version) -> None:
         raise RecipeError("the recipe does not fit its input", problems=problems,
                           hint="reorder the stages or add the stage that produces the missing columns")
     check_requirements([type(s) for s in stages])
+    _check_privacy(stages, version, store)
+
+
+def _check_privacy(stages: list[Stage], version: Version, store: Store) -> None:
+    """A stage that sends rows off the machine runs only on redacted data (DESIGN.md, privacy)."""
+    from sluice.privacy import REDACTION_STAGE, NotRedacted, is_remote, redaction_of
+
+    redacted = None
+    for i, stage in enumerate(stages):
+        if stage.name == REDACTION_STAGE:
+            return  # every later stage sees redacted rows
+        remote = [url for url in stage.remote_endpoints() if is_remote(url)]
+        if not remote:
+            continue
+        if redacted is None:
+            redacted = redaction_of(version, store).redacted
+        if not redacted:
+            raise NotRedacted(
+                f"refusing to run stages[{i}] ({stage.name}): it sends rows to {', '.join(remote)}, and no PII "
+                f"redaction ran on {version.ref}, its parents, or earlier in this recipe",
+                hint=f"put the `{REDACTION_STAGE}` stage before it, or use an endpoint on this machine")
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -233,7 +254,7 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
     if not out_name:
         raise RecipeError("no output dataset name", hint="set 'output:' in the recipe or pass --output NAME")
     version = store.resolve(ref)
-    check_contract(stages, version)
+    check_contract(stages, version, store)
     _clean_stale_checkpoints(store.root)
     upstream = f"{_input_fingerprint(version)}|{__version__}"
     files = version.files()

@@ -79,6 +79,13 @@ class Stage:
         and workers into the manifest. Counters hold counts only, never row values."""
         self.counters[key] += n
 
+    def remote_endpoints(self) -> list[str]:
+        """URLs outside this machine that this stage sends rows to (e.g. a scoring endpoint).
+
+        The runner refuses to run such a stage unless PII redaction ran earlier in the recipe or
+        in the input's lineage (sluice.privacy). Loopback endpoints are not remote."""
+        return []
+
     def describe(self) -> dict[str, Any]:
         """Facts for the manifest beyond the config: models, recognizers, fallbacks that ran.
 

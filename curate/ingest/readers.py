@@ -19,7 +19,7 @@ CHUNK_BYTES = 8 << 20
 def expand(paths: list[str]) -> list[Path]:
     """Files, globs and directories → a sorted, de-duplicated list of input files."""
     found: list[Path] = []
-    for raw in paths:
+    for raw in map(str, paths):
         p = Path(raw)
         if glob.has_magic(raw) and not p.exists():  # a real path may contain [ ] too
             matches = sorted(Path(m) for m in glob.glob(raw, recursive=True) if Path(m).is_file())

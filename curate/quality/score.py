@@ -86,6 +86,9 @@ class QualityScore(Scorer):
     requires = (Requirement("transformers", "quality"), Requirement("openai", "quality"))
     version = 1
 
+    def remote_endpoints(self) -> list[str]:
+        return [self.config.endpoint] if self.config.endpoint else []
+
     @property
     def scorer_name(self) -> str:
         if self.config.scorer == "heuristic":

@@ -1,0 +1,33 @@
+"""`sluice feedback build` — production thumbs, ratings and edits → KTO and DPO datasets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import JsonOption, RootOption, console, emit_json, handle_errors, store
+
+app = typer.Typer(help="Turn end-user feedback in the logs into second-round training data.",
+                  no_args_is_help=True)
+
+
+@app.command()
+@handle_errors
+def build(ref: Annotated[str, typer.Argument(help="conversation dataset: NAME, NAME@latest or NAME@vN")],
+          to: Annotated[str, typer.Option("--to", help="output name: writes NAME-kto and NAME-dpo")],
+          good_at: Annotated[float, typer.Option(help="rating ≥ this → KTO true (when no thumb)")] = 4,
+          bad_at: Annotated[float, typer.Option(help="rating ≤ this → KTO false (when no thumb)")] = 2,
+          root: RootOption = None, as_json: JsonOption = False) -> None:
+    """Thumbs → KTO labels, user edits → DPO pairs (edit = chosen), ratings by threshold."""
+    from sluice.labeling.convert import Thresholds
+    from sluice.labeling.feedback import build as run
+
+    summary = run(ref, to, store=store(root), thresholds=Thresholds(good_at=good_at, bad_at=bad_at)).summary()
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(f"{summary['source']} → [bold]{summary['kto']}[/] ({summary['kto_rows']:,} KTO rows "
+                  f"{summary['kto_origins']}) and [bold]{summary['dpo']}[/] ({summary['dpo_rows']:,} DPO pairs)",
+                  highlight=False)
+    console.print(f"not converted: KTO {summary['kto_rejected']}, DPO {summary['dpo_rejected']}", highlight=False)

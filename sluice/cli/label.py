@@ -1,0 +1,75 @@
+"""`sluice label push | pull` — the Argilla review loop."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, store
+
+app = typer.Typer(help="Send samples to Argilla for review and turn the judgments into DPO/KTO data.",
+                  no_args_is_help=True)
+
+ApiUrl = Annotated[str | None, typer.Option("--api-url", envvar="ARGILLA_API_URL", help="Argilla server URL")]
+# The key is read from the environment or the flag and never shown (show_envvar/show_default off).
+ApiKey = Annotated[str | None, typer.Option("--api-key", envvar="ARGILLA_API_KEY", show_default=False,
+                                            show_envvar=False, help="Argilla API key (or ARGILLA_API_KEY)")]
+
+
+@app.command()
+@handle_errors
+def push(ref: Annotated[str, typer.Argument(help="dataset to review: NAME, NAME@latest or NAME@vN")],
+         dataset: Annotated[str, typer.Option("--dataset", help="Argilla dataset name (created or reused)")],
+         workspace: Annotated[str | None, typer.Option(help="Argilla workspace [default: the first one]")] = None,
+         sample: Annotated[int | None, typer.Option("--sample", help="push N rows [default: all]")] = None,
+         strategy: Annotated[str, typer.Option(
+             help="random | lowest-score | uncertain | near-duplicate-boundary | rejected")] = "random",
+         score_column: Annotated[str | None, typer.Option(help="score column for lowest-score/uncertain")] = None,
+         min_submitted: Annotated[int, typer.Option(help="responses needed per record")] = 2,
+         seed: Annotated[int, typer.Option(help="random sampling seed")] = 0,
+         allow_unredacted: Annotated[bool, typer.Option(
+             "--allow-unredacted", help="push data with no PII redaction in its lineage (recorded)")] = False,
+         api_url: ApiUrl = None, api_key: ApiKey = None, root: RootOption = None, as_json: JsonOption = False) -> None:
+    """Push a (sampled) redacted dataset to Argilla; re-pushing updates the same records."""
+    from sluice.labeling.push import push as run
+
+    result = run(ref, dataset, store=store(root), workspace=workspace, n=sample, strategy=strategy,
+                 score_column=score_column, seed=seed, min_submitted=min_submitted, api_url=api_url,
+                 api_key=api_key, allow_unredacted=allow_unredacted)
+    if as_json:
+        emit_json(result.summary())
+        return
+    verb = "created" if result.created else "updated"
+    console.print(f"pushed {result.pushed:,} records of {escape(result.source)} to Argilla dataset "
+                  f"[bold]{escape(result.dataset)}[/] ({verb}, workspace {escape(str(result.workspace))}, "
+                  f"strategy {result.strategy})", highlight=False)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def pull(dataset: Annotated[str, typer.Argument(help="Argilla dataset name")],
+         to: Annotated[str, typer.Option("--to", help="output name: writes NAME-kto and NAME-dpo")],
+         workspace: Annotated[str | None, typer.Option(help="Argilla workspace")] = None,
+         good_at: Annotated[float, typer.Option(help="rating ≥ this → KTO true")] = 4,
+         bad_at: Annotated[float, typer.Option(help="rating ≤ this → KTO false")] = 2,
+         statistic: Annotated[str, typer.Option(help="rating aggregate: mean | median")] = "mean",
+         api_url: ApiUrl = None, api_key: ApiKey = None, root: RootOption = None, as_json: JsonOption = False) -> None:
+    """Aggregate all annotators' submitted responses into KTO labels and DPO pairs."""
+    from sluice.labeling.convert import Thresholds
+    from sluice.labeling.pull import pull as run
+
+    result = run(dataset, to, store=store(root), workspace=workspace, statistic=statistic,
+                 thresholds=Thresholds(good_at=good_at, bad_at=bad_at), api_url=api_url, api_key=api_key)
+    summary = result.summary()
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(f"{summary['records']:,} records → [bold]{summary['kto']}[/] ({summary['kto_rows']:,} KTO rows "
+                  f"{summary['kto_origins']}) and [bold]{summary['dpo']}[/] ({summary['dpo_rows']:,} DPO pairs "
+                  f"{summary['dpo_origins']})", highlight=False)
+    alpha = {k: (round(v, 3) if v is not None else "n/a") for k, v in summary["agreement"].items()}
+    console.print(f"agreement (Krippendorff's alpha): {alpha}; not converted: {summary['kto_rejected']}",
+                  highlight=False)

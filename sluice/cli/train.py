@@ -1,0 +1,152 @@
+"""`sluice train sft|dpo|kto`, `sluice train eval`, `sluice train merge`, `sluice train options`."""
+
+# No `from __future__ import annotations`: typer must see the per-method help strings built below.
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, store
+
+app = typer.Typer(help="Train LoRA/DoRA adapters with TRL on dataset versions; gate and merge them.",
+                  no_args_is_help=True)
+
+Settings = Annotated[list[str] | None, typer.Argument(help="more settings as key=value (see `sluice train options`)",
+                                                     show_default=False)]
+
+
+def _quiet() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+
+    datasets.disable_progress_bars()
+
+
+def _method_command(method: str, what: str):
+    @handle_errors
+    def command(
+        data: Annotated[str | None, typer.Option("--data", help=f"{what} dataset NAME@vN")] = None,
+        model: Annotated[str | None, typer.Option("--model", help="base model: hub id or local folder")] = None,
+        eval_data: Annotated[str | None, typer.Option("--eval", help="validation dataset NAME@vN")] = None,
+        config: Annotated[Path | None, typer.Option("--config", help="train YAML (fields of `sluice train options`)")] = None,
+        output: Annotated[str | None, typer.Option("--output", "-o", help="adapter folder")] = None,
+        golden: Annotated[str | None, typer.Option("--golden", help="golden set to record and keep out of training")] = None,
+        init_adapter: Annotated[str | None, typer.Option("--init-adapter", help="continue from this adapter")] = None,
+        load_in_4bit: Annotated[bool, typer.Option("--load-in-4bit", help="QLoRA (CUDA only)")] = False,
+        settings: Settings = None,
+        root: RootOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        _quiet()
+        from sluice.train import train
+
+        values = {"data": data, "model": model, "eval_data": eval_data, "output_dir": output, "golden": golden,
+                  "init_adapter": init_adapter, "load_in_4bit": True if load_in_4bit else None}
+        result = train(method, store(root), yaml_path=config, overrides=list(settings or []), **values)
+        info = result.info
+        if as_json:
+            emit_json({"output_dir": str(result.output_dir), "card": str(result.card), **info["metrics"],
+                       "warnings": info["warnings"], "datasets": info["datasets"]})
+            return
+        for w in info["warnings"]:
+            console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+        m = info["metrics"]
+        console.print(f"[bold green]trained[/] {method} adapter → {escape(str(result.output_dir))}  "
+                      f"{m['global_step']} steps, best eval loss {m['best_eval_loss']}"
+                      + (" (stopped early)" if m["stopped_early"] else ""), highlight=False)
+        console.print(f"model card: {escape(str(result.card))}", highlight=False)
+
+    command.__doc__ = f"Train a LoRA/DoRA adapter with TRL {method.upper()} on a {what} dataset."
+    return command
+
+
+app.command("sft")(_method_command("sft", "conversation"))
+app.command("dpo")(_method_command("dpo", "preference"))
+app.command("kto")(_method_command("kto", "kto"))
+
+
+@app.command("eval")
+@handle_errors
+def eval_(
+    adapter: Annotated[Path, typer.Option("--adapter", help="adapter folder from `sluice train`")],
+    golden: Annotated[str, typer.Option("--golden", help="golden conversation dataset NAME@vN")],
+    settings: Annotated[list[str] | None, typer.Argument(help="gate rule as key=value, e.g. min_gain=0.02",
+                                                        show_default=False)] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="generation length")] = 64,
+    judge_url: Annotated[str | None, typer.Option("--judge-url", help="OpenAI-compatible endpoint for an LLM judge")] = None,
+    judge_model: Annotated[str | None, typer.Option("--judge-model", help="judge model name")] = None,
+    root: RootOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Base vs tuned on a frozen golden set; exit 1 when the promotion rule fails."""
+    _quiet()
+    from sluice.train.config import GateRule, parse_overrides
+    from sluice.train.gate import evaluate
+    from sluice.train.run import read_info
+
+    rule = None
+    if settings:
+        overrides = parse_overrides([s.removeprefix("gate.") for s in settings])
+        try:
+            rule = GateRule(**{**read_info(adapter)["config"].get("gate", {}), **overrides})
+        except ValueError as e:
+            from sluice.errors import RecipeError
+
+            raise RecipeError("invalid gate rule", problems=[str(e).splitlines()[0]],
+                              hint=f"known keys: {', '.join(GateRule.model_fields)}") from None
+    result = evaluate(adapter, golden, store(root), rule=rule, max_new_tokens=max_new_tokens,
+                      judge_url=judge_url, judge_model=judge_model)
+    decision = result["decision"]
+    if as_json:
+        emit_json({k: result[k] for k in ("golden", "rule", "base", "tuned", "decision")})
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"golden {escape(result['golden']['ref'])}", title_justify="left")
+        for col in ("metric", "base", "tuned"):
+            table.add_column(col, justify="left" if col == "metric" else "right")
+        for metric, value in result["tuned"]["overall"].items():
+            table.add_row(metric, f"{result['base']['overall'][metric]:.4f}", f"{value:.4f}")
+        console.print(table)
+        for reason in decision["reasons"]:
+            console.print(f"  • {escape(reason)}", highlight=False)
+        verdict = "[bold green]gate passed[/]: promote" if decision["passed"] else "[bold red]gate failed[/]: do not promote"
+        console.print(verdict)
+    if not decision["passed"]:
+        raise typer.Exit(1)
+
+
+@app.command("merge")
+@handle_errors
+def merge(
+    adapter: Annotated[Path, typer.Option("--adapter", help="adapter folder from `sluice train`")],
+    out: Annotated[Path, typer.Option("--out", help="folder for the merged full model")],
+    base_model: Annotated[str | None, typer.Option("--base-model", help="override the recorded base model")] = None,
+) -> None:
+    """Merge the adapter into the base weights (for servers without LoRA support)."""
+    _quiet()
+    from sluice.train.merge import merge as run_merge
+
+    path = run_merge(adapter, out, base_model)
+    console.print(f"[bold green]merged[/] → {escape(str(path))}", highlight=False)
+
+
+@app.command("options")
+def options(method: Annotated[str, typer.Argument(help="sft, dpo or kto")] = "sft") -> None:
+    """Every setting of a method with its default and description."""
+    from rich.table import Table
+
+    from sluice.train.config import CONFIGS
+
+    if method not in CONFIGS:
+        console.print(f"[bold red]error:[/] unknown method {escape(method)!s}; use sft, dpo or kto")
+        raise typer.Exit(2)
+    table = Table(title=f"sluice train {method} settings", title_justify="left")
+    for col in ("key", "default", "description"):
+        table.add_column(col)
+    for key, default, desc in CONFIGS[method]().fields_help():
+        table.add_row(key, escape(default), escape(desc))
+    console.print(table)
