@@ -1,0 +1,254 @@
+"""The Presidio analyzer, set up explicitly (Presidio's default engine tries to download
+en_core_web_lg and fails offline), and a fast, findings-identical way to run it over many texts.
+
+Engines (``nlp:`` in config):
+
+* ``blank`` (default, offline): a blank spaCy English tokenizer with lower-case lemmas (so
+  Presidio's context words work) + Presidio's pattern recognizers + sluice's name-list PERSON
+  recognizer, secrets and street addresses. PERSON recall is list-based only — the CLI warns.
+* ``spacy:<model or path>``: a spaCy pipeline with NER, e.g. ``spacy:en_core_web_lg``
+  (install it with ``python -m spacy download en_core_web_lg`` or
+  ``pip install en_core_web_lg@https://github.com/explosion/spacy-models/releases/...``).
+  Never downloaded by sluice: a missing model is an error.
+* ``transformers:<hub id or path>``: a token-classification model through Presidio's
+  TransformersNlpEngine (blank spaCy tokenizer underneath).
+
+``Detector.analyze_many`` returns exactly what ``AnalyzerEngine.analyze`` returns per text, faster:
+identical texts are analyzed once; a recognizer whose patterns provably need a character the
+text lacks (``@`` for email, a digit for phone, ``x.y`` for URL, …) is not asked; and spaCy runs
+only when something reads the NLP artifacts (context scoring of a finding, an NER recognizer).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sluice.errors import RecipeError
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+# recognizer → a regex every one of its matches must contain (read off its patterns; same `regex`
+# module and flags Presidio compiles with). An entity is skipped for a text only when every
+# recognizer reporting it is listed here and none of their needs is present.
+NEEDS = {
+    "EmailRecognizer": r"@",
+    "UrlRecognizer": r"[a-z0-9.\-][.][a-z]",
+    "PhoneRecognizer": r"\d",  # libphonenumber finds no number in a text without a (Unicode) digit
+    "PhonePatternRecognizer": r"\d",
+    "IpRecognizer": r"[\d:]",
+    "CreditCardRecognizer": r"\d",
+    "MastercardSeries2Recognizer": r"\d",
+    "IbanRecognizer": r"\d",
+    "UsSsnRecognizer": r"\d",
+}
+PREDEFINED = {"CreditCardRecognizer", "UsBankRecognizer", "UsLicenseRecognizer", "UsItinRecognizer",
+              "UsPassportRecognizer", "UsSsnRecognizer", "NhsRecognizer", "CryptoRecognizer", "DateRecognizer",
+              "EmailRecognizer", "IbanRecognizer", "IpRecognizer", "MedicalLicenseRecognizer",
+              "MacAddressRecognizer", "UuidRecognizer", "PhoneRecognizer", "UrlRecognizer"}
+
+
+class CustomRecognizer(BaseModel):
+    """A recognizer of your own: a deny-list and/or regexes, with optional context words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    entity: str = Field(description="entity type it reports, e.g. CUSTOMER_ID")
+    name: str | None = Field(None, description="recognizer name (default: derived from the entity)")
+    deny_list: tuple[str, ...] = Field((), description="exact words or phrases that are always this entity")
+    patterns: tuple[str, ...] = Field((), description="regular expressions matching the entity")
+    context: tuple[str, ...] = Field((), description="words near a match that raise its score")
+    score: float = Field(0.85, ge=0, le=1, description="score of a match before context")
+
+
+class EngineConfig(BaseModel):
+    """What finds PII: the NLP engine, the recognizers and the entities to report."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    nlp: str = Field("blank", description="blank | spacy:<model or path> | transformers:<hub id or path>")
+    entities: tuple[str, ...] | None = Field(
+        ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN",
+         "US_BANK_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE", "US_ITIN", "UK_NHS", "CRYPTO", "MEDICAL_LICENSE",
+         "STREET_ADDRESS", "API_KEY", "BEARER_TOKEN", "PRIVATE_KEY", "LOCATION"),
+        description="entity types to report (null: every type a recognizer supports, incl. URL and DATE_TIME)")
+    recognizers: tuple[CustomRecognizer, ...] = Field((), description="extra recognizers (deny-lists, regexes)")
+    allow_list: tuple[str, ...] = Field((), description="values never reported (e.g. the support address)")
+    score_threshold: float = Field(0.4, ge=0, le=1, description="minimum score of a finding")
+    name_lists: bool = Field(True, description="add the name-list PERSON recognizer (Faker's locale lists)")
+    language: Literal["en"] = Field("en", description="analysis language (Presidio recognizers are per language)")
+
+
+@dataclass
+class EngineInfo:
+    """What ran: written into reports and printed by `sluice pii entities`."""
+
+    nlp: str
+    ner: bool
+    recognizers: list[str] = field(default_factory=list)
+    entities: list[str] = field(default_factory=list)
+    person_list_only: bool = False
+
+    def as_dict(self) -> dict:
+        return {"nlp": self.nlp, "ner": self.ner, "recognizers": self.recognizers, "entities": self.entities,
+                "person_detection": "name lists only (no NER model)" if self.person_list_only else "ner"}
+
+
+def _blank_nlp():
+    import spacy
+    from spacy.language import Language
+
+    if "sluice_lower_lemma" not in Language.factories:
+        @Language.component("sluice_lower_lemma")
+        def lower_lemma(doc):
+            for t in doc:
+                t.lemma_ = t.lower_
+            return doc
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sluice_lower_lemma")
+    return nlp
+
+
+def _nlp_engine(spec: str):
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine, TransformersNlpEngine
+
+    kind, _, target = spec.partition(":")
+    if kind == "blank":
+        class BlankEngine(SpacyNlpEngine):
+            def load(self):
+                self.nlp = {"en": _blank_nlp()}
+        engine = BlankEngine(models=[{"lang_code": "en", "model_name": "blank"}])
+        engine.load()
+        return engine, False
+    if kind == "spacy" and target:
+        import spacy
+        from pathlib import Path
+
+        if not (spacy.util.is_package(target) or Path(target).exists()):
+            raise RecipeError(f"spaCy model {target!r} is not installed (nlp: {spec})",
+                              hint=f"install it (python -m spacy download {target}) or use nlp: blank")
+        engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": target}])
+        engine.load()
+        return engine, True
+    if kind == "transformers" and target:
+        from presidio_analyzer.nlp_engine.transformers_nlp_engine import FACTORY_NAME
+
+        class BlankTransformersEngine(TransformersNlpEngine):
+            def load(self):  # the blank tokenizer instead of a spaCy model Presidio would download
+                nlp = _blank_nlp()
+                c = self.ner_model_configuration
+                nlp.add_pipe(FACTORY_NAME, config={"model": target, "stride": c.stride,
+                                                   "alignment_mode": c.alignment_mode,
+                                                   "aggregation_strategy": c.aggregation_strategy,
+                                                   "spans_key": self.entity_key})
+                self.nlp = {"en": nlp}
+        engine = BlankTransformersEngine(models=[{"lang_code": "en",
+                                                  "model_name": {"spacy": "blank", "transformers": target}}])
+        engine.load()
+        return engine, True
+    raise RecipeError(f"unknown nlp engine {spec!r}",
+                      hint="use blank, spacy:<model or path> or transformers:<hub id or path>")
+
+
+def build_analyzer(config: EngineConfig):
+    """(AnalyzerEngine, EngineInfo) for a config — the same engine the stage, scan and baseline use."""
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+
+    from .recognizers import (NameListRecognizer, address_recognizer, custom_recognizers, extra_number_recognizers,
+                              secret_recognizers)
+
+    import logging
+
+    # Presidio logs analyzed text (context words, decision traces) at DEBUG: never let that through.
+    for name in ("presidio-analyzer", "presidio-anonymizer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    nlp_engine, ner = _nlp_engine(config.nlp)
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
+    if not ner:  # a blank pipeline has no NER: its recognizer could only ever return nothing
+        registry.recognizers = [r for r in registry.recognizers if r.name in PREDEFINED]
+    extra = [*secret_recognizers(), address_recognizer(), *extra_number_recognizers(),
+             *custom_recognizers(config.recognizers)]
+    if config.name_lists:
+        extra.append(NameListRecognizer())
+    for r in extra:
+        registry.add_recognizer(r)
+    analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"],
+                              default_score_threshold=config.score_threshold)
+    supported = set(analyzer.get_supported_entities("en"))
+    wanted = sorted(supported if config.entities is None else set(config.entities) & supported)
+    wanted = sorted(set(wanted) | {r.entity for r in config.recognizers})
+    active = [r.name for r in registry.recognizers if set(r.supported_entities) & set(wanted)]
+    info = EngineInfo(config.nlp, ner, active, wanted, person_list_only=not ner and "PERSON" in wanted)
+    return analyzer, info
+
+
+class Detector:
+    """Findings per text, identical to ``AnalyzerEngine.analyze(text, entities=…, allow_list=…)``."""
+
+    def __init__(self, config: EngineConfig, analyzer=None, info: EngineInfo | None = None):
+        import regex
+
+        self.config = config
+        if analyzer is None:
+            analyzer, info = build_analyzer(config)
+        self.analyzer, self.info = analyzer, info
+        flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+        by_entity: dict[str, list] = {}
+        for r in analyzer.registry.recognizers:
+            for e in r.supported_entities:
+                by_entity.setdefault(e, []).append(r)
+        self.needs = {}
+        for e in info.entities:
+            names = {r.name for r in by_entity.get(e, [])}
+            if names and names <= set(NEEDS):
+                self.needs[e] = regex.compile("|".join(f"(?:{NEEDS[n]})" for n in sorted(names)), flags)
+        self.always = [e for e in info.entities if e not in self.needs]
+        self.cache: dict[str, list] = {}
+
+    def kwargs(self) -> dict:
+        c = self.config
+        return {"language": c.language, "entities": list(self.info.entities),
+                "allow_list": list(c.allow_list) or None}
+
+    def analyze(self, text: str) -> list:
+        """The baseline call: Presidio's analyze, nothing skipped."""
+        return self.analyzer.analyze(text, **self.kwargs())
+
+    def analyze_many(self, texts: list[str]) -> list[list]:
+        out = []
+        for text in texts:
+            hit = self.cache.get(text)
+            if hit is None:
+                hit = self._analyze_one(text)
+                if len(self.cache) > 200_000:
+                    self.cache.clear()
+                self.cache[text] = hit
+            out.append(hit)
+        return out
+
+    def _analyze_one(self, text: str) -> list:
+        if not text.strip():
+            return self.analyze(text)
+        entities = self.always + [e for e, rx in self.needs.items() if rx.search(text)]
+        if not entities:
+            return []
+        kw = self.kwargs()
+        kw["entities"] = entities
+        return self.analyzer.analyze(text, nlp_artifacts=_LazyArtifacts(self.analyzer.nlp_engine, text), **kw)
+
+
+class _LazyArtifacts:
+    """NlpArtifacts computed on first use: pattern recognizers never read them, so texts without
+    findings (and engines without NER) skip spaCy entirely."""
+
+    def __init__(self, engine, text: str):
+        self._engine, self._text, self._real = engine, text, None
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._real is None:
+            self._real = self._engine.process_text(self._text, "en")
+        return getattr(self._real, name)

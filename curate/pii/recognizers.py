@@ -1,0 +1,184 @@
+"""Recognizers sluice adds to Presidio's: names from shipped lists, secrets, addresses, and
+custom ones declared in YAML.
+
+* ``NameListRecognizer`` — PERSON from the first/last-name lists that ship inside Faker's
+  locales (no model, no download). Cues keep common words down: a full name (first + last,
+  both capitalized) scores high; a lone capitalized first name scores medium unless it is also a
+  common English word; a name right after a cue ("my name is", "I'm", "Dear", "Mr.") is taken
+  even in lower case. Recall on names outside the lists is lower than a NER model's.
+* ``secret_recognizers()`` — API keys (``sk-…``, ``AKIA…``, GitHub/Slack tokens), bearer tokens,
+  private key blocks.
+* ``address_recognizer()`` — street addresses (number + street words + street suffix,
+  optionally the ``City, ST 12345`` line after a line break).
+* ``custom_recognizers(spec)`` — deny-lists and regexes with context words, from config.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+
+NAME_LOCALES = ("en_US", "en_GB", "en_IE", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "sv_SE")
+# Name-list entries that are also everyday English words (or sentence-initial regulars): taken
+# as names only next to a cue or a last name.
+COMMON_WORDS = frozenset("""
+will may mark bill grant rose june april august summer hope joy faith grace dawn eve ivy jack
+king young white brown green black gray grey long little hill wood price rich page bell hall
+lane cook case chance christian justice major miles penny ray rich sandy sky star stone storm
+sunny victor ward wells west york art bob buck carol chip clay cliff dale dean dick drew earl
+frank gene glen guy harry holly iris jean jewel lance lily mason max melody misty nick norm
+pat pearl rob rod rusty sage scott shell sterling sue terry tom van velvet violet wade will
+berry brook brooks church fox golden hunter lake love march moon north park rivers rock rush
+snow spring street summers bishop baker butler carter cooper fisher foster gardner miller
+porter potter shepherd smith taylor turner walker weaver wolf lee can an the and are so
+""".split())
+CUES = ("my name is", "name is", "i am", "i'm", "im", "this is", "call me", "dear", "hi", "hello", "hey", "thanks",
+        "thank you", "mr", "mrs", "ms", "dr", "miss", "name:", "contact", "regards", "sincerely", "ask for", "signed")
+
+
+@lru_cache(maxsize=1)
+def name_lists() -> tuple[frozenset[str], frozenset[str]]:
+    """Lower-cased first and last names from Faker's locale providers."""
+    first, last = set(), set()
+    for loc in NAME_LOCALES:
+        try:
+            p = importlib.import_module(f"faker.providers.person.{loc}").Provider
+        except ImportError:
+            continue
+        for attr, into in (("first_names", first), ("first_names_male", first), ("first_names_female", first),
+                           ("last_names", last)):
+            names = getattr(p, attr, ())
+            into.update(n.lower() for n in names if isinstance(n, str) and n.isalpha() and len(n) > 1)
+    return frozenset(first), frozenset(last)
+
+
+class NameListRecognizer(EntityRecognizer):
+    """PERSON from shipped name lists with capitalization and context cues (see module doc)."""
+
+    WORD = r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*"
+
+    def __init__(self, extra_first: list[str] | None = None, extra_last: list[str] | None = None):
+        self.extra_first = [n.lower() for n in extra_first or ()]
+        self.extra_last = [n.lower() for n in extra_last or ()]
+        super().__init__(supported_entities=["PERSON"], name="NameListRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        import regex
+
+        first, last = name_lists()
+        self.first = first | set(self.extra_first)
+        self.last = last | set(self.extra_last)
+        self.word = regex.compile(self.WORD)
+        cue = "|".join(regex.escape(c) for c in sorted(CUES, key=len, reverse=True))
+        self.cue = regex.compile(rf"(?:^|[\s,.;:!?(\"'])(?:{cue})[\s,.:]*$", regex.IGNORECASE)
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        if not hasattr(self, "word"):
+            self.load()
+        words = list(self.word.finditer(text))
+        out: list[RecognizerResult] = []
+        i = 0
+        while i < len(words):
+            w = words[i]
+            token = w.group().lower()
+            if token not in self.first:
+                i += 1
+                continue
+            cued = bool(self.cue.search(text, max(0, w.start() - 16), w.start()))
+            upper = w.group()[0].isupper()
+            nxt = words[i + 1] if i + 1 < len(words) else None
+            joined = nxt is not None and text[w.end():nxt.start()] in (" ", " ")
+            has_last = joined and (nxt.group()[0].isupper() or cued) and (
+                nxt.group().lower() in self.last or (cued and nxt.group().lower() not in COMMON_WORDS))
+            if has_last and (upper or cued):
+                out.append(self._result(w.start(), nxt.end(), 0.85 if upper else 0.7))
+                i += 2
+                continue
+            if cued or (upper and token not in COMMON_WORDS and not _sentence_start(text, w.start())):
+                out.append(self._result(w.start(), w.end(), 0.75 if cued else 0.5))
+            i += 1
+        return out
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return RecognizerResult("PERSON", start, end, score,
+                                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+
+
+def _sentence_start(text: str, pos: int) -> bool:
+    before = text[:pos].rstrip()
+    return not before or before[-1] in ".!?:\n\"“"
+
+
+def secret_recognizers() -> list[PatternRecognizer]:
+    return [
+        PatternRecognizer("API_KEY", name="ApiKeyRecognizer", patterns=[
+            Pattern("openai", r"\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_\-]{20,}", 0.95),
+            Pattern("aws access key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0.95),
+            Pattern("github token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", 0.95),
+            Pattern("slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", 0.95),
+            Pattern("google api key", r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.95),
+        ], context=["key", "token", "secret", "api"]),
+        PatternRecognizer("BEARER_TOKEN", name="BearerTokenRecognizer", patterns=[
+            Pattern("bearer", r"(?<=\bBearer\s)[A-Za-z0-9\-._~+/]{16,}=*", 0.9)]),
+        PatternRecognizer("PRIVATE_KEY", name="PrivateKeyRecognizer", patterns=[
+            Pattern("pem block", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY-----|\Z)",
+                    0.99)]),
+    ]
+
+
+def _street_suffixes() -> str:
+    words = {"Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln", "Drive", "Dr", "Court",
+             "Ct", "Way", "Place", "Pl", "Square", "Terrace", "Parkway", "Circle", "Highway", "Trail"}
+    try:
+        from faker.providers.address.en_US import Provider
+
+        words |= {w.title() for w in Provider.street_suffixes}
+    except ImportError:
+        pass
+    return "|".join(sorted(words, key=len, reverse=True))
+
+
+def address_recognizer() -> PatternRecognizer:
+    """Street addresses: ``623 Steven Well Suite 759, Port David, NJ 30330`` (one or two lines),
+    ``Hauptstraße 5, 10115 Berlin``, ``PO Box 12``. Case-insensitive, so lower-cased text matches."""
+    street = _street_suffixes()
+    city = r"(?:(?:,[ ]?|[ ]?\n[ ]?)[^\W\d_]+(?:[ ][^\W\d_]+){0,3},?[ ][A-Z]{2}[ ]\d{5}(?:-\d{4})?)?"
+    us = (rf"\b\d{{1,6}}(?:[ ][^\W\d_]+){{1,4}}[ ](?:{street})\b\.?(?:,?[ ](?:Apt\.|Suite|Unit)[ ]?\d+)?" + city)
+    eu = r"\b[^\W\d_]+(?:straße|strasse|weg|gasse|platz|allee)[ ]\d{1,4}[a-z]?(?:,?[ ]\d{5}[ ][^\W\d_]+)?"
+    po = r"\b(?:PO|P\.O\.)[ ]Box[ ]\d+" + city
+    return PatternRecognizer("STREET_ADDRESS", name="StreetAddressRecognizer", patterns=[
+        Pattern("us street", us, 0.7), Pattern("de street", eu, 0.7), Pattern("po box", po, 0.7)],
+        context=["address", "ship", "live", "deliver"])
+
+
+def extra_number_recognizers() -> list[EntityRecognizer]:
+    """Cards and phones Presidio's own recognizers miss: Mastercard's 2-series (Luhn-checked, like
+    Presidio's), and formatted phone numbers that libphonenumber rejects as unassigned."""
+    from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
+
+    card = CreditCardRecognizer(name="MastercardSeries2Recognizer", patterns=[
+        Pattern("mastercard 2-series", r"\b2(?:2[2-9]\d|[3-6]\d\d|7[01]\d|720)(?:[- ]?\d{4}){3}\b", 0.3)])
+    phone = PatternRecognizer("PHONE_NUMBER", name="PhonePatternRecognizer", patterns=[
+        Pattern("international", r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)", 0.6),
+        Pattern("nanp", r"\b(?:\d{3}-\d{3}-\d{4}|\(\d{3}\) ?\d{3}-\d{4}|\d{3}\.\d{3}\.\d{4})(?: ?x\d{1,5})?\b", 0.6),
+        Pattern("digits with context", r"(?<![\d-])0\d{9,11}(?![\d-])", 0.45)],
+        context=["phone", "call", "tel", "telephone", "telefon", "mobile", "cell", "number", "reach"])
+    return [card, phone]
+
+
+def custom_recognizers(spec: list) -> list[EntityRecognizer]:
+    """Recognizers declared in config (see ``CustomRecognizer`` in stage.py)."""
+    out: list[EntityRecognizer] = []
+    for i, r in enumerate(spec):
+        name = r.name or f"Custom{i}_{r.entity}"
+        if r.deny_list:
+            out.append(PatternRecognizer(r.entity, name=name, deny_list=list(r.deny_list),
+                                         deny_list_score=r.score, context=list(r.context) or None))
+        if r.patterns:
+            pats = [Pattern(f"{name}_{j}", p, r.score) for j, p in enumerate(r.patterns)]
+            out.append(PatternRecognizer(r.entity, name=f"{name}_regex" if r.deny_list else name, patterns=pats,
+                                         context=list(r.context) or None))
+    return out

@@ -1,0 +1,211 @@
+"""pii_detect → redact_pii → pii_filter: find PII, replace it, drop high-risk rows.
+
+Manifest: ``pii_detect`` counts findings per ``ENTITY/role`` (counts only) and describes the
+engine and recognizers that ran (``stages[].counters`` / ``stages[].info``).
+
+``pii_detect`` (score) reads ``messages``, ``feedback``, ``metadata`` and adds
+  ``pii_findings``: list of {field, role, entity, start, end, score, recognizer} — offsets (code
+  points) into the text *before* redaction, never the values;
+  ``pii_error``: null, or the error class of a row that could not be analyzed;
+  ``pii_digest``: a hash of the row's texts, so redaction can prove it sees what was analyzed.
+``redact_pii`` (transform) rewrites ``messages`` (content, tool-call arguments, extra),
+  ``feedback`` (edited, comment) and ``metadata`` (the fields named in pii_detect). Fails closed:
+  a row with ``pii_error``, changed text, or any error while redacting is quarantined
+  (error kinds ``pii_detect_failed``, ``pii_text_changed``, ``pii_redact_failed``).
+``pii_filter`` (decide) reads ``pii_findings``; drops rows with a finding of a listed type:
+  reason ``pii_high_risk``. Place it after redact_pii so even rejected rows hold no raw PII.
+
+    - stage: pii_detect
+      nlp: blank                       # or spacy:en_core_web_lg, transformers:<id or path>
+      allow_list: [support@bluebird.example]
+      recognizers:
+        - {entity: CUSTOMER_ID, patterns: ['\\bCUST-\\d{6}\\b'], context: [customer]}
+      metadata_fields: [user_email]
+    - stage: redact_pii
+      operators: {PERSON: surrogate, CREDIT_CARD: mask, EMAIL_ADDRESS: hash}
+      default: placeholder             # <PERSON_1>, numbered per conversation
+    - stage: pii_filter
+      entities: [PRIVATE_KEY, US_SSN]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import polars as pl
+from pydantic import Field
+
+from sluice.errors import RecipeError
+from sluice.stage import Filter, Requirement, Scorer, StageConfig, Transform
+
+from . import fields
+from .engine import EngineConfig
+from .operators import Operator, Redactor
+
+FINDING = pl.Struct({"field": pl.String, "role": pl.String, "entity": pl.String, "start": pl.Int32,
+                     "end": pl.Int32, "score": pl.Float32, "recognizer": pl.String})
+REQUIRES = (Requirement("presidio_analyzer", "pii"), Requirement("spacy", "pii"), Requirement("faker", "pii"))
+
+
+class DetectConfig(EngineConfig, StageConfig):
+    metadata_fields: tuple[str, ...] = Field((), description="top-level metadata keys whose values are analyzed too")
+
+
+class PiiDetect(Scorer):
+    name = "pii_detect"
+    Config = DetectConfig
+    reads = ("messages",)
+    adds = ("pii_findings", "pii_error", "pii_digest")
+    requires = REQUIRES
+    version = 1
+
+    def setup(self) -> None:
+        from .engine import Detector
+
+        self.detector = Detector(self.config)
+
+    def describe(self) -> dict:
+        """The engine and recognizers that ran (manifest ``stages[].info``)."""
+        if getattr(self, "detector", None) is None:
+            self.setup()
+        return self.detector.info.as_dict()
+
+    def score(self, batch: pl.DataFrame) -> pl.DataFrame:
+        if getattr(self, "detector", None) is None:
+            self.setup()
+        cols = [c for c in ("messages", "feedback", "metadata") if c in batch.columns]
+        findings, errors, digests = [], [], []
+        for row in batch.select(cols).iter_rows(named=True):
+            try:
+                items = fields.texts(row, self.config.metadata_fields)
+                results = self.detector.analyze_many([t for _, _, t in items])
+                findings.append([{"field": k, "role": role, "entity": r.entity_type, "start": r.start, "end": r.end,
+                                  "score": r.score,
+                                  "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")}
+                                 for (k, role, _), rs in zip(items, results) for r in rs])
+                for f in findings[-1]:
+                    self.count(f"{f['entity']}/{f['role']}")  # counts per type and role, for the manifest
+                errors.append(None)
+                digests.append(fields.digest(row))
+            except Exception as e:  # fail closed: redact_pii quarantines the row; no text in the error
+                findings.append(None)
+                errors.append(type(e).__name__)
+                digests.append(None)
+        return pl.DataFrame({"pii_findings": pl.Series(findings, dtype=pl.List(FINDING)),
+                             "pii_error": pl.Series(errors, dtype=pl.String),
+                             "pii_digest": pl.Series(digests, dtype=pl.String)})
+
+
+class RedactConfig(StageConfig):
+    operators: dict[str, Operator] = Field(default_factory=dict, description="entity type → operator")
+    default: Operator = Field("placeholder", description="operator for types not in `operators`")
+    key_env: str = Field("SLUICE_PII_KEY", description="env var holding the key for hash and dataset-wide surrogates")
+    mask_keep_last: int = Field(0, ge=0, description="characters the mask operator keeps at the end")
+    min_score: float = Field(0.0, ge=0, le=1, description="ignore findings scored below this")
+    sweep: bool = Field(True, description="also replace further verbatim occurrences of a found value in the "
+                                          "conversation (values of 4+ characters)")
+
+
+class RedactPii(Transform):
+    name = "redact_pii"
+    Config = RedactConfig
+    reads = ("messages", "pii_findings", "pii_error", "pii_digest")
+    rewrites = ("messages", "feedback", "metadata")
+    requires = REQUIRES
+
+    def setup(self) -> None:
+        key = os.environ.get(self.config.key_env)
+        needs_key = "hash" in (self.config.default, *self.config.operators.values())
+        if needs_key and not key:
+            raise RecipeError(f"the hash operator needs a key in ${self.config.key_env}",
+                              hint=f"export {self.config.key_env}=<a long random secret> (keep it out of the recipe)")
+        self.key = key.encode() if key else None
+
+    def transform(self, batch: pl.DataFrame) -> pl.DataFrame:
+        if not hasattr(self, "key"):
+            self.setup()
+        cols = [c for c in ("messages", "feedback", "metadata", "pii_findings", "pii_error", "pii_digest")
+                if c in batch.columns]
+        out_m, out_f, out_meta, err, kind = [], [], [], [], []
+        for row in batch.select(cols).iter_rows(named=True):
+            try:
+                m, f, meta = self.redact_row(row)
+                out_m.append(m), out_f.append(f), out_meta.append(meta), err.append(None), kind.append(None)
+            except _Reject as e:
+                out_m.append([]), out_f.append(None), out_meta.append(None), err.append(e.args[0])
+                kind.append(e.kind)
+            except Exception as e:  # fail closed; the message names the error class only, never text
+                out_m.append([]), out_f.append(None), out_meta.append(None)
+                err.append(f"redaction failed ({type(e).__name__})"), kind.append("pii_redact_failed")
+        s = batch.schema
+        return pl.DataFrame({
+            "messages": pl.Series(out_m, dtype=s["messages"]),
+            "feedback": pl.Series(out_f, dtype=s["feedback"]) if "feedback" in s else pl.Series(out_f),
+            "metadata": pl.Series(out_meta, dtype=pl.String),
+            "_error": pl.Series(err, dtype=pl.String), "_error_kind": pl.Series(kind, dtype=pl.String)})
+
+    def redact_row(self, row: dict) -> tuple[list, dict | None, str | None]:
+        if row.get("pii_error") or row.get("pii_findings") is None:
+            raise _Reject(f"PII detection failed ({row.get('pii_error') or 'no findings'})", "pii_detect_failed")
+        if fields.digest(row) != row.get("pii_digest"):
+            raise _Reject("text changed between pii_detect and redact_pii", "pii_text_changed")
+        c = self.config
+        by_field: dict[str, list] = {}
+        for f in row["pii_findings"]:
+            if f["score"] >= c.min_score:
+                by_field.setdefault(f["field"], []).append((f["start"], f["end"], f["entity"], f["score"]))
+        meta_fields = tuple({k.split("/")[1] for k in by_field if k.startswith("meta/")})
+        items = fields.texts(row, meta_fields)
+        redactor = Redactor(c.operators, c.default, self.key, c.mask_keep_last)
+        new: dict[str, str] = {}
+        for key, _, text in items:
+            spans = by_field.pop(key, None)
+            if spans:
+                if max(e for _, e, _, _ in spans) > len(text):
+                    raise _Reject("a finding lies outside its text", "pii_text_changed")
+                new[key] = redactor.apply(text, spans)
+        if by_field:
+            raise _Reject("findings name fields the row does not have", "pii_text_changed")
+        if c.sweep and redactor.memo:
+            self._sweep(items, new, redactor)
+        return fields.rebuild(row, new)
+
+    @staticmethod
+    def _sweep(items, new: dict[str, str], redactor: Redactor) -> None:
+        values = sorted({v for v in redactor.originals if len(v) >= 4}, key=len, reverse=True)
+        if not values:
+            return
+        rx = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in values) + r")(?!\w)", re.IGNORECASE)
+        lookup = {v.casefold(): redactor.originals[v] for v in values}
+        for key, _, text in items:
+            current = new.get(key, text)
+            swept = rx.sub(lambda mt: lookup.get(mt.group().casefold(), mt.group()), current)
+            if swept != current:
+                new[key] = swept
+
+
+class _Reject(Exception):
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class FilterConfig(StageConfig):
+    entities: tuple[str, ...] = Field(("PRIVATE_KEY",), description="entity types whose presence drops the row")
+    min_score: float = Field(0.0, ge=0, le=1, description="only findings scored at least this count")
+
+
+class PiiFilter(Filter):
+    name = "pii_filter"
+    Config = FilterConfig
+    reads = ("pii_findings",)
+    reasons = {"pii_high_risk": "the row held PII of a type configured as high risk (pii_filter.entities)"}
+
+    def decide(self, batch: pl.DataFrame) -> pl.Series:
+        c = self.config
+        e = pl.element().struct
+        hit = pl.col("pii_findings").list.eval(
+            (e.field("entity").is_in(list(c.entities)) & (e.field("score") >= c.min_score))).list.any()
+        return batch.select(pl.when(hit.fill_null(False)).then(pl.lit("pii_high_risk"))
+                            .otherwise(pl.lit(None, pl.String)).alias("reason")).to_series()
