@@ -1,0 +1,175 @@
+"""push → two annotators → pull, against a REAL argilla-server (see tests/argilla_harness.py).
+
+The server runs from its own virtualenv with SQLite and redis-server; the one replaced part is the
+search engine (SQL-backed, registered through argilla-server's SearchEngine.register hook, since
+Elasticsearch cannot be installed here). Annotators are real users submitting through REST.
+"""
+
+from __future__ import annotations
+
+import json
+
+import argilla_harness as harness
+import httpx
+import pytest
+
+from sluice.curate.ingest import ingest
+from sluice.labeling.client import ArgillaError
+from sluice.labeling.pull import pull
+from sluice.labeling.push import push
+from sluice.privacy import NotRedacted
+from sluice.recipe import Recipe
+from sluice.runner import run
+from sluice.stage import Transform
+
+
+class FakeRedact(Transform):
+    """Test-only stand-in for the redaction stage: only its name matters to the privacy guard."""
+
+    name = "redact_pii"
+    rewrites = ("messages",)
+
+    def transform(self, batch):
+        return batch
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    try:
+        srv = harness.start(tmp_path_factory.mktemp("argilla"))
+    except harness.Impossible as e:
+        pytest.skip(f"argilla-server cannot run on this machine: {e}")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def argilla_env(server, monkeypatch):
+    monkeypatch.setenv("ARGILLA_API_URL", server.url)
+    monkeypatch.setenv("ARGILLA_API_KEY", server.owner_key)
+    return server
+
+
+@pytest.fixture
+def clean(store, sample_logs):
+    ingest([str(sample_logs)], to="raw", store=store, workers=1)
+    return run(Recipe(), [FakeRedact()], store=store, input_ref="raw", output="clean").version
+
+
+def _final(messages):
+    return [m for m in messages if m["role"] == "assistant"][-1]["content"]
+
+
+def test_push_annotate_pull(argilla_env, store, clean):
+    server = argilla_env
+    first = push(clean.ref, "loop", store=store, n=12, seed=1, min_submitted=2)
+    again = push(clean.ref, "loop", store=store, n=12, seed=1, min_submitted=2)
+    assert first.created and not again.created and first.pushed == again.pushed == 12
+    ds, ids = harness.records_by_external_id(server, "loop")
+    assert len(ids) == 12  # re-push updated the same records: record ids are sluice ids
+    source = {r["id"]: r for r in clean.read(columns=["id", "messages"]).to_pylist()}
+    assert set(ids) <= set(source)
+
+    a, b = harness.Annotator(server, "ann-a"), harness.Annotator(server, "ann-b")
+    a.join(ds["workspace_id"])
+    b.join(ds["workspace_id"])
+    rec = sorted(ids)
+    # r0: both love it → KTO true; r1: both hate it → KTO false, and A writes a correction → DPO edit
+    # r2: ratings 3/3 but verdict good/good → KTO true by label; r3: both discard → counted only
+    # r4: split 5 vs 1 (mean 3) and verdicts tie → no KTO; r5..: not annotated
+    plan = {
+        rec[0]: ({"quality": 5, "verdict": "good"}, {"quality": 4, "verdict": "good"}),
+        rec[1]: ({"quality": 1, "verdict": "bad", "corrected_answer": "A much better answer."},
+                 {"quality": 2, "verdict": "bad"}),
+        rec[2]: ({"quality": 3, "verdict": "good"}, {"quality": 3, "verdict": "good"}),
+        rec[4]: ({"quality": 5, "verdict": "good"}, {"quality": 1, "verdict": "bad"}),
+    }
+    for sid, (va, vb) in plan.items():
+        a.respond(ids[sid], va)
+        b.respond(ids[sid], vb)
+    a.respond(ids[rec[3]], None, status="discarded")
+    b.respond(ids[rec[3]], None, status="discarded")
+
+    res = pull("loop", "round2", store=store)
+    kto = {r["source_ids"][0]: r for r in res.kto.read().to_pylist()}
+    dpo = res.dpo.read().to_pylist()
+    assert set(kto) == {rec[0], rec[1], rec[2]}
+    assert kto[rec[0]]["label"] is True and kto[rec[0]]["origin"] == "rating"
+    assert kto[rec[1]]["label"] is False and kto[rec[1]]["origin"] == "rating"
+    assert kto[rec[2]]["label"] is True and kto[rec[2]]["origin"] == "label"
+    assert kto[rec[0]]["completion"][0]["content"] == _final(source[rec[0]]["messages"])
+    assert len(dpo) == 1 and dpo[0]["origin"] == "edit" and dpo[0]["source_ids"] == [rec[1]]
+    assert dpo[0]["chosen"][0]["content"] == "A much better answer."
+    assert dpo[0]["rejected"][0]["content"] == _final(source[rec[1]]["messages"])
+    meta = json.loads(dpo[0]["metadata"])
+    assert meta["corrected_by"] == [a.id] and sorted(meta["annotators"]) == sorted([a.id, b.id])
+    rejected = res.kto.manifest["accounting"]["rejected"]["label_pull"]
+    assert rejected == {"discarded": 1, "no_decisive_judgment": 1, "not_annotated": 7}
+    assert res.kto.manifest["parents"] == [clean.ref]  # lineage back to the pushed version
+    assert res.annotators == {a.id: 4, b.id: 4}
+    alpha = res.agreement["quality_alpha_interval"]
+    assert alpha is not None and -1 <= alpha < 1
+
+
+def test_ranking_becomes_a_pair(argilla_env, store, clean):
+    server = argilla_env
+    # a conversation whose end user edited the answer shows the edit as the alternative candidate
+    import pyarrow.compute as pc
+
+    table = clean.read()
+    has_edit = pc.is_valid(pc.struct_field(table.column("feedback"), "edited"))
+    few = table.filter(has_edit).slice(0, 3)
+    with store.create("edited", "conversation") as w:  # a small child version: redaction is inherited
+        w.write(few)
+        small = w.publish({"rows_in": 3, "kept": 3, "rejected_total": 0, "quarantined_total": 0},
+                          parents=[clean.ref])
+    rows = few.select(["id", "feedback"]).to_pylist()
+    edited = [r["id"] for r in rows]
+    push(small.ref, "rank", store=store, min_submitted=1)
+    ds, ids = harness.records_by_external_id(server, "rank")
+    a, b = harness.Annotator(server, "ann-a"), harness.Annotator(server, "ann-b")
+    a.join(ds["workspace_id"])
+    b.join(ds["workspace_id"])
+    ranking = [{"value": "alternative", "rank": 1}, {"value": "answer", "rank": 2}]
+    for who in (a, b):
+        who.respond(ids[edited[0]], {"quality": 2, "verdict": "bad", "preference": ranking})
+    res = pull("rank", "rank-fb", store=store)
+    pairs = [p for p in res.dpo.read().to_pylist() if p["origin"] == "ranking"]
+    fb = next(r for r in rows if r["id"] == edited[0])["feedback"]
+    assert len(pairs) == 1 and pairs[0]["chosen"][0]["content"] == fb["edited"]
+
+
+def test_only_redacted_data_is_pushed(argilla_env, store, sample_logs):
+    raw = ingest([str(sample_logs)], to="raw", store=store, workers=1).version
+    with pytest.raises(NotRedacted):
+        push(raw.ref, "unredacted", store=store, n=3)
+    owner = httpx.Client(base_url=argilla_env.url, headers={"X-Argilla-Api-Key": argilla_env.owner_key})
+    assert "unredacted" not in [d["name"] for d in owner.get("/api/v1/me/datasets").json()["items"]]
+
+
+def test_mismatched_settings_name_what_is_missing(argilla_env, store, clean):
+    import argilla as rg
+
+    client = rg.Argilla(api_url=argilla_env.url, api_key=argilla_env.owner_key)
+    ws = list(client.workspaces)[0]
+    settings = rg.Settings(fields=[rg.TextField(name="text")],
+                           questions=[rg.RatingQuestion(name="score", values=[1, 2, 3])])
+    rg.Dataset(name="foreign", workspace=ws, settings=settings, client=client).create()
+    with pytest.raises(ArgillaError) as err:
+        push(clean.ref, "foreign", store=store, n=2)
+    problems = " ".join(err.value.problems)
+    assert "field 'conversation' is missing" in problems and "question 'quality' is missing" in problems
+    with pytest.raises(ArgillaError):
+        pull("foreign", "x", store=store)
+    assert store.names() == ["clean", "raw"]  # a failed pull publishes nothing
+
+
+def test_unreachable_server_fails_clearly(store, clean, monkeypatch):
+    import time
+
+    monkeypatch.setenv("ARGILLA_API_KEY", "secret-key-never-shown")
+    t = time.monotonic()
+    with pytest.raises(ArgillaError) as err:
+        pull("x", "y", store=store, api_url=f"http://127.0.0.1:{harness.free_port()}")
+    assert time.monotonic() - t >= 0.5 * (1 + 2 + 4) * 0.9  # it retried with backoff
+    assert "could not connect" in err.value.message and "secret-key-never-shown" not in str(err.value)
