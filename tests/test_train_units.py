@@ -1,0 +1,214 @@
+"""Fast checks of the training backend's pieces: config, data conversion, template guard, gate
+metrics and rule, QLoRA without CUDA, anti-pattern warnings. No training steps here."""
+
+from __future__ import annotations
+
+import pytest
+from train_helpers import ANSWER, conv_rows, memo_prompts, publish
+
+from sluice.errors import RecipeError, SluiceError
+from sluice.store import Store
+
+SAMPLE = [{"role": "user", "content": "what is the answer?"}, {"role": "assistant", "content": ANSWER}]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from sluice.train.tiny import build_tokenizer
+
+    return build_tokenizer()
+
+
+# -- config ------------------------------------------------------------------------------------
+
+def test_defaults_follow_current_practice():
+    from sluice.train.config import load_config
+
+    sft, dpo, kto = (load_config(m) for m in ("sft", "dpo", "kto"))
+    assert (sft.lora_r, sft.lora_alpha, sft.lora_dropout, sft.use_dora, sft.target_modules) == (16, 32, 0.05, True,
+                                                                                              "all-linear")
+    assert sft.learning_rate == 2e-4 and sft.packing and sft.assistant_only_loss and sft.gradient_checkpointing
+    assert dpo.learning_rate == kto.learning_rate == 5e-6 and dpo.beta == kto.beta == 0.1
+    assert sft.lr_scheduler_type == "cosine" and sft.warmup_ratio > 0 and 1 <= sft.num_train_epochs <= 3
+
+
+def test_yaml_then_overrides_then_values(tmp_path):
+    from sluice.train.config import load_config
+
+    path = tmp_path / "train.yaml"
+    path.write_text("train:\n  lora_r: 8\n  learning_rate: 1.0e-4\n  gate: {min_gain: 0.1}\n")
+    cfg = load_config("sft", yaml_path=path, overrides=["lora_r=32", "packing=false", "gate.metric=exact_match"],
+                      model="m")
+    assert (cfg.lora_r, cfg.learning_rate, cfg.packing, cfg.model) == (32, 1e-4, False, "m")
+    assert cfg.gate.min_gain == 0.1 and cfg.gate.metric == "exact_match"
+
+
+def test_config_errors_name_the_key(tmp_path):
+    from sluice.train.config import load_config
+
+    with pytest.raises(RecipeError) as e:
+        load_config("dpo", overrides=["lora_rank=8", "beta=-1"])
+    text = str(e.value)
+    assert "lora_rank" in text and "beta" in text and "sluice train options dpo" in text
+    (tmp_path / "k.yaml").write_text("method: kto\n")
+    with pytest.raises(RecipeError, match="is a kto config"):
+        load_config("sft", yaml_path=tmp_path / "k.yaml")
+    with pytest.raises(RecipeError, match="key=value"):
+        load_config("sft", overrides=["oops"])
+
+
+# -- data --------------------------------------------------------------------------------------
+
+def test_split_column_and_held_out_fraction(tmp_path):
+    import pyarrow as pa
+
+    from sluice.train.data import load_split
+
+    store = Store(tmp_path)
+    rows = conv_rows(memo_prompts(0, 10), [ANSWER] * 10, "r")
+    for i, r in enumerate(rows):
+        r["split"] = ["train"] * 6 + ["validation"] * 2 + ["test"] * 2
+        r["split"] = r["split"][i]
+    from sluice.schemas import CONVERSATION
+
+    table = CONVERSATION.conform(pa.Table.from_pylist(rows))
+    with store.create("s", "conversation") as w:
+        w.write(table)
+        w.publish({"rows_in": 10, "kept": 10, "rejected_total": 0, "quarantined_total": 0, "rejected": {},
+                   "quarantined": {}})
+    split = load_split(store, "sft", "s@v1")
+    assert (len(split.train), len(split.eval)) == (6, 2)  # test rows never reach training
+    assert split.train[0]["messages"] == [{"role": "user", "content": memo_prompts(0, 1)[0]},
+                                          {"role": "assistant", "content": ANSWER}]
+    publish(store, "plain", "conversation", conv_rows(memo_prompts(0, 40), [ANSWER] * 40, "p"))
+    a = load_split(store, "sft", "plain@v1", eval_fraction=0.25, seed=1)
+    b = load_split(store, "sft", "plain@v1", eval_fraction=0.25, seed=1)
+    assert [r["id"] for r in a.eval] == [r["id"] for r in b.eval] and 3 <= len(a.eval) <= 18
+    assert len(a.train) + len(a.eval) == 40 and len(a.lineage[0]["content_sha256"]) == 64
+
+
+def test_wrong_kind_for_method(tmp_path):
+    from sluice.train.data import load_split
+
+    store = Store(tmp_path)
+    publish(store, "c", "conversation", conv_rows(["q"], ["a"], "x"))
+    with pytest.raises(SluiceError, match="needs preference rows"):
+        load_split(store, "dpo", "c@v1")
+
+
+# -- chat-template guard -----------------------------------------------------------------------
+
+def test_guard_patches_a_known_template(tokenizer):
+    from sluice.train.template import guard
+
+    result = guard(tokenizer, SAMPLE)
+    assert result.patched and "{% generation %}" in result.template
+    assert 0 < result.assistant_tokens < result.total_tokens
+
+
+def test_guard_catches_broken_templates(tokenizer):
+    from sluice.train.template import TemplateError, guard
+
+    tok = tokenizer
+    original = tok.chat_template
+    try:
+        tok.chat_template = None
+        with pytest.raises(TemplateError, match="no chat template"):
+            guard(tok, SAMPLE)
+        tok.chat_template = "{% for m in messages %}{{ m['content'] }{% endfor %}"  # syntax error
+        with pytest.raises(TemplateError, match="fails to render"):
+            guard(tok, SAMPLE)
+        tok.chat_template = "{% for m in messages %}{{ m.role }}: {% endfor %}"  # drops the content
+        with pytest.raises(TemplateError, match="without its messages"):
+            guard(tok, SAMPLE)
+        tok.chat_template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}"  # unknown, untagged
+        with pytest.raises(TemplateError, match="generation") as e:
+            guard(tok, SAMPLE)
+        assert "assistant_only_loss=false" in e.value.hint
+        assert guard(tok, SAMPLE, assistant_only_loss=False).patched is False  # fine without the mask
+        tok.chat_template = ("{% for m in messages %}{% generation %}{% endgeneration %}"
+                             "<{{ m.role }}>{{ m.content }}{% endfor %}")  # tags around nothing
+        with pytest.raises(TemplateError, match="mask is empty"):
+            guard(tok, SAMPLE)
+    finally:
+        tok.chat_template = original
+
+
+def test_anti_pattern_warnings():
+    from sluice.train.config import load_config
+    from sluice.train.template import anti_patterns
+
+    cfg = load_config("sft", overrides=["lora_r=64", "num_train_epochs=5"])
+    warnings = anti_patterns(cfg, 500, "Qwen/Qwen2.5-0.5B-Instruct")
+    assert len(warnings) == 3 and any("lora_r=64" in w for w in warnings)
+    assert anti_patterns(load_config("sft"), 5000, "meta-llama/Llama-3.1-8B") == []
+
+
+# -- QLoRA -------------------------------------------------------------------------------------
+
+def test_load_in_4bit_without_cuda_fails_clearly(tmp_path):
+    import torch
+    from typer.testing import CliRunner
+
+    from sluice.cli import app
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    store = Store(tmp_path / "store")
+    publish(store, "c", "conversation", conv_rows(["q"], ["a"], "x"))
+    r = CliRunner().invoke(app, ["train", "sft", "--data", "c@v1", "--model", "no-such/model", "--load-in-4bit",
+                                 "--root", str(store.root), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 2
+    assert "load_in_4bit (QLoRA) needs a CUDA GPU" in r.stderr and "drop --load-in-4bit" in r.stderr
+    assert "Traceback" not in r.output and not (tmp_path / "out").exists()
+
+
+# -- gate --------------------------------------------------------------------------------------
+
+def test_rouge_l_and_exact_match():
+    from sluice.train.gate import exact_match, rouge_l
+
+    assert rouge_l("the cat sat on the mat", "the cat sat on the mat") == 1.0
+    assert rouge_l("", "x") == 0.0 and rouge_l("a b", "c d") == 0.0
+    # LCS "the cat the mat" (4) of 6 and 6 tokens → P = R = F = 4/6
+    assert rouge_l("the cat was on the mat", "the cat sat under the mat") == pytest.approx(4 / 6)
+    assert exact_match("  The answer is 42. ", "the answer is 42") == 1.0 and exact_match("42", "41") == 0.0
+
+
+def _scores(overall: float, by_cat: dict[str, float]) -> dict:
+    return {"overall": {"rouge_l": overall, "exact_match": 0.0},
+            "by_category": {c: {"rouge_l": v, "exact_match": 0.0} for c, v in by_cat.items()}}
+
+
+def test_gate_rule_pass_and_fail():
+    from sluice.train.config import GateRule
+    from sluice.train.gate import decide
+
+    base = _scores(0.40, {"math": 0.5, "chat": 0.3})
+    ok = decide(base, _scores(0.50, {"math": 0.6, "chat": 0.4}), GateRule(min_gain=0.05))
+    assert ok["passed"] and len(ok["reasons"]) == 1
+    small = decide(base, _scores(0.42, {"math": 0.5, "chat": 0.34}), GateRule(min_gain=0.05))
+    assert not small["passed"] and "< base" in small["reasons"][0]
+    regress = decide(base, _scores(0.55, {"math": 0.3, "chat": 0.8}), GateRule())
+    assert not regress["passed"] and any("'math'" in r for r in regress["reasons"])
+    floor = decide(base, _scores(0.5, {"math": 0.6, "chat": 0.4}), GateRule(min_score=0.9))
+    assert not floor["passed"]
+    with pytest.raises(SluiceError, match="judge"):
+        decide(base, _scores(0.5, {"math": 0.6, "chat": 0.4}), GateRule(metric="judge"))
+
+
+def test_shipped_train_configs_load():
+    from pathlib import Path
+
+    import yaml
+
+    from sluice.train.config import load_config
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / "train"
+    configs = [p for p in sorted(folder.glob("*.yaml")) if "train" in (yaml.safe_load(p.read_text()) or {})]
+    assert {p.stem for p in configs} == {"sft", "dpo", "kto"}
+    for path in configs:
+        cfg = load_config(path.stem, yaml_path=path)
+        assert cfg.model and cfg.data and cfg.output_dir, path
+    for name in ("accelerate_fsdp.yaml", "accelerate_deepspeed.yaml"):
+        assert yaml.safe_load((folder / name).read_text())["distributed_type"] in ("FSDP", "DEEPSPEED")

@@ -1,0 +1,112 @@
+"""The model card (README.md in the adapter folder), rendered from ``sluice_train.json``.
+
+It records the base model, the adapter config, the datasets with versions and content hashes,
+the hyperparameters, loss curves, eval results and the gate decision, and says how to serve the
+adapter with vLLM multi-LoRA. ``sluice train eval`` re-renders it with the gate's results.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+_BARS = "▁▂▃▄▅▆▇█"
+_HYPER = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+          "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio", "max_length", "gradient_checkpointing",
+          "packing", "assistant_only_loss", "beta", "loss_type", "desirable_weight", "undesirable_weight",
+          "eval_steps", "early_stopping_patience", "seed", "load_in_4bit", "init_adapter")
+
+
+def sparkline(values: list[float]) -> str:
+    if not values:
+        return "(no points)"
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    return "".join(_BARS[min(7, int((v - lo) / span * 7.999))] for v in values)
+
+
+def _curve(name: str, points: list) -> list[str]:
+    if not points:
+        return [f"- {name}: not logged"]
+    values = [v for _, v in points]
+    return [f"- {name}: `{sparkline(values)}` {values[0]:.4f} → {values[-1]:.4f} "
+            f"(min {min(values):.4f}, {len(values)} points, steps {points[0][0]}–{points[-1][0]})"]
+
+
+def render(folder: Path, info: dict) -> str:
+    cfg = info["config"]
+    adapter = {}
+    if (folder / "adapter_config.json").is_file():
+        adapter = json.loads((folder / "adapter_config.json").read_text())
+    name = folder.name
+    lines = ["---", f"base_model: {info['base_model']}", "library_name: peft",
+             f"tags: [sluice, trl, {info['method']}, lora]", "---", "",
+             f"# {name}", "",
+             f"A {'DoRA' if adapter.get('use_dora') else 'LoRA'} adapter trained with `sluice train "
+             f"{info['method']}` (TRL) on top of `{info['base_model']}`.", "",
+             "## Adapter", "",
+             "| setting | value |", "|---|---|"]
+    for key in ("r", "lora_alpha", "lora_dropout", "use_dora", "target_modules", "task_type"):
+        if key in adapter:
+            value = adapter[key]
+            if isinstance(value, list):  # peft expands all-linear to full names: show the projection kinds
+                kinds = sorted({v.rsplit(".", 1)[-1] for v in value})
+                value = f"{len(value)} modules: " + ", ".join(kinds)
+            lines.append(f"| {key} | {value} |")
+    lines += ["", "## Data", "", "| role | dataset | kind | rows | content sha256 |", "|---|---|---|---|---|"]
+    for d in info["datasets"]:
+        rows = f"{d.get('train_rows', d['rows'])} train / {d.get('eval_rows', 0)} eval" if "train_rows" in d \
+            else d["rows"]
+        lines.append(f"| {d['role']} | `{d['ref']}` | {d['kind']} | {rows} | `{d['content_sha256'][:16]}…` |")
+    if info.get("golden"):
+        g = info["golden"]
+        lines.append(f"| golden (held out) | `{g['ref']}` | conversation | {g['rows']} | "
+                     f"`{g['content_sha256'][:16]}…` |")
+    if any("split" in d for d in info["datasets"]):
+        lines.append("")
+        lines += [f"Validation: {d['split']}." for d in info["datasets"] if "split" in d]
+    lines += ["", "## Hyperparameters", "", "| setting | value |", "|---|---|"]
+    lines += [f"| {k} | {cfg[k]} |" for k in _HYPER if k in cfg and cfg[k] is not None]
+    m = info["metrics"]
+    lines += ["", "## Training", "",
+              f"- optimizer steps: {m['global_step']} of {m['max_steps']}"
+              + (" (stopped early: no eval-loss improvement)" if m.get("stopped_early") else ""),
+              f"- best eval loss: {m['best_eval_loss']}" + (f" at `{Path(m['best_checkpoint']).name}` — the adapter "
+                                                             "here is that checkpoint" if m.get("best_checkpoint") else ""),
+              f"- wall time: {m['seconds']} s"]
+    if info.get("reference_model"):
+        lines.append(f"- reference model: {info['reference_model']}")
+    lines.append("")
+    lines += _curve("train loss", info["curves"]["train_loss"]) + _curve("eval loss", info["curves"]["eval_loss"])
+    if info.get("warnings"):
+        lines += ["", "Warnings at training time:", ""] + [f"- {w}" for w in info["warnings"]]
+    lines += ["", "## Evaluation and gate", ""]
+    ev = info.get("eval")
+    if not ev:
+        lines.append("Not evaluated yet: `sluice train eval --adapter " + str(folder) + " --golden REF`.")
+    else:
+        lines += [f"Golden set `{ev['golden']['ref']}` ({ev['golden']['rows']} items, content sha256 "
+                  f"`{ev['golden']['content_sha256'][:16]}…`).", "",
+                  "| metric | base | tuned |", "|---|---|---|"]
+        for metric in ev["tuned"]["overall"]:
+            lines.append(f"| {metric} | {ev['base']['overall'][metric]:.4f} | {ev['tuned']['overall'][metric]:.4f} |")
+        if len(ev["tuned"]["by_category"]) > 1:
+            lines += ["", f"By category ({ev['rule']['metric']}):", "", "| category | base | tuned |", "|---|---|---|"]
+            for cat, vals in ev["tuned"]["by_category"].items():
+                lines.append(f"| {cat} | {ev['base']['by_category'][cat][ev['rule']['metric']]:.4f} | "
+                             f"{vals[ev['rule']['metric']]:.4f} |")
+        d = ev["decision"]
+        lines += ["", f"**Gate: {'PASSED — promote' if d['passed'] else 'FAILED — do not promote'}** "
+                      f"(rule: {d['rule_text']}).", ""] + [f"- {r}" for r in d["reasons"]]
+    lines += ["", "## Serve", "", "With vLLM multi-LoRA (many adapters over one copy of the base model):", "",
+              "```bash", f"vllm serve {info['base_model']} --enable-lora --max-lora-rank {adapter.get('r', cfg['lora_r'])} \\",
+              f"    --lora-modules {name}={folder.resolve()}", "```", "",
+              f"Then request `\"model\": \"{name}\"` on the OpenAI-compatible endpoint. "
+              "Or merge into full weights: `sluice train merge --adapter " + str(folder) + " --out MERGED_DIR`.", ""]
+    return "\n".join(lines)
+
+
+def write_card(folder: Path, info: dict) -> Path:
+    path = Path(folder) / "README.md"
+    path.write_text(render(Path(folder), info))
+    return path

@@ -1,0 +1,175 @@
+"""What the three recipes share: preparing a run (data, golden set, guard, model) and finishing it
+(best adapter, lineage file, model card). Each recipe in sft.py / dpo.py / kto.py reads top to bottom.
+
+Output folder layout::
+
+    <output_dir>/adapter_config.json, adapter_model.safetensors   the best checkpoint's adapter
+    <output_dir>/tokenizer files                                  with the chat template trained with
+    <output_dir>/README.md                                        the model card
+    <output_dir>/sluice_train.json                                config, lineage, golden hash, curves
+    <output_dir>/checkpoints/checkpoint-N/                        evaluated checkpoints (best kept)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sluice.errors import RecipeError
+
+log = logging.getLogger("sluice.train")
+INFO_FILE = "sluice_train.json"
+
+
+@dataclass
+class Prepared:
+    cfg: Any
+    model_id: str
+    tokenizer: Any
+    model: Any
+    train: Any  # datasets.Dataset
+    eval: Any | None
+    lineage: list[dict]
+    golden: dict | None
+    guard: Any
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    card: Path
+    info: dict
+
+    @property
+    def metrics(self) -> dict:
+        return self.info["metrics"]
+
+
+def prepare(cfg, store, method: str) -> Prepared:
+    """Everything before the first step; every check that can fail, fails here."""
+    from . import data as D
+    from .peft_setup import load_model, load_tokenizer, quantization_config
+    from .template import anti_patterns, guard
+
+    if not cfg.model or not cfg.data:
+        raise RecipeError(f"train {method} needs a model and a dataset",
+                          hint="pass --model ID_OR_PATH --data NAME@vN (or model:/data: in --config)")
+    quantization_config(cfg)  # QLoRA without CUDA fails before anything is read
+    split = D.load_split(store, method, cfg.data, cfg.eval_data, cfg.eval_fraction, cfg.seed)
+    golden = None
+    if cfg.golden:
+        items, golden = D.load_golden(store, cfg.golden)
+        D.check_no_overlap(split, items, golden["ref"])
+    tokenizer = load_tokenizer(cfg.model)
+    first = split.train[0]
+    sample = first["messages"] if method == "sft" else first["prompt"] + first.get("chosen", first.get("completion"))
+    result = guard(tokenizer, sample, assistant_only_loss=getattr(cfg, "assistant_only_loss", False))
+    if result.patched:
+        tokenizer.chat_template = result.template  # trained (and saved) with the generation-tagged variant
+    warnings = anti_patterns(cfg, len(split.train), cfg.model)
+    for w in warnings:
+        log.warning(w)
+    model = load_model(cfg, cfg.model)
+    return Prepared(cfg, cfg.model, tokenizer, model, D.to_dataset(split.train),
+                    D.to_dataset(split.eval) if split.eval else None, split.lineage, golden, result, warnings)
+
+
+def training_args(cfg, prep: Prepared, config_cls, **method_args):
+    """Our config → TRL's config for the method (TRL/transformers argument names live only here)."""
+    from .peft_setup import use_bf16
+
+    has_eval = prep.eval is not None and len(prep.eval) > 0
+    out = Path(cfg.output_dir) / "checkpoints"
+    kwargs = dict(
+        output_dir=str(out), learning_rate=cfg.learning_rate, num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps, per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        seed=cfg.seed, logging_steps=cfg.logging_steps, report_to="none", bf16=use_bf16(),
+        max_length=cfg.max_length, disable_tqdm=True, dataloader_pin_memory=use_bf16(),
+        eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps,
+        save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
+        save_only_model=True, load_best_model_at_end=has_eval, metric_for_best_model="eval_loss",
+        greater_is_better=False)
+    return config_cls(**{**kwargs, **method_args})
+
+
+def callbacks(cfg, prep: Prepared):
+    from .callbacks import LossHistory, early_stopping
+
+    history = LossHistory()
+    extra = early_stopping(cfg) if prep.eval is not None and len(prep.eval) else []
+    return history, [history, *extra]
+
+
+def start(trainer) -> None:
+    """Train, with progress lines on stderr instead of transformers' stdout printer."""
+    from transformers.trainer_callback import PrinterCallback
+
+    from .callbacks import StderrLog
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(StderrLog())
+    trainer.train()
+
+
+def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
+    """Save the best adapter, the lineage file and the model card into the output folder."""
+    from .card import write_card
+
+    cfg = prep.cfg
+    out = Path(cfg.output_dir)
+    peft_model = trainer.accelerator.unwrap_model(trainer.model)
+    adapters = sorted(getattr(peft_model, "peft_config", {}) or {})
+    if "ref" in adapters:  # the frozen reference copy of init_adapter is not part of the result
+        peft_model.delete_adapter("ref")
+    trainer.save_model(str(out))  # after load_best_model_at_end: the best checkpoint's adapter
+    prep.tokenizer.save_pretrained(str(out))
+    state = trainer.state
+    reference = None
+    if cfg.method in ("dpo", "kto"):
+        reference = ("frozen copy of init_adapter as PEFT adapter 'ref' on the shared base weights"
+                     if "ref" in adapters else "base model with the adapter disabled (shared weights)") \
+            if getattr(trainer, "ref_model", None) is None else "separate reference model"
+    last_eval = next((h["eval_loss"] for h in reversed(state.log_history) if "eval_loss" in h), None)
+    info = {
+        "method": cfg.method,
+        "base_model": prep.model_id,
+        "config": cfg.model_dump(mode="json"),
+        "datasets": prep.lineage,
+        "golden": prep.golden,
+        "chat_template": {"patched_with_generation_tags": prep.guard.patched,
+                          "sample_assistant_tokens": prep.guard.assistant_tokens,
+                          "sample_tokens": prep.guard.total_tokens},
+        "warnings": prep.warnings,
+        "reference_model": reference,
+        "metrics": {"global_step": state.global_step, "max_steps": state.max_steps,
+                    "best_eval_loss": state.best_metric, "last_eval_loss": last_eval,
+                    "best_checkpoint": state.best_model_checkpoint,
+                    "stopped_early": bool(state.max_steps and state.global_step < state.max_steps),
+                    "train_rows": len(prep.train), "eval_rows": len(prep.eval) if prep.eval is not None else 0,
+                    "seconds": round(time.perf_counter() - started, 2)},
+        "curves": {"train_loss": history.train, "eval_loss": history.eval},
+        "eval": None,
+    }
+    card = out / "README.md"
+    if trainer.is_world_process_zero():  # under `accelerate launch`, one process writes
+        (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+        card = write_card(out, info)
+    return TrainResult(out, card, info)
+
+
+def read_info(adapter_dir: str | Path) -> dict:
+    path = Path(adapter_dir) / INFO_FILE
+    if not path.is_file():
+        raise RecipeError(f"{adapter_dir} is not a sluice adapter folder (no {INFO_FILE})",
+                          hint="pass the output_dir of a `sluice train sft|dpo|kto` run")
+    return json.loads(path.read_text())
