@@ -3,7 +3,7 @@
 # quickstart recipe, and say where the results are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh examples
+bash scripts/setup.sh pii,quality,dedup,examples
 export HF_HUB_OFFLINE=1
 sluice=.venv/bin/sluice
 export SLUICE_HOME="${SLUICE_HOME:-$PWD/sluice-data}"

@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 PII_STAGE = "redact_pii"
+# Stages whose counters are PII findings ("ENTITY/role": n) and whose facts name the engine.
+PII_STAGES = ("pii_detect", "redact_pii")
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
@@ -97,11 +99,16 @@ def _pii(m: dict) -> list[str]:
                         "the machine, and sluice refuses to send it to remote endpoints or Argilla.", ""]
     config = next((c for c in _configs(m) if c.get("stage") == PII_STAGE), {})
     lines += [f"Redacted by `{PII_STAGE}` with settings `{_settings(config)}`.", ""]
-    if stage.get("info"):
-        lines += [f"Engine and recognizers: `{json.dumps(stage['info'], sort_keys=True, default=str)}`", ""]
-    counts = stage.get("counters") or {}
+    pii = [s for s in m.get("stages") or [] if s["name"] in PII_STAGES]
+    for s in pii:
+        if s.get("info"):
+            lines += [f"Engine and recognizers ({s['name']}): `{json.dumps(s['info'], sort_keys=True, default=str)}`", ""]
+    counts: dict[str, int] = {}
+    for s in pii:
+        for key, n in (s.get("counters") or {}).items():
+            counts[key] = counts.get(key, 0) + n
     lines += _table(("entity / role", "findings"), sorted((k, f"{v:,}") for k, v in counts.items()))
-    quarantined = sum(stage.get("quarantined", {}).values())
+    quarantined = sum(sum(s.get("quarantined", {}).values()) for s in pii)
     lines += [f"Rows that could not be redacted were quarantined ({quarantined:,}), never passed through.", ""]
     return lines
 

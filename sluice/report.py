@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 
+from sluice.datacard import PII_STAGES
 from sluice.store import Version
 
 SCORE_PREFIXES = ("score_", "deita_")
@@ -126,7 +127,7 @@ def _languages(df: pl.DataFrame) -> Figure | None:
 def _pii(manifest: dict) -> Figure | None:
     by_type: Counter = Counter()
     for stage in manifest.get("stages") or []:
-        if stage["name"] == "redact_pii":
+        if stage["name"] in PII_STAGES:
             for key, n in (stage.get("counters") or {}).items():
                 by_type[key.split("/")[0]] += n
     if not by_type:
@@ -161,7 +162,8 @@ def _duplicates(version: Version) -> Figure | None:
     rejected = version.read("rejected", columns=None)
     if rejected.num_rows == 0 or "duplicate_of" not in rejected.column_names:
         return None
-    kept_ids = [x for x in rejected.column("duplicate_of").to_pylist() if x is not None]
+    pairs = zip(rejected.column("reason").to_pylist(), rejected.column("duplicate_of").to_pylist())
+    kept_ids = [kept for reason, kept in pairs if kept is not None and reason.endswith("duplicate")]
     if not kept_ids:
         return None
     sizes = Counter(1 + n for n in Counter(kept_ids).values())  # a cluster: the kept row + its duplicates
