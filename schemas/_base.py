@@ -14,6 +14,15 @@ import pyarrow.compute as pc
 
 from sluice.errors import SchemaValidationError
 
+# The identity and lineage columns every data kind starts with (DESIGN.md: "id (stable: hash of
+# source + source id, or of content), source, source_id, created_at").
+IDENTITY = [
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("source_id", pa.string()),
+    pa.field("created_at", pa.timestamp("us", tz="UTC")),
+]
+
 # A row check receives the table and returns (column, row index, message) for the first
 # offending row, or None. Checks are vectorized: they must not loop in Python per row.
 RowCheck = Callable[[pa.Table], "tuple[str, int, str] | None"]

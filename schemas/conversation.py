@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._base import RecordSchema, first_row_where
+from ._base import IDENTITY, RecordSchema, first_row_where
 from .messages import MESSAGES, check_non_empty, check_roles
 
 FEEDBACK = pa.struct(
@@ -31,10 +31,7 @@ CONVERSATION = RecordSchema(
     description="one chat: messages, end-user feedback, source metadata",
     schema=pa.schema(
         [
-            pa.field("id", pa.string(), nullable=False),  # hash of source + source_id, or of content
-            pa.field("source", pa.string(), nullable=False),
-            pa.field("source_id", pa.string()),
-            pa.field("created_at", pa.timestamp("us", tz="UTC")),
+            *IDENTITY,
             pa.field("messages", MESSAGES, nullable=False),
             pa.field("tools", pa.string()),  # JSON list of tool definitions offered to the model
             pa.field("feedback", FEEDBACK),

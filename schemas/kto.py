@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ._base import RecordSchema
+from ._base import IDENTITY, RecordSchema
 from .messages import MESSAGES, check_non_empty, check_roles
 
 KTO = RecordSchema(
@@ -13,10 +13,7 @@ KTO = RecordSchema(
     description="prompt, completion and a boolean label with lineage",
     schema=pa.schema(
         [
-            pa.field("id", pa.string(), nullable=False),
-            pa.field("source", pa.string(), nullable=False),
-            pa.field("source_id", pa.string()),
-            pa.field("created_at", pa.timestamp("us", tz="UTC")),
+            *IDENTITY,
             pa.field("prompt", MESSAGES, nullable=False),
             pa.field("completion", MESSAGES, nullable=False),
             pa.field("label", pa.bool_(), nullable=False),

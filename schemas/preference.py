@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ._base import RecordSchema
+from ._base import IDENTITY, RecordSchema
 from .messages import MESSAGES, check_non_empty, check_roles
 
 ORIGINS = ("edit", "ranking", "rating", "synthetic", "thumbs-pair", "imported")
@@ -15,10 +15,7 @@ PREFERENCE = RecordSchema(
     description="prompt, chosen and rejected message lists with scores and lineage",
     schema=pa.schema(
         [
-            pa.field("id", pa.string(), nullable=False),
-            pa.field("source", pa.string(), nullable=False),
-            pa.field("source_id", pa.string()),
-            pa.field("created_at", pa.timestamp("us", tz="UTC")),
+            *IDENTITY,
             pa.field("prompt", MESSAGES, nullable=False),
             pa.field("chosen", MESSAGES, nullable=False),
             pa.field("rejected", MESSAGES, nullable=False),
