@@ -200,3 +200,34 @@ def test_wheel_installs_and_imports_on_its_own(wheel, tmp_path):
                           env=env)
     assert proc.returncode == 0, proc.stderr
     assert {"normalize", "length", "length_filter"} <= {s["name"] for s in json.loads(proc.stdout)}
+
+
+def test_every_stage_requirement_is_installed_by_the_extra_it_names():
+    """`pip install 'sluice[X]'` — the hint a missing package gives — must really bring it."""
+    import importlib.metadata as md
+    import re
+    import tomllib
+
+    from sluice.stage import STAGES, stage_class
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+    def dists(extra: str) -> set[str]:
+        out = set()
+        for req in extras[extra]:
+            m = re.match(r"([A-Za-z0-9_.-]+)(?:\[([^\]]+)\])?", req)
+            name = m.group(1).lower().replace("_", "-")
+            if name == "sluice":
+                out |= {d for e in m.group(2).split(",") for d in dists(e.strip())}
+            else:
+                out.add(name)
+        return out
+
+    modules = md.packages_distributions()
+    missing = []
+    for name in STAGES:
+        for req in stage_class(name).requires:
+            provided = {d.lower().replace("_", "-") for d in modules.get(req.module.split(".")[0], [])}
+            if not provided & dists(req.extra):
+                missing.append(f"{name}: {req.module} is not in extra [{req.extra}]")
+    assert not missing, missing
