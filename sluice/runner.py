@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from sluice import __version__
 from sluice.errors import RecipeError
-from sluice.parallel import ordered_map
+from sluice.parallel import ordered_map, process_pool
 from sluice.recipe import Recipe
 from sluice.schemas import get
 from sluice.apply import apply_stage
@@ -171,12 +171,12 @@ def _clean_stale_checkpoints(root: Path) -> None:
 
 
 def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint, recipe: Recipe,
-               progress: Progress | None) -> StageStats:
+               progress: Progress | None, pool=None) -> StageStats:
     tmp = ckpt.path.parent / f".tmp-{ckpt.fingerprint}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        stats = _write_stage(stage, index, files, tmp, ckpt, recipe, progress)
+        stats = _write_stage(stage, index, files, tmp, ckpt, recipe, progress, pool)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-written checkpoint behind
         raise
@@ -193,7 +193,7 @@ def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint, r
 
 
 def _write_stage(stage: Stage, index: int, files: list[Path], tmp: Path, ckpt: _Checkpoint, recipe: Recipe,
-                 progress: Progress | None) -> StageStats:
+                 progress: Progress | None, pool=None) -> StageStats:
     stats = StageStats(stage.name, index, ckpt.fingerprint)
     parts = {p: _PartWriter(tmp / p, 250_000) for p in ("data", "rejected", "quarantine")}
     total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
@@ -205,7 +205,7 @@ def _write_stage(stage: Stage, index: int, files: list[Path], tmp: Path, ckpt: _
         tables = [pq.read_table(f) for f in files]
         whole = pa.concat_tables(tables, promote_options="default") if tables else None
         jobs: Iterator[tuple] = iter([(stage, key, whole, 0)] if whole is not None else [])
-        workers = 1
+        workers, pool = 1, None  # one batch: it runs here
     else:
         def gen():
             offset = 0
@@ -216,7 +216,7 @@ def _write_stage(stage: Stage, index: int, files: list[Path], tmp: Path, ckpt: _
                 yield stage, key, pq.read_schema(files[0]).empty_table(), 0
         jobs, workers = gen(), recipe.workers
     schema = pq.read_schema(files[0]) if files else None
-    for kept, rejected, quarantined, counters in ordered_map(apply_stage, jobs, workers):
+    for kept, rejected, quarantined, counters in ordered_map(apply_stage, jobs, workers, pool=pool):
         stats.counters.update(counters)
         parts["data"].write(kept)
         stats.kept += kept.num_rows
@@ -260,19 +260,28 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
     files = version.files()
     all_stats: list[StageStats] = []
     checkpoints: list[_Checkpoint] = []
-    for i, stage in enumerate(stages):
-        ckpt = _Checkpoint(store.root, stage.fingerprint(upstream + f"|schema={get(version.kind).version}"))
-        if ckpt.done():
-            stats = ckpt.stats()
-            if progress:
-                progress.stage_started(i, stage.name, stats.rows_in)
-                progress.stage_finished(i, stats)
-        else:
-            stats = _run_stage(stage, i, files, ckpt, recipe, progress)
-        all_stats.append(stats)
-        checkpoints.append(ckpt)
-        files = ckpt.files("data")
-        upstream = ckpt.fingerprint
+    # One pool of workers serves every batch stage of the run: each worker sets a stage up once
+    # (models load once per process), and no stage pays for starting processes again.
+    pool = None
+    try:
+        for i, stage in enumerate(stages):
+            ckpt = _Checkpoint(store.root, stage.fingerprint(upstream + f"|schema={get(version.kind).version}"))
+            if ckpt.done():
+                stats = ckpt.stats()
+                if progress:
+                    progress.stage_started(i, stage.name, stats.rows_in)
+                    progress.stage_finished(i, stats)
+            else:
+                if pool is None and recipe.workers > 1 and not stage.whole_dataset:
+                    pool = process_pool(recipe.workers)
+                stats = _run_stage(stage, i, files, ckpt, recipe, progress, pool)
+            all_stats.append(stats)
+            checkpoints.append(ckpt)
+            files = ckpt.files("data")
+            upstream = ckpt.fingerprint
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     previous = store.versions(out_name)
     if previous and previous[-1].manifest.get("fingerprint") == upstream \
             and previous[-1].manifest.get("parents") == [version.ref]:

@@ -70,6 +70,8 @@ class EmbedConfig(StageConfig):
     text: Literal["conversation", "user"] = Field("conversation", description="what is embedded: user and "
                                                                               "assistant turns, or user turns only")
     batch_size: int = Field(64, gt=0, description="texts per forward pass")
+    max_tokens: int | None = Field(None, gt=0, description="tokens of each text the model reads (default: the "
+                                                           "model's own maximum); fewer is much faster on CPU")
     device: str | None = Field(None, description="torch device (default: sentence-transformers' choice)")
 
 
@@ -82,6 +84,8 @@ class Embed(Scorer):
 
     def setup(self) -> None:
         self.model = load_model(self.config.model, self.config.device)
+        if self.config.max_tokens:
+            self.model.max_seq_length = min(self.config.max_tokens, self.model.max_seq_length or self.config.max_tokens)
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "model"):
