@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+from sluice import tiny
 
 _CORPUS = [
     "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
@@ -35,38 +35,11 @@ def chat_template() -> str:
 
 def build_tokenizer(vocab_size: int = 512, template: str | None = None):
     """A byte-level BPE tokenizer trained on a few sentences, with ChatML special tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   additional_special_tokens=SPECIAL[1:])
-    fast.chat_template = chat_template() if template is None else template
-    return fast
+    return tiny.build_tokenizer(_CORPUS, chat_template() if template is None else template, vocab_size)
 
 
 def build_tiny_model(path: str | Path, *, hidden_size: int = 64, layers: int = 2, seed: int = 0,
                      template: str | None = None) -> Path:
     """Write a randomly initialised Llama-style model and its tokenizer to ``path``."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    path = Path(path)
-    tokenizer = build_tokenizer(template=template)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 2,
-                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024, tie_word_embeddings=False,
-                         bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return tiny.build_tiny_model(path, build_tokenizer(template=template), hidden_size=hidden_size, layers=layers,
+                                 max_positions=1024, seed=seed)

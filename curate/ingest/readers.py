@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import gzip
-import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,4 +116,4 @@ def _decompressing(raw, compression: str):
 
 def read_all(path: Path, compression: str | None) -> bytes:
     with open_binary(path, compression) as f:
-        return f.read() if hasattr(f, "read") else io.BytesIO(f).read()
+        return f.read()
