@@ -74,6 +74,11 @@ class Stage:
     def setup(self) -> None:
         """Load models or other heavy state; called once per process before the first batch."""
 
+    def __reduce__(self):
+        # A stage travels to worker processes as its class and config. Heavy state from setup()
+        # (models, analyzers) stays behind, and setup() builds it again in the worker.
+        return (type(self), (self.config,))
+
     def count(self, key: str, n: int = 1) -> None:
         """Add to a named counter (e.g. ``PERSON/user``); the runner sums them over all batches
         and workers into the manifest. Counters hold counts only, never row values."""

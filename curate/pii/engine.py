@@ -13,10 +13,7 @@ Engines (``nlp:`` in config):
 * ``transformers:<hub id or path>``: a token-classification model through Presidio's
   TransformersNlpEngine (blank spaCy tokenizer underneath).
 
-``Detector.analyze_many`` returns exactly what ``AnalyzerEngine.analyze`` returns per text, faster:
-identical texts are analyzed once; a recognizer whose patterns provably need a character the
-text lacks (``@`` for email, a digit for phone, ``x.y`` for URL, …) is not asked; and spaCy runs
-only when something reads the NLP artifacts (context scoring of a finding, an NER recognizer).
+``detector.Detector`` runs this engine over many texts, faster, with identical findings.
 """
 
 from __future__ import annotations
@@ -31,20 +28,6 @@ from sluice.errors import RecipeError
 
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
-# recognizer → a regex every one of its matches must contain (read off its patterns; same `regex`
-# module and flags Presidio compiles with). An entity is skipped for a text only when every
-# recognizer reporting it is listed here and none of their needs is present.
-NEEDS = {
-    "EmailRecognizer": r"@",
-    "UrlRecognizer": r"[a-z0-9.\-][.][a-z]",
-    "PhoneRecognizer": r"\d",  # libphonenumber finds no number in a text without a (Unicode) digit
-    "PhonePatternRecognizer": r"\d",
-    "IpRecognizer": r"[\d:]",
-    "CreditCardRecognizer": r"\d",
-    "MastercardSeries2Recognizer": r"\d",
-    "IbanRecognizer": r"\d",
-    "UsSsnRecognizer": r"\d",
-}
 PREDEFINED = {"CreditCardRecognizer", "UsBankRecognizer", "UsLicenseRecognizer", "UsItinRecognizer",
               "UsPassportRecognizer", "UsSsnRecognizer", "NhsRecognizer", "CryptoRecognizer", "DateRecognizer",
               "EmailRecognizer", "IbanRecognizer", "IpRecognizer", "MedicalLicenseRecognizer",
@@ -120,7 +103,7 @@ def _nlp_engine(spec: str):
                 self.nlp = {"en": _blank_nlp()}
         engine = BlankEngine(models=[{"lang_code": "en", "model_name": "blank"}])
         engine.load()
-        return engine, False
+        return engine, False, True
     if kind == "spacy" and target:
         import spacy
         from pathlib import Path
@@ -130,7 +113,7 @@ def _nlp_engine(spec: str):
                               hint=f"install it (python -m spacy download {target}) or use nlp: blank")
         engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": target}])
         engine.load()
-        return engine, True
+        return engine, True, False
     if kind == "transformers" and target:
         from presidio_analyzer.nlp_engine.transformers_nlp_engine import FACTORY_NAME
 
@@ -146,14 +129,19 @@ def _nlp_engine(spec: str):
         engine = BlankTransformersEngine(models=[{"lang_code": "en",
                                                   "model_name": {"spacy": "blank", "transformers": target}}])
         engine.load()
-        return engine, True
+        return engine, True, True
     raise RecipeError(f"unknown nlp engine {spec!r}",
                       hint="use blank, spacy:<model or path> or transformers:<hub id or path>")
 
 
-def build_analyzer(config: EngineConfig):
-    """(AnalyzerEngine, EngineInfo) for a config — the same engine the stage, scan and baseline use."""
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+def build_analyzer(config: EngineConfig, *, fast: bool = False):
+    """(AnalyzerEngine, EngineInfo) for a config: Presidio's engine with sluice's recognizers.
+
+    ``fast=True`` builds the engine ``Detector`` runs: the same recognizers and results, with
+    libphonenumber's scan shared across regions, a registry that asks only the recognizers whose
+    gate a text passes, and (with lower-case lemmas) context enhancement that skips texts where no
+    context word occurs."""
+    from presidio_analyzer import AnalyzerEngine
 
     from .recognizers import (NameListRecognizer, address_recognizer, custom_recognizers, extra_number_recognizers,
                               secret_recognizers)
@@ -163,92 +151,27 @@ def build_analyzer(config: EngineConfig):
     # Presidio logs analyzed text (context words, decision traces) at DEBUG: never let that through.
     for name in ("presidio-analyzer", "presidio-anonymizer"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    nlp_engine, ner = _nlp_engine(config.nlp)
-    registry = RecognizerRegistry(supported_languages=["en"])
+    nlp_engine, ner, lower_lemmas = _nlp_engine(config.nlp)
+    from .detector import GatedEnhancer, GatedRegistry
+
+    registry = GatedRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
     if not ner:  # a blank pipeline has no NER: its recognizer could only ever return nothing
         registry.recognizers = [r for r in registry.recognizers if r.name in PREDEFINED]
-    extra = [*secret_recognizers(), address_recognizer(), *extra_number_recognizers(),
-             *custom_recognizers(config.recognizers)]
-    if config.name_lists:
-        extra.append(NameListRecognizer())
-    for r in extra:
+    for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers()]:
         registry.add_recognizer(r)
+    if fast:
+        registry.gate_known()  # before custom recognizers join: a user's may reuse a name
+    for r in custom_recognizers(config.recognizers):
+        registry.add_recognizer(r)
+    if config.name_lists:
+        registry.add_recognizer(NameListRecognizer())
+    enhancer = GatedEnhancer() if fast and lower_lemmas else None
     analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"],
-                              default_score_threshold=config.score_threshold)
+                              default_score_threshold=config.score_threshold, context_aware_enhancer=enhancer)
     supported = set(analyzer.get_supported_entities("en"))
     wanted = sorted(supported if config.entities is None else set(config.entities) & supported)
     wanted = sorted(set(wanted) | {r.entity for r in config.recognizers})
     active = [r.name for r in registry.recognizers if set(r.supported_entities) & set(wanted)]
     info = EngineInfo(config.nlp, ner, active, wanted, person_list_only=not ner and "PERSON" in wanted)
     return analyzer, info
-
-
-class Detector:
-    """Findings per text, identical to ``AnalyzerEngine.analyze(text, entities=…, allow_list=…)``."""
-
-    def __init__(self, config: EngineConfig, analyzer=None, info: EngineInfo | None = None):
-        import regex
-
-        self.config = config
-        if analyzer is None:
-            analyzer, info = build_analyzer(config)
-        self.analyzer, self.info = analyzer, info
-        flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
-        by_entity: dict[str, list] = {}
-        for r in analyzer.registry.recognizers:
-            for e in r.supported_entities:
-                by_entity.setdefault(e, []).append(r)
-        self.needs = {}
-        for e in info.entities:
-            names = {r.name for r in by_entity.get(e, [])}
-            if names and names <= set(NEEDS):
-                self.needs[e] = regex.compile("|".join(f"(?:{NEEDS[n]})" for n in sorted(names)), flags)
-        self.always = [e for e in info.entities if e not in self.needs]
-        self.cache: dict[str, list] = {}
-
-    def kwargs(self) -> dict:
-        c = self.config
-        return {"language": c.language, "entities": list(self.info.entities),
-                "allow_list": list(c.allow_list) or None}
-
-    def analyze(self, text: str) -> list:
-        """The baseline call: Presidio's analyze, nothing skipped."""
-        return self.analyzer.analyze(text, **self.kwargs())
-
-    def analyze_many(self, texts: list[str]) -> list[list]:
-        out = []
-        for text in texts:
-            hit = self.cache.get(text)
-            if hit is None:
-                hit = self._analyze_one(text)
-                if len(self.cache) > 200_000:
-                    self.cache.clear()
-                self.cache[text] = hit
-            out.append(hit)
-        return out
-
-    def _analyze_one(self, text: str) -> list:
-        if not text.strip():
-            return self.analyze(text)
-        entities = self.always + [e for e, rx in self.needs.items() if rx.search(text)]
-        if not entities:
-            return []
-        kw = self.kwargs()
-        kw["entities"] = entities
-        return self.analyzer.analyze(text, nlp_artifacts=_LazyArtifacts(self.analyzer.nlp_engine, text), **kw)
-
-
-class _LazyArtifacts:
-    """NlpArtifacts computed on first use: pattern recognizers never read them, so texts without
-    findings (and engines without NER) skip spaCy entirely."""
-
-    def __init__(self, engine, text: str):
-        self._engine, self._text, self._real = engine, text, None
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if self._real is None:
-            self._real = self._engine.process_text(self._text, "en")
-        return getattr(self._real, name)

@@ -112,20 +112,27 @@ def _sentence_start(text: str, pos: int) -> bool:
     return not before or before[-1] in ".!?:\n\"“"
 
 
+def _gated(recognizer: EntityRecognizer, gate: str) -> EntityRecognizer:
+    """Attach a regex that every match of the recognizer contains (see ``detector.GATES``); it is
+    written next to the patterns it is read off."""
+    recognizer.sluice_gate = gate
+    return recognizer
+
+
 def secret_recognizers() -> list[PatternRecognizer]:
     return [
-        PatternRecognizer("API_KEY", name="ApiKeyRecognizer", patterns=[
+        _gated(PatternRecognizer("API_KEY", name="ApiKeyRecognizer", patterns=[
             Pattern("openai", r"\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_\-]{20,}", 0.95),
             Pattern("aws access key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0.95),
             Pattern("github token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", 0.95),
             Pattern("slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", 0.95),
             Pattern("google api key", r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.95),
-        ], context=["key", "token", "secret", "api"]),
-        PatternRecognizer("BEARER_TOKEN", name="BearerTokenRecognizer", patterns=[
-            Pattern("bearer", r"(?<=\bBearer\s)[A-Za-z0-9\-._~+/]{16,}=*", 0.9)]),
-        PatternRecognizer("PRIVATE_KEY", name="PrivateKeyRecognizer", patterns=[
+        ], context=["key", "token", "secret", "api"]), r"sk-|AKIA|ASIA|gh[pousr]_|xox[abprs]-|AIza"),
+        _gated(PatternRecognizer("BEARER_TOKEN", name="BearerTokenRecognizer", patterns=[
+            Pattern("bearer", r"(?<=\bBearer\s)[A-Za-z0-9\-._~+/]{16,}=*", 0.9)]), r"Bearer\s"),
+        _gated(PatternRecognizer("PRIVATE_KEY", name="PrivateKeyRecognizer", patterns=[
             Pattern("pem block", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY-----|\Z)",
-                    0.99)]),
+                    0.99)]), r"-----BEGIN "),
     ]
 
 
@@ -149,9 +156,11 @@ def address_recognizer() -> PatternRecognizer:
     us = (rf"\b\d{{1,6}}(?:[ ][^\W\d_]+){{1,4}}[ ](?:{street})\b\.?(?:,?[ ](?:Apt\.|Suite|Unit)[ ]?\d+)?" + city)
     eu = r"\b[^\W\d_]+(?:straße|strasse|weg|gasse|platz|allee)[ ]\d{1,4}[a-z]?(?:,?[ ]\d{5}[ ][^\W\d_]+)?"
     po = r"\b(?:PO|P\.O\.)[ ]Box[ ]\d+" + city
-    return PatternRecognizer("STREET_ADDRESS", name="StreetAddressRecognizer", patterns=[
+    recognizer = PatternRecognizer("STREET_ADDRESS", name="StreetAddressRecognizer", patterns=[
         Pattern("us street", us, 0.7), Pattern("de street", eu, 0.7), Pattern("po box", po, 0.7)],
         context=["address", "ship", "live", "deliver"])
+    us_core = rf"\d(?:[ ][^\W\d_]+){{1,4}}[ ](?:{street})\b"  # the us pattern without its optional tails
+    return _gated(recognizer, us_core + r"|(?:straße|strasse|weg|gasse|platz|allee)[ ]\d|Box[ ]\d")
 
 
 def extra_number_recognizers() -> list[EntityRecognizer]:
@@ -159,14 +168,15 @@ def extra_number_recognizers() -> list[EntityRecognizer]:
     Presidio's), and formatted phone numbers that libphonenumber rejects as unassigned."""
     from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
 
-    card = CreditCardRecognizer(name="MastercardSeries2Recognizer", patterns=[
-        Pattern("mastercard 2-series", r"\b2(?:2[2-9]\d|[3-6]\d\d|7[01]\d|720)(?:[- ]?\d{4}){3}\b", 0.3)])
+    card = _gated(CreditCardRecognizer(name="MastercardSeries2Recognizer", patterns=[
+        Pattern("mastercard 2-series", r"\b2(?:2[2-9]\d|[3-6]\d\d|7[01]\d|720)(?:[- ]?\d{4}){3}\b", 0.3)]),
+        r"2\d{3}[- ]?\d{4}")
     phone = PatternRecognizer("PHONE_NUMBER", name="PhonePatternRecognizer", patterns=[
         Pattern("international", r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)", 0.6),
         Pattern("nanp", r"\b(?:\d{3}-\d{3}-\d{4}|\(\d{3}\) ?\d{3}-\d{4}|\d{3}\.\d{3}\.\d{4})(?: ?x\d{1,5})?\b", 0.6),
         Pattern("digits with context", r"(?<![\d-])0\d{9,11}(?![\d-])", 0.45)],
         context=["phone", "call", "tel", "telephone", "telefon", "mobile", "cell", "number", "reach"])
-    return [card, phone]
+    return [card, _gated(phone, r"\+\d|\d{3}[-.)]|0\d{9}")]  # international | nanp | digits with context
 
 
 def custom_recognizers(spec: list) -> list[EntityRecognizer]:

@@ -14,7 +14,8 @@ import polars as pl
 from sluice.store import Store
 
 from . import fields
-from .engine import Detector, EngineConfig
+from .detector import Detector
+from .engine import EngineConfig
 
 
 def scan(store: Store, ref: str, config: EngineConfig | None = None, *, min_score: float = 0.5,

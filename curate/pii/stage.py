@@ -61,7 +61,7 @@ class PiiDetect(Scorer):
     version = 1
 
     def setup(self) -> None:
-        from .engine import Detector
+        from .detector import Detector
 
         self.detector = Detector(self.config)
 

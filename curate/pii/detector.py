@@ -1,0 +1,217 @@
+"""Presidio's analysis over many texts: the same findings as ``AnalyzerEngine.analyze``, faster.
+
+``Detector.analyze_many`` returns exactly what Presidio's ``AnalyzerEngine.analyze`` returns for
+each text, with the same recognizers, entities and allow-list. ``Detector.presidio`` is that
+stock call, kept as the baseline. The speed comes from work that provably cannot change a
+finding:
+
+* identical texts are analyzed once;
+* a recognizer is not asked about a text that lacks what every one of its matches contains
+  (``GATES``: ``@`` for e-mail, a run of 8 digits for a bank number, ``-----BEGIN `` for a key
+  block, …). Each gate is read off the recognizer's own patterns and compiled the way Presidio
+  compiles them;
+* libphonenumber scans each text once instead of once per region (``phone.py``);
+* spaCy runs only when something reads the NLP artifacts. With sluice's lower-case lemmas, that
+  means a finding whose recognizer has a context word that occurs in the text at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+import regex
+from presidio_analyzer import RecognizerRegistry, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+from .engine import EngineConfig, build_analyzer
+from .phone import ReplayPhoneRecognizer, replay_supported
+
+# recognizer → a regex that every match of every one of its patterns contains, written with the
+# patterns' own character classes and compiled with the same module and flags (regex, DOTALL |
+# MULTILINE | IGNORECASE). A text with no match of the gate gets no finding from the recognizer.
+GATES = {
+    "EmailRecognizer": r"[@]",
+    "UrlRecognizer": r"[a-z0-9.\-][.][a-z]",
+    "CreditCardRecognizer": r"\d{4}[- ]?\d{3}",  # 4-digit prefix group, then a group of 3-4
+    "UsBankRecognizer": r"[0-9]{8}",
+    "UsLicenseRecognizer": r"[A-Z][0-9]|[0-9][A-Z]|\][0-9]|[0-9]{6}",  # every alternative joins a letter
+    "UsItinRecognizer": r"9\d{2}[- ]?\d",                          # (or "]", a typo upstream) to a digit
+    "UsPassportRecognizer": r"[0-9]{8}",
+    "UsSsnRecognizer": r"[0-9]{2}[- .]?[0-9]{4}",
+    "NhsRecognizer": r"[0-9]{3}[- ]?[0-9]{3}",
+    "CryptoRecognizer": r"[13][a-zA-HJ-NP-Z0-9]{25}",
+    "IbanRecognizer": r"[A-Z]{2}[0-9]{2}",
+    # IPv4: octet "." octet "." …; IPv6: "::", or (full form) hex ":" hex
+    "IpRecognizer": r"[0-9]\.[0-9]{1,3}\.[0-9]|::|[0-9A-F]:[0-9A-F]",
+    "MedicalLicenseRecognizer": r"\d{7}",
+}
+# libphonenumber finds candidates with Python's re: a candidate has a (Unicode) digit
+PHONE_GATE = re.compile(r"\d")
+class GatedRegistry(RecognizerRegistry):
+    """A registry that, while ``only`` is set, serves just those recognizers (the ones a text passes
+    the gate of). Presidio asks the registry once per analyze call and uses that list for running
+    recognizers, context and score thresholds, all of which concern only the results of recognizers
+    that ran, so leaving out one that would have found nothing changes nothing."""
+
+    only: list | None = None
+    gates: dict | None = None
+
+    def gate_known(self) -> None:
+        flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+        self.gates = {}
+        for i, r in enumerate(self.recognizers):
+            if r.name == "PhoneRecognizer" and type(r).__name__ == "PhoneRecognizer":
+                if replay_supported():
+                    r = self.recognizers[i] = ReplayPhoneRecognizer.like(r)
+                self.gates[id(r)] = PHONE_GATE
+            elif getattr(r, "sluice_gate", None) or r.name in GATES:
+                self.gates[id(r)] = regex.compile(getattr(r, "sluice_gate", None) or GATES[r.name], flags)
+
+    def get_recognizers(self, language, entities=None, all_fields=False, ad_hoc_recognizers=None):
+        if self.only is not None and not ad_hoc_recognizers:
+            return self.only
+        return super().get_recognizers(language, entities, all_fields, ad_hoc_recognizers)
+
+
+def context_absent(recognizer, lowered: str) -> bool:
+    """True when Presidio's lemma enhancer cannot raise this recognizer's scores in this text.
+
+    The enhancer raises a score when one of the recognizer's context words is a substring of a
+    lemma near the result. With sluice's tokenizer a lemma is its token lower-cased, a piece of the
+    lower-cased text; so an ASCII context word that does not occur in ``lowered`` never matches."""
+    words = [w.lower() for w in getattr(recognizer, "context", None) or ()]
+    return all(w.isascii() and w not in lowered for w in words)
+
+
+class GatedEnhancer(LemmaContextAwareEnhancer):
+    """Presidio's lemma context enhancer, skipped (and spaCy with it) when it cannot change a
+    score: no recognizer of the results has a context word in the text (``context_absent``)."""
+
+    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
+        if not raw_results:
+            return []
+        if not context:
+            by_id = {r.id: r for r in recognizers}
+            lowered = text.lower()
+            if all(context_absent(by_id.get(res.recognition_metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)),
+                                  lowered) for res in raw_results):
+                return raw_results  # unchanged (Presidio returns copies; nothing else holds these)
+        return super().enhance_using_context(text, raw_results, nlp_artifacts, recognizers, context)
+
+
+class Detector:
+    """Findings per text, identical to Presidio's ``AnalyzerEngine.analyze(text, entities=…,
+    allow_list=…)`` on the same recognizers (``presidio``), computed faster (``analyze_many``)."""
+
+    def __init__(self, config: EngineConfig):
+        self.config = config
+        self.analyzer, self.info = build_analyzer(config, fast=True)
+        self.registry: GatedRegistry = self.analyzer.registry
+        self.lower_lemmas = isinstance(self.analyzer.context_aware_enhancer, GatedEnhancer)
+        self._stock = None
+        self._added: list = []
+        self.cache: dict[str, list] = {}
+        self._plan()
+
+    def _plan(self) -> None:
+        """The recognizers Presidio picks for our entities, each with its gate (or None)."""
+        self.registry.only = None
+        chosen = self.registry.get_recognizers("en", entities=list(self.info.entities))
+        order = {id(r): i for i, r in enumerate(self.registry.recognizers)}
+        chosen.sort(key=lambda r: order.get(id(r), len(order)))  # a stable order, for reproducible runs
+        self.plan = [(r, self.registry.gates.get(id(r))) for r in chosen]
+
+    def add_recognizer(self, recognizer) -> None:
+        """Add a recognizer to both engines (it runs on every text; no gate)."""
+        self.registry.add_recognizer(recognizer)
+        self._added.append(recognizer)
+        if self._stock is not None:
+            self._stock.registry.add_recognizer(recognizer)
+        self.cache.clear()
+        self._plan()
+
+    def kwargs(self) -> dict:
+        c = self.config
+        return {"language": c.language, "entities": list(self.info.entities),
+                "allow_list": list(c.allow_list) or None}
+
+    def presidio(self, text: str) -> list:
+        """The baseline: Presidio's stock engine and recognizers, analyze called as is."""
+        if self._stock is None:
+            self._stock, _ = build_analyzer(self.config)
+            for r in self._added:
+                self._stock.registry.add_recognizer(r)
+        return self._stock.analyze(text, **self.kwargs())
+
+    def analyze(self, text: str) -> list:
+        return self.analyze_many([text])[0]
+
+    def analyze_many(self, texts: list[str]) -> list[list]:
+        out = []
+        for text in texts:
+            hit = self.cache.get(text)
+            if hit is None:
+                hit = self._analyze_one(text)
+                if len(self.cache) > 200_000:
+                    self.cache.clear()
+                self.cache[text] = hit
+            out.append(hit)
+        return out
+
+    def _analyze_one(self, text: str) -> list:
+        artifacts = _LazyArtifacts(self.analyzer.nlp_engine, text)
+        entities = list(self.info.entities)
+        lowered = text.lower() if self.lower_lemmas else None
+        found = []
+        for recognizer, gate in self.plan:
+            if gate is None or gate.search(text):
+                results = recognizer.analyze(text, entities, artifacts)
+                if results and lowered is not None and self.fixed_threshold(recognizer) \
+                        and context_absent(recognizer, lowered):
+                    # scores stay as they are: those under the threshold would be dropped anyway
+                    results = [r for r in results if r.score >= self.analyzer.default_score_threshold]
+                if results:
+                    found.append(_Found(recognizer, results))
+        if not found:  # Presidio's analyze would return [] too: no recognizer result to keep
+            return []
+        self.registry.only = found
+        try:
+            return self.analyzer.analyze(text, nlp_artifacts=artifacts, **self.kwargs())
+        finally:
+            self.registry.only = None
+
+    @staticmethod
+    def fixed_threshold(recognizer) -> bool:
+        """True when the engine's default threshold applies to the recognizer's results (it sets
+        no thresholds of its own)."""
+        return not getattr(recognizer, "score_thresholds", None)
+
+
+class _Found:
+    """A recognizer whose results for the text at hand are already known: Presidio's analyze gets
+    them from here instead of running the recognizer a second time. Everything else (id, name,
+    context, score thresholds, enhance_using_context) is the recognizer's own."""
+
+    def __init__(self, recognizer, results: list):
+        self._recognizer, self._results = recognizer, results
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        return self._results
+
+    def __getattr__(self, name):
+        return getattr(self._recognizer, name)
+
+
+class _LazyArtifacts:
+    """NlpArtifacts computed on first use: pattern recognizers never read them, so texts without
+    findings (and engines without NER) skip spaCy entirely."""
+
+    def __init__(self, engine, text: str):
+        self._engine, self._text, self._real = engine, text, None
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._real is None:
+            self._real = self._engine.process_text(self._text, "en")
+        return getattr(self._real, name)
