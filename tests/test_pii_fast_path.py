@@ -112,21 +112,24 @@ def test_replay_falls_back_to_presidio_when_phonenumbers_changes(monkeypatch):
     phone.replay_supported.cache_clear()
     try:
         d = Detector(EngineConfig())
-        used = [type(r).__name__ for r, _ in d.plan if r.name == "PhoneRecognizer"]
+        used = [type(r).__name__ for r, *_ in d.plan if r.name == "PhoneRecognizer"]
         assert used == ["PhoneRecognizer"]
     finally:
         phone.replay_supported.cache_clear()
 
 
 def test_every_gate_holds_wherever_its_recognizer_finds_something(corpus):
+    from sluice.curate.pii.detector import DIGIT
+
     d = Detector(EngineConfig())
-    gated = [(r, g) for r, g in d.plan if g is not None]
-    hits = {r.name: 0 for r, _ in gated}
+    gated = [(r, g, digit) for r, g, digit in d.plan if g is not None or digit is not None]
+    hits = {r.name: 0 for r, *_ in gated}
     for text in corpus:
-        for r, gate in gated:
+        for r, gate, digit in gated:
             if r.analyze(text, list(d.info.entities), None):
                 hits[r.name] += 1
-                assert gate.search(text), (r.name, "gate rejects a text the recognizer finds something in")
+                assert gate is None or gate.search(text), (r.name, "gate rejects a text the recognizer finds something in")
+                assert digit is None or DIGIT[digit].search(text), (r.name, "a finding without a digit")
     never = sorted(name for name, n in hits.items() if n == 0)
     assert not never, f"no corpus text exercises {never}"
 

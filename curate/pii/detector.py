@@ -21,7 +21,7 @@ import re
 
 import regex
 from presidio_analyzer import RecognizerRegistry, RecognizerResult
-from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer, LemmaContextAwareEnhancer
 
 from .engine import EngineConfig, build_analyzer
 from .phone import ReplayPhoneRecognizer, replay_supported
@@ -41,12 +41,18 @@ GATES = {
     "NhsRecognizer": r"[0-9]{3}[- ]?[0-9]{3}",
     "CryptoRecognizer": r"[13][a-zA-HJ-NP-Z0-9]{25}",
     "IbanRecognizer": r"[A-Z]{2}[0-9]{2}",
-    # IPv4: octet "." octet "." …; IPv6: "::", or (full form) hex ":" hex
-    "IpRecognizer": r"[0-9]\.[0-9]{1,3}\.[0-9]|::|[0-9A-F]:[0-9A-F]",
+    # IPv4: octet "." octet "." …; IPv6: "::", or (full form) ":" then a hex digit
+    "IpRecognizer": r"[0-9]\.[0-9]{1,3}\.[0-9]|:[:0-9A-F]",
     "MedicalLicenseRecognizer": r"\d{7}",
 }
-# libphonenumber finds candidates with Python's re: a candidate has a (Unicode) digit
-PHONE_GATE = re.compile(r"\d")
+# gates every alternative of which holds a digit: not even searched in a text without one
+DIGIT_GATES = {"CreditCardRecognizer", "UsBankRecognizer", "UsLicenseRecognizer", "UsItinRecognizer",
+               "UsPassportRecognizer", "UsSsnRecognizer", "NhsRecognizer", "CryptoRecognizer", "IbanRecognizer",
+               "MedicalLicenseRecognizer"}
+# A digit as the gates' regex module sees one, and as Python's re (libphonenumber's) does.
+DIGIT = {"regex": regex.compile(r"\d"), "re": re.compile(r"\d")}
+
+
 class GatedRegistry(RecognizerRegistry):
     """A registry that, while ``only`` is set, serves just those recognizers (the ones a text passes
     the gate of). Presidio asks the registry once per analyze call and uses that list for running
@@ -57,15 +63,19 @@ class GatedRegistry(RecognizerRegistry):
     gates: dict | None = None
 
     def gate_known(self) -> None:
+        """Gate the recognizers known so far: id → (gate regex or None, the digit kind it needs or None)."""
         flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
         self.gates = {}
         for i, r in enumerate(self.recognizers):
             if r.name == "PhoneRecognizer" and type(r).__name__ == "PhoneRecognizer":
                 if replay_supported():
                     r = self.recognizers[i] = ReplayPhoneRecognizer.like(r)
-                self.gates[id(r)] = PHONE_GATE
-            elif getattr(r, "sluice_gate", None) or r.name in GATES:
-                self.gates[id(r)] = regex.compile(getattr(r, "sluice_gate", None) or GATES[r.name], flags)
+                self.gates[id(r)] = (None, "re")  # libphonenumber's candidates hold a digit
+            elif getattr(r, "sluice_gate", None):
+                gate, digits = r.sluice_gate
+                self.gates[id(r)] = (regex.compile(gate, flags), "regex" if digits else None)
+            elif r.name in GATES:
+                self.gates[id(r)] = (regex.compile(GATES[r.name], flags), "regex" if r.name in DIGIT_GATES else None)
 
     def get_recognizers(self, language, entities=None, all_fields=False, ad_hoc_recognizers=None):
         if self.only is not None and not ad_hoc_recognizers:
@@ -83,9 +93,15 @@ def context_absent(recognizer, lowered: str) -> bool:
     return all(w.isascii() and w not in lowered for w in words)
 
 
+def score_fixed(result, recognizer, lowered: str) -> bool:
+    """True when context enhancement leaves this result's score as it is: it is already the
+    maximum, or its recognizer's context words are absent from the text."""
+    return result.score >= ContextAwareEnhancer.MAX_SCORE or context_absent(recognizer, lowered)
+
+
 class GatedEnhancer(LemmaContextAwareEnhancer):
     """Presidio's lemma context enhancer, skipped (and spaCy with it) when it cannot change a
-    score: no recognizer of the results has a context word in the text (``context_absent``)."""
+    score (``score_fixed`` holds for every result)."""
 
     def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
         if not raw_results:
@@ -93,8 +109,8 @@ class GatedEnhancer(LemmaContextAwareEnhancer):
         if not context:
             by_id = {r.id: r for r in recognizers}
             lowered = text.lower()
-            if all(context_absent(by_id.get(res.recognition_metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)),
-                                  lowered) for res in raw_results):
+            key = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
+            if all(score_fixed(res, by_id.get(res.recognition_metadata.get(key)), lowered) for res in raw_results):
                 return raw_results  # unchanged (Presidio returns copies; nothing else holds these)
         return super().enhance_using_context(text, raw_results, nlp_artifacts, recognizers, context)
 
@@ -119,7 +135,7 @@ class Detector:
         chosen = self.registry.get_recognizers("en", entities=list(self.info.entities))
         order = {id(r): i for i, r in enumerate(self.registry.recognizers)}
         chosen.sort(key=lambda r: order.get(id(r), len(order)))  # a stable order, for reproducible runs
-        self.plan = [(r, self.registry.gates.get(id(r))) for r in chosen]
+        self.plan = [(r, *self.registry.gates.get(id(r), (None, None))) for r in chosen]
 
     def add_recognizer(self, recognizer) -> None:
         """Add a recognizer to both engines (it runs on every text; no gate)."""
@@ -163,13 +179,14 @@ class Detector:
         entities = list(self.info.entities)
         lowered = text.lower() if self.lower_lemmas else None
         found = []
-        for recognizer, gate in self.plan:
-            if gate is None or gate.search(text):
+        has_digit = {kind: rx.search(text) is not None for kind, rx in DIGIT.items()}
+        for recognizer, gate, digit in self.plan:
+            if (digit is None or has_digit[digit]) and (gate is None or gate.search(text)):
                 results = recognizer.analyze(text, entities, artifacts)
-                if results and lowered is not None and self.fixed_threshold(recognizer) \
-                        and context_absent(recognizer, lowered):
-                    # scores stay as they are: those under the threshold would be dropped anyway
-                    results = [r for r in results if r.score >= self.analyzer.default_score_threshold]
+                if results and lowered is not None and self.fixed_threshold(recognizer):
+                    # a score that stays as it is and is under the threshold: Presidio drops it later
+                    low = self.analyzer.default_score_threshold
+                    results = [r for r in results if r.score >= low or not score_fixed(r, recognizer, lowered)]
                 if results:
                     found.append(_Found(recognizer, results))
         if not found:  # Presidio's analyze would return [] too: no recognizer result to keep

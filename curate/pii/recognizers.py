@@ -77,6 +77,8 @@ class NameListRecognizer(EntityRecognizer):
     def analyze(self, text, entities, nlp_artifacts=None):
         if not hasattr(self, "word"):
             self.load()
+        if self.first.isdisjoint(map(str.lower, self.word.findall(text))):
+            return []  # no word is a first name: the loop below would find nothing
         words = list(self.word.finditer(text))
         out: list[RecognizerResult] = []
         i = 0
@@ -112,10 +114,10 @@ def _sentence_start(text: str, pos: int) -> bool:
     return not before or before[-1] in ".!?:\n\"“"
 
 
-def _gated(recognizer: EntityRecognizer, gate: str) -> EntityRecognizer:
-    """Attach a regex that every match of the recognizer contains (see ``detector.GATES``); it is
-    written next to the patterns it is read off."""
-    recognizer.sluice_gate = gate
+def _gated(recognizer: EntityRecognizer, gate: str, digits: bool = True) -> EntityRecognizer:
+    """Attach a regex that every match of the recognizer contains (see ``detector.GATES``), written
+    next to the patterns it is read off; ``digits``: every alternative of the gate holds a digit."""
+    recognizer.sluice_gate = (gate, digits)
     return recognizer
 
 
@@ -127,12 +129,12 @@ def secret_recognizers() -> list[PatternRecognizer]:
             Pattern("github token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", 0.95),
             Pattern("slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", 0.95),
             Pattern("google api key", r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.95),
-        ], context=["key", "token", "secret", "api"]), r"sk-|AKIA|ASIA|gh[pousr]_|xox[abprs]-|AIza"),
+        ], context=["key", "token", "secret", "api"]), r"sk-|AKIA|ASIA|gh[pousr]_|xox[abprs]-|AIza", digits=False),
         _gated(PatternRecognizer("BEARER_TOKEN", name="BearerTokenRecognizer", patterns=[
-            Pattern("bearer", r"(?<=\bBearer\s)[A-Za-z0-9\-._~+/]{16,}=*", 0.9)]), r"Bearer\s"),
+            Pattern("bearer", r"(?<=\bBearer\s)[A-Za-z0-9\-._~+/]{16,}=*", 0.9)]), r"Bearer\s", digits=False),
         _gated(PatternRecognizer("PRIVATE_KEY", name="PrivateKeyRecognizer", patterns=[
             Pattern("pem block", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY-----|\Z)",
-                    0.99)]), r"-----BEGIN "),
+                    0.99)]), r"-----BEGIN ", digits=False),
     ]
 
 
