@@ -120,3 +120,27 @@ def test_cli_scan_exit_code(store, raw):
     assert SECRET not in res.stdout
     res = CliRunner().invoke(app, ["pii", "scan", "raw@latest", "--root", str(store.root), "--max-findings", "100000"])
     assert res.exit_code == 0 and "list-based only" in res.output
+
+
+def test_participant_names_are_redacted_and_tool_names_kept():
+    import pyarrow as pa
+
+    from sluice.apply import apply_stage
+    from sluice.curate.pii.stage import RedactPii
+    from sluice.schemas import CONVERSATION
+
+    row = {"id": "c1", "source": "t", "source_id": "1", "messages": [
+        {"role": "user", "content": "hello, it's jane_doe again", "name": "jane_doe"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}]},
+        {"role": "tool", "content": "ok", "name": "lookup", "tool_call_id": "call_1"}]}
+    table = pa.Table.from_pylist([row], schema=CONVERSATION.schema)
+    detected = apply_stage(PiiDetect(), "names-detect", table, 0)[0]
+    findings = detected.column("pii_findings").to_pylist()[0]
+    assert {"field": "m0.name", "role": "user", "entity": "PERSON", "start": 0, "end": 8, "score": 1.0,
+            "recognizer": "participant_name"} in findings
+    out = apply_stage(RedactPii(), "names-redact", detected, 0)[0].to_pylist()[0]["messages"]
+    assert out[0]["name"] == "<PERSON_1>" and "jane_doe" not in out[0]["content"]  # swept from the text too
+    assert out[2]["name"] == "lookup" and out[1]["tool_calls"][0]["function"]["name"] == "lookup"
+    off = apply_stage(PiiDetect(participant_names=False), "names-off", table, 0)[0]
+    assert not any(f["field"] == "m0.name" for f in off.column("pii_findings").to_pylist()[0])

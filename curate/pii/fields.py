@@ -1,6 +1,7 @@
 """Every text of a conversation that can hold PII, with a stable key, and the way back.
 
-Keys: ``m3.content``, ``m3.extra/<json path>``, ``m3.tc0.args/<json path>`` (tool-call arguments;
+Keys: ``m3.content``, ``m3.name`` (the participant's name on a system, user or assistant
+message; a tool message's name is its function's), ``m3.extra/<json path>``, ``m3.tc0.args/<json path>`` (tool-call arguments;
 JSON string leaves, and integers of 6+ digits, are analyzed one by one so the JSON stays valid),
 ``fb.edited``, ``fb.comment``, ``meta/<key>/<json path>`` (metadata keys named in config).
 ``texts()`` and ``rebuild()`` walk in the same order, so a key found by ``pii_detect`` names the
@@ -49,6 +50,8 @@ def texts(row: dict, metadata_fields: tuple[str, ...] = ()) -> list[tuple[str, s
         role = m.get("role") or "unknown"
         if m.get("content"):
             out.append((f"m{i}.content", role, m["content"]))
+        if m.get("name") and role != "tool":
+            out.append((f"m{i}.name", role, m["name"]))
         for j, call in enumerate(m.get("tool_calls") or ()):
             args = ((call or {}).get("function") or {}).get("arguments")
             out += [(k, role, t) for k, t in _json_texts(args, f"m{i}.tc{j}.args")]
@@ -69,11 +72,15 @@ def texts(row: dict, metadata_fields: tuple[str, ...] = ()) -> list[tuple[str, s
     return [t for t in out if t[2]]
 
 
+def is_participant_name(key: str) -> bool:
+    return key.endswith(".name")
+
+
 def digest(row: dict) -> str:
     """Fingerprint of the row's texts, to prove redact_pii sees what pii_detect analyzed."""
     h = xxhash.xxh3_64()
     for m in row.get("messages") or ():
-        for part in (m.get("role"), m.get("content"), m.get("extra"),
+        for part in (m.get("role"), m.get("content"), m.get("name"), m.get("extra"),
                      *[((c or {}).get("function") or {}).get("arguments") for c in m.get("tool_calls") or ()]):
             h.update((part or "").encode("utf-8", "surrogatepass") + b"\x00")
     fb = row.get("feedback") or {}
@@ -111,8 +118,9 @@ def rebuild(row: dict, new: dict[str, str]) -> tuple[list, dict | None, str | No
     messages = []
     for i, m in enumerate(row.get("messages") or ()):
         m = dict(m)
-        if f"m{i}.content" in new:
-            m["content"] = new[f"m{i}.content"]
+        for part in ("content", "name"):
+            if f"m{i}.{part}" in new:
+                m[part] = new[f"m{i}.{part}"]
         if m.get("tool_calls"):
             calls = []
             for j, call in enumerate(m["tool_calls"]):

@@ -3,12 +3,13 @@
 Manifest: ``pii_detect`` counts findings per ``ENTITY/role`` (counts only) and describes the
 engine and recognizers that ran (``stages[].counters`` / ``stages[].info``).
 
-``pii_detect`` (score) reads ``messages``, ``feedback``, ``metadata`` and adds
+``pii_detect`` (score) reads ``messages``, ``feedback``, ``metadata`` and adds (a message's
+``name``, the participant, is PERSON as a whole unless ``participant_names: false``)
   ``pii_findings``: list of {field, role, entity, start, end, score, recognizer} — offsets (code
   points) into the text *before* redaction, never the values;
   ``pii_error``: null, or the error class of a row that could not be analyzed;
   ``pii_digest``: a hash of the row's texts, so redaction can prove it sees what was analyzed.
-``redact_pii`` (transform) rewrites ``messages`` (content, tool-call arguments, extra),
+``redact_pii`` (transform) rewrites ``messages`` (content, name, tool-call arguments, extra),
   ``feedback`` (edited, comment) and ``metadata`` (the fields named in pii_detect). Fails closed:
   a row with ``pii_error``, changed text, or any error while redacting is quarantined
   (error kinds ``pii_detect_failed``, ``pii_text_changed``, ``pii_redact_failed``).
@@ -50,6 +51,8 @@ REQUIRES = (Requirement("presidio_analyzer", "pii"), Requirement("spacy", "pii")
 
 class DetectConfig(EngineConfig, StageConfig):
     metadata_fields: tuple[str, ...] = Field((), description="top-level metadata keys whose values are analyzed too")
+    participant_names: bool = Field(True, description="a message's `name` (the participant, on system, user and "
+                                                      "assistant messages) is PERSON as a whole")
 
 
 class PiiDetect(Scorer):
@@ -58,7 +61,7 @@ class PiiDetect(Scorer):
     reads = ("messages",)
     adds = ("pii_findings", "pii_error", "pii_digest")
     requires = REQUIRES
-    version = 1
+    version = 2
 
     def setup(self) -> None:
         from .detector import Detector
@@ -79,11 +82,16 @@ class PiiDetect(Scorer):
         for row in batch.select(cols).iter_rows(named=True):
             try:
                 items = fields.texts(row, self.config.metadata_fields)
+                names = [it for it in items if fields.is_participant_name(it[0])]
+                items = [it for it in items if not fields.is_participant_name(it[0])]
                 results = self.detector.analyze_many([t for _, _, t in items])
                 findings.append([{"field": k, "role": role, "entity": r.entity_type, "start": r.start, "end": r.end,
                                   "score": r.score,
                                   "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")}
                                  for (k, role, _), rs in zip(items, results) for r in rs])
+                if self.config.participant_names:
+                    findings[-1] += [{"field": k, "role": role, "entity": "PERSON", "start": 0, "end": len(t),
+                                      "score": 1.0, "recognizer": "participant_name"} for k, role, t in names]
                 for f in findings[-1]:
                     self.count(f"{f['entity']}/{f['role']}")  # counts per type and role, for the manifest
                 errors.append(None)
