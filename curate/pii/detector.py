@@ -12,7 +12,9 @@ finding:
   compiles them;
 * libphonenumber scans each text once instead of once per region (``phone.py``);
 * spaCy runs only when something reads the NLP artifacts. With sluice's lower-case lemmas, that
-  means a finding whose recognizer has a context word that occurs in the text at all.
+  means a finding under the maximum score whose recognizer has a context word that occurs in the
+  text at all; a result no context can lift over the threshold is dropped before Presidio's
+  post-processing, and a text left with no result skips it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import re
 
 import regex
-from presidio_analyzer import RecognizerRegistry, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer, LemmaContextAwareEnhancer
 
 from .engine import EngineConfig, build_analyzer
@@ -54,10 +56,10 @@ DIGIT = {"regex": regex.compile(r"\d"), "re": re.compile(r"\d")}
 
 
 class GatedRegistry(RecognizerRegistry):
-    """A registry that, while ``only`` is set, serves just those recognizers (the ones a text passes
-    the gate of). Presidio asks the registry once per analyze call and uses that list for running
-    recognizers, context and score thresholds, all of which concern only the results of recognizers
-    that ran, so leaving out one that would have found nothing changes nothing."""
+    """A registry that, while ``only`` is set, serves just those recognizers: the ones that found
+    something in the text at hand. Presidio asks the registry once per analyze call and uses the
+    list for running recognizers, context and score thresholds. All of these concern only the
+    results of recognizers that ran, so leaving out one that found nothing changes nothing."""
 
     only: list | None = None
     gates: dict | None = None
@@ -136,6 +138,9 @@ class Detector:
         order = {id(r): i for i, r in enumerate(self.registry.recognizers)}
         chosen.sort(key=lambda r: order.get(id(r), len(order)))  # a stable order, for reproducible runs
         self.plan = [(r, *self.registry.gates.get(id(r), (None, None))) for r in chosen]
+        # Dropping a result early is safe only while no recognizer's own context step looks at
+        # the others' results (Presidio's recognizers leave that step as the base no-op).
+        self.prune = all(type(r).enhance_using_context is EntityRecognizer.enhance_using_context for r in chosen)
 
     def add_recognizer(self, recognizer) -> None:
         """Add a recognizer to both engines (it runs on every text; no gate)."""
@@ -183,7 +188,7 @@ class Detector:
         for recognizer, gate, digit in self.plan:
             if (digit is None or has_digit[digit]) and (gate is None or gate.search(text)):
                 results = recognizer.analyze(text, entities, artifacts)
-                if results and lowered is not None and self.fixed_threshold(recognizer):
+                if results and lowered is not None and self.prune and self.fixed_threshold(recognizer):
                     # a score that stays as it is and is under the threshold: Presidio drops it later
                     low = self.analyzer.default_score_threshold
                     results = [r for r in results if r.score >= low or not score_fixed(r, recognizer, lowered)]

@@ -141,8 +141,9 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     libphonenumber's scan shared across regions, a registry that asks only the recognizers whose
     gate a text passes, and (with lower-case lemmas) context enhancement that skips texts where no
     context word occurs."""
-    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
+    from .detector import GatedEnhancer, GatedRegistry
     from .recognizers import (NameListRecognizer, address_recognizer, custom_recognizers, extra_number_recognizers,
                               secret_recognizers)
 
@@ -152,9 +153,7 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     for name in ("presidio-analyzer", "presidio-anonymizer"):
         logging.getLogger(name).setLevel(logging.WARNING)
     nlp_engine, ner, lower_lemmas = _nlp_engine(config.nlp)
-    from .detector import GatedEnhancer, GatedRegistry
-
-    registry = GatedRegistry(supported_languages=["en"])
+    registry = (GatedRegistry if fast else RecognizerRegistry)(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
     if not ner:  # a blank pipeline has no NER: its recognizer could only ever return nothing
         registry.recognizers = [r for r in registry.recognizers if r.name in PREDEFINED]

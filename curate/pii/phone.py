@@ -96,10 +96,16 @@ def min_chars(region: str, plus: bool) -> int:
     return min(home, written) if plus else home
 
 
-def _too_short(candidate: str, region: str | None, leniency) -> bool:
-    if leniency < Leniency.VALID or "phone-context" in candidate.lower():  # RFC 3966 input can add digits
-        return False
-    return sum(c.isalnum() for c in candidate) < min_chars(region, any(p in candidate for p in PLUS))
+def _shape(candidate: str, leniency) -> tuple[int, bool] | None:
+    """(letters+digits, has a plus sign) of a candidate; None when no bound applies to it (a
+    leniency that does not validate, or RFC 3966 input, whose phone-context can add digits)."""
+    if leniency < Leniency.VALID or "phone-context" in candidate.lower():
+        return None
+    return sum(c.isalnum() for c in candidate), any(p in candidate for p in PLUS)
+
+
+def _too_short(shape: tuple[int, bool] | None, region: str | None) -> bool:
+    return shape is not None and shape[0] < min_chars(region, shape[1])
 
 
 class _BoundedMatcher(PhoneNumberMatcher):
@@ -110,7 +116,7 @@ class _BoundedMatcher(PhoneNumberMatcher):
     verdicts: dict = {}
 
     def _parse_and_verify(self, candidate, offset):
-        if _too_short(candidate, self.preferred_region, self.leniency):
+        if _too_short(_shape(candidate, self.leniency), self.preferred_region):
             return None
         return self.verified(candidate, offset)
 
@@ -146,15 +152,13 @@ def matches(text: str, regions, leniency) -> list[list]:
     """Per region, exactly the matches ``PhoneNumberMatcher(text, region, leniency)`` yields."""
     recorder = _Recorder(text, leniency)
     recorder._find(0)
-    # an attempt's bound depends on the region only through min_chars: compute its inputs once
-    sized = [(c, o, t, sum(ch.isalnum() for ch in c), any(p in c for p in PLUS),
-              leniency < Leniency.VALID or "phone-context" in c.lower()) for c, o, t in recorder.attempts]
+    shaped = [(c, o, t, _shape(c, leniency)) for c, o, t in recorder.attempts]  # once, not per region
     out = []
     for region in regions:
         matcher = _BoundedMatcher(text, region, leniency=leniency)
         found = []
-        for candidate, offset, tries, chars, plus, unbounded in sized:
-            if not unbounded and chars < min_chars(region, plus):
+        for candidate, offset, tries, shape in shaped:
+            if _too_short(shape, region):
                 continue
             hit = matcher.verified(candidate, offset)
             if hit is not None:  # the original returns here; continue as it would
