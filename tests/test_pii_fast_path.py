@@ -149,3 +149,20 @@ def test_findings_identical_to_presidio(corpus, config):
     expected = [key(d.presidio(t)) for t in texts]
     assert [key(rs) for rs in d.analyze_many(texts)] == expected
     assert sum(bool(e) for e in expected) > 300
+
+
+def test_spacy_engine_with_ner_identical_to_presidio(tmp_path, corpus):
+    """A spaCy pipeline with NER (an entity ruler, built here: no model download) through
+    ``nlp: spacy:<path>``; its lemmas are not lower-cased tokens, so the context shortcuts stay off."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "PERSON", "pattern": "Zorblax Quintus"}, {"label": "GPE", "pattern": "Springfield"}])
+    nlp.to_disk(tmp_path / "ner")
+    d = Detector(EngineConfig(nlp=f"spacy:{tmp_path / 'ner'}"))
+    assert d.info.ner and not d.lower_lemmas
+    texts = corpus[:250] + ["Zorblax Quintus moved to Springfield; call him on +1 212 555 0199"]
+    assert [key(rs) for rs in d.analyze_many(texts)] == [key(d.presidio(t)) for t in texts]
+    found = {(texts[-1][r.start:r.end], r.entity_type) for r in d.analyze(texts[-1])}
+    assert ("Zorblax Quintus", "PERSON") in found and ("Springfield", "LOCATION") in found
