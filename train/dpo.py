@@ -8,23 +8,11 @@ weights — no second full copy of the model.
 
 from __future__ import annotations
 
-import time
-
-from .run import TrainResult, callbacks, finish, prepare, start, training_args
+from .run import TrainResult, fit
 
 
 def train(cfg, store) -> TrainResult:
     import trl
 
-    from .peft_setup import lora_config
-
-    started = time.perf_counter()
-    prep = prepare(cfg, store, "dpo")
-    args = training_args(cfg, prep, trl.DPOConfig, beta=cfg.beta, loss_type=[cfg.loss_type])
-    history, cbs = callbacks(cfg, prep)
-    trainer = trl.DPOTrainer(
-        model=prep.model, ref_model=None, args=args, train_dataset=prep.train, eval_dataset=prep.eval,
-        processing_class=prep.tokenizer, callbacks=cbs,
-        peft_config=None if cfg.init_adapter else lora_config(cfg))
-    start(trainer)
-    return finish(trainer, prep, history, started)
+    return fit(cfg, store, "dpo", trl.DPOConfig, trl.DPOTrainer, {"ref_model": None},
+               beta=cfg.beta, loss_type=[cfg.loss_type])

@@ -1,5 +1,6 @@
 """What the three recipes share: preparing a run (data, golden set, guard, model) and finishing it
-(best adapter, lineage file, model card). Each recipe in sft.py / dpo.py / kto.py reads top to bottom.
+(best adapter, lineage file, model card). ``fit`` runs a whole recipe; sft.py / dpo.py / kto.py
+each name TRL's config and trainer and the arguments that are theirs.
 
 Output folder layout::
 
@@ -108,6 +109,23 @@ def callbacks(cfg, prep: Prepared):
     history = LossHistory()
     extra = early_stopping(cfg) if prep.eval is not None and len(prep.eval) else []
     return history, [history, *extra]
+
+
+def fit(cfg, store, method: str, config_cls, trainer_cls, trainer_args: dict | None = None,
+        **method_args) -> TrainResult:
+    """One training run: prepare, build TRL's config and trainer, train, finish."""
+    from .peft_setup import lora_config
+
+    started = time.perf_counter()
+    prep = prepare(cfg, store, method)
+    args = training_args(cfg, prep, config_cls, **method_args)
+    history, cbs = callbacks(cfg, prep)
+    trainer = trainer_cls(
+        model=prep.model, args=args, train_dataset=prep.train, eval_dataset=prep.eval,
+        processing_class=prep.tokenizer, callbacks=cbs,
+        peft_config=None if cfg.init_adapter else lora_config(cfg), **(trainer_args or {}))
+    start(trainer)
+    return finish(trainer, prep, history, started)
 
 
 def start(trainer) -> None:

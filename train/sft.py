@@ -7,24 +7,11 @@
 
 from __future__ import annotations
 
-import time
-
-from .run import TrainResult, callbacks, finish, prepare, start, training_args
+from .run import TrainResult, fit
 
 
 def train(cfg, store) -> TrainResult:
     import trl
 
-    from .peft_setup import lora_config
-
-    started = time.perf_counter()
-    prep = prepare(cfg, store, "sft")
-    args = training_args(cfg, prep, trl.SFTConfig, packing=cfg.packing, packing_strategy="bfd",
-                         assistant_only_loss=cfg.assistant_only_loss)
-    history, cbs = callbacks(cfg, prep)
-    trainer = trl.SFTTrainer(
-        model=prep.model, args=args, train_dataset=prep.train, eval_dataset=prep.eval,
-        processing_class=prep.tokenizer, callbacks=cbs,
-        peft_config=None if cfg.init_adapter else lora_config(cfg))
-    start(trainer)
-    return finish(trainer, prep, history, started)
+    return fit(cfg, store, "sft", trl.SFTConfig, trl.SFTTrainer, packing=cfg.packing, packing_strategy="bfd",
+               assistant_only_loss=cfg.assistant_only_loss)
