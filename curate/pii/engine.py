@@ -161,6 +161,7 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
     from .detector import GatedEnhancer, GatedRegistry
+    from .patterns import pattern_recognizers
     from .recognizers import (NameListRecognizer, address_recognizer, custom_recognizers, extra_number_recognizers,
                               secret_recognizers)
 
@@ -175,7 +176,7 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
     if not ner:  # a blank pipeline has no NER: its recognizer could only ever return nothing
         registry.recognizers = [r for r in registry.recognizers if r.name in PREDEFINED]
-    for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers()]:
+    for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers(), *pattern_recognizers()]:
         registry.add_recognizer(r)
     if fast:
         registry.gate_known()  # before custom recognizers join: a user's may reuse a name
