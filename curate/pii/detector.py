@@ -55,6 +55,21 @@ DIGIT_GATES = {"CreditCardRecognizer", "UsBankRecognizer", "UsLicenseRecognizer"
 DIGIT = {"regex": regex.compile(r"\d"), "re": re.compile(r"\d")}
 
 
+# Number types that are never the digits of an identifier such as ORD-069306 or INV-2024-0091.
+NUMBER_TYPES = frozenset({"PHONE_NUMBER", "US_BANK_NUMBER", "UK_NHS", "US_DRIVER_LICENSE", "MEDICAL_LICENSE",
+                          "US_PASSPORT", "US_ITIN"})
+IDENTIFIER_PREFIX = regex.compile(r"(?:\b[A-Za-z]{1,8}[-_#]|#)$")
+NOT_A_NAME = frozenset({"my", "i", "me", "hi", "hello", "hey", "dear", "thanks", "thank", "yes", "no", "ok", "okay"})
+
+
+def plausible(text: str, result) -> bool:
+    """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
+    ``#``) are an identifier, not a phone or bank number; a greeting or pronoun is no PERSON."""
+    if result.entity_type in NUMBER_TYPES and IDENTIFIER_PREFIX.search(text, max(0, result.start - 9), result.start):
+        return False
+    return not (result.entity_type == "PERSON" and text[result.start:result.end].strip().lower() in NOT_A_NAME)
+
+
 class GatedRegistry(RecognizerRegistry):
     """A registry that, while ``only`` is set, serves just those recognizers: the ones that found
     something in the text at hand. Presidio asks the registry once per analyze call and uses the
@@ -166,6 +181,10 @@ class Detector:
 
     def analyze(self, text: str) -> list:
         return self.analyze_many([text])[0]
+
+    def findings(self, texts: list[str]) -> list[list]:
+        """What sluice acts on: Presidio's findings (``analyze_many``) that pass ``plausible``."""
+        return [[r for r in rs if plausible(t, r)] for t, rs in zip(texts, self.analyze_many(texts))]
 
     def analyze_many(self, texts: list[str]) -> list[list]:
         out = []

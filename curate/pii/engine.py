@@ -161,6 +161,7 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
     from .detector import GatedEnhancer, GatedRegistry
+    from .names import name_recognizers
     from .patterns import pattern_recognizers
     from .recognizers import (NameListRecognizer, address_recognizer, custom_recognizers, extra_number_recognizers,
                               secret_recognizers)
@@ -178,12 +179,14 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
         registry.recognizers = [r for r in registry.recognizers if r.name in PREDEFINED]
     for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers(), *pattern_recognizers()]:
         registry.add_recognizer(r)
+    if config.name_lists:
+        for r in [NameListRecognizer(), *name_recognizers()]:
+            registry.add_recognizer(r)
     if fast:
         registry.gate_known()  # before custom recognizers join: a user's may reuse a name
     for r in custom_recognizers(config.recognizers):
         registry.add_recognizer(r)
-    if config.name_lists:
-        registry.add_recognizer(NameListRecognizer())
+
     enhancer = GatedEnhancer() if fast and lower_lemmas else None
     analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"],
                               default_score_threshold=config.score_threshold, context_aware_enhancer=enhancer)

@@ -96,24 +96,36 @@ def privacy_stages(stages: list) -> tuple:
     return detect, redact
 
 
-def run(examples: list[Labelled], detect, redact, batch_size: int = 2_000) -> tuple[list[list], list[str]]:
-    """(findings [(start, end, type)] per example, redacted text per example) through the stages."""
+def detect_all(examples: list[Labelled], detect, batch_size: int = 2_000) -> list:
+    """The examples as one-message conversations, scored by ``detect`` (one frame per batch)."""
     import polars as pl
     import pyarrow as pa
 
     from sluice.schemas.messages import MESSAGES
 
-    findings, redacted = [], []
+    frames = []
     for i in range(0, len(examples), batch_size):
-        chunk = examples[i:i + batch_size]
-        messages = pa.array([[{"role": "user", "content": e.text}] for e in chunk], type=MESSAGES)
+        messages = pa.array([[{"role": "user", "content": e.text}] for e in examples[i:i + batch_size]], type=MESSAGES)
         batch = pl.from_arrow(pa.table({"messages": messages}))
-        scored = pl.concat([batch, detect.score(batch)], how="horizontal")
+        frames.append(pl.concat([batch, detect.score(batch)], how="horizontal"))
+    return frames
+
+
+def redact_all(frames: list, redact) -> tuple[list[list], list[str]]:
+    """(findings [(start, end, type, score)] per example, redacted text per example)."""
+    findings, redacted = [], []
+    for scored in frames:
         out = redact.transform(scored)
         for row, msgs in zip(scored["pii_findings"].to_list(), out["messages"].to_list()):
-            findings.append([(f["start"], f["end"], f["entity"]) for f in row or () if f["field"] == "m0.content"])
+            findings.append([(f["start"], f["end"], f["entity"], f["score"]) for f in row or ()
+                             if f["field"] == "m0.content" and f["score"] >= redact.config.min_score])
             redacted.append((msgs[0]["content"] or "") if msgs else "")
     return findings, redacted
+
+
+def run(examples: list[Labelled], detect, redact) -> tuple[list[list], list[str]]:
+    """(findings, redacted texts) of the examples through the two stages."""
+    return redact_all(detect_all(examples, detect), redact)
 
 
 def score(examples: list[Labelled], findings: list[list], redacted: list[str]) -> dict:
@@ -124,10 +136,10 @@ def score(examples: list[Labelled], findings: list[list], redacted: list[str]) -
         for s, e, t in ex.spans:
             g = gold.setdefault(t, Counter())
             g["n"] += 1
-            g["recalled"] += any(ft == t and fs_ < e and s < fe for fs_, fe, ft in fs)
-            g["redacted"] += any(fs_ < e and s < fe for fs_, fe, _ in fs)
+            g["recalled"] += any(ft == t and fs_ < e and s < fe for fs_, fe, ft, *_ in fs)
+            g["redacted"] += any(fs_ < e and s < fe for fs_, fe, *_ in fs)
             g["surviving"] += ex.text[s:e] in out
-        for fs_, fe, ft in fs:
+        for fs_, fe, ft, *_ in fs:
             c = found.setdefault(ft, Counter())
             c["n"] += 1
             c["correct"] += any(ft == t and fs_ < e and s < fe for s, e, t in ex.spans)

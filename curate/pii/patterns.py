@@ -54,10 +54,10 @@ class CardRecognizer(PatternRecognizer):
 
 
 def national_phone_recognizer() -> PatternRecognizer:
-    """Digit groups of a national number (9–13 digits, 2+ groups, or a trunk-0 run), with an
+    """Digit groups of a national number (9–13 digits, 8 after a trunk 0; 2+ groups, or a trunk-0 run), with an
     optional extension. Dotted quads (IP addresses) and dates are not phone-shaped here."""
     ext = r"(?:[ ]?(?:x|ext\.?|extension|#|poste|Durchwahl|DW)[ ]?\d{1,6})?"
-    grouped = (r"(?<![\w+\-./])(?:\(\d{2,5}\)[ ]?|\d{1,5}[ .\-/])(?:\d{2,5}[ .\-/]){0,4}\d{2,5}" + ext +
+    grouped = (r"(?<![\w+\-./])(?:\(\d{1,5}\)[ .\-]?|\d{1,5}[ .\-/])(?:\d{2,8}[ .\-/]){0,4}\d{2,8}" + ext +
                r"(?![\w\-]|[./]\d)")
     trunk = r"(?<![\w+\-./])0\d{8,11}" + ext + r"(?![\w\-]|[./]\d)"
     recognizer = NationalPhoneRecognizer("PHONE_NUMBER", name="NationalPhoneRecognizer", patterns=[
@@ -79,7 +79,9 @@ class NationalPhoneRecognizer(PatternRecognizer):
         groups = regex.findall(r"\d+", core)
         digits = sum(len(g) for g in groups)
         dotted_quad = len(groups) == 4 and "." in core and all(len(g) <= 3 for g in groups)
-        if not 9 <= digits <= 13 or dotted_quad or DATE_LIKE.match(core):
+        counting = all(int(b) == int(a) + 1 for a, b in zip(groups, groups[1:]))  # 9 10 11 12 13
+        trunk = core.lstrip("(").startswith("0")
+        if not (8 if trunk else 9) <= digits <= 13 or dotted_quad or counting or DATE_LIKE.match(core):
             return False
         return None
 
@@ -165,11 +167,13 @@ PREFIX_WORDS = {"Calle", "Avenida", "Plaza", "Paseo", "Camino", "Carrer", "Via",
                 "Vicolo", "Strada", "Rua", "Travessa", "Praça", "Avenue", "Rue", "Boulevard", "Chemin", "Allée",
                 "Impasse", "Place", "Quai", "Route", "Ulica", "Aleja", "Plac", "Av."}
 SUFFIX_WORDS = {"straße", "strasse", "str.", "gasse", "platz", "allee", "weg", "ring", "damm", "ufer", "straat",
-                "laan", "plein", "gracht", "kade", "singel", "dijk", "steeg", "pad", "dreef", "baan", "gatan",
-                "vägen", "gata", "vej", "gade", "stræde", "veien", "gate", "tie", "katu", "utca"}
+                "laan", "plein", "gracht", "kade", "singel", "dijk", "steeg", "dreef", "gatan", "vägen", "gata",
+                "vej", "gade", "stræde", "veien", "katu", "utca"}
+NOT_SUFFIXES = {"ring", "pad", "baan", "boulevard", "gate", "tie"}  # String 1, Spring 2, Gate 5: English words
 UPPER = r"\p{Lu}[\p{L}'’\-]*"
 PARTICLE = r"(?:de|del|de la|de las|de los|du|des|de l'|d'|della|delle|dei|di|da|do|dos|das|la|le|van|von|y|e)"
 POSTCODE = r"(?:\d{5}(?:-\d{3,4})?|\d{4}[ ]?[A-Z]{2}|\d{2}-\d{3}|\d{3}[ ]\d{2}|\d{4}(?:-\d{3})?)"
+LINE_POSTCODE = r"(?:\d{5}(?:-\d{3,4})?|\d{4}[ ]?[A-Z]{2}|\d{2}-\d{3}|\d{3}[ ]\d{2})"  # no bare 4 digits (a year)
 UK_POSTCODE = r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR)[ ]?\d[A-Z]{2}\b"
 
 
@@ -179,7 +183,7 @@ def address_recognizers() -> list[PatternRecognizer]:
     prefixes = {p for p in prefixes if p not in {"C.", "Av"}} | {p.capitalize() for p in prefixes if p.islower()}
     pre = "|".join(regex.escape(p) for p in sorted(prefixes, key=len, reverse=True))
     suf = "|".join(regex.escape(s) for s in sorted(SUFFIX_WORDS | _faker_words("street_suffixes", (
-        "nl_NL", "sv_SE", "da_DK")) - {"Street"}, key=len, reverse=True))
+        "nl_NL", "sv_SE", "da_DK")) - {"Street"} - NOT_SUFFIXES, key=len, reverse=True))
     name = rf"{UPPER}(?:[ ](?:{PARTICLE}[ ])?{UPPER}){{0,4}}"
     number = r"\d{1,5}[a-zA-Z]?\b"
     patterns = [
@@ -191,7 +195,8 @@ def address_recognizers() -> list[PatternRecognizer]:
         # Hauptstraße 5 · Lisestraat 066 · Storgatan 12 · Hans-Böckler-Allee 3
         Pattern("compound street", rf"\b\p{{Lu}}[\p{{L}}\-]*(?i:{suf})[ ]{number}", 0.6),
         # , 10115 Berlin · \n6122 UX\nGorinchem (postcode + city after a comma or line break)
-        Pattern("postcode city", rf"(?<=[,\n][ ]?){POSTCODE}[ \n]{UPPER}(?:[ \-]{UPPER})?", 0.5),
+        Pattern("postcode city", rf"(?<=,[ ]?){POSTCODE}[ \n]{UPPER}(?:[ \-]{UPPER})?", 0.5),
+        Pattern("postcode line", rf"(?<=\n){LINE_POSTCODE}[ \n]{UPPER}(?:[ \-]{UPPER})?", 0.5),
         Pattern("uk postcode", UK_POSTCODE, 0.5),
         # Port David, NJ 30330
         Pattern("city state zip", rf"\b{UPPER}(?:[ ]{UPPER}){{0,2}},[ ][A-Z]{{2}}[ ]\d{{5}}(?:-\d{{4}})?\b", 0.6),

@@ -84,7 +84,7 @@ class PiiDetect(Scorer):
                 items = fields.texts(row, self.config.metadata_fields)
                 names = [it for it in items if fields.is_participant_name(it[0])]
                 items = [it for it in items if not fields.is_participant_name(it[0])]
-                results = self.detector.analyze_many([t for _, _, t in items])
+                results = self.detector.findings([t for _, _, t in items])
                 findings.append([{"field": k, "role": role, "entity": r.entity_type, "start": r.start, "end": r.end,
                                   "score": r.score,
                                   "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")}
