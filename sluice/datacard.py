@@ -90,19 +90,27 @@ def _stages(m: dict) -> list[str]:
 
 
 def _pii(m: dict) -> list[str]:
-    stage = next((s for s in m.get("stages") or [] if s["name"] == PII_STAGE), None)
+    from sluice.privacy import in_manifest
+
     lines = ["## Personal data", ""]
-    if stage is None:
+    found = in_manifest(m, f"{m['name']}@v{m.get('version', '?')}")
+    if found is None:
         parents = ", ".join(m.get("parents") or []) or "none"
-        return lines + [f"No PII redaction ran in this version's recipe (parents: {parents}). Unless a parent's "
-                        "card shows redaction, treat this data as containing personal data: it must not leave "
-                        "the machine, and sluice refuses to send it to remote endpoints or Argilla.", ""]
+        return lines + [f"No PII redaction by sluice's redaction stages is recorded in this version's recipe (parents: "
+                        f"{parents}). Unless a parent's card shows redaction, treat this data as containing personal "
+                        "data: it must not leave the machine, and sluice refuses to send it to remote endpoints or "
+                        "Argilla.", ""]
     config = next((c for c in _configs(m) if c.get("stage") == PII_STAGE), {})
-    lines += [f"Redacted by `{PII_STAGE}` with settings `{_settings(config)}`.", ""]
+    lines += [f"Redacted by `{found.stage}` with settings `{_settings(config)}`.", "",
+              f"- engine: **{found.engine}**" + ("" if found.strong else
+                                                  " — WEAK: no NER model ran; names outside the name lists, places and "
+                                                  "organisations can remain. Not certified for Argilla or remote "
+                                                  "endpoints without an explicit, recorded override."),
+              f"- NER languages: {', '.join(found.languages) or 'none'} (pattern recognizers are language-independent)",
+              f"- fields covered: {', '.join(found.fields) or 'none'}"
+              + (f"; opted out: {', '.join(found.skipped_fields)}" if found.skipped_fields else ""),
+              f"- entities: {', '.join(found.entities)}", ""]
     pii = [s for s in m.get("stages") or [] if s["name"] in PII_STAGES]
-    for s in pii:
-        if s.get("info"):
-            lines += [f"Engine and recognizers ({s['name']}): `{json.dumps(s['info'], sort_keys=True, default=str)}`", ""]
     counts: dict[str, int] = {}
     for s in pii:
         for key, n in (s.get("counters") or {}).items():

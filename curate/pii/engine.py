@@ -110,6 +110,18 @@ def resolve_nlp(spec: str) -> tuple[str, str | None]:
                      f"(weak redaction); install the embedded model: {INSTALL_HINT}")
 
 
+def ner_mapping():
+    """Presidio's mapping of NER labels, with facilities (airports, bridges, streets) as LOCATION and
+    the labels that are never personal data (amounts, numbers, works, laws, …) dropped."""
+    from presidio_analyzer.nlp_engine import NerModelConfiguration
+    from presidio_analyzer.nlp_engine.ner_model_configuration import MODEL_TO_PRESIDIO_ENTITY_MAPPING
+
+    return NerModelConfiguration(
+        model_to_presidio_entity_mapping={**MODEL_TO_PRESIDIO_ENTITY_MAPPING, "FAC": "LOCATION"},
+        labels_to_ignore=["CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PRODUCT", "WORK_OF_ART", "LAW",
+                          "LANGUAGE", "EVENT"])
+
+
 def _nlp_engine(spec: str):
     """(Presidio NlpEngine, has NER, lemmas are lower-cased text)."""
     from presidio_analyzer.nlp_engine import SpacyNlpEngine, TransformersNlpEngine
@@ -128,7 +140,7 @@ def _nlp_engine(spec: str):
         class NerEngine(SpacyNlpEngine):
             def load(self):  # NER's components only, lower-case lemmas (nlp.load_ner)
                 self.nlp = {"en": load_ner(target)}
-        engine = NerEngine(models=[{"lang_code": "en", "model_name": target}])
+        engine = NerEngine(models=[{"lang_code": "en", "model_name": target}], ner_model_configuration=ner_mapping())
         engine.load()
         return engine, True, True
     if kind == "transformers" and target:

@@ -75,10 +75,11 @@ def lower_lemma_component() -> str:
 
 
 def needed_for_ner(nlp) -> set[str]:
-    """``ner`` and the embedding components (tok2vec, transformer) it listens to."""
-    keep = {"ner"}
+    """The components that set entities (``ner``, an entity ruler) and the embedding components
+    (tok2vec, transformer) they listen to."""
+    keep = {name for name in nlp.pipe_names if "doc.ents" in nlp.get_pipe_meta(name).assigns}
     for name, component in nlp.pipeline:
-        if "ner" in (getattr(component, "listener_map", None) or {}):
+        if keep & set(getattr(component, "listener_map", None) or {}):
             keep.add(name)
     return keep
 
@@ -93,31 +94,18 @@ def load_ner(target: str):
             raise RecipeError(f"the embedded spaCy model ({EMBEDDED} {EMBEDDED_VERSION}) is not installed",
                               hint=INSTALL_HINT)
         verify_embedded(path)
-    elif not (spacy.util.is_package(target) or Path(target).exists()):
+        config = spacy.util.load_config(path / "config.cfg")
+        nlp = spacy.load(path, exclude=[n for n in config["nlp"]["pipeline"] if n != "ner"])  # only hashed files
+    elif spacy.util.is_package(target) or Path(target).exists():
+        nlp = spacy.load(target)
+    else:
         raise RecipeError(f"spaCy model {target!r} is not installed",
                           hint=f"install it (python -m spacy download {target}) or use nlp: blank")
-    source = str(path) if path is not None else target
-    config = spacy.util.load_config(Path(source) / "config.cfg") if Path(source).is_dir() else None
-    names = list(config["nlp"]["pipeline"]) if config is not None else None
-    if names is not None and "ner" not in names:
-        raise RecipeError(f"spaCy pipeline {target!r} has no ner component", hint="use a pipeline trained for NER")
-    # load the full list only when we cannot read it from the config; then drop what NER does not need
-    wanted = {"ner"} if path is not None else _listened(config) if config is not None else None
-    nlp = spacy.load(source, exclude=[n for n in names if n not in wanted] if wanted else [])
     keep = needed_for_ner(nlp)
+    if not keep:
+        raise RecipeError(f"spaCy pipeline {target!r} sets no entities (no ner or entity ruler)",
+                          hint="use a pipeline trained for NER, e.g. en_core_web_lg")
     for name in [n for n in nlp.pipe_names if n not in keep]:
         nlp.remove_pipe(name)
-    if "ner" not in nlp.pipe_names:
-        raise RecipeError(f"spaCy pipeline {target!r} has no ner component", hint="use a pipeline trained for NER")
     nlp.add_pipe(lower_lemma_component())
     return nlp
-
-
-def _listened(config) -> set[str]:
-    """Components to load: ner and any embedding component (their listeners decide later)."""
-    keep = {"ner"}
-    for name, block in (config.get("components") or {}).items():
-        factory = block.get("factory", "") if isinstance(block, dict) else ""
-        if factory in ("tok2vec", "transformer", "curated_transformer"):
-            keep.add(name)
-    return keep

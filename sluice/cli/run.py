@@ -63,6 +63,9 @@ def run(
                    "report": str(page) if page else None, "datacard": str(result.version.path / "DATACARD.md")})
         return
     _funnel(result)
+    for s in result.stages:  # a weaker engine than asked for (e.g. PII without NER): say it loudly
+        if isinstance(s.info, dict) and s.info.get("fallback"):
+            console.print(f"[bold yellow]warning:[/] {escape(s.name)}: {escape(str(s.info['fallback']))}", highlight=False)
     if page:
         console.print(f"report:    {escape(str(page))}", highlight=False)
     console.print(f"data card: {escape(str(result.version.path / 'DATACARD.md'))}", highlight=False)
