@@ -182,8 +182,8 @@ def address_recognizers() -> list[PatternRecognizer]:
         _faker_words("street_suffixes", ("it_IT",))
     prefixes = {p for p in prefixes if p not in {"C.", "Av"}} | {p.capitalize() for p in prefixes if p.islower()}
     pre = "|".join(regex.escape(p) for p in sorted(prefixes, key=len, reverse=True))
-    suf = "|".join(regex.escape(s) for s in sorted(SUFFIX_WORDS | _faker_words("street_suffixes", (
-        "nl_NL", "sv_SE", "da_DK")) - {"Street"} - NOT_SUFFIXES, key=len, reverse=True))
+    suffixes = (SUFFIX_WORDS | _faker_words("street_suffixes", ("nl_NL", "sv_SE", "da_DK"))) - {"Street"} - NOT_SUFFIXES
+    suf = "|".join(regex.escape(s) for s in sorted(suffixes, key=len, reverse=True))
     name = rf"{UPPER}(?:[ ](?:{PARTICLE}[ ])?{UPPER}){{0,4}}"
     number = r"\d{1,5}[a-zA-Z]?\b"
     patterns = [

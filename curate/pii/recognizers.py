@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 
+import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 NAME_LOCALES = ("en_US", "en_GB", "en_IE", "en_IN", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "sv_SE",
@@ -171,17 +172,21 @@ def _street_suffixes() -> str:
 
 def address_recognizer() -> PatternRecognizer:
     """Street addresses: ``623 Steven Well Suite 759, Port David, NJ 30330`` (one or two lines),
-    ``Hauptstraße 5, 10115 Berlin``, ``PO Box 12``. Case-insensitive, so lower-cased text matches."""
+    ``Hauptstraße 5, 10115 Berlin``, ``PO Box 12``. Street words are capitalized (``10 most common``
+    is no address), except before the common suffixes, so ``123 main st`` still matches."""
     street = _street_suffixes()
-    city = r"(?:(?:,[ ]?|[ ]?\n[ ]?)[^\W\d_]+(?:[ ][^\W\d_]+){0,3},?[ ][A-Z]{2}[ ]\d{5}(?:-\d{4})?)?"
-    us = (rf"\b\d{{1,6}}(?:[ ][^\W\d_]+){{1,4}}[ ](?:{street})\b\.?(?:,?[ ](?:Apt\.|Suite|Unit)[ ]?\d+)?" + city)
+    core = "Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl"
+    city = r"(?:(?:,[ ]?|[ ]?\n[ ]?)\p{Lu}[\p{L}]*(?:[ ]\p{Lu}[\p{L}]*){0,3},?[ ][A-Z]{2}[ ]\d{5}(?:-\d{4})?)?"
+    tail = r"\b\.?(?:,?[ ](?:Apt\.|Suite|Unit)[ ]?\d+)?" + city
+    us = rf"\b\d{{1,6}}(?:[ ]\p{{Lu}}[\p{{L}}]*){{1,4}}[ ](?:{street})" + tail
+    lower = rf"\b\d{{1,6}}(?:[ ][\p{{L}}]+){{1,3}}[ ](?i:{core})" + tail
     eu = r"\b[^\W\d_]+(?:straße|strasse|weg|gasse|platz|allee)[ ]\d{1,4}[a-z]?(?:,?[ ]\d{5}[ ][^\W\d_]+)?"
     po = r"\b(?:PO|P\.O\.)[ ]Box[ ]\d+" + city
     recognizer = PatternRecognizer("STREET_ADDRESS", name="StreetAddressRecognizer", patterns=[
-        Pattern("us street", us, 0.7), Pattern("de street", eu, 0.7), Pattern("po box", po, 0.7)],
-        context=["address", "ship", "live", "deliver"])
-    us_core = rf"\d(?:[ ][^\W\d_]+){{1,4}}[ ](?:{street})\b"  # the us pattern without its optional tails
-    return _gated(recognizer, us_core + r"|(?:straße|strasse|weg|gasse|platz|allee)[ ]\d|Box[ ]\d")
+        Pattern("us street", us, 0.7), Pattern("us street, any case", lower, 0.7), Pattern("de street", eu, 0.7),
+        Pattern("po box", po, 0.7)], context=["address", "ship", "live", "deliver"],
+        global_regex_flags=regex.DOTALL | regex.MULTILINE)
+    return _gated(recognizer, r"\d[ ][^\W\d_]|(?:straße|strasse|weg|gasse|platz|allee)[ ]\d|Box[ ]\d")
 
 
 def extra_number_recognizers() -> list[EntityRecognizer]:
