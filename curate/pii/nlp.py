@@ -14,7 +14,6 @@ lemmas; the fast path relies on exactly this, see ``detector.context_absent``).
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from pathlib import Path
 
 from sluice.errors import RecipeError
@@ -49,9 +48,15 @@ def embedded_path() -> Path | None:
     return path if path.is_dir() else None
 
 
-@lru_cache(maxsize=4)
+_VERIFIED: dict[Path, tuple] = {}  # folder → the files' (size, mtime) when their hashes last matched
+
+
 def verify_embedded(path: Path) -> None:
-    """Raise unless every file NER loads matches its pinned hash."""
+    """Raise unless every file NER loads matches its pinned hash (re-hashed whenever a file changed)."""
+    stats = tuple((f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else None
+                  for f in (path / name for name in EMBEDDED_HASHES))
+    if _VERIFIED.get(path) == stats:
+        return
     bad = []
     for name, want in EMBEDDED_HASHES.items():
         f = path / name
@@ -60,6 +65,7 @@ def verify_embedded(path: Path) -> None:
     if bad:
         raise RecipeError(f"the embedded spaCy model at {path} does not match its pinned hashes ({', '.join(bad)})",
                           hint=f"reinstall it: {INSTALL_HINT}")
+    _VERIFIED[path] = stats
 
 
 def lower_lemma_component() -> str:
