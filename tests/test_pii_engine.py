@@ -18,7 +18,9 @@ from sluice.errors import RecipeError  # noqa: E402
 def test_auto_runs_the_embedded_ner_model_with_only_its_ner():
     analyzer, info = build_analyzer(EngineConfig())
     assert info.ner and info.nlp == f"spacy:{nlp.EMBEDDED}" and info.fallback is None
-    assert analyzer.nlp_engine.nlp["en"].pipe_names == ["ner", "sluice_lower_lemma"]
+    assert analyzer.nlp_engine.nlp["en"].pipe_names == ["ner"]
+    lemmas = analyzer.nlp_engine.process_text("Call Me Maybe", "en").lemmas
+    assert lemmas == ["call", "me", "maybe"]  # lower-cased text, as the fast path's context rule assumes
     assert "ORGANIZATION" in info.entities and "LOCATION" in info.entities and "DATE_TIME" not in info.entities
     found = {(r.entity_type) for r in analyzer.analyze("Priya Raman works for Globex Corporation in Boston.",
                                                         language="en", entities=info.entities)}

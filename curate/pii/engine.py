@@ -122,6 +122,17 @@ def ner_mapping():
                           "LANGUAGE", "EVENT"])
 
 
+def _lower_lemma_artifacts(engine, doc, language: str):
+    """Presidio's NlpArtifacts of a doc, each token's lemma its lower-cased text (what the
+    ``sluice_lower_lemma`` component sets), read in one pass instead of stored on the tokens."""
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    entities, scores = engine._get_updated_entities(engine._get_entities(doc), engine._get_scores_for_entities(doc))
+    words = [(t.lower_, t.idx) for t in doc]
+    return NlpArtifacts(entities=entities, tokens=doc, tokens_indices=[i for _, i in words],
+                        lemmas=[w for w, _ in words], nlp_engine=engine, language=language, scores=scores)
+
+
 def _nlp_engine(spec: str):
     """(Presidio NlpEngine, has NER, lemmas are lower-cased text)."""
     from presidio_analyzer.nlp_engine import SpacyNlpEngine, TransformersNlpEngine
@@ -138,8 +149,11 @@ def _nlp_engine(spec: str):
         from .nlp import load_ner
 
         class NerEngine(SpacyNlpEngine):
-            def load(self):  # NER's components only, lower-case lemmas (nlp.load_ner)
+            def load(self):  # NER's components only (nlp.load_ner)
                 self.nlp = {"en": load_ner(target)}
+
+            def _doc_to_nlp_artifact(self, doc, language):
+                return _lower_lemma_artifacts(self, doc, language)
         engine = NerEngine(models=[{"lang_code": "en", "model_name": target}], ner_model_configuration=ner_mapping())
         engine.load()
         return engine, True, True

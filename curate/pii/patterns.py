@@ -204,11 +204,19 @@ def address_recognizers() -> list[PatternRecognizer]:
     recognizer = PatternRecognizer("STREET_ADDRESS", name="IntlAddressRecognizer", patterns=patterns,
                                    context=["address", "ship", "deliver", "adresse", "dirección", "indirizzo", "adres"],
                                    global_regex_flags=CASED)
-    return [recognizer]
+    han = r"\p{Han}"
+    cjk = PatternRecognizer("STREET_ADDRESS", name="CjkAddressRecognizer", patterns=[
+        # 愛知県西多摩郡瑞穂町月島20丁目24番18号
+        Pattern("ja chome", rf"(?:{han}{{1,4}}[都道府県])?[{han}\p{{Katakana}}\p{{Hiragana}}ー]{{0,16}}?"
+                            rf"\d{{1,4}}丁目\d{{1,4}}番(?:地)?(?:\d{{1,4}}号)?", 0.7),
+        # 宁夏回族自治区兰州县双滦南昌街G座 263381 · 北京市朝阳区建国路88号
+        Pattern("zh street", rf"{han}{{2,8}}(?:省|自治区|市){han}{{1,16}}?(?:街|路|道|巷)(?:[A-Z]座|\d{{1,5}}号)"
+                             rf"(?:[ ]?\d{{6}})?", 0.7)], global_regex_flags=CASED)
+    return [recognizer, _gated(cjk, r"丁目|[街路道巷](?:[A-Z]座|\d)", digits=False)]
 
 
 def pattern_recognizers() -> list[PatternRecognizer]:
     """Every recognizer of this module, gated."""
     return [_gated(CardRecognizer(), r"\d{4}"), national_phone_recognizer(), email_recognizer(),
             _gated(IbanAnyRecognizer(), r"[A-Z]{2}\d{2}"), password_recognizer(), *token_recognizers(),
-            *[_gated(r, r"\d") for r in address_recognizers()]]
+            *[r if hasattr(r, "sluice_gate") else _gated(r, r"\d") for r in address_recognizers()]]
