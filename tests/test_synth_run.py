@@ -19,7 +19,6 @@ from sluice.curate.ingest import ingest
 from sluice.privacy import NotRedacted
 from sluice.recipe import Recipe as CurationRecipe
 from sluice.runner import run as run_curation
-from sluice.stage import Transform
 from sluice.synth.guard import EgressBlocked, egress_guard
 from sluice.synth.llm import Backend, LLMSpec, build_backend
 from sluice.synth.runner import LLMFile, synthesize
@@ -226,14 +225,11 @@ def test_resume_after_interruption_skips_finished_items(store, raw, tiny, local_
     assert again.reused and again.calls == 0 and again.versions[0].ref == "cr@v1"
 
 
-class FakeRedact(Transform):
-    """Stands in for the PII stage: only its name matters to the guard (as in test_privacy.py)."""
+def _redaction():
+    """The real PII stages (NER engine): the guard certifies what ran, not a stage's name."""
+    from sluice.curate.pii.stage import PiiDetect, RedactPii
 
-    name = "redact_pii"
-    rewrites = ("messages",)
-
-    def transform(self, batch):
-        return batch
+    return [PiiDetect(), RedactPii()]
 
 
 REMOTE = {"backend": "openai", "model": "m", "base_url": "http://10.255.255.1:9/v1", "generation": GEN}
@@ -252,7 +248,7 @@ def test_privacy_guard_refuses_unredacted_data_for_remote_endpoints(store, raw, 
     assert store.versions("out") == []
 
     # redaction in the lineage lets it through (the model itself is local here: no packet leaves)
-    clean = run_curation(CurationRecipe(), [FakeRedact()], store=store, input_ref="raw", output="clean").version
+    clean = run_curation(CurationRecipe(), _redaction(), store=store, input_ref="raw", output="clean").version
     res = synthesize("responses", source="clean", to="out", llm=LLMFile(llm=REMOTE), store=store, limit=2,
                      backends={"llm": local_backend})
     privacy = res.versions[0].manifest["synth"]["privacy"]
