@@ -5,7 +5,7 @@
 
 The planted values are the generator's own value pools (names, e-mails, phones, cards, addresses,
 IBANs, IPs per language) and its ``sk-`` keys, as far as they occur in raw; the seed is found by
-matching. Prints counts per kind and a few surviving values per kind (they are fake).
+matching (seeds 0–3). Prints counts per kind and a few surviving values per kind (they are fake).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
+SEEDS = range(0, 4)
 sys.path.insert(0, str(ROOT / "examples"))
 
 
@@ -30,20 +31,16 @@ def dump(version) -> str:
 def planted(raw_text: str) -> dict[str, set[str]]:
     import generate_logs
 
-    best, best_hits = None, -1
-    for seed in range(0, 50):
-        pools = generate_logs._pools(seed)
-        hits = sum(v in raw_text for p in pools.values() for v in p["email"][:200])
-        if hits > best_hits:
-            best, best_hits = seed, hits
-        if hits > 20:
-            break
     out: dict[str, set[str]] = {}
-    for lang, pool in generate_logs._pools(best).items():
-        for kind in generate_logs.PII_KINDS:
-            for v in pool.get(kind, ()):
-                if json.dumps(v, ensure_ascii=False)[1:-1] in raw_text:
-                    out.setdefault(kind, set()).add(v)
+    for seed in SEEDS:  # the samples' seeds are not recorded: take every seed whose values occur in raw
+        pools = generate_logs._pools(seed)
+        if sum(v in raw_text for p in pools.values() for v in p["email"]) < 5:
+            continue
+        for pool in pools.values():
+            for kind in generate_logs.PII_KINDS:
+                for v in pool.get(kind, ()):
+                    if json.dumps(v, ensure_ascii=False)[1:-1] in raw_text:
+                        out.setdefault(kind, set()).add(v)
     out["apikey"] = set(re.findall(r"sk-[A-Za-z0-9]{20,}", raw_text))
     return out
 

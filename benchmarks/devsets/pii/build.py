@@ -172,7 +172,7 @@ def parse_hard(path: Path = HERE / "hard.txt") -> list[dict]:
             continue
         text, spans, pos = "", [], 0
         line = line.replace("\\n", "\n")
-        for m in re.finditer(r"\[\[([A-Z_]+)\|(.+?)\]\]", line):
+        for m in re.finditer(r"\[\[([A-Z_]+)\|(.+?)\]\]", line, re.DOTALL):
             text += line[pos:m.start()]
             spans.append({"entity_type": m.group(1), "start": len(text), "end": len(text) + len(m.group(2))})
             text += m.group(2)
