@@ -210,7 +210,7 @@ def address_recognizers() -> list[PatternRecognizer]:
         Pattern("ja chome", rf"(?:{han}{{1,4}}[都道府県])?[{han}\p{{Katakana}}\p{{Hiragana}}ー]{{0,16}}?"
                             rf"\d{{1,4}}丁目\d{{1,4}}番(?:地)?(?:\d{{1,4}}号)?", 0.7),
         # 宁夏回族自治区兰州县双滦南昌街G座 263381 · 北京市朝阳区建国路88号
-        Pattern("zh street", rf"{han}{{2,8}}(?:省|自治区|市){han}{{1,16}}?(?:街|路|道|巷)(?:[A-Z]座|\d{{1,5}}号)"
+        Pattern("zh street", rf"{han}{{2,8}}(?:省|自治区|市){han}{{1,16}}?(?:街|路|道|巷)(?:[A-Za-z]座|\d{{1,5}}号)"
                              rf"(?:[ ]?\d{{6}})?", 0.7)], global_regex_flags=CASED)
     return [recognizer, _gated(cjk, r"丁目|[街路道巷](?:[A-Z]座|\d)", digits=False)]
 
