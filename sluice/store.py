@@ -319,9 +319,15 @@ class VersionWriter:
             raise SluiceError(f"this writer of {self.name} was aborted", hint="start a new version with Store.create()")
 
     def abort(self) -> None:
-        for part in self.parts.values():
-            part.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        """Drop the temporary folder. Closing a shard can fail too (a full disk): the folder goes anyway."""
+        try:
+            for part in self.parts.values():
+                try:
+                    part.close()
+                except OSError:
+                    part.writer = None
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def publish(self, accounting: dict[str, Any], **manifest: Any) -> Version:
         """Validate, write the manifest and data card, and rename into place."""

@@ -28,6 +28,7 @@ from . import readers
 from .builder import builder_for
 from .errors import RecordError, type_name
 from .formats import FORMATS, detect, get_format
+from .messages import dumps_bytes, loads
 
 DEFAULT_MAX_RECORD_BYTES = 2 << 20
 STAGE = "ingest"
@@ -44,10 +45,13 @@ class FileReport:
     rows_in: int = 0
     kept: int = 0
     quarantined: Counter = field(default_factory=Counter)
+    encoding: str = "utf-8"
+    damage: str | None = None  # what cut a damaged compressed file short
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": self.path, "format": self.format, "kind": self.kind, "container": self.container,
-                "compression": self.compression, "bytes": self.bytes, "rows_in": self.rows_in, "kept": self.kept,
+                "compression": self.compression, "bytes": self.bytes, "encoding": self.encoding,
+                "rows_in": self.rows_in, "kept": self.kept, "damage": self.damage,
                 "quarantined": sum(self.quarantined.values()), "quarantined_by_kind": dict(self.quarantined)}
 
 
@@ -57,6 +61,11 @@ class IngestResult:
     files: list[FileReport]
     examples: list[dict]  # first few quarantine rows (file, line, kind, field, message), no raw bytes
     seconds: float
+    skipped: list[readers.Skipped] = field(default_factory=list)  # files of named folders not read, with why
+
+    @property
+    def damaged(self) -> list[FileReport]:
+        return [f for f in self.files if f.damage]
 
     @property
     def rows_in(self) -> int:
@@ -167,7 +176,7 @@ class ChunkParser:
             self.bad(index, index + 1, raw, "empty_line", "blank line")
             return
         try:
-            record = orjson.loads(raw)
+            record = loads(raw)
         except orjson.JSONDecodeError as e:
             try:
                 raw.decode("utf-8")
@@ -224,7 +233,7 @@ def _first_records(path: Path, container: str, compression: str | None, mapping,
         for _first, chunk, _pos in readers.line_chunks(path, compression, chunk_bytes=1 << 20):
             for raw in chunk.split(b"\n"):
                 try:
-                    rec = orjson.loads(raw.removeprefix(_BOM))
+                    rec = loads(raw.removeprefix(_BOM))
                 except orjson.JSONDecodeError:
                     continue
                 if isinstance(rec, dict):
@@ -234,7 +243,7 @@ def _first_records(path: Path, container: str, compression: str | None, mapping,
             break
     elif container == "json":
         try:
-            data = orjson.loads(readers.read_all(path, compression).removeprefix(_BOM))
+            data = loads(readers.read_all(path, compression)[0].removeprefix(_BOM))
         except orjson.JSONDecodeError:
             return []
         items = data if isinstance(data, list) else [data]
@@ -270,17 +279,30 @@ def _table_records(path: Path, container: str, limit: int | None = None,
     return table.to_pylist()
 
 
-def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | None = None) -> list[_Input]:
-    """Resolve files and their formats, reporting every problem at once before any work."""
+def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | None = None,
+         skipped: list[readers.Skipped] | None = None) -> list[_Input]:
+    """Resolve files and their formats, reporting every problem at once before any work.
+
+    Files of named folders that are not read (hidden, unknown type, empty) are appended to
+    ``skipped`` with their reason; a file named on its own that cannot be read is a problem.
+    """
     inputs, problems = [], []
-    for path in readers.expand(paths):
+    files, passed = readers.expand_all(paths)
+    if skipped is not None:
+        skipped += passed
+    for path in files:
         try:
             container, compression = readers.container_of(path)
+            empty = not readers.head_bytes(path, compression, 1)
         except OSError as e:
             problems.append(f"{path}: cannot open ({e.strerror or e})")
             continue
+        if empty:
+            problems.append(f"{path}: the file is empty (0 bytes of data); remove it or pass other files")
+            continue
         if container is None:
-            problems.append(f"{path}: unknown file type (expected .jsonl, .json, .parquet or .csv, optionally .gz/.zst)")
+            problems.append(f"{path}: unknown file type (expected .jsonl, .json, .parquet or .csv, "
+                            f"optionally {', '.join(readers.COMPRESSIONS)}, or JSON lines)")
             continue
         name = fmt
         if name is None:
@@ -288,7 +310,8 @@ def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | Non
             name = next((d for d in map(detect, records) if d), None)
             if name is None:
                 keys = sorted({k for r in records for k in r})[:12]
-                problems.append(f"{path}: cannot tell the format from its records (keys seen: {keys or 'none'})")
+                why = f"keys seen: {keys}" if keys else "no JSON object found in its first lines"
+                problems.append(f"{path}: cannot tell the format from its records ({why})")
                 continue
         elif name not in FORMATS:
             get_format(name)
@@ -307,15 +330,19 @@ def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | Non
 def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | None = None,
            source: str | None = None, mapping: dict[str, str] | None = None,
            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, strict: bool = False, workers: int | None = None,
-           chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None) -> IngestResult:
+           chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None,
+           allow_partial: bool = False) -> IngestResult:
     """Ingest files into a new version of dataset ``to`` and publish it.
 
-    Raises DataError (and publishes nothing) when every record is bad, or with
-    ``strict=True`` when any record was quarantined.
+    Raises DataError (and publishes nothing) when every record is bad, with ``strict=True``
+    when any record was quarantined, and when a compressed file is damaged (truncated,
+    corrupt) unless ``allow_partial=True``: then the lines read before the damage are kept
+    and the damage is one quarantine row naming file, byte offset and lines recovered.
     """
     store = store or Store()
     start = time.perf_counter()
-    inputs = plan(paths, fmt, mapping)
+    skipped: list[readers.Skipped] = []
+    inputs = plan(paths, fmt, mapping, skipped)
     kind = FORMATS[inputs[0].fmt].kind
     workers = workers or min(2, os.cpu_count() or 1)
     reports: list[FileReport] = []
@@ -328,7 +355,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
             job = Job(str(inp.path), source or _source_name(inp.path), inp.fmt, max_record_bytes, mapping)
             # A pool only pays off past a few chunks; small files parse in this process.
             file_workers = workers if size > 2 * chunk_bytes else 1
-            for data, quarantine, pos in _parse_file(job, inp, file_workers, chunk_bytes):
+            for data, quarantine, pos in _parse_file(job, inp, file_workers, chunk_bytes, report):
                 writer.write(data)
                 if quarantine.num_rows:
                     writer.write_quarantine(quarantine)
@@ -342,7 +369,15 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
                     progress(done_bytes + pos, done_rows)
             done_bytes += size
             reports.append(report)
-        result = IngestResult(None, reports, examples, 0.0)
+        result = IngestResult(None, reports, examples, 0.0, skipped)
+        if result.damaged and not allow_partial:
+            hint = ("fetch it again, or pass --allow-partial to publish the lines read before the damage "
+                    "(the damage is recorded in quarantine)")
+            if len(result.damaged) == 1:
+                raise DataError(f"{result.damaged[0].path}: {result.damaged[0].damage}; nothing was published",
+                                hint=hint)
+            raise DataError(f"{len(result.damaged)} compressed input files are damaged; nothing was published",
+                            problems=[f"{f.path}: {f.damage}" for f in result.damaged], hint=hint)
         if result.rows_in and not result.kept:
             raise DataError(f"every one of the {result.rows_in:,} input records is bad; nothing was published",
                             problems=_summary(result), hint="see the errors above; check --format or --mapping")
@@ -357,7 +392,9 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
         stage = {"name": STAGE, "rows_in": result.rows_in, "kept": result.kept, "rejected": {},
                  "quarantined": q, "seconds": round(result.seconds, 3)}
         result.version = writer.publish(accounting, inputs=[r.as_dict() for r in reports], stages=[stage],
-                                        ingest={"max_record_bytes": max_record_bytes, "mapping": mapping})
+                                        skipped=[s.as_dict() for s in skipped],
+                                        ingest={"max_record_bytes": max_record_bytes, "mapping": mapping,
+                                                "allow_partial": allow_partial})
     return result
 
 
@@ -371,35 +408,58 @@ def _summary(result: IngestResult) -> list[str]:
 
 def _source_name(path: Path) -> str:
     name = path.name
-    for suffix in (".gz", ".zst", ".zstd"):
+    for suffix in readers.COMPRESSIONS:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return name
 
 
-def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int) -> Iterator[tuple[pa.Table, pa.Table, int]]:
+def _damage_row(job: Job, report: FileReport, damage: readers.Damage, row: int, line: int | None,
+                tail: bytes, recovered: int) -> pa.Table:
+    """One quarantine row for a damaged compressed file: where, what, and how much was read."""
+    report.damage = f"{damage.describe()}; {recovered:,} {'lines' if line is not None else 'records'} " \
+                    f"recovered before it"
+    parser = ChunkParser(job)
+    parser.bad(row, line, tail, "damaged_file", report.damage)
+    return parser.tables()[1]
+
+
+def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
+                report: FileReport) -> Iterator[tuple[pa.Table, pa.Table, int]]:
     if inp.container == "jsonl":
         positions: list[int] = []
+        lines = readers.LineChunks(inp.path, inp.compression, chunk_bytes)
 
         def chunks():
-            for first, chunk, pos in readers.line_chunks(inp.path, inp.compression, chunk_bytes):
+            for first, chunk, pos in lines:
                 positions.append(pos)
                 yield job, first, chunk
 
         for data, quarantine in ordered_map(parse_lines, chunks(), workers):
             yield data, quarantine, positions.pop(0)
+        report.encoding = lines.encoding
+        if lines.damage is not None:
+            yield (builder_for(FORMATS[job.fmt].kind, job.source).table(),
+                   _damage_row(job, report, lines.damage, lines.lines, lines.lines + 1, lines.tail, lines.lines),
+                   inp.path.stat().st_size)
         return
     parser = ChunkParser(job)
     if inp.container == "json":
-        raw = readers.read_all(inp.path, inp.compression).removeprefix(_BOM)
+        raw, damage = readers.read_all(inp.path, inp.compression)
+        raw = raw.removeprefix(_BOM)
+        if damage is not None:  # a JSON document cut short holds no record that can be trusted
+            report.encoding = "utf-8"
+            yield (builder_for(FORMATS[job.fmt].kind, job.source).table(),
+                   _damage_row(job, report, damage, 0, None, raw, 0), inp.path.stat().st_size)
+            return
         try:
-            data = orjson.loads(raw)
+            data = loads(raw)
         except orjson.JSONDecodeError as e:
             parser.bad(0, None, raw, "bad_json", f"the file is not valid JSON: {_json_position(e)}")
             data = []
         items = data if isinstance(data, list) else [data]
         for i, record in enumerate(items):
-            parser.sized_record(i, orjson.dumps(record), record)
+            parser.sized_record(i, dumps_bytes(record), record)
     else:
         for i, record in enumerate(_table_records(inp.path, inp.container, mapping=job.mapping)):
             parser.sized_record(i, orjson.dumps(record, default=str), record)

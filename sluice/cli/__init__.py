@@ -13,6 +13,17 @@ from . import datasets, ingest, run
 
 app = typer.Typer(name="sluice", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Turn production LLM traffic into versioned, curated training data.")
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="show the traceback of an error")) -> None:
+    """Turn production LLM traffic into versioned, curated training data."""
+    if debug:
+        import os
+
+        os.environ["SLUICE_DEBUG"] = "1"
+
+
 app.command()(ingest.ingest)
 app.command()(ingest.formats)
 app.command()(run.run)
