@@ -33,8 +33,15 @@ _LONG_INT = re.compile(rb"\d{19}")
 def loads(raw: bytes | str) -> Any:
     """JSON → Python, exactly: integers of any size stay integers."""
     if _LONG_INT.search(raw if isinstance(raw, bytes) else raw.encode()):
-        return json.loads(raw)
+        try:
+            return json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, UnicodeDecodeError) as e:  # one error type for callers, as with orjson
+            raise orjson.JSONDecodeError(str(e).split(":")[0], "", 0) from None
     return orjson.loads(raw)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")  # orjson refuses NaN / Infinity too
 
 
 def dumps_bytes(value: Any, sort_keys: bool = False) -> bytes:

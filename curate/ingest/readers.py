@@ -343,17 +343,24 @@ class LineChunks:
         return self.reader.encoding
 
     def __iter__(self) -> Iterator[tuple[int, bytes, int]]:
+        blocks: list[bytes] = []
+        size = 0
         pending = b""
         for block in self.reader:
-            pending += block
-            if len(pending) < self.chunk_bytes:
+            blocks.append(block)
+            size += len(block)
+            if size < self.chunk_bytes:
                 continue
+            pending = b"".join(blocks)
+            blocks, size = [pending], len(pending)
             cut = pending.rfind(b"\n")
             if cut < 0:
                 continue
             chunk, pending = pending[: cut + 1], pending[cut + 1:]
+            blocks, size = [pending], len(pending)
             yield self.lines, chunk, self.reader.position
             self.lines += chunk.count(b"\n")
+        pending = b"".join(blocks)
         if self.damage is not None:
             cut = pending.rfind(b"\n")
             chunk, self.tail = pending[: cut + 1], pending[cut + 1:]

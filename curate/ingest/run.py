@@ -26,7 +26,7 @@ from sluice.store import Store, Version
 
 from . import readers
 from .builder import builder_for
-from .errors import RecordError, type_name
+from .errors import Dropped, RecordError, type_name
 from .formats import FORMATS, detect, get_format
 from .messages import dumps_bytes, loads
 
@@ -47,11 +47,12 @@ class FileReport:
     quarantined: Counter = field(default_factory=Counter)
     encoding: str = "utf-8"
     damage: str | None = None  # what cut a damaged compressed file short
+    rejected: Counter = field(default_factory=Counter)  # valid records not kept (preference ties), by reason
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": self.path, "format": self.format, "kind": self.kind, "container": self.container,
                 "compression": self.compression, "bytes": self.bytes, "encoding": self.encoding,
-                "rows_in": self.rows_in, "kept": self.kept, "damage": self.damage,
+                "rows_in": self.rows_in, "kept": self.kept, "damage": self.damage, "rejected": dict(self.rejected),
                 "quarantined": sum(self.quarantined.values()), "quarantined_by_kind": dict(self.quarantined)}
 
 
@@ -80,6 +81,13 @@ class IngestResult:
         total: Counter = Counter()
         for f in self.files:
             total.update(f.quarantined)
+        return total
+
+    @property
+    def rejected(self) -> Counter:
+        total: Counter = Counter()
+        for f in self.files:
+            total.update(f.rejected)
         return total
 
 
@@ -134,6 +142,8 @@ class ChunkParser:
         self.format = get_format(job.fmt)
         self.builder = builder_for(self.format.kind, job.source)
         self.quarantine: list[dict] = []
+        self.dropped = builder_for(self.format.kind, job.source)
+        self.drop_reasons: list[tuple[str, str | None]] = []
 
     def bad(self, row: int, line: int | None, raw: bytes, kind: str, message: str, fld: str | None = None) -> None:
         self.quarantine.append({
@@ -160,6 +170,9 @@ class ChunkParser:
             self.builder.add(parsed)
         except RecordError as e:
             self.bad(row, line, raw, e.kind, e.message, e.field)
+        except Dropped as d:
+            self.dropped.add(d.row)
+            self.drop_reasons.append((d.reason, d.detail))
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
             # An adapter should raise RecordError; anything else still only costs this row.
             self.bad(row, line, raw, "invalid_record", f"could not convert record ({type(e).__name__})")
@@ -187,11 +200,19 @@ class ChunkParser:
             return
         self.record(index, index + 1, raw, record)
 
-    def tables(self) -> tuple[pa.Table, pa.Table]:
+    def tables(self) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """(kept rows, quarantine rows, rejected rows with stage and reason)."""
         data = self.builder.table()
         quarantine = pa.Table.from_pylist(self.quarantine, schema=QUARANTINE.schema)
         self.quarantine = []
-        return data, quarantine
+        dropped = self.dropped.table()
+        reasons, details = zip(*self.drop_reasons) if self.drop_reasons else ((), ())
+        self.drop_reasons = []
+        for name, values in (("stage", [STAGE] * dropped.num_rows), ("reason", list(reasons)),
+                             ("detail", list(details)), ("duplicate_of", [None] * dropped.num_rows)):
+            dropped = dropped.append_column(pa.field(name, pa.string(), nullable=name in ("detail", "duplicate_of")),
+                                            pa.array(values, pa.string()))
+        return data, quarantine, dropped
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -206,7 +227,7 @@ def _json_position(e: orjson.JSONDecodeError) -> str:
     return str(e).split(":", 1)[0] + f" at column {e.colno}" if hasattr(e, "colno") else "could not parse"
 
 
-def parse_lines(job: Job, first_line: int, chunk: bytes) -> tuple[pa.Table, pa.Table]:
+def parse_lines(job: Job, first_line: int, chunk: bytes) -> tuple[pa.Table, pa.Table, pa.Table]:
     parser = ChunkParser(job)
     lines = chunk.split(b"\n")
     if lines and lines[-1] == b"":
@@ -355,16 +376,19 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
             job = Job(str(inp.path), source or _source_name(inp.path), inp.fmt, max_record_bytes, mapping)
             # A pool only pays off past a few chunks; small files parse in this process.
             file_workers = workers if size > 2 * chunk_bytes else 1
-            for data, quarantine, pos in _parse_file(job, inp, file_workers, chunk_bytes, report):
+            for data, quarantine, rejected, pos in _parse_file(job, inp, file_workers, chunk_bytes, report):
                 writer.write(data)
+                if rejected.num_rows:
+                    writer.write_rejected(rejected)
+                    report.rejected.update(rejected.column("reason").to_pylist())
                 if quarantine.num_rows:
                     writer.write_quarantine(quarantine)
                     report.quarantined.update(quarantine.column("error_kind").to_pylist())
                     if len(examples) < 10:
                         examples += quarantine.drop_columns(["raw"]).slice(0, 10 - len(examples)).to_pylist()
                 report.kept += data.num_rows
-                report.rows_in += data.num_rows + quarantine.num_rows
-                done_rows += data.num_rows + quarantine.num_rows
+                report.rows_in += data.num_rows + quarantine.num_rows + rejected.num_rows
+                done_rows += data.num_rows + quarantine.num_rows + rejected.num_rows
                 if progress:
                     progress(done_bytes + pos, done_rows)
             done_bytes += size
@@ -385,11 +409,12 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
             raise DataError(f"{sum(result.quarantined.values()):,} records were quarantined and --strict is set; "
                             "nothing was published", problems=_summary(result),
                             hint="fix the input or drop --strict to keep the good rows")
-        q = dict(result.quarantined)
-        accounting = {"rows_in": result.rows_in, "kept": result.kept, "rejected_total": 0, "rejected": {},
+        q, r = dict(result.quarantined), dict(result.rejected)
+        accounting = {"rows_in": result.rows_in, "kept": result.kept, "rejected_total": sum(r.values()),
+                      "rejected": {STAGE: r} if r else {},
                       "quarantined_total": sum(q.values()), "quarantined": {STAGE: q} if q else {}}
         result.seconds = time.perf_counter() - start
-        stage = {"name": STAGE, "rows_in": result.rows_in, "kept": result.kept, "rejected": {},
+        stage = {"name": STAGE, "rows_in": result.rows_in, "kept": result.kept, "rejected": r,
                  "quarantined": q, "seconds": round(result.seconds, 3)}
         result.version = writer.publish(accounting, inputs=[r.as_dict() for r in reports], stages=[stage],
                                         skipped=[s.as_dict() for s in skipped],
@@ -414,14 +439,14 @@ def _source_name(path: Path) -> str:
     return name
 
 
-def _damage_row(job: Job, report: FileReport, damage: readers.Damage, row: int, line: int | None,
-                tail: bytes, recovered: int) -> pa.Table:
+def _damage_tables(job: Job, report: FileReport, damage: readers.Damage, row: int, line: int | None,
+                   tail: bytes, recovered: int) -> tuple[pa.Table, pa.Table, pa.Table]:
     """One quarantine row for a damaged compressed file: where, what, and how much was read."""
     report.damage = f"{damage.describe()}; {recovered:,} {'lines' if line is not None else 'records'} " \
                     f"recovered before it"
     parser = ChunkParser(job)
     parser.bad(row, line, tail, "damaged_file", report.damage)
-    return parser.tables()[1]
+    return parser.tables()
 
 
 def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
@@ -435,12 +460,11 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
                 positions.append(pos)
                 yield job, first, chunk
 
-        for data, quarantine in ordered_map(parse_lines, chunks(), workers):
-            yield data, quarantine, positions.pop(0)
+        for data, quarantine, rejected in ordered_map(parse_lines, chunks(), workers):
+            yield data, quarantine, rejected, positions.pop(0)
         report.encoding = lines.encoding
         if lines.damage is not None:
-            yield (builder_for(FORMATS[job.fmt].kind, job.source).table(),
-                   _damage_row(job, report, lines.damage, lines.lines, lines.lines + 1, lines.tail, lines.lines),
+            yield (*_damage_tables(job, report, lines.damage, lines.lines, lines.lines + 1, lines.tail, lines.lines),
                    inp.path.stat().st_size)
         return
     parser = ChunkParser(job)
@@ -449,8 +473,7 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
         raw = raw.removeprefix(_BOM)
         if damage is not None:  # a JSON document cut short holds no record that can be trusted
             report.encoding = "utf-8"
-            yield (builder_for(FORMATS[job.fmt].kind, job.source).table(),
-                   _damage_row(job, report, damage, 0, None, raw, 0), inp.path.stat().st_size)
+            yield *_damage_tables(job, report, damage, 0, None, raw, 0), inp.path.stat().st_size
             return
         try:
             data = loads(raw)
@@ -463,5 +486,4 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
     else:
         for i, record in enumerate(_table_records(inp.path, inp.container, mapping=job.mapping)):
             parser.sized_record(i, orjson.dumps(record, default=str), record)
-    data, quarantine = parser.tables()
-    yield data, quarantine, inp.path.stat().st_size
+    yield *parser.tables(), inp.path.stat().st_size

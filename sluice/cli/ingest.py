@@ -57,7 +57,8 @@ def ingest(
                             max_record_bytes=max_record_bytes, strict=strict, workers=workers, progress=advance,
                             allow_partial=allow_partial)
     summary = {"version": result.version.ref, "path": str(result.version.path), "rows_in": result.rows_in,
-               "kept": result.kept, "quarantined": dict(result.quarantined), "seconds": round(result.seconds, 2),
+               "kept": result.kept, "rejected": dict(result.rejected), "quarantined": dict(result.quarantined),
+               "seconds": round(result.seconds, 2),
                "files": [f.as_dict() for f in result.files], "skipped": [s.as_dict() for s in result.skipped]}
     if as_json:
         emit_json(summary)
@@ -95,7 +96,8 @@ def _print_summary(result) -> None:
         for s in result.skipped:
             console.print(f"  {escape(s.path)}: {escape(s.reason)}", highlight=False, soft_wrap=True)
     rate = result.rows_in / result.seconds if result.seconds else 0
-    console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, "
+    rejected = "".join(f"{n:,} rejected ({reason}), " for reason, n in result.rejected.items())
+    console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, {rejected}"
                   f"{sum(result.quarantined.values()):,} quarantined of {result.rows_in:,} "
                   f"({rate:,.0f} rows/s) → {escape(str(result.version.path))}", highlight=False)
 
