@@ -163,3 +163,18 @@ def test_bad_json_with_long_digits_is_still_named(tmp_path, store):
     result = ingest([str(src)], to="bad", store=store, workers=1)
     assert result.kept == 1
     assert dict(result.quarantined) == {"bad_json": 2, "invalid_utf8": 1}
+
+
+def test_reused_source_ids_are_counted_and_told_apart(tmp_path, store):
+    chat = lambda q: {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "ok"}]}  # noqa: E731
+    records = [{"id": "r1", **chat("first")}, {"id": "r2", **chat("other")}, {"id": "r1", **chat("first")},
+               {"id": "r1", **chat("different")}, {"id": "r2", **chat("also different")}]
+    src = tmp_path / "ids.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    # one chunk per line too: a collision across chunks (and parser processes) is found the same way
+    for workers, chunk in ((1, 1 << 20), (2, 1)):
+        result = ingest([str(src)], to=f"ids{workers}", store=store, workers=workers, chunk_bytes=chunk)
+        ids = result.version.read().column("id").to_pylist()
+        assert ids[0] == ids[2] != ids[3]  # the same record twice keeps one id (exact dedup's job)
+        assert ids[1] != ids[4] and len({ids[0], ids[1], ids[3], ids[4]}) == 4
+        assert result.id_collisions == 2 == result.version.manifest["ingest"]["id_collisions"]

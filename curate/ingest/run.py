@@ -28,6 +28,7 @@ from . import readers
 from .builder import builder_for
 from .errors import Dropped, RecordError, type_name
 from .formats import FORMATS, detect, get_format
+from .ids import IdCollisions
 from .messages import dumps_bytes, loads
 
 DEFAULT_MAX_RECORD_BYTES = 2 << 20
@@ -48,11 +49,13 @@ class FileReport:
     encoding: str = "utf-8"
     damage: str | None = None  # what cut a damaged compressed file short
     rejected: Counter = field(default_factory=Counter)  # valid records not kept (preference ties), by reason
+    id_collisions: int = 0  # rows whose source id another, different record had: their id is their content's
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": self.path, "format": self.format, "kind": self.kind, "container": self.container,
                 "compression": self.compression, "bytes": self.bytes, "encoding": self.encoding,
                 "rows_in": self.rows_in, "kept": self.kept, "damage": self.damage, "rejected": dict(self.rejected),
+                "id_collisions": self.id_collisions,
                 "quarantined": sum(self.quarantined.values()), "quarantined_by_kind": dict(self.quarantined)}
 
 
@@ -63,6 +66,10 @@ class IngestResult:
     examples: list[dict]  # first few quarantine rows (file, line, kind, field, message), no raw bytes
     seconds: float
     skipped: list[readers.Skipped] = field(default_factory=list)  # files of named folders not read, with why
+
+    @property
+    def id_collisions(self) -> int:
+        return sum(f.id_collisions for f in self.files)
 
     @property
     def damaged(self) -> list[FileReport]:
@@ -175,7 +182,8 @@ class ChunkParser:
             self.drop_reasons.append((d.reason, d.detail))
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
             # An adapter should raise RecordError; anything else still only costs this row.
-            self.bad(row, line, raw, "invalid_record", f"could not convert record ({type(e).__name__})")
+            self.bad(row, line, raw, "invalid_record",
+                     f"could not convert record as {self.job.fmt} ({type(e).__name__}); pass --format if it is another")
 
     def line(self, index: int, raw: bytes) -> None:
         if raw.endswith(b"\r"):
@@ -200,8 +208,9 @@ class ChunkParser:
             return
         self.record(index, index + 1, raw, record)
 
-    def tables(self) -> tuple[pa.Table, pa.Table, pa.Table]:
-        """(kept rows, quarantine rows, rejected rows with stage and reason)."""
+    def tables(self) -> tuple[pa.Table, pa.Table, pa.Table, list[str | None]]:
+        """(kept rows, quarantine rows, rejected rows with stage and reason, the kept rows' content ids)."""
+        content_ids = self.builder.take_content_ids()
         data = self.builder.table()
         quarantine = pa.Table.from_pylist(self.quarantine, schema=QUARANTINE.schema)
         self.quarantine = []
@@ -212,7 +221,8 @@ class ChunkParser:
                              ("detail", list(details)), ("duplicate_of", [None] * dropped.num_rows)):
             dropped = dropped.append_column(pa.field(name, pa.string(), nullable=name in ("detail", "duplicate_of")),
                                             pa.array(values, pa.string()))
-        return data, quarantine, dropped
+        self.dropped.take_content_ids()
+        return data, quarantine, dropped, content_ids
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -227,7 +237,7 @@ def _json_position(e: orjson.JSONDecodeError) -> str:
     return str(e).split(":", 1)[0] + f" at column {e.colno}" if hasattr(e, "colno") else "could not parse"
 
 
-def parse_lines(job: Job, first_line: int, chunk: bytes) -> tuple[pa.Table, pa.Table, pa.Table]:
+def parse_lines(job: Job, first_line: int, chunk: bytes) -> tuple[pa.Table, pa.Table, pa.Table, list]:
     parser = ChunkParser(job)
     lines = chunk.split(b"\n")
     if lines and lines[-1] == b"":
@@ -369,6 +379,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
     reports: list[FileReport] = []
     examples: list[dict] = []
     done_bytes = done_rows = 0
+    collisions = IdCollisions()
     with store.create(to, kind, sources=[str(i.path) for i in inputs]) as writer:
         for inp in inputs:
             size = inp.path.stat().st_size
@@ -376,7 +387,11 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
             job = Job(str(inp.path), source or _source_name(inp.path), inp.fmt, max_record_bytes, mapping)
             # A pool only pays off past a few chunks; small files parse in this process.
             file_workers = workers if size > 2 * chunk_bytes else 1
-            for data, quarantine, rejected, pos in _parse_file(job, inp, file_workers, chunk_bytes, report):
+            for data, quarantine, rejected, content_ids, pos in _parse_file(job, inp, file_workers, chunk_bytes,
+                                                                              report):
+                before = collisions.count
+                data = collisions.resolve(data, content_ids)
+                report.id_collisions += collisions.count - before
                 writer.write(data)
                 if rejected.num_rows:
                     writer.write_rejected(rejected)
@@ -419,7 +434,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
         result.version = writer.publish(accounting, inputs=[r.as_dict() for r in reports], stages=[stage],
                                         skipped=[s.as_dict() for s in skipped],
                                         ingest={"max_record_bytes": max_record_bytes, "mapping": mapping,
-                                                "allow_partial": allow_partial})
+                                                "allow_partial": allow_partial, "id_collisions": collisions.count})
     return result
 
 
@@ -440,7 +455,7 @@ def _source_name(path: Path) -> str:
 
 
 def _damage_tables(job: Job, report: FileReport, damage: readers.Damage, row: int, line: int | None,
-                   tail: bytes, recovered: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+                   tail: bytes, recovered: int) -> tuple:
     """One quarantine row for a damaged compressed file: where, what, and how much was read."""
     report.damage = f"{damage.describe()}; {recovered:,} {'lines' if line is not None else 'records'} " \
                     f"recovered before it"
@@ -460,8 +475,8 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
                 positions.append(pos)
                 yield job, first, chunk
 
-        for data, quarantine, rejected in ordered_map(parse_lines, chunks(), workers):
-            yield data, quarantine, rejected, positions.pop(0)
+        for tables in ordered_map(parse_lines, chunks(), workers):
+            yield *tables, positions.pop(0)
         report.encoding = lines.encoding
         if lines.damage is not None:
             yield (*_damage_tables(job, report, lines.damage, lines.lines, lines.lines + 1, lines.tail, lines.lines),

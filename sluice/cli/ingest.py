@@ -58,6 +58,7 @@ def ingest(
                             allow_partial=allow_partial)
     summary = {"version": result.version.ref, "path": str(result.version.path), "rows_in": result.rows_in,
                "kept": result.kept, "rejected": dict(result.rejected), "quarantined": dict(result.quarantined),
+               "id_collisions": result.id_collisions,
                "seconds": round(result.seconds, 2),
                "files": [f.as_dict() for f in result.files], "skipped": [s.as_dict() for s in result.skipped]}
     if as_json:
@@ -87,6 +88,10 @@ def _print_summary(result) -> None:
             console.print(f"  [dim]{escape(where)}[/] "
                           + escape(f"{e['error_kind']}{' at ' + e['field'] if e['field'] else ''}: {e['error']}"),
                           highlight=False)
+    if result.id_collisions:
+        console.print(f"[yellow]id collisions:[/] {result.id_collisions:,} record(s) reuse a source id that another, "
+                      "different record has; each got the id of its content (manifest: ingest.id_collisions)",
+                      highlight=False, soft_wrap=True)
     for f in result.damaged:
         console.print(f"[bold yellow]partial:[/] {escape(f.path)}: {escape(f.damage)} (--allow-partial)",
                       highlight=False, soft_wrap=True)
