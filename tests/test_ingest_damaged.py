@@ -178,3 +178,15 @@ def test_disk_full_is_one_line_and_leaves_no_temporary_folder(tmp_path, monkeypa
     assert first.startswith("error: ") and "No space left on device" in first
     assert "free space" in r.output
     assert not list(root.rglob(".tmp-*"))
+
+
+def test_damaged_tables_are_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"prompt": ["a"] * 100, "completion": ["b"] * 100}), path)
+    path.write_bytes(path.read_bytes()[:200])  # cut short
+    r = sluice("ingest", path, "--to", "x", "--root", tmp_path / "store")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert str(path) in r.output and "cannot" in r.output

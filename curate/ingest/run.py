@@ -228,6 +228,10 @@ class ChunkParser:
 _BOM = b"\xef\xbb\xbf"
 
 
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+
+
 def _oversized(size: int, limit: int) -> str:
     return f"record is {size:,} bytes, over the limit of {limit:,} (raise it with --max-record-bytes)"
 
@@ -337,7 +341,11 @@ def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | Non
             continue
         name = fmt
         if name is None:
-            records = _first_records(path, container, compression, mapping)
+            try:
+                records = _first_records(path, container, compression, mapping)
+            except (OSError, pa.ArrowException) as e:
+                problems.append(f"{path}: cannot read it as {container} ({_first_line(e)})")
+                continue
             name = next((d for d in map(detect, records) if d), None)
             if name is None:
                 keys = sorted({k for r in records for k in r})[:12]
@@ -499,6 +507,11 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
         for i, record in enumerate(items):
             parser.sized_record(i, dumps_bytes(record), record)
     else:
-        for i, record in enumerate(_table_records(inp.path, inp.container, mapping=job.mapping)):
+        try:
+            records = _table_records(inp.path, inp.container, mapping=job.mapping)
+        except (OSError, pa.ArrowException) as e:
+            raise InputError(f"{inp.path}: cannot read it as {inp.container} ({_first_line(e)})",
+                             hint="check the file (a damaged or partly written table?) or pass another") from None
+        for i, record in enumerate(records):
             parser.sized_record(i, orjson.dumps(record, default=str), record)
     yield *parser.tables(), inp.path.stat().st_size
