@@ -36,7 +36,8 @@ def evalsets(shared_data):
 def test_planted_contamination_recall(shared_data, evalsets):
     gsm, he = evalsets
     rng = random.Random(0)
-    alpaca = json.loads((shared_data / "instructions/alpaca_random_9k/random_9k.json").read_text())[:1500]
+    alpaca = json.loads((shared_data / "formats/llamafactory/alpaca_en_demo.json").read_text())
+    clean = len(alpaca)
     rows = [conv(r["instruction"] + " " + r["input"], r["output"]) for r in alpaca]
     planted = []  # (row index, set, item id, verbatim?)
     for i in rng.sample(range(len(gsm)), 300):
@@ -63,9 +64,9 @@ def test_planted_contamination_recall(shared_data, evalsets):
         return sum(flagged[r] for r, *_ in sel) / len(sel)
 
     print(f"\nverbatim recall {recall(True):.3f}, lightly edited (2 words changed) recall {recall(False):.3f}, "
-          f"false positives on alpaca {sum(flagged[:1500])}/1500")
+          f"false positives on alpaca {sum(flagged[:clean])}/{clean}")
     assert recall(True) >= 0.99
-    assert sum(flagged[:1500]) <= 3  # clean instruction data stays
+    assert sum(flagged[:clean]) <= 3  # clean instruction data stays
     for r, name, item, verbatim in planted:  # the matched set and item are named
         if verbatim:
             assert scored["contam_set"][r] == name

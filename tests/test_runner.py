@@ -297,6 +297,7 @@ def test_transform_errors_quarantine_exactly_those_rows(store, raw, tmp_path):
         input: raw@latest
         output: redacted
         batch_size: 100
+        plugins: [test_runner]
         stages:
           - stage: test_runner:Flaky
             ids: {bad}
@@ -494,16 +495,17 @@ def test_missing_recipe_file(tmp_path):
 
 def test_custom_stage_by_path(tmp_path):
     recipe, stages = load_recipe(recipe_file(tmp_path, """
+        plugins: [test_runner]
         stages:
           - stage: test_runner:Flaky
             ids: [a]
     """))
     assert isinstance(stages[0], Flaky) and stages[0].config.ids == ["a"]
     with pytest.raises(RecipeError) as e:
-        load_recipe(recipe_file(tmp_path, "stages:\n  - stage: test_runner:Recorder\n"))
+        load_recipe(recipe_file(tmp_path, "plugins: [test_runner]\nstages:\n  - stage: test_runner:Recorder\n"))
     assert "not a sluice" in "\n".join(e.value.problems)
     with pytest.raises(RecipeError) as e:
-        load_recipe(recipe_file(tmp_path, "stages:\n  - stage: no_such_module_xyz:Stage\n"))
+        load_recipe(recipe_file(tmp_path, "plugins: [no_such_module_xyz]\nstages:\n  - stage: no_such_module_xyz:Stage\n"))
     assert "cannot load stage" in "\n".join(e.value.problems)
 
 

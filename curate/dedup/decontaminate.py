@@ -35,6 +35,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from sluice.errors import DataError
+from sluice.recipe import ExistingRecipePath
 from sluice.stage import Filter, Scorer, StageConfig
 
 from .minhash import shingle_hashes
@@ -46,7 +47,8 @@ ID_FIELDS = ("task_id", "id", "idx", "question_id")
 
 class EvalSet(StageConfig):
     name: str | None = Field(None, description="set name reported in detail (default: file stem or dataset name)")
-    path: str | None = Field(None, description="JSONL / JSONL.gz / JSON / Parquet file")
+    path: ExistingRecipePath | None = Field(None, description="JSONL / JSONL.gz / JSON / Parquet file "
+                                                          "(relative to the recipe's folder)")
     ref: str | None = Field(None, description="or a conversation dataset version, e.g. golden@v1")
     root: str | None = Field(None, description="store folder for ref (default: $SLUICE_HOME or ./sluice-data)")
     fields: list[str] | None = Field(None, description="text fields to check (default: every string field)")
