@@ -1,20 +1,26 @@
-"""quality_score — complexity × quality per user turn: DEITA scorers, or the offline heuristic.
+"""quality_score — a quality score per conversation: DEITA, a learned scorer, or the offline heuristic.
 
-Reads ``messages``; adds
-  ``score_complexity`` (list<f64>, one per user turn, 1..6), ``score_quality`` (list<f64>, 1..6),
-  ``score_total`` (Σ over turns of complexity × quality — DEITA's evol score when DEITA ran),
-  ``scorer`` (which scorer produced the row: ``deita-transformers``, ``deita-openai`` or
-  ``heuristic-v1``). Drops nothing. A turn the endpoint cannot score (no score token among the
-  returned logprobs) is null, and so is that row's ``score_total``; ``select`` rejects it as
-  ``unscored``.
+Reads ``messages`` (and ``embedding`` when a learned scorer can reuse it); adds
+  ``score_complexity`` (list<f64>, one per user turn, 1..6; null for a learned scorer),
+  ``score_quality`` (list<f64>, 1..6; null for a learned scorer),
+  ``score_total`` (the score ``select`` ranks by: the *mean* over user turns of complexity ×
+  quality — DEITA's evol score per turn, so a two-turn chat does not score double — or the
+  learned scorer's P(label) / predicted rating),
+  ``scorer`` (``deita-transformers``, ``deita-openai``, ``learned:<name>`` or ``heuristic-v1``).
+Drops nothing. A turn the endpoint cannot score (no score token among the returned logprobs) is
+null, and so is that row's ``score_total``; ``select`` rejects it as ``unscored``.
 
 Multi-turn as the DEITA reference scores ShareGPT chats: each user message with the assistant
 text that answers it (empty if none) is one (instruction, response) pair.
 
-``scorer: auto`` (the default) resolves when the config is built: ``deita`` when both
+``scorer``: ``auto`` (the default) resolves when the config is built — ``deita`` when both
 ``complexity_model`` and ``quality_model`` are set, else ``heuristic`` — and the resolved value
-is what the manifest records. The heuristic scorer is a weaker offline stand-in (see
-``deita.heuristic_quality``), never labeled DEITA, and announced with a warning when it runs.
+is what the manifest records; or a folder written by ``sluice quality fit`` (a learned scorer,
+see ``learned.py``), whose identity and cross-validated metrics go to the manifest and data
+card. A learned scorer refuses to run when the embedding model (or the way the ``embedding``
+column was made) differs from the one it was fitted with. The heuristic scorer is a weaker
+offline stand-in (see ``deita.heuristic_quality``), never labeled DEITA, announced with a
+warning, and ``select`` does not rank by it unless asked (``order: score``).
 
     - stage: quality_score              # DEITA with the released scorers, on GPU when present
       complexity_model: hkust-nlp/deita-complexity-scorer
@@ -23,31 +29,36 @@ is what the manifest records. The heuristic scorer is a weaker offline stand-in 
       endpoint: http://127.0.0.1:8000/v1
       complexity_model: deita-complexity-scorer
       quality_model: deita-quality-scorer
+    - stage: quality_score              # a scorer fitted on your own labels (sluice quality fit)
+      scorer: scorers/helpful
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-from typing import Literal
-from urllib.parse import urlparse
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
 from sluice.errors import RecipeError
+from sluice.privacy import is_remote
 from sluice.stage import Requirement, Scorer, StageConfig
 
 from . import deita
 from .text import turns
 
 log = logging.getLogger(__name__)
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+NAMES = ("auto", "deita", "heuristic")
+MATCH = 0.99  # mean cosine between the embedding column and the scorer's own embedding of the same rows
 
 
 class QualityScoreConfig(StageConfig):
-    scorer: Literal["auto", "deita", "heuristic"] = Field(
-        "auto", description="auto: deita when both models are set, else the offline heuristic (recorded resolved)")
+    scorer: str = Field("auto", description="auto: deita when both models are set, else the offline heuristic "
+                                            "(recorded resolved); deita; heuristic; or a folder from `sluice quality fit`")
     complexity_model: str | None = Field(None, description="DEITA complexity scorer: hub id or local path "
                                                            "(with endpoint: the model name served there)")
     quality_model: str | None = Field(None, description="DEITA quality scorer: hub id or local path "
@@ -72,8 +83,11 @@ class QualityScoreConfig(StageConfig):
         if self.scorer == "deita" and not models:
             raise ValueError("scorer: deita needs complexity_model and quality_model (hub ids, local paths, "
                              "or model names at endpoint); or use scorer: heuristic offline")
-        if self.endpoint and not self.allow_remote and urlparse(self.endpoint).hostname not in LOOPBACK:
-            raise ValueError(f"endpoint {urlparse(self.endpoint).hostname!r} is not on this machine; set "
+        if self.scorer not in NAMES and not (Path(self.scorer) / "scorer.json").is_file():
+            raise ValueError(f"scorer {self.scorer!r} is neither auto, deita, heuristic nor a scorer folder "
+                             "(scorer.json); make one with `sluice quality fit DATASET@V --label FIELD --out DIR`")
+        if self.endpoint and not self.allow_remote and is_remote(self.endpoint):
+            raise ValueError(f"endpoint {self.endpoint!r} is not on this machine; set "
                              "allow_remote: true only for redacted data")
         return self
 
@@ -82,21 +96,57 @@ class QualityScore(Scorer):
     name = "quality_score"
     Config = QualityScoreConfig
     reads = ("messages",)
+    optional_reads = ("embedding",)  # reused by a learned scorer when it was made the scorer's way
     adds = ("score_complexity", "score_quality", "score_total", "scorer")
-    requires = (Requirement("transformers", "quality"), Requirement("openai", "quality"))
-    version = 1
+    requires = (Requirement("transformers", "quality"), Requirement("openai", "quality"),
+                Requirement("sklearn", "quality"))
+    version = 2  # score_total is the mean over turns (v1 summed them)
+
+    @property
+    def learned(self) -> bool:
+        return self.config.scorer not in NAMES
 
     def remote_endpoints(self) -> list[str]:
-        return [self.config.endpoint] if self.config.endpoint else []
+        return [self.config.endpoint] if self.config.endpoint and not self.learned else []
+
+    def fingerprint(self, upstream: str) -> str:
+        if not self.learned:
+            return super().fingerprint(upstream)
+        digest = hashlib.sha256()  # a refitted scorer in the same folder is a different stage
+        for f in ("scorer.json", "head.npz"):
+            digest.update((Path(self.config.scorer) / f).read_bytes())
+        return super().fingerprint(f"{upstream}|scorer={digest.hexdigest()[:16]}")
 
     @property
     def scorer_name(self) -> str:
+        if self.learned:
+            return f"learned:{self._learned().name}"
         if self.config.scorer == "heuristic":
             return deita.HEURISTIC_NAME
         return "deita-openai" if self.config.endpoint else "deita-transformers"
 
+    def _learned(self):
+        if getattr(self, "_scorer", None) is None:
+            from .learned import LearnedScorer
+
+            self._scorer = LearnedScorer.load(self.config.scorer)
+        return self._scorer
+
+    def describe(self) -> dict:
+        if self.learned:
+            return {"learned_scorer": self._learned().identity()}
+        if self.config.scorer == "heuristic":
+            return {"scorer": deita.HEURISTIC_NAME,
+                    "fallback": f"{deita.HEURISTIC_NAME}: offline heuristic quality score (no scorer model, nothing learned); "
+                                "select keeps a diversity-only order unless told `order: score`"}
+        return {"scorer": self.scorer_name, "complexity_model": self.config.complexity_model,
+                "quality_model": self.config.quality_model}
+
     def setup(self) -> None:
         c = self.config
+        if self.learned:
+            self._setup_learned()
+            return
         if c.scorer == "heuristic":
             log.warning("quality_score: no DEITA scorer models configured; using the offline heuristic scorer "
                         "(%s), which is weaker and is not DEITA", deita.HEURISTIC_NAME)
@@ -112,9 +162,27 @@ class QualityScore(Scorer):
                                                             device=c.device)
                                   for m in (c.complexity_model, c.quality_model))
 
+    def _setup_learned(self) -> None:
+        from .embed import load_model
+        from .learned import model_identity
+
+        scorer = self._learned()
+        spec = scorer.embedding
+        self.model = load_model(spec.model, self.config.device)
+        ran = model_identity(spec.model, self.model)
+        if spec.identity and ran != spec.identity:
+            raise RecipeError(f"quality_score: scorer {scorer.name!r} was fitted on embeddings of {spec.identity}, "
+                              f"but {spec.model!r} loads as {ran}",
+                              hint="install the embedding model the scorer was fitted with, or refit the scorer "
+                                   "(`sluice quality fit`) on embeddings of this model")
+        self.column_checked = False
+        self.backends = None
+
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "backends"):
             self.setup()
+        if self.learned:
+            return self._score_learned(batch)
         pairs = [turns(m)[:self.config.max_turns] for m in batch["messages"].to_list()]
         flat = [p for conv in pairs for p in conv]
         if self.backends is None:
@@ -130,12 +198,39 @@ class QualityScore(Scorer):
             complexity.append(c)
             quality.append(q)
             ok = conv and all(x is not None for x in c + q)
-            total.append(sum(a * b for a, b in zip(c, q)) if ok else None)
+            total.append(sum(a * b for a, b in zip(c, q)) / len(conv) if ok else None)
         if at != len(cx):
             raise RecipeError("quality_score: scorer returned the wrong number of scores")
+        return self._frame(complexity, quality, total)
+
+    def _score_learned(self, batch: pl.DataFrame) -> pl.DataFrame:
+        from .learned import embed, features, texts
+
+        scorer, messages = self._learned(), batch["messages"].to_list()
+        spec = scorer.embedding
+        if "embedding" in batch.columns and batch["embedding"].null_count() == 0 and batch.height:
+            conv = np.asarray(batch["embedding"].to_list(), dtype=np.float32)
+            if not self.column_checked:  # the column must be what this scorer would compute itself
+                k = min(8, batch.height)
+                own = embed(self.model, spec, texts(messages[:k], spec.text))
+                agree = float(np.mean(np.sum(own * conv[:k], axis=1))) if own.shape == conv[:k].shape else -1.0
+                if agree < MATCH:
+                    raise RecipeError(
+                        f"quality_score: the embedding column was not made the way scorer {scorer.name!r} expects "
+                        f"(model {spec.model!r}, text {spec.text!r}, max_tokens {spec.max_tokens}); "
+                        f"mean cosine to its own embedding {agree:.3f}",
+                        hint="configure the embed stage like the scorer's training data, or refit the scorer "
+                             "on data embedded the way this recipe embeds")
+                self.column_checked = True
+        else:
+            conv = embed(self.model, spec, texts(messages, spec.text))
+        total = scorer.score(features(messages, conv, self.model, spec)).tolist() if batch.height else []
+        return self._frame([None] * batch.height, [None] * batch.height, total)
+
+    def _frame(self, complexity: list, quality: list, total: list) -> pl.DataFrame:
         return pl.DataFrame({
             "score_complexity": pl.Series(complexity, dtype=pl.List(pl.Float64)),
             "score_quality": pl.Series(quality, dtype=pl.List(pl.Float64)),
             "score_total": pl.Series(total, dtype=pl.Float64),
-            "scorer": pl.Series([self.scorer_name] * batch.height, dtype=pl.String),
+            "scorer": pl.Series([self.scorer_name] * len(total), dtype=pl.String),
         })
