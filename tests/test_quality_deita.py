@@ -169,6 +169,17 @@ def test_openai_compatible_endpoint_matches_local_scores(store, tiny_model):
         df = pl.from_arrow(run(Recipe(input="raw", output="scored"), [stage], store=store).version.read())
         assert df["scorer"].unique().to_list() == ["deita-openai"]
         assert df["score_total"].is_not_null().all()
+
+        second = _serve(tiny_model)  # vLLM serves one model per server: complexity from its own URL
+        try:
+            url2 = f"http://127.0.0.1:{second.server_port}/v1"
+            split = QualityScore(endpoint=url, complexity_endpoint=url2, complexity_model="tiny", quality_model="tiny",
+                                 top_logprobs=400)
+            assert split.remote_endpoints() == [url, url2]
+            df2 = pl.from_arrow(run(Recipe(input="raw", output="scored2"), [split], store=store).version.read())
+            assert df2["score_total"].to_list() == pytest.approx(df["score_total"].to_list(), abs=1e-6)
+        finally:
+            second.shutdown()
     finally:
         server.shutdown()
 

@@ -137,7 +137,7 @@ def test_loaded_scorer_is_the_fitted_head(fitted):
     assert scorer.score(x).shape == (4,) and ((scorer.score(x) > 0) & (scorer.score(x) < 1)).all()
     with pytest.raises(RecipeError, match="expects"):
         scorer.score(x[:, :10])
-    with pytest.raises(RecipeError, match="not a quality scorer folder"):
+    with pytest.raises(RecipeError, match="nor a quality scorer folder"):
         LearnedScorer.load(scorer_dir.parent)
 
 

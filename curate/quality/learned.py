@@ -206,7 +206,8 @@ class LearnedScorer:
         path = Path(path)
         meta_path = path / "scorer.json"
         if not meta_path.is_file() or not (path / "head.npz").is_file():
-            raise RecipeError(f"{path} is not a quality scorer folder (scorer.json and head.npz)",
+            raise RecipeError(f"scorer {str(path)!r} is neither auto, deita, heuristic nor a quality scorer folder "
+                              "(scorer.json and head.npz)",
                               hint="make one with `sluice quality fit DATASET@V --label FIELD --out DIR`")
         meta = json.loads(meta_path.read_text())
         if meta.get("format") != FORMAT or meta.get("format_version", 0) > FORMAT_VERSION:

@@ -25,10 +25,11 @@ warning, and ``select`` does not rank by it unless asked (``order: score``).
     - stage: quality_score              # DEITA with the released scorers, on GPU when present
       complexity_model: hkust-nlp/deita-complexity-scorer
       quality_model: hkust-nlp/deita-quality-scorer
-    - stage: quality_score              # the same models served by vLLM
-      endpoint: http://127.0.0.1:8000/v1
-      complexity_model: deita-complexity-scorer
-      quality_model: deita-quality-scorer
+    - stage: quality_score              # the same models served by vLLM (one server per model)
+      endpoint: http://127.0.0.1:8001/v1
+      quality_model: hkust-nlp/deita-quality-scorer
+      complexity_endpoint: http://127.0.0.1:8002/v1
+      complexity_model: hkust-nlp/deita-complexity-scorer
     - stage: quality_score              # a scorer fitted on your own labels (sluice quality fit)
       scorer: scorers/helpful
 """
@@ -65,6 +66,8 @@ class QualityScoreConfig(StageConfig):
                                                         "(with endpoint: the model name served there)")
     endpoint: str | None = Field(None, description="OpenAI-compatible base URL returning logprobs, e.g. "
                                                    "http://127.0.0.1:8000/v1 (vLLM); unset: run models locally")
+    complexity_endpoint: str | None = Field(None, description="URL serving complexity_model when it is not endpoint "
+                                                              "(vLLM serves one model per server)")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the endpoint's API key")
     allow_remote: bool = Field(False, description="allow a non-loopback endpoint (conversations leave the machine: "
                                                   "only for redacted data)")
@@ -83,12 +86,10 @@ class QualityScoreConfig(StageConfig):
         if self.scorer == "deita" and not models:
             raise ValueError("scorer: deita needs complexity_model and quality_model (hub ids, local paths, "
                              "or model names at endpoint); or use scorer: heuristic offline")
-        if self.scorer not in NAMES and not (Path(self.scorer) / "scorer.json").is_file():
-            raise ValueError(f"scorer {self.scorer!r} is neither auto, deita, heuristic nor a scorer folder "
-                             "(scorer.json); make one with `sluice quality fit DATASET@V --label FIELD --out DIR`")
-        if self.endpoint and not self.allow_remote and is_remote(self.endpoint):
-            raise ValueError(f"endpoint {self.endpoint!r} is not on this machine; set "
-                             "allow_remote: true only for redacted data")
+        for url in (self.endpoint, self.complexity_endpoint):
+            if url and not self.allow_remote and is_remote(url):
+                raise ValueError(f"endpoint {url!r} is not on this machine; set allow_remote: true only for "
+                                 "redacted data")
         return self
 
 
@@ -107,11 +108,13 @@ class QualityScore(Scorer):
         return self.config.scorer not in NAMES
 
     def remote_endpoints(self) -> list[str]:
-        return [self.config.endpoint] if self.config.endpoint and not self.learned else []
+        c = self.config
+        return [] if self.learned else [u for u in dict.fromkeys((c.endpoint, c.complexity_endpoint)) if u]
 
     def fingerprint(self, upstream: str) -> str:
         if not self.learned:
             return super().fingerprint(upstream)
+        self._learned()  # a clear error for a missing or foreign folder, before any work
         digest = hashlib.sha256()  # a refitted scorer in the same folder is a different stage
         for f in ("scorer.json", "head.npz"):
             digest.update((Path(self.config.scorer) / f).read_bytes())
@@ -154,9 +157,10 @@ class QualityScore(Scorer):
             return
         if c.endpoint:
             key = os.environ.get(c.api_key_env)
-            self.backends = tuple(deita.OpenAIBackend(c.endpoint, m, api_key=key, batch_size=c.batch_size,
+            self.backends = tuple(deita.OpenAIBackend(url, m, api_key=key, batch_size=c.batch_size,
                                                       top_logprobs=c.top_logprobs)
-                                  for m in (c.complexity_model, c.quality_model))
+                                  for url, m in ((c.complexity_endpoint or c.endpoint, c.complexity_model),
+                                                 (c.endpoint, c.quality_model)))
         else:
             self.backends = tuple(deita.TransformersBackend(m, batch_size=c.batch_size, max_length=c.max_length,
                                                             device=c.device)

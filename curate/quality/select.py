@@ -199,6 +199,7 @@ class Select(Filter):
                         "Fit a scorer (`sluice quality fit`) or set `order: score` to rank by the heuristic")
                 log.warning(note)
                 self.facts["fallback"] = note
+                self.facts.setdefault("notes", []).append(note.removeprefix("select: "))
         self.facts["order"] = order
         if order == "diversity":
             return hash_order(batch["id"].to_list(), has_emb)
@@ -209,12 +210,15 @@ class Select(Filter):
         values = labels.binary(labels.label_values(batch, c.label), c.label_threshold)
         report = labels.lift(kept, values.fill_null(float("nan")).to_numpy())
         self.facts["lift"] = {"label": c.label, "threshold": c.label_threshold, **report}
-        log.warning("select: label %s — selected %d rows at rate %.3f vs input %.3f → lift %.2f×", c.label,
-                    report["labelled_selected"], report["selected_rate"], report["input_rate"], report["lift"])
+        line = (f"label {c.label}: selected {report['labelled_selected']:,} rows at rate {report['selected_rate']:.3f} "
+                f"vs input {report['input_rate']:.3f} → lift {report['lift']:.2f}×")
+        log.warning("select: %s", line)
+        self.facts.setdefault("notes", []).append(line)
 
     def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
         n = batch.height
+        self.facts = {}
         scores = batch[c.score_column].cast(pl.Float64).fill_null(float("nan")).to_numpy()
         emb_col = batch[c.embedding_column]
         has_emb = emb_col.is_not_null().to_numpy()
