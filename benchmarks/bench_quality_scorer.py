@@ -18,6 +18,7 @@ same Python entry points the CLI commands call.
     python benchmarks/devsets/quality/build.py
     python benchmarks/bench_quality_scorer.py                     # all sets, MiniLM, linear + mlp
     python benchmarks/bench_quality_scorer.py --sets alpaca_gpt4 --heads linear
+    python benchmarks/bench_quality_scorer.py --features             # feature subsets, grouped CV
 """
 
 from __future__ import annotations
@@ -114,23 +115,55 @@ def evaluate(name: str, store, tmp: Path, heads: list[str], max_groups: int | No
     return out
 
 
+def feature_table(name: str, max_groups: int | None, model: str | None) -> list[dict]:
+    """Grouped 5-fold CV AUROC of the linear head on feature subsets (which parts earn their place)."""
+    from sluice.curate.quality.embed import DEFAULT_MODEL, load_model
+    from sluice.curate.quality.learned import CHEAP, EmbeddingSpec, cheap_features, cross_validate, embed, texts
+
+    a, b = halves(DEVSETS / f"{name}.jsonl", max_groups)
+    rows = a + b
+    msgs = [r["messages"] for r in rows]
+    y = np.array([int(r["helpful"]) for r in rows])
+    groups = np.array([r["group"] for r in rows])
+    m = load_model(model or DEFAULT_MODEL)
+    spec = EmbeddingSpec(model=model or DEFAULT_MODEL, max_tokens=getattr(m, "max_seq_length", None))
+    conv, answer = embed(m, spec, texts(msgs, "conversation")), embed(m, spec, texts(msgs, "assistant"))
+    cheap = np.array([cheap_features(x) for x in msgs]).reshape(len(rows), len(CHEAP))
+    variants = {"conversation embedding": conv, "cheap features": cheap,
+                "conversation + cheap": np.hstack([conv, cheap]),
+                "conversation + answer + cheap (shipped)": np.hstack([conv, answer, cheap])}
+    return [{"set": name, "features": k, "rows": len(rows),
+             "cv_auroc": cross_validate(X.astype(np.float64), y, "bool", "linear", groups)["auroc"]}
+            for k, X in variants.items()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default="alpaca_gpt4,kto_en,dpo_en,hh_harmless")
     ap.add_argument("--heads", default="linear,mlp")
     ap.add_argument("--max-groups", type=int, default=1200, help="groups (pairs) per set, at most")
     ap.add_argument("--model", default=None, help="embedding model (default: the embed stage's default)")
+    ap.add_argument("--features", action="store_true", help="only the feature-subset table (grouped CV)")
     a = ap.parse_args()
     if not DEVSETS.is_dir():
         sys.exit("build the dev sets first: python benchmarks/devsets/quality/build.py")
+    if a.features:
+        print("| dev set | rows | features (linear head) | grouped 5-fold CV AUROC |")
+        print("|---|---:|---|---:|")
+        for name in a.sets.split(","):
+            for r in feature_table(name, a.max_groups, a.model):
+                print(f"| {r['set']} | {r['rows']:,} | {r['features']} | {r['cv_auroc']:.3f} |", flush=True)
+        return
     from sluice.store import Store
 
     rows = []
     with tempfile.TemporaryDirectory() as d:
         store = Store(Path(d) / "store")
         for name in a.sets.split(","):
-            rows += evaluate(name, store, Path(d), a.heads.split(","), a.max_groups, a.model)
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            new = evaluate(name, store, Path(d), a.heads.split(","), a.max_groups, a.model)
+            rows += new
+            for r in new:
+                print(json.dumps(r), file=sys.stderr, flush=True)
     print("| dev set | rows A / B | path | CV AUROC on A | AUROC on B | lift of select@10% on B |")
     print("|---|---|---|---:|---:|---:|")
     for r in rows:

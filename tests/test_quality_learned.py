@@ -133,7 +133,8 @@ def test_scorer_without_an_embedding_column_embeds_itself(fitted):
 def test_loaded_scorer_is_the_fitted_head(fitted):
     _, _, _, scorer_dir, _ = fitted
     scorer = LearnedScorer.load(scorer_dir)
-    x = np.random.default_rng(0).standard_normal((4, scorer.n_features))
+    noise = np.random.default_rng(0).standard_normal((4, scorer.n_features))
+    x = scorer.weights["mean"] + 0.01 * noise * scorer.weights["scale"]  # rows like the training data
     assert scorer.score(x).shape == (4,) and ((scorer.score(x) > 0) & (scorer.score(x) < 1)).all()
     with pytest.raises(RecipeError, match="expects"):
         scorer.score(x[:, :10])

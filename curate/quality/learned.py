@@ -16,6 +16,7 @@ pickled code).
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import warnings
@@ -51,17 +52,40 @@ class EmbeddingSpec:
     text: Literal["conversation", "user"] = "conversation"
     max_tokens: int | None = None
     identity: dict = field(default_factory=dict)
+    source: str | None = None  # what a ``static`` model is distilled from
+
+
+IDENTITY_KEYS = ("model", "name", "kind", "dim", "sha256", "pca_dims", "source")  # not paths or devices
+
+
+def load_embedder(spec: EmbeddingSpec, device: str | None = None):
+    """The embedding model of ``spec`` through the one loader, ``embed.load_model``."""
+    from . import embed as loader
+
+    params = inspect.signature(loader.load_model).parameters
+    kwargs: dict[str, Any] = {}
+    if "max_tokens" in params:
+        kwargs["max_tokens"] = spec.max_tokens
+    if "source" in params and spec.source:
+        kwargs["source"] = spec.source
+    return loader.load_model(spec.model, device, **kwargs)
 
 
 def model_identity(model_name: str, model) -> dict:
-    """What identifies an embedding model: the embed module's ``model_identity`` when present."""
-    from . import embed
+    """What identifies an embedding model: the loader's ``model_identity`` when it has one."""
+    from . import embed as loader
 
-    ident = getattr(embed, "model_identity", None)
+    ident = getattr(loader, "model_identity", None)
     if ident is not None:
-        return dict(ident(model_name))
+        return dict(ident(model))
     get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return {"name": model_name, "dim": int(get_dim())}
+
+
+def same_model(fitted: dict, running: dict) -> bool:
+    """Same weights and shape (paths and devices may differ between machines)."""
+    shared = [k for k in IDENTITY_KEYS if k in fitted and k in running]
+    return bool(shared) and all(fitted[k] == running[k] for k in shared)
 
 
 def texts(messages: list[list[dict] | None], view: str) -> list[str]:
@@ -70,7 +94,8 @@ def texts(messages: list[list[dict] | None], view: str) -> list[str]:
 
 
 def embed(model, spec: EmbeddingSpec, strings: list[str]) -> np.ndarray:
-    """Embeddings made as ``spec`` says (its token limit set for this call only: the model is shared)."""
+    """Embeddings made as ``spec`` says. A loader that returns a bare sentence-transformers model
+    shares it, so its token limit is set for this call only."""
     from .embed import embed_texts
 
     before = getattr(model, "max_seq_length", None)

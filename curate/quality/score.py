@@ -167,14 +167,13 @@ class QualityScore(Scorer):
                                   for m in (c.complexity_model, c.quality_model))
 
     def _setup_learned(self) -> None:
-        from .embed import load_model
-        from .learned import model_identity
+        from .learned import load_embedder, model_identity, same_model
 
         scorer = self._learned()
         spec = scorer.embedding
-        self.model = load_model(spec.model, self.config.device)
+        self.model = load_embedder(spec, self.config.device)
         ran = model_identity(spec.model, self.model)
-        if spec.identity and ran != spec.identity:
+        if spec.identity and not same_model(spec.identity, ran):
             raise RecipeError(f"quality_score: scorer {scorer.name!r} was fitted on embeddings of {spec.identity}, "
                               f"but {spec.model!r} loads as {ran}",
                               hint="install the embedding model the scorer was fitted with, or refit the scorer "

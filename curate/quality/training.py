@@ -9,6 +9,7 @@ checks it again before it trusts a column.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import polars as pl
 from sluice.errors import DataError
 
 from . import labels
-from .learned import EmbeddingSpec, LearnedScorer, embed, features, fit, model_identity, texts
+from .learned import EmbeddingSpec, LearnedScorer, embed, features, fit, load_embedder, model_identity, texts
 
 MIN_LABELS = 20
 
@@ -55,7 +56,7 @@ def _groups(df: pl.DataFrame, field: str | None) -> np.ndarray | None:
 def fit_version(version, store, *, label: str, out: Path, threshold: float | None = None, head: str = "linear",
                 group: str | None = None, embedding_model: str | None = None, device: str | None = None,
                 name: str | None = None) -> LearnedScorer:
-    from .embed import DEFAULT_MODEL, load_model
+    from .embed import EmbedConfig
 
     df = pl.from_arrow(version.read())
     values = labels.label_values(df, label)
@@ -73,11 +74,14 @@ def fit_version(version, store, *, label: str, out: Path, threshold: float | Non
                         hint=f"a scorer needs at least {MIN_LABELS} labelled rows and 5 of each class")
     conf = embed_config(version, store) if "embedding" in df.columns else None
     reuse = conf is not None and (embedding_model is None or embedding_model == conf.get("model"))
-    model_name = conf["model"] if reuse else (embedding_model or DEFAULT_MODEL)
-    model = load_model(model_name, device)
-    max_tokens = (conf.get("max_tokens") if reuse else None) or getattr(model, "max_seq_length", None)
+    default = EmbedConfig()  # what the embed stage would do: the scorer then fits recipes that embed by default
+    model_name = conf["model"] if reuse else (embedding_model or default.model)
+    source = (conf.get("source") if reuse else getattr(default, "source", None)) or None
     spec = EmbeddingSpec(model=model_name, text=conf.get("text", "conversation") if reuse else "conversation",
-                         max_tokens=max_tokens, identity=model_identity(model_name, model))
+                         max_tokens=conf.get("max_tokens") if reuse else None, source=source)
+    model = load_embedder(spec, device)
+    spec = replace(spec, identity=model_identity(model_name, model),
+                   max_tokens=spec.max_tokens or getattr(model, "max_seq_length", None))
     messages = df["messages"].to_list()
     conv = (np.asarray(df["embedding"].to_list(), dtype=np.float32) if reuse
             else embed(model, spec, texts(messages, spec.text)))
