@@ -46,7 +46,7 @@ def _ingest_halves(store, tmp_path: Path):
         f = tmp_path / f"{name}.jsonl"
         f.write_text("".join(json.dumps(r) + "\n" for r in part))
         ingest([f], name, store=store)
-        out.append(_recipe(store, f"{name}@latest", f"{name}_emb", [{"stage": "embed", "max_tokens": 128}]).version)
+        out.append(_recipe(store, f"{name}@latest", f"{name}_emb", [{"stage": "embed", "model": "all-MiniLM-L6-v2", "max_tokens": 128}]).version)
     return out
 
 
@@ -105,11 +105,18 @@ def test_scorer_ranks_the_held_out_half_and_select_reports_its_lift(fitted):
     assert f"lift {lift['lift']:.2f}×" in again
 
 
-def test_scorer_refuses_embeddings_made_another_way(fitted, tmp_path):
+def test_scorer_embeds_itself_when_the_column_was_made_another_way_and_refuses_another_model(fitted, tmp_path):
     store, _, b, scorer_dir, _ = fitted
-    other = _recipe(store, "half_b@v1", "half_b_user", [{"stage": "embed", "text": "user", "max_tokens": 128}]).version
-    with pytest.raises(RecipeError, match="embedding column was not made the way"):
-        _recipe(store, other.ref, "x", [{"stage": "quality_score", "scorer": str(scorer_dir)}])
+    other = _recipe(store, "half_b@v1", "half_b_user", [{"stage": "embed", "model": "all-MiniLM-L6-v2", "text": "user", "max_tokens": 128}]).version
+    ran = _recipe(store, other.ref, "x", [{"stage": "quality_score", "scorer": str(scorer_dir)}])
+    counters = next(s for s in ran.version.manifest["stages"] if s["name"] == "quality_score")["counters"]
+    assert counters == {"embedded_by_scorer": b.num_rows()}  # the user-turn column is not the scorer's input
+    same = _recipe(store, b.ref, "x2", [{"stage": "quality_score", "scorer": str(scorer_dir)}])
+    assert next(s for s in same.version.manifest["stages"] if s["name"] == "quality_score")["counters"] == {
+        "embedding_column_reused": b.num_rows()}
+    s1 = pl.from_arrow(ran.version.read()).sort("id")["score_total"].to_numpy()
+    s2 = pl.from_arrow(same.version.read()).sort("id")["score_total"].to_numpy()
+    assert s1 == pytest.approx(s2, abs=1e-4)
 
     tampered = tmp_path / "tampered"
     tampered.mkdir()
@@ -119,15 +126,6 @@ def test_scorer_refuses_embeddings_made_another_way(fitted, tmp_path):
     (tampered / "scorer.json").write_text(json.dumps(meta))
     with pytest.raises(RecipeError, match="was fitted on embeddings of"):
         _recipe(store, b.ref, "y", [{"stage": "quality_score", "scorer": str(tampered)}])
-
-
-def test_scorer_without_an_embedding_column_embeds_itself(fitted):
-    store, _, b, scorer_dir, _ = fitted
-    with_col = _recipe(store, b.ref, "s1", [{"stage": "quality_score", "scorer": str(scorer_dir)}]).version
-    without = _recipe(store, "half_b@v1", "s2", [{"stage": "quality_score", "scorer": str(scorer_dir)}]).version
-    s1 = pl.from_arrow(with_col.read()).sort("id")["score_total"].to_numpy()
-    s2 = pl.from_arrow(without.read()).sort("id")["score_total"].to_numpy()
-    assert s1 == pytest.approx(s2, abs=1e-4)
 
 
 def test_loaded_scorer_is_the_fitted_head(fitted):

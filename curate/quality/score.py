@@ -17,8 +17,10 @@ text that answers it (empty if none) is one (instruction, response) pair.
 ``complexity_model`` and ``quality_model`` are set, else ``heuristic`` — and the resolved value
 is what the manifest records; or a folder written by ``sluice quality fit`` (a learned scorer,
 see ``learned.py``), whose identity and cross-validated metrics go to the manifest and data
-card. A learned scorer refuses to run when the embedding model (or the way the ``embedding``
-column was made) differs from the one it was fitted with. The heuristic scorer is a weaker
+card. A learned scorer refuses to run when its embedding model loads with another identity
+(weights, dimension) than the one it was fitted with; it reuses the ``embedding`` column only when
+the column is what it would compute itself (checked on the first rows), and embeds the rows
+itself otherwise (counted: ``embedding_column_reused`` / ``embedded_by_scorer``). The heuristic scorer is a weaker
 offline stand-in (see ``deita.heuristic_quality``), never labeled DEITA, announced with a
 warning, and ``select`` does not rank by it unless asked (``order: score``).
 
@@ -178,7 +180,7 @@ class QualityScore(Scorer):
                               f"but {spec.model!r} loads as {ran}",
                               hint="install the embedding model the scorer was fitted with, or refit the scorer "
                                    "(`sluice quality fit`) on embeddings of this model")
-        self.column_checked = False
+        self.column_ok: bool | None = None
         self.backends = None
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
@@ -211,21 +213,20 @@ class QualityScore(Scorer):
 
         scorer, messages = self._learned(), batch["messages"].to_list()
         spec = scorer.embedding
+        conv = None
         if "embedding" in batch.columns and batch["embedding"].null_count() == 0 and batch.height:
-            conv = np.asarray(batch["embedding"].to_list(), dtype=np.float32)
-            if not self.column_checked:  # the column must be what this scorer would compute itself
+            column = np.asarray(batch["embedding"].to_list(), dtype=np.float32)
+            if self.column_ok is None:  # reuse the column only if it is what this scorer computes itself
                 k = min(8, batch.height)
                 own = embed(self.model, spec, texts(messages[:k], spec.text))
-                agree = float(np.mean(np.sum(own * conv[:k], axis=1))) if own.shape == conv[:k].shape else -1.0
-                if agree < MATCH:
-                    raise RecipeError(
-                        f"quality_score: the embedding column was not made the way scorer {scorer.name!r} expects "
-                        f"(model {spec.model!r}, text {spec.text!r}, max_tokens {spec.max_tokens}); "
-                        f"mean cosine to its own embedding {agree:.3f}",
-                        hint="configure the embed stage like the scorer's training data, or refit the scorer "
-                             "on data embedded the way this recipe embeds")
-                self.column_checked = True
-        else:
+                agree = float(np.mean(np.sum(own * column[:k], axis=1))) if own.shape == column[:k].shape else -1.0
+                self.column_ok = agree >= MATCH
+                if not self.column_ok:
+                    log.warning("quality_score: the embedding column was not made the way scorer %r expects (model "
+                                "%s, text %s); the scorer embeds the rows itself", scorer.name, spec.model, spec.text)
+            conv = column if self.column_ok else None
+        self.count("embedding_column_reused" if conv is not None else "embedded_by_scorer", batch.height)
+        if conv is None:
             conv = embed(self.model, spec, texts(messages, spec.text))
         total = scorer.score(features(messages, conv, self.model, spec)).tolist() if batch.height else []
         return self._frame([None] * batch.height, [None] * batch.height, total)
