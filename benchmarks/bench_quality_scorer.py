@@ -96,7 +96,8 @@ def evaluate(name: str, store, tmp: Path, heads: list[str], max_groups: int | No
     out = []
     for head in heads:
         t = time.perf_counter()
-        scorer = fit_version(a, store, label=LABEL, out=tmp / f"{name}-{head}", head=head, group="metadata.group")
+        scorer = fit_version(a, store, label=LABEL, out=tmp / f"{name}-{head}", head=head, group="metadata.group",
+                             embedding_model=model)
         fit_s = time.perf_counter() - t
         scored = _run(store, b.ref, f"{name}_b_{head}", [{"stage": "quality_score", "scorer": str(tmp / f"{name}-{head}")}])
         s, y = _scores(scored)
@@ -142,7 +143,8 @@ def main() -> None:
     ap.add_argument("--sets", default="alpaca_gpt4,kto_en,dpo_en,hh_harmless")
     ap.add_argument("--heads", default="linear,mlp")
     ap.add_argument("--max-groups", type=int, default=1200, help="groups (pairs) per set, at most")
-    ap.add_argument("--model", default=None, help="embedding model (default: the embed stage's default)")
+    ap.add_argument("--model", default=None, help="embedding model of the embed stage and the scorer (default: "
+                                                  "each one's own default)")
     ap.add_argument("--features", action="store_true", help="only the feature-subset table (grouped CV)")
     a = ap.parse_args()
     if not DEVSETS.is_dir():
