@@ -100,6 +100,9 @@ def _funnel(result) -> None:
         rate = "checkpoint" if s.cached else (f"{s.rows_in / s.seconds:,.0f}" if s.seconds else "—")
         table.add_row(escape(s.name), f"{s.rows_in:,}", f"{s.kept:,}", escape(reasons), f"{sum(s.quarantined.values()):,}", rate)
     console.print(table)
+    for s in result.stages:  # what a stage wants said about its outcome (e.g. select's order and lift)
+        for note in (s.info or {}).get("notes") or ():
+            console.print(f"[yellow]note:[/] {escape(s.name)}: {escape(note)}", highlight=False)
     if result.reused:
         console.print(f"nothing to do: {result.version.ref} already holds this result", highlight=False)
     else:
