@@ -64,3 +64,20 @@ def require_redacted(version: Version, store: Store, *, action: str, override: b
         hint=f"run a recipe with the `{REDACTION_STAGE}` stage first (see examples/pii.yaml); "
              "if the data is known to hold no personal data, pass the explicit override flag — "
              "it is recorded in the output's manifest")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1), parsed as addresses.
+
+    Agreed interface (HELPERS.md); the PII owner keeps it. A name that merely starts with "127."
+    is not loopback.
+    """
+    import ipaddress
+
+    host = (host or "").strip("[]").split("%")[0].rstrip(".").lower()
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
