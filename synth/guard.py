@@ -66,7 +66,7 @@ def disable_distilabel_network() -> None:
 def quiet_distilabel() -> None:
     """Apply the network switches and keep distilabel's rich logging out of sluice's output."""
     disable_distilabel_network()
-    for name in ("distilabel", "distilabel.llm", "httpx", "openai"):
+    for name in ("distilabel", "distilabel.llm", "httpx", "httpx2", "openai"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 

@@ -204,6 +204,9 @@ class Backend:
     def _generate_batch(self, batch: list[list[dict]], params: dict[str, Any]) -> list[dict[str, Any]]:
         """One ``LLM.generate`` call for a whole batch (runs in a worker thread)."""
         self.usage.batches += 1
+        if self.spec.backend == "transformers" and params.get("temperature") == 0:
+            # temperature 0 means greedy, as on every server; transformers' sampler rejects it
+            params = {**{k: v for k, v in params.items() if k != "temperature"}, "do_sample": False}
         return self.llm.generate(inputs=batch, num_generations=1, **params)
 
     def _count(self, out: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """The synth recipes. Each turns one source prompt (an ``Item``) into a result dict with LLM
-calls, and results into output rows. The runner owns everything else (resume, concurrency,
-accounting, publishing).
+calls, and results into output rows. distilabel's tasks (``tasks()``, by role) format every prompt
+and parse every reply; the runner owns everything else (resume, concurrency, accounting,
+publishing). The tasks of each recipe are recorded in the manifest under ``synth.tasks``.
 
 ==================  ==========================================  ==============================
 recipe              per item                                    publishes
@@ -12,6 +13,17 @@ ultrafeedback       ``n`` answers from ``generators``, rated    NAME (preference
                     by ``judge`` with the UltraFeedback rubric
 critique_revise     answer → critique → revision                NAME (preference), NAME-sft
 ==================  ==========================================  ==============================
+
+==================  ==============================================================================
+recipe              distilabel tasks
+==================  ==============================================================================
+responses           TextGeneration (one user turn) or ChatGeneration (a conversation)
+evol_instruct       EvolInstruct (mutations, format), TextGeneration (answers)
+self_instruct       SelfInstruct (prompt, parser), TextGeneration (answers)
+ultrafeedback       TextGeneration / ChatGeneration (answers), UltraFeedback (rubric, parser)
+critique_revise     TextGeneration / ChatGeneration (answer), TextGeneration with sluice's
+                    critique and revision templates
+==================  ==============================================================================
 
 Reason codes of dropped rows: ``generation_failed``, ``empty_generation`` (the model returned
 nothing after retries), ``has_tool_calls`` / ``no_prompt`` (the source row has no plain-text

@@ -10,7 +10,6 @@ the guard, the statistics — is the real code.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from sluice.privacy import NotRedacted
 from sluice.synth.grader import MAX_DISAGREEMENT, calibrate_file, cohen_kappa, judge, load_labels
 from sluice.synth.llm import Backend, LLMSpec, build_backend
 from sluice.train.gate import rouge_l, score
+from test_synth_run import ConnectRecorder, FakeRedact
 from test_synth_serve import server  # noqa: F401 — the real `transformers serve` fixture
 
 LABELS = Path(__file__).parent / "data" / "synth" / "calibration.jsonl"
@@ -53,19 +53,6 @@ def rule_judge(constant: int | None = None) -> Backend:
     llm = RuleJudge()
     llm.load()
     return Backend(LLMSpec(backend="transformers", model="rule-judge"), llm)
-
-
-class Connects:
-    hosts: list[str] = []
-    active = False
-
-    @classmethod
-    def hook(cls, event, args):
-        if cls.active and event == "socket.connect" and isinstance(args[1], tuple):
-            cls.hosts.append(str(args[1][0]))
-
-
-sys.addaudithook(Connects.hook)
 
 
 def test_calibration_reports_agreement_and_kappa_on_a_labelled_sample():
@@ -115,7 +102,6 @@ def test_failed_judgments_are_left_out_and_reported_never_zero():
 
 
 def test_judge_refuses_a_remote_endpoint_on_unredacted_data(store, tmp_path, monkeypatch):
-    from test_synth_run import FakeRedact
     from train_helpers import conv_rows, publish
 
     from sluice.errors import RecipeError
@@ -126,7 +112,7 @@ def test_judge_refuses_a_remote_endpoint_on_unredacted_data(store, tmp_path, mon
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     publish(store, "golden", "conversation", conv_rows(["where is my order?"], ["it shipped."], "g"))
     spec = LLMSpec(model="judge", base_url=REMOTE)
-    Connects.hosts, Connects.active = [], True
+    ConnectRecorder.hosts, ConnectRecorder.active = [], True
     try:
         with pytest.raises(NotRedacted) as err:  # before the adapter is even read
             evaluate(tmp_path / "no-adapter", "golden@v1", store, judge=spec)
@@ -134,8 +120,8 @@ def test_judge_refuses_a_remote_endpoint_on_unredacted_data(store, tmp_path, mon
         with pytest.raises(NotRedacted):  # a labels file has no lineage at all
             calibrate_file(LABELS, spec, store)
     finally:
-        Connects.active = False
-    assert Connects.hosts == []
+        ConnectRecorder.active = False
+    assert ConnectRecorder.hosts == []
 
     # with redaction in the lineage the guard lets it through (and the missing adapter is next)
     run(Recipe(), [FakeRedact()], store=store, input_ref="golden", output="golden-clean")

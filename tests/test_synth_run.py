@@ -327,6 +327,11 @@ def test_cli_synth(store, raw, tiny, tmp_path):
                                       "--root", str(store.root), "--json"])
     assert result.exit_code == 0, result.output
     assert '"si@v1"' in result.stdout
+    # nothing kept (a random judge): exit 1, naming the reason; nothing published
+    empty = CliRunner().invoke(app, ["synth", "ultrafeedback", "--from", "raw", "--to", "uf", "--llm", str(llm),
+                                     "--set", "n=2", "--limit", "2", "--root", str(store.root)])
+    assert empty.exit_code == 1 and "produced no rows" in empty.output and "judge_" in empty.output
+    assert store.versions("uf") == []
     bad = CliRunner().invoke(app, ["synth", "nope", "--from", "raw", "--to", "x", "--llm", str(llm),
                                    "--root", str(store.root)])
     assert bad.exit_code == 2 and "unknown synth recipe" in bad.output
