@@ -11,7 +11,7 @@ two (or three) ways, interleaved over several rounds in one run, the order alter
   ``input_batch_size=C``, so at most C requests in flight too), ``pipeline.run(use_cache=False)``.
 
 Both count end-to-end wall time for the same requests (startup, writing results included) and
-report the median requests/s and the ratio.
+report the median successful requests/s, failed requests and the ratio.
 
     python benchmarks/bench_synth.py --requests 32 --concurrency 8 --rounds 4 --max-new-tokens 32
 """
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+TIMEOUT_S = 300  # both clients: a loaded shared machine makes slow responses, not failures
 QUESTIONS = ["how do I reset my password?", "where is my order?", "what is the capital of France?",
              "please summarize this order.", "can I change my delivery address?"]
 
@@ -45,12 +46,12 @@ def run_sluice(model: str, base_url: str, seeds: Path, store_root: Path, name: s
     from sluice.synth.runner import LLMFile, synthesize
 
     llm = LLMFile(llm={"backend": "openai", "model": model, "base_url": base_url, "max_concurrency": concurrency,
-                       "generation": {"max_new_tokens": max_new_tokens}})
+                       "timeout_s": TIMEOUT_S, "max_retries": 0, "generation": {"max_new_tokens": max_new_tokens}})
     start = time.perf_counter()
-    res = synthesize("responses", source=str(seeds), to=name, llm=llm, store=Store(store_root))
+    res = synthesize("responses", source=str(seeds), to=name, llm=llm, store=Store(store_root), allow_empty=True)
     seconds = time.perf_counter() - start
-    assert res.versions[0].manifest["accounting"]["kept"] == res.calls, "every request must succeed"
-    return res.calls / seconds
+    kept = res.versions[0].manifest["accounting"]["kept"]
+    return kept / seconds, res.calls - kept
 
 
 def run_distilabel(model: str, base_url: str, texts: list[str], cache: Path, concurrency: int,
@@ -68,6 +69,7 @@ def run_distilabel(model: str, base_url: str, texts: list[str], cache: Path, con
     with Pipeline(name="bench-synth", cache_dir=str(cache)) as pipeline:
         load = LoadDataFromDicts(data=[{"instruction": t} for t in texts], batch_size=len(texts))
         gen = TextGeneration(llm=OpenAILLM(model=model, base_url=base_url, api_key=NO_KEY, max_retries=0,
+                                           timeout=TIMEOUT_S,
                                            generation_kwargs={"max_new_tokens": max_new_tokens}),
                              input_batch_size=concurrency)
         load >> gen
@@ -75,8 +77,7 @@ def run_distilabel(model: str, base_url: str, texts: list[str], cache: Path, con
     seconds = time.perf_counter() - start
     rows = distiset["default"]["train"]
     ok = sum(g is not None for g in rows["generation"])
-    assert ok == len(texts), f"distilabel: {len(texts) - ok} of {len(texts)} generations failed"
-    return len(texts) / seconds
+    return ok / seconds, len(texts) - ok
 
 
 def main() -> None:
@@ -95,13 +96,17 @@ def main() -> None:
 
     texts = prompts(args.requests)
     rates: dict[str, list[float]] = {"sluice": [], "distilabel": [], "sluice sequential": []}
+    failures = {name: 0 for name in rates}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model = str(build_tiny_chat_model(tmp / "model"))
         seeds = tmp / "seeds.jsonl"
         seeds.write_text("".join(json.dumps({"instruction": t}) + "\n" for t in texts))
         port = free_port()
-        extra = () if args.no_continuous_batching else ("--continuous-batching",)
+        # a bounded paged KV cache: by default continuous batching sizes it from free memory, which on
+        # a CPU host is most of the machine's RAM
+        extra = () if args.no_continuous_batching else ("--continuous-batching", "--cb-block-size", "32",
+                                                         "--cb-num-blocks", "512", "--cb-max-batch-tokens", "2048")
         proc = start_server(model, port, tmp / "serve.log", extra)
         base = f"http://127.0.0.1:{port}/v1"
         try:
@@ -117,7 +122,12 @@ def main() -> None:
                                                                  args.max_new_tokens)
             for r in range(args.rounds):  # the order alternates per round: neither side always goes first
                 for name in (list(runs) if r % 2 == 0 else list(reversed(runs))):
-                    rates[name].append(runs[name](r))
+                    rate, failed = runs[name](r)
+                    if proc.poll() is not None:
+                        raise SystemExit(f"the server exited ({proc.returncode}) during {name} round {r}: "
+                                         "the results would be meaningless; see its log")
+                    rates[name].append(rate)
+                    failures[name] += failed
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -125,10 +135,10 @@ def main() -> None:
     print(f"{args.requests} requests x {args.rounds} rounds (interleaved), max_new_tokens={args.max_new_tokens}, "
           f"concurrency {args.concurrency}, tiny model on `transformers serve` (CPU"
           f"{'' if args.no_continuous_batching else ', --continuous-batching'}), 127.0.0.1\n")
-    print("| run | requests/s (median) | rounds | vs distilabel |")
-    print("|---|---:|---|---:|")
+    print("| run | successful requests/s (median) | rounds | failed requests | vs distilabel |")
+    print("|---|---:|---|---:|---:|")
     for k in med:
-        print(f"| {k} | {med[k]:.1f} | {', '.join(f'{r:.1f}' for r in rates[k])} | "
+        print(f"| {k} | {med[k]:.2f} | {', '.join(f'{r:.2f}' for r in rates[k])} | {failures[k]} | "
               f"{med[k] / med['distilabel']:.2f}x |")
 
 

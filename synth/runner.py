@@ -1,11 +1,11 @@
-"""Run a synth recipe: privacy guard → resume journal → bounded concurrent calls → publish.
+"""Run a synth recipe: privacy guard → resume journal → concurrent or batched calls → publish.
 
 Every finished item (a source prompt) is appended to a journal under
 ``<store>/.synth/<to>-<fingerprint>.jsonl`` the moment it finishes, so an interrupted run
 resumes without calling the model again for finished items; items that failed with a
 transient reason (``generation_failed``, ``empty_generation``) are tried again. The fingerprint
-hashes the recipe, its config, the prompt template versions, the models and generation
-parameters, and the source's shard hashes — not concurrency, retries or timeouts. Running a
+hashes the recipe, its config, the distilabel task prompt versions, the models and generation
+parameters, and the source's shard hashes — not concurrency, batch size, retries or timeouts. Running a
 finished run again publishes nothing new.
 
 >>> from sluice.synth import synthesize, load_llm_file

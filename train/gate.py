@@ -194,6 +194,10 @@ def evaluate(adapter_dir: str | Path, golden_ref: str, store, *, rule: GateRule 
         "base": score(items, base_pred, judged(base_pred)),
         "tuned": score(items, tuned_pred, judged(tuned_pred)),
     }
+    for side in ("base", "tuned"):  # a metric one side lacks (all its judgments failed) is compared on neither
+        other = result["tuned" if side == "base" else "base"]["overall"]
+        for k in [k for k in result[side]["overall"] if k not in other]:
+            result[side]["overall"].pop(k)
     if judge is not None:
         result["judge"] = {**judge.identity(), "rubric": judge_rubric, "task": "distilabel PrometheusEval",
                            "privacy": privacy}
