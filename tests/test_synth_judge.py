@@ -108,3 +108,17 @@ def test_read_ratings_uses_distilabels_ultrafeedback_parser_first():
     with pytest.raises(JudgeParseError) as err:
         read_ratings(task, "Rating: excellent\nRationale: no number", inp)
     assert err.value.reason == "judge_unparseable"
+
+
+def test_shipped_llm_files_load_with_valid_recipe_settings():
+    from pathlib import Path
+
+    from sluice.synth.runner import get_recipe, load_llm_file
+
+    files = sorted((Path(__file__).parents[1] / "examples" / "synth").glob("*.yaml"))
+    assert files
+    for path in files:
+        llm = load_llm_file(path)
+        assert llm.llm.api_key_env and not any(k in path.read_text() for k in ("sk-", "api_key:"))  # no keys in files
+        for name, settings in llm.recipes.items():
+            assert get_recipe(name, settings).name == name
