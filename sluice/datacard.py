@@ -89,6 +89,13 @@ def _stages(m: dict) -> list[str]:
     return lines
 
 
+def _warnings(m: dict) -> list[str]:
+    from sluice.outcomes import heavy_stages
+
+    heavy = heavy_stages(m.get("stages") or [])
+    return ["## Warnings", "", *(f"- {line}" for line in heavy), ""] if heavy else []
+
+
 def _pii(m: dict) -> list[str]:
     stage = next((s for s in m.get("stages") or [] if s["name"] == PII_STAGE), None)
     lines = ["## Personal data", ""]
@@ -130,5 +137,5 @@ def _limits(m: dict) -> list[str]:
 
 
 def render_datacard(m: dict[str, Any]) -> str:
-    sections = [_header(m), _sources(m), _accounting(m), _stages(m), _pii(m), _splits(m), _limits(m)]
+    sections = [_header(m), _sources(m), _accounting(m), _warnings(m), _stages(m), _pii(m), _splits(m), _limits(m)]
     return "\n".join(line for section in sections for line in section)

@@ -38,6 +38,7 @@ class Recipe(BaseModel):
     batch_size: int = Field(20_000, gt=0, description="rows per batch handed to a stage")
     workers: int = Field(1, ge=1, description="processes for batch stages (1 runs in this process)")
     stages: list[dict[str, Any]] = Field(default_factory=list, description="stages in order: {stage: NAME, ...config}")
+    allow_empty: bool = Field(False, description="publish an empty result instead of failing the run")
 
     def build(self, where: str = "recipe") -> list[Stage]:
         """Instantiate every stage, collecting every error before raising."""

@@ -29,7 +29,7 @@ def _chat(user, assistant, system=None):
 
 def test_language_per_side_and_decisions():
     df = _frame([
-        _chat("What is the capital of France and why is it famous?", "Paris is the capital of France."),
+        _chat("What is the capital of France and why is it famous?", "The capital of France is Paris, famous for its art."),
         _chat("Wie spät ist es in Berlin, wenn es in New York Mittag ist?", "In Berlin ist es dann achtzehn Uhr."),
         _chat("What is the weather usually like in Madrid in May?", "En mayo, Madrid suele ser cálido y soleado."),
         [{"role": "user", "content": "Tell me a joke about programmers please."}],
@@ -40,10 +40,39 @@ def test_language_per_side_and_decisions():
     assert scored["lang_assistant"].to_list()[:3] == ["en", "de", "es"]
     assert scored["lang_assistant"][3] is None and scored["lang"][3] == "en"
     assert all(0 < c <= 1 for c in scored["lang_user_conf"])
+    assert scored["lang_mismatch"].to_list() == [False, False, True, False]
     decision = LanguageFilter(keep=["en"], drop_mismatch=True).decide(scored)
     assert decision["reason"].to_list() == [None, "wrong_language", "language_mismatch", None]
     assert decision["detail"][1] == "lang=de"
     assert LanguageFilter(min_confidence=1.0).decide(scored)["reason"].null_count() < 4
+
+
+def test_language_short_text_and_undetermined():
+    """Single characters and words go to lingua; what cannot be told is und and kept by default."""
+    df = _frame([
+        _chat("字", "这是一个汉字。"),                                        # one Chinese character
+        _chat("Bonjour, comment ça va ?", "Ça va bien, merci beaucoup !"),
+        _chat("42", "```python\nprint(42)\n```"),                           # no letters: und
+        _chat("Translate into French: I am a student.", "Je suis étudiant, et j'aime apprendre."),
+        _chat("Name an extreme sport.", "Bungee jumping."),
+    ])
+    scored = df.hstack(Language().score(df))
+    assert scored["lang_user"].to_list()[:3] == ["zh", "fr", "und"]
+    assert scored["lang_assistant"][2] == "und"
+    assert scored["lang_assistant"][3] == "fr" and not scored["lang_mismatch"][3]  # the translation is the answer
+    keep = ["en", "fr", "zh"]
+    assert LanguageFilter(keep=keep).decide(scored)["reason"].to_list() == [None] * 5
+    strict = LanguageFilter(keep=keep, keep_undetermined=False).decide(scored)["reason"].to_list()
+    assert strict[2] == "undetermined_language" and strict[1] is None
+    assert LanguageFilter(keep=["en"]).decide(scored)["reason"].to_list()[:2] == ["wrong_language"] * 2
+
+
+def test_language_without_lingua_labels_short_texts_und():
+    stage = Language()
+    stage.setup()
+    stage.short = None  # as when lingua is not installed
+    langs, _, _ = stage.identify(["ok", "This sentence is long enough " * 9])
+    assert langs == ["und", "en"]
 
 
 REFUSAL = "As an AI language model, I cannot provide that information."
@@ -53,7 +82,7 @@ def test_heuristics_scores_and_every_reason():
     convs = [
         _chat("How do I sort a list in Python?", "Use sorted(xs) or xs.sort() for in-place sorting."),  # clean
         [{"role": "user", "content": "Hello?"}],  # no final answer
-        _chat("Summarize this.", "The report finds that revenue grew while costs"),  # truncated
+        _chat("Summarize this.", "The report finds that revenue grew while the costs of the"),  # truncated
         _chat("Can you help?", REFUSAL),
         _chat("Give me the order status.", "Your order shipped yesterday.",
               system="You are an API. Respond only with valid JSON."),  # invalid JSON
