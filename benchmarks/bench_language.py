@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from sluice.curate.quality.language import (SHORT_LANGUAGES, Language, _fasttext, _lingua, clean, load_model,
-                                                load_short_detector)
+                                                load_short_detector, word_count)
 
     data = texts(args.shared, args.per_source, args.seed)
     print(f"{len(data)} texts: " + ", ".join(f"{lab} {sum(1 for d in data if d[0] == lab)}" for lab in ("en", "zh")))
@@ -101,7 +101,8 @@ def main() -> None:
             print(f"{name:9s} {('all' if k == 10_000 else k):>5} {len(rows):5d} {acc:.3f}  " + "  ".join(cells))
     stage = Language()
     stage.setup()
-    langs, _confs, words = stage.identify([t for _, _, t in data])
+    langs, _confs, _prose = stage.identify([t for _, _, t in data])
+    words = [word_count(clean(t[:2000])) for _, _, t in data]
     by_len: dict[str, list[str]] = defaultdict(list)
     for (label, _src, _t), lang, n in zip(data, langs, words):
         bucket = "1" if n <= 1 else "2-3" if n <= 3 else "4-7" if n <= 7 else "8-20" if n <= 20 else ">20"

@@ -231,7 +231,7 @@ class Contamination(Scorer):
 class DecontaminateConfig(StageConfig):
     min_words: int = Field(4, ge=2, description="items shorter than this never decide (too short to tell from chance)")
     fuzzy_from: int = Field(8, ge=2, description="items this long may miss words; shorter ones must be contained whole")
-    min_coverage: float = Field(0.85, gt=0, le=1, description="share of a long item's words that must be found in order")
+    min_coverage: float = Field(0.8, gt=0, le=1, description="share of a long item's words that must be found in order")
     min_run: int | None = Field(20, ge=5, description="a verbatim run of this many item words alone is contamination "
                                                       "(None: off)")
 

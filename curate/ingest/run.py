@@ -24,7 +24,7 @@ from sluice.parallel import ordered_map
 from sluice.schemas import QUARANTINE, RAW_PREFIX_BYTES
 from sluice.store import Store, Version
 
-from . import readers
+from . import checks, readers
 from .builder import builder_for
 from .errors import RecordError, type_name
 from .formats import FORMATS, detect, get_format
@@ -307,7 +307,8 @@ def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | Non
 def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | None = None,
            source: str | None = None, mapping: dict[str, str] | None = None,
            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, strict: bool = False, workers: int | None = None,
-           chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None) -> IngestResult:
+           chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None,
+           check: checks.CheckOptions | None = None) -> IngestResult:
     """Ingest files into a new version of dataset ``to`` and publish it.
 
     Raises DataError (and publishes nothing) when every record is bad, or with
@@ -320,6 +321,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
     workers = workers or min(2, os.cpu_count() or 1)
     reports: list[FileReport] = []
     examples: list[dict] = []
+    warnings: Counter = Counter()
     done_bytes = done_rows = 0
     with store.create(to, kind, sources=[str(i.path) for i in inputs]) as writer:
         for inp in inputs:
@@ -329,7 +331,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
             # A pool only pays off past a few chunks; small files parse in this process.
             file_workers = workers if size > 2 * chunk_bytes else 1
             for data, quarantine, pos in _parse_file(job, inp, file_workers, chunk_bytes):
-                writer.write(data)
+                writer.write(checks.flag(data, kind, check or checks.CheckOptions(), warnings))
                 if quarantine.num_rows:
                     writer.write_quarantine(quarantine)
                     report.quarantined.update(quarantine.column("error_kind").to_pylist())
@@ -355,9 +357,10 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
                       "quarantined_total": sum(q.values()), "quarantined": {STAGE: q} if q else {}}
         result.seconds = time.perf_counter() - start
         stage = {"name": STAGE, "rows_in": result.rows_in, "kept": result.kept, "rejected": {},
-                 "quarantined": q, "seconds": round(result.seconds, 3)}
+                 "quarantined": q, "seconds": round(result.seconds, 3), "counters": dict(warnings)}
         result.version = writer.publish(accounting, inputs=[r.as_dict() for r in reports], stages=[stage],
-                                        ingest={"max_record_bytes": max_record_bytes, "mapping": mapping})
+                                        ingest={"max_record_bytes": max_record_bytes, "mapping": mapping,
+                                                "warnings": {k: n for k, n in warnings.items() if n}})
     return result
 
 

@@ -32,10 +32,12 @@ _MARKUP = (r"(?i)^<\s*/?\s*(?:!doctype|html|head|body|div|span|p|br|hr|h[1-6]|a|
 _PLACEHOLDER = (r"(?i)^[\s\"'(\[]*(?:<\s*no[\s_-]*output[^>]*>|no output\.?|n/?a\.?|none\.?|null|<\s*(?:no[\s_-]*)?"
                 r"(?:output|answer|response)\s*>)[\s\"')\].]*$")
 _LONE_TAG = r"^<[^<>\n]{1,80}>$"
+_NOT_PLACEHOLDER = r"^<!--|^<[A-Z][A-Z_]*_\d+>$"  # an HTML comment; a redaction placeholder (<PERSON_1>)
 _MERGED = r"(?im)^\s*#*\s*\d{1,3}\s*\.\s*(?:Instruction|Input|Output)\s*:"
 _NOINPUT = r"(?i)<\s*no[\s_-]*input\s*>"
 # the input (Alpaca's second paragraph, or the whole prompt) is only a link / an image stand-in
 _URL_ONLY = r"(?i)^[\s\w:]{0,20}[\[(<]?\s*(?:https?://|www\.)\S+\s*[\])>]?\s*$"
+_ABOUT_URL = r"(?i)\b(?:url|domain)s?\b"  # the task is about the link's text itself ("identify the domain")
 _PICTURE = (r"(?i)<\s*(?:picture|image|img|photo|photograph|screenshot|video|audio|file|attachment)\b[^>]*>"
             r"|!\[[^\]]*\]\([^)]*\)|\[\s*(?:picture|image|photo|attachment)s?\s*(?:attached)?\s*\]")
 _IMAGE_REQUEST = (r"(?i)\b(?:draw|paint|sketch|illustrate|design|create|generate|make|produce)\b[^.?!\n]{0,40}?"
@@ -56,12 +58,14 @@ def defect_code(user: pl.Expr, final: pl.Expr) -> pl.Expr:
     """The first documented defect of each row (null: none) from its user text and final answer."""
     answer = final.str.strip_chars()
     given = _input_part(user)
+    task = user.str.split("\n\n").list.first().fill_null("")
     rules = {
         "placeholder_answer": answer.str.contains(_PLACEHOLDER)
-        | (answer.str.contains(_LONE_TAG) & ~answer.str.contains(_MARKUP)),
+        | (answer.str.contains(_LONE_TAG) & ~answer.str.contains(_MARKUP) & ~answer.str.contains(_NOT_PLACEHOLDER)),
         "merged_instructions": answer.str.contains(_MERGED),
         "placeholder_input": user.str.contains(_NOINPUT) | answer.str.contains(_NOINPUT),
-        "unavailable_input": given.str.contains(_URL_ONLY) | given.str.contains(_PICTURE),
+        "unavailable_input": (given.str.contains(_URL_ONLY) & ~task.str.contains(_ABOUT_URL))
+        | given.str.contains(_PICTURE),
         "image_request_text_answer": user.str.contains(_IMAGE_REQUEST) & ~user.str.contains(_NOT_IMAGE)
         & ~answer.str.contains(_ANSWER_IS_MEDIA) & (answer.str.len_chars() > 0),
     }

@@ -3,7 +3,7 @@
 Character bounds per role and the empty *final* answer are ``length``/``length_filter``'s job
 (curate/stages/length.py); these stages complement them with word bounds and the signals below.
 
-``heuristics`` (score) reads ``messages`` and ``metadata`` and adds:
+``heuristics`` (score) reads ``messages``, ``metadata`` and ``tools`` and adds:
   ``words_user``, ``words_assistant`` — whitespace-separated words per role (summed over turns),
   ``empty_assistant_turns`` — assistant messages with neither text nor tool calls,
   ``has_final_answer`` — the last message is an assistant turn (text or tool calls: an agent's
@@ -16,7 +16,8 @@ Character bounds per role and the empty *final* answer are ``length``/``length_f
   ``repetition`` — word n-gram repetition ratio (1 − distinct/total n-grams), the highest over the
   assistant turns (an answer repeating itself; answers that reuse a sentence across turns are fine),
   ``refusal_pattern`` — index (in ``refusal_patterns``) of the first boilerplate refusal matched in
-  an assistant turn, null when none,
+  an assistant turn, null when none (or when the row has tools and the answer explains what its
+  functions can do: an agent declining out-of-scope work is answering),
   ``non_text_ratio`` — share of characters that are neither letters, marks, digits, whitespace
   nor punctuation (symbols, emoji, control and replacement characters),
   ``json_required`` / ``json_valid`` — the system prompt demands JSON / the final answer parses
@@ -32,7 +33,7 @@ Character bounds per role and the empty *final* answer are ``length``/``length_f
     - stage: heuristics
       ngram: 3
     - stage: heuristics_filter
-      max_repetition: 0.5
+      max_repetition: 0.75
       max_non_text_ratio: 0.3
       min_words: {assistant: 2}
 """
@@ -102,7 +103,7 @@ def json_ok(text: str | None) -> bool:
 class Heuristics(Scorer):
     name = "heuristics"
     Config = HeuristicsConfig
-    reads = ("messages", "metadata")
+    reads = ("messages", "metadata", "tools")
     adds = ("words_user", "words_assistant", "empty_assistant_turns", "has_final_answer", "truncated", "defect",
             "repetition", "refusal_pattern", "non_text_ratio", "json_required", "json_valid")
     version = 2  # positive-evidence truncation, tool-call answers, defect codes
@@ -120,6 +121,10 @@ class Heuristics(Scorer):
         refusal = pl.lit(None, pl.Int32)
         for i, pattern in reversed(list(enumerate(self.config.refusal_patterns))):
             refusal = pl.when(assistant.str.contains(f"(?i){pattern}")).then(pl.lit(i, pl.Int32)).otherwise(refusal)
+        # an agent declining what its tools cannot do ("I can't book flights; my function only …") is
+        # the right answer, not boilerplate: 12/12 such glaive tool-call refusals were correct
+        scoped = pl.col("tools").is_not_null() & assistant.str.contains(r"(?i)\b(?:functions?|capabilit|tools?)\b")
+        refusal = pl.when(scoped).then(None).otherwise(refusal)
         both = pl.concat_str([user, assistant], separator="\n")
         system = role_text("system")
         base = batch.select(
@@ -152,7 +157,8 @@ class HeuristicsFilterConfig(StageConfig):
                                     description=f"documented defects to drop (any of {', '.join(DEFECTS)})")
     drop_refusals: bool = Field(True, description="drop conversations with a boilerplate refusal")
     drop_invalid_json: bool = Field(True, description="drop answers that are not JSON when the system prompt demands it")
-    max_repetition: float | None = Field(0.5, ge=0, le=1, description="maximum word n-gram repetition ratio")
+    # 0.5 dropped 4 Alpaca answers, all correct (HTML tables, a song of notes); degenerate loops score > 0.9
+    max_repetition: float | None = Field(0.75, ge=0, le=1, description="maximum word n-gram repetition ratio")
     max_non_text_ratio: float | None = Field(0.3, ge=0, le=1, description="maximum share of non-text characters")
     min_words: dict[str, int] = Field(default_factory=dict, description="minimum words per role, e.g. {assistant: 3}")
     max_words: dict[str, int] = Field(default_factory=dict, description="maximum words per role")

