@@ -150,3 +150,73 @@ def test_quality_recipe_runs_on_a_slice_of_the_sample(store, sample_logs, tmp_pa
         assert min(kept_scores) >= dropped_over_budget["score_total"].max()
     configs = {s["stage"]: s for s in result.version.manifest["recipe"]["stages"]}
     assert configs["select"]["threshold"] == 0.9 and configs["embed"]["model"] == "all-MiniLM-L6-v2"
+
+
+def test_truncation_needs_positive_evidence():
+    """Short answers, digits, SQL, hashtags and sign-offs end without a full stop and are answers."""
+    complete = ["achievement", "42", "SELECT name FROM users WHERE id = 7;", "Loving the new cafe! #coffee",
+                "Dear team,\n\nThe release is ready.\n\nBest regards,\nAnna", "def swap(a, b):\n    return b, a",
+                "Golden sun shines bright\nSeagulls soaring in the sky\nPeaceful waves rolling in"]
+    cut = ["The main reasons are the cost of materials, the time it takes to build and the",
+           "Here is the code:\n```python\ndef f(x):\n    return x +",
+           "Design a game where the player has to guess a secret number between 1-"]
+    df = _frame([_chat("Answer.", a) for a in complete + cut] + [_chat("Write a story.", "Once upon a time.")],
+                [None] * (len(complete) + len(cut)) + ['{"finish_reason": "length"}'])
+    truncated = df.hstack(Heuristics().score(df))["truncated"].to_list()
+    assert truncated == [False] * len(complete) + [True] * len(cut) + [True]
+
+
+def test_documented_alpaca_defects():
+    cases = {
+        "placeholder_answer": _chat("Design a logo for a coffee shop.", "<No Output>"),
+        "merged_instructions": _chat("Describe the rose.", "A rose is a flower.\n##\n18. Instruction: Write a poem.\n"
+                                                           "18. Input:\n<noinput>\n18. Output:\nRoses are red."),
+        "placeholder_input": _chat("Name five oceans.\n\n<no input>", "Pacific, Atlantic, Indian, Southern, Arctic."),
+        "unavailable_input": _chat("Summarize the article.\n\nhttps://www.example.com/news/2020/story.html",
+                                   "The article argues that cities should plant more trees."),
+        "image_request_text_answer": _chat("Draw a picture of a cat sleeping on a sofa.",
+                                           "The picture shows a grey cat curled up on a red sofa."),
+    }
+    fine = [
+        _chat("Write the HTML for a line break.", "<br>"),                      # markup, not a placeholder
+        _chat("Name a famous chef.", "<PERSON_1>"),                            # a redaction placeholder
+        _chat("Identify the domain name of this URL.\n\nhttps://docs.google.com/d", "google.com"),
+        _chat("Classify the shape.\n\nA triangle with three equal sides", "Equilateral triangle."),
+        _chat("Create a character sketch of a sailor.", "Mara is a weathered sailor who trusts the sea."),
+        _chat("Write Python that draws a circle with turtle.", "```python\nimport turtle\nturtle.circle(50)\n```"),
+    ]
+    df = _frame(list(cases.values()) + fine + [_chat("Classify the shape.\n\n<Picture Attached>", "Triangle")])
+    scored = df.hstack(Heuristics().score(df))
+    assert scored["defect"].to_list() == list(cases) + [None] * len(fine) + ["unavailable_input"]
+    reasons = HeuristicsFilter().decide(scored)["reason"].to_list()
+    assert reasons == list(cases) + [None] * len(fine) + ["unavailable_input"]
+    assert HeuristicsFilter(drop_defects=["merged_instructions"]).decide(scored)["reason"].to_list()[:3] == \
+        [None, "merged_instructions", None]
+
+
+def test_unknown_defect_code_is_a_config_error():
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError, match="unknown defect codes"):
+        HeuristicsFilter(drop_defects=["nope"])
+
+
+def test_an_assistant_tool_call_is_a_final_answer():
+    call = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "takeoff_drone", "arguments": '{"altitude": 100}'}}]}
+    waiting = [{"role": "user", "content": "Weather?"}, call, {"role": "tool", "content": "sunny", "tool_call_id": "c1"}]
+    df = _frame([[{"role": "system", "content": "You fly a drone."}, {"role": "user", "content": "Take off."}, call],
+                 waiting])
+    scored = df.hstack(Heuristics().score(df))
+    assert scored["has_final_answer"].to_list() == [True, False]
+    assert HeuristicsFilter().decide(scored)["reason"].to_list() == [None, "no_final_answer"]
+
+
+def test_tool_scope_refusals_are_answers():
+    tools = '[{"type": "function", "function": {"name": "calculate_age"}}]'
+    row = _chat("Can you book a flight for me?",
+                "I'm sorry, but I am unable to assist with that. My current function only calculates ages.")
+    df = _frame([row, row]).with_columns(pl.Series("tools", [tools, None]))
+    scored = df.hstack(Heuristics().score(df))
+    assert scored["refusal_pattern"].to_list() == [None, 3]
