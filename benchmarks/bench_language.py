@@ -113,6 +113,10 @@ def main() -> None:
         if v:
             print(f"  words {bucket:>5}: n={len(v):5d} correct {v.count('ok') / len(v):.3f}  und {v.count('und') / len(v):.3f}"
                   f"  wrong {v.count('wrong') / len(v):.3f}")
+    chars = [c for lab, _s, t in data if lab == "zh" for c in _CJK.findall(t)[:1]]
+    single, _c, _w = stage.identify(chars)
+    print(f"  single Chinese characters (first of each zh text): n={len(chars)} zh {single.count('zh') / len(chars):.3f} "
+          f"und {single.count('und') / len(chars):.3f} (und is kept)")
     allv = [x for v in by_len.values() for x in v]
     print(f"  all: n={len(allv)} correct {allv.count('ok') / len(allv):.3f} und {allv.count('und') / len(allv):.3f} "
           f"wrong {allv.count('wrong') / len(allv):.4f}")

@@ -146,3 +146,18 @@ def test_min_run_catches_a_long_verbatim_excerpt(refs):
     assert hits == [True]
     hits, _ = flag([f"Here is some text: {excerpt}"], refs, min_run=None)
     assert hits == [False]
+
+
+def test_multi_turn_items_match_turn_by_turn(tmp_path):
+    """MT-bench keeps turns as a list of strings, Arena-Hard as a list of {content}: each turn is an item."""
+    mt = {"question_id": 81, "category": "writing",
+          "turns": ["Compose an engaging travel blog post about a recent trip to Iceland, highlighting culture.",
+                    "Rewrite your previous response so that every sentence starts with the letter A."]}
+    arena = {"question_id": "x1", "turns": [{"content": "Write a bash script that backs up my home folder every night."}]}
+    (tmp_path / "mt.jsonl").write_text(json.dumps(mt) + "\n")
+    (tmp_path / "arena.jsonl").write_text(json.dumps(arena) + "\n")
+    refs = [{"path": str(tmp_path / "mt.jsonl"), "fields": ["turns"]}, {"path": str(tmp_path / "arena.jsonl")}]
+    hits, out = flag(["Please: rewrite your previous response so that every sentence starts with the letter A!",
+                      "write a bash script that backs up my home folder every night", CLEAN[0]], refs)
+    assert hits == [True, True, False]
+    assert out["contam_field"].to_list()[:2] == ["turns[1]", "turns[0].content"]

@@ -3,7 +3,8 @@
 Reads JSONL / JSONL.gz / JSON / CSV / Parquet files, Hugging Face datasets saved to disk
 (``Dataset.save_to_disk``: a folder of Arrow files, a split or a whole ``DatasetDict``) and
 conversation dataset versions of the store. Each record gives one item per text field; nested
-fields are reached with dots (``question.stem``). Multiple-choice items are matched with and
+fields are reached with dots (``question.stem``) and list items one by one (``turns`` gives
+``turns[0]``, ``turns[1]``, …; ``turns`` of ``{content}`` objects too). Multiple-choice items are matched with and
 without their options: a list of choices (``choices``, ``options``, ``endings``, or a list of
 ``{label, text}``) gives the question alone and the question followed by its options, and a
 prompt that lists its options inline (``…\\nOptions:\\n(A) …``, ``A. …`` lines) also gives the
@@ -87,17 +88,22 @@ def _read_hf_disk(path: Path) -> list[dict[str, Any]]:
 
 
 def _leaves(value: Any, prefix: str = "") -> dict[str, str]:
-    """Dotted path → string of every string leaf (lists of strings joined by newlines)."""
+    """Path → text of every string leaf: ``a.b`` for nested keys, ``turns[1]`` for list items (each
+    turn of an MT-bench or Arena-Hard item is an item of its own)."""
     if isinstance(value, str):
         return {prefix: value}
+    out: dict[str, str] = {}
     if isinstance(value, dict):
-        out: dict[str, str] = {}
         for k, v in value.items():
             out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return {prefix: "\n".join(value)}
-    return {}
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.update(_leaves(v, f"{prefix}[{i}]"))
+    return out
+
+
+def _under(path: str, field: str) -> bool:
+    return path == field or path.startswith(field + ".") or path.startswith(field + "[")
 
 
 def _choices(record: dict[str, Any]) -> tuple[str, list[str]] | None:
@@ -119,11 +125,12 @@ def record_items(record: dict[str, Any], set_name: str, item_id: str, fields: li
     leaves = _leaves(record)
     mc = _choices(record)
     choice_path = mc[0] if mc else None
-    wanted = fields or [p for p in leaves if p.split(".")[-1] not in ID_FIELDS]
+    wanted = [p for p in leaves if any(_under(p, f) for f in fields)] if fields else \
+        [p for p in leaves if p.split(".")[-1] not in ID_FIELDS]
     items = []
     for path in wanted:
-        text = leaves.get(path)
-        if not text or (choice_path and (path == choice_path or path.startswith(choice_path + "."))):
+        text = leaves[path]
+        if not text or (choice_path and _under(path, choice_path)):
             continue
         items.append(Item(set_name, item_id, path, text))
         inline = _INLINE_OPTIONS.search(text)
@@ -138,4 +145,4 @@ def record_items(record: dict[str, Any], set_name: str, item_id: str, fields: li
 
 def missing_fields(records: list[dict[str, Any]], fields: list[str]) -> list[str]:
     leaves = _leaves(records[0]) if records else {}
-    return [f for f in fields if f not in leaves]
+    return [f for f in fields if not any(_under(p, f) for p in leaves)]

@@ -14,15 +14,16 @@ import polars as pl
 
 #: code → meaning. Order is precedence (the first matching code names the row).
 DEFECTS: dict[str, str] = {
-    # 10/10 hits are non-answers ("<No Output>", "N/A", "<nooutput>", "<logo>", "<sketch/drawing>")
+    # hand check: 17/17 Alpaca-9k hits are non-answers ("<No Output>", "N/A", "<logo>", "<sketch/drawing>")
     "placeholder_answer": "the answer is a placeholder (<no output>, N/A, a lone <...> tag that is not markup)",
-    # 11/11 hits carry the next Alpaca task ("\n##\n18. Instruction: … 18. Input: … 18. Output:")
+    # 10/10 Alpaca-9k + 1/1 alpaca_en_demo hits carry the next task ("\n##\n18. Instruction: … 18. Output:")
     "merged_instructions": "the answer runs on into further numbered Instruction:/Input:/Output: tasks",
-    # 33/33 hits hold a literal <noinput> / <no input> left in the prompt or answer
+    # 29/29 Alpaca-9k + 2/2 alpaca_en_demo hits hold a literal <noinput> / <no input> / `<noinput>`
     "placeholder_input": "a literal <noinput>/<no input> placeholder in the prompt or answer",
-    # 46/50: prompts whose whole input is a link or an attached image the model never saw
+    # 39/42 Alpaca-9k + 6/7 alpaca_en_demo: the answer describes a page, song or picture it never saw
+    # (misses: a painting's name in its URL, "classify nytimes.com", a sketch described in words too)
     "unavailable_input": "the prompt's input is only a URL or an attached picture (<Picture Attached>, <image …>)",
-    # 40/45: "Design a logo", "Draw a picture" answered with prose instead of an image
+    # 30/30 Alpaca-9k + 2/2 alpaca_en_demo hits are "Design a logo"/"Create a poster" answered in prose
     "image_request_text_answer": "the prompt asks for an image (draw, design a logo, …) and the answer is text",
 }
 
@@ -40,8 +41,8 @@ _URL_ONLY = r"(?i)^[\s\w:]{0,20}[\[(<]?\s*(?:https?://|www\.)\S+\s*[\])>]?\s*$"
 _ABOUT_URL = r"(?i)\b(?:url|domain)s?\b"  # the task is about the link's text itself ("identify the domain")
 _PICTURE = (r"(?i)<\s*(?:picture|image|img|photo|photograph|screenshot|video|audio|file|attachment)\b[^>]*>"
             r"|!\[[^\]]*\]\([^)]*\)|\[\s*(?:picture|image|photo|attachment)s?\s*(?:attached)?\s*\]")
-_IMAGE_REQUEST = (r"(?i)\b(?:draw|paint|sketch|illustrate|design|create|generate|make|produce)\b[^.?!\n]{0,40}?"
-                  r"\b(?:image|picture|drawing|painting|illustration|logo|poster|cartoon|meme|icon|graphic|"
+_IMAGE_REQUEST = (r"(?i)\b(?:draw|paint|sketch|illustrate|design|create|generate|make|produce)\s+(?:[\w'-]+\s+){0,3}?"
+                  r"(?:image|picture|drawing|painting|illustration|logo|poster|cartoon|meme|icon|graphic|"
                   r"photo|photograph|artwork|comic)s?\b")
 _NOT_IMAGE = (r"(?i)\bcharacter sketch|\bdescri(?:be|ption)|\bcode\b|\bhtml\b|\bsvg\b|\bcss\b|\bascii\b|\blist of\b"
               r"|\binstructions\b|\bsteps?\b|\bcaption|\bslogan|\bname\b|\btitle\b|\b(?:following|this|given|"
@@ -66,7 +67,7 @@ def defect_code(user: pl.Expr, final: pl.Expr) -> pl.Expr:
         "placeholder_input": user.str.contains(_NOINPUT) | answer.str.contains(_NOINPUT),
         "unavailable_input": (given.str.contains(_URL_ONLY) & ~task.str.contains(_ABOUT_URL))
         | given.str.contains(_PICTURE),
-        "image_request_text_answer": user.str.contains(_IMAGE_REQUEST) & ~user.str.contains(_NOT_IMAGE)
+        "image_request_text_answer": task.str.contains(_IMAGE_REQUEST) & ~task.str.contains(_NOT_IMAGE)
         & ~answer.str.contains(_ANSWER_IS_MEDIA) & (answer.str.len_chars() > 0),
     }
     code = pl.lit(None, pl.String)

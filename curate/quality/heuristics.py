@@ -123,7 +123,7 @@ class Heuristics(Scorer):
             refusal = pl.when(assistant.str.contains(f"(?i){pattern}")).then(pl.lit(i, pl.Int32)).otherwise(refusal)
         # an agent declining what its tools cannot do ("I can't book flights; my function only …") is
         # the right answer, not boilerplate: 12/12 such glaive tool-call refusals were correct
-        scoped = pl.col("tools").is_not_null() & assistant.str.contains(r"(?i)\b(?:functions?|capabilit|tools?)\b")
+        scoped = pl.col("tools").is_not_null() & assistant.str.contains(r"(?i)\b(?:functions?|capabilit\w*|tools?|external tasks?)\b")
         refusal = pl.when(scoped).then(None).otherwise(refusal)
         both = pl.concat_str([user, assistant], separator="\n")
         system = role_text("system")

@@ -58,7 +58,11 @@ _LANG_NAMES = ("english|french|german|spanish|italian|portuguese|dutch|russian|u
                "|japanese|korean|vietnamese|indonesian|thai|greek|hungarian|romanian|latin|esperanto|swahili")
 # the prompt asks for an answer in another language: translation answers are not mismatches
 _SWITCH = (rf"(?i)translat|traduc|übersetz|перев|翻译|翻訳|번역|用(?:英|中|日)|\b(?:in|into|to|from)\s+(?:{_LANG_NAMES})\b"
-           rf"|\b(?:{_LANG_NAMES})\s+(?:word|phrase|sentence|version|translation|equivalent|text)")
+           rf"|\b(?:{_LANG_NAMES})\s+(?:word|phrase|sentence|version|translation|equivalent|text)"
+           # a quoted Latin-script word in the prompt ("写一个包含“do away with”短语的句子"): the task is about it
+           r"|[“\"「][A-Za-z][A-Za-z '-]{1,40}[”\"」]")
+# fastText names some Mandarin text by a neighbouring Chinese variety; they are one written language here
+_ALIASES = {"wuu": "zh", "gan": "zh", "hak": "zh", "cdo": "zh"}
 
 
 def default_model_path() -> Path:
@@ -110,7 +114,8 @@ def word_count(text: str) -> int:
 
 def _fasttext(model, text: str) -> tuple[str, float]:
     labels, probs = model.predict(text, k=1)
-    return labels[0].removeprefix("__label__"), min(float(probs[0]), 1.0)
+    lang = labels[0].removeprefix("__label__")
+    return _ALIASES.get(lang, lang), min(float(probs[0]), 1.0)
 
 
 def identify(model, texts: list[str], max_chars: int) -> tuple[list[str | None], list[float | None]]:
@@ -134,6 +139,8 @@ class LanguageConfig(StageConfig):
                                        description="ISO 639-1 codes lingua chooses among")
     und_below: dict[str, float] = Field(default_factory=lambda: {"fasttext": 0.3, "lingua": 0.4},
                                         description="per detector: confidence under which a side is labelled und")
+    und_below_very_short: float = Field(0.7, ge=0, le=1, description="lingua's threshold for sides of one or two "
+                                                                      "words (its errors there sit at 0.4–0.7)")
     mismatch_min_words: int = Field(8, ge=1, description="both sides need this many prose words (not capitalized "
                                                          "names) to count as a mismatch")
 
@@ -174,7 +181,8 @@ class Language(Scorer):
                 lang, conf, detector = UND, 0.0, "none"
             else:
                 lang, conf = _lingua(self.short, text) if detector == "lingua" else _fasttext(self.model, text)
-                if conf < c.und_below.get(detector, 0.0):
+                bar = c.und_below_very_short if detector == "lingua" and n < 3 else c.und_below.get(detector, 0.0)
+                if conf < bar:
                     lang = UND
             self.count(f"{detector}/{'und' if lang == UND else 'decided'}")
             langs.append(lang)
