@@ -110,6 +110,18 @@ def build(shared: Path, tmp: Path, clean_n: int, seed: int):
     return clean, planted, refs
 
 
+def stress_refs(shared: Path, tmp: Path) -> list[dict]:
+    lf = shared / "formats/llamafactory"
+    prompts = [r["chosen"].split("\n\nAssistant:")[0].removeprefix("\n\nHuman: ")
+               for r in load_jsonl(shared / "preferences/hh_rlhf_harmless/harmless-base_test.jsonl.gz")]
+    prompts += [r["conversations"][0]["value"] for r in json.loads((lf / "dpo_en_demo.json").read_text())]
+    prompts += [r["messages"][0]["content"] for r in json.loads((lf / "kto_en_demo.json").read_text())]
+    prompts += [r["conversations"][0]["value"] for r in json.loads((lf / "glaive_toolcall_en_demo.json").read_text())]
+    path = tmp / "stress.jsonl"
+    path.write_text("".join(json.dumps({"id": str(i), "prompt": p}) + "\n" for i, p in enumerate(prompts)))
+    return [{"name": "stress", "path": str(path), "fields": ["prompt"]}]
+
+
 def bucket(words: int) -> str:
     return "<8" if words < 8 else "8-12" if words < 13 else "13-30" if words <= 30 else ">30"
 
@@ -136,6 +148,9 @@ def main() -> None:
     ap.add_argument("--clean", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show-fp", action="store_true", help="print the clean prompts flagged at the default")
+    ap.add_argument("--stress", action="store_true",
+                    help="add ~3,100 unrelated real prompts as extra references (HH-RLHF first turns, LLaMA-Factory "
+                         "dpo/kto/glaive demos): false positives grow with the reference size")
     args = ap.parse_args()
     from sluice.curate.dedup.decontaminate import Contamination, Decontaminate, DecontaminateConfig
 
@@ -144,6 +159,8 @@ def main() -> None:
         rows = [{"messages": [{"role": "user", "content": p}, {"role": "assistant", "content": "Sure."}]}
                 for p in clean + [p for p, *_ in planted]]
         batch = pl.DataFrame(rows)
+        if args.stress:
+            refs += stress_refs(args.shared, Path(tmp))
         stage = Contamination(evalsets=refs, key="prompts")
         t0 = time.perf_counter()
         stage.setup()
