@@ -161,3 +161,23 @@ def test_multi_turn_items_match_turn_by_turn(tmp_path):
                       "write a bash script that backs up my home folder every night", CLEAN[0]], refs)
     assert hits == [True, True, False]
     assert out["contam_field"].to_list()[:2] == ["turns[1]", "turns[0].content"]
+
+
+@pytest.mark.slow
+def test_semantic_check_finds_a_paraphrase_the_word_test_misses(tmp_path):
+    """Embedding neighbours (the embedded all-MiniLM-L6-v2) become candidates; the word test then
+    decides with the lower semantic_coverage bar."""
+    item = {"id": "p1", "q": "A bakery sells 120 loaves of bread every morning and donates a quarter of them to a "
+                             "shelter. How many loaves does the bakery sell each week?"}
+    (tmp_path / "e.jsonl").write_text(json.dumps(item) + "\n")
+    paraphrase = ("Every morning a bakery sells 120 loaves of bread, and a quarter of them go to a shelter as a "
+                  "donation. What is the number of loaves it sells in a week?")
+    refs = [{"path": str(tmp_path / "e.jsonl"), "fields": ["q"]}]
+    plain, _ = flag([paraphrase], refs)
+    stage = Contamination(evalsets=refs, key="prompts", semantic={"threshold": 0.8})
+    batch = rows([paraphrase, CLEAN[0]])
+    scored = batch.hstack(stage.score(batch))
+    assert plain == [False]
+    assert scored["contam_similarity"][0] >= 0.8 and scored["contam_similarity"][1] is None
+    assert Decontaminate().decide(scored)["reason"].to_list() == ["contaminated", None]
+    assert stage.describe()["semantic"]["threshold"] == 0.8

@@ -4,7 +4,8 @@
 the most of itself inside the row's text (``key``, default prompts and answers):
   ``contam_set``, ``contam_item`` (item id), ``contam_field`` (which field of the item),
   ``contam_words`` (the item's length in words), ``contam_matched`` (its words found, in order,
-  inside one window of the row), ``contam_run`` (the longest verbatim run of its words);
+  inside one window of the row), ``contam_run`` (the longest verbatim run of its words),
+  ``contam_similarity`` (cosine to the item when the optional semantic check found it);
   nulls and zeros when no item comes close.
 
 How: both sides are normalized (Unicode NFKC, case, punctuation, whitespace — normalize.py), then
@@ -18,6 +19,11 @@ their count is logged and recorded in the manifest (``too_short_items``). Multip
 are matched with and without their options (evalsets.py). Eval sets are JSONL / JSON / CSV /
 Parquet files, folders written by ``datasets``' ``save_to_disk``, or dataset versions (``ref:``);
 the checkpoint key covers their contents, not just paths.
+
+With ``semantic: {model, threshold}``, each row's nearest item by embedding
+(``sluice.curate.quality.embed``) with cosine ≥ threshold is a candidate too, and
+``contam_similarity`` records its cosine (null otherwise); then the n-gram test still decides,
+with the lower ``semantic_coverage`` bar, as the paraphrase-contamination literature does.
 
 ``decontaminate`` (decide, per batch) rejects as ``contaminated`` rows where the item is at least
 ``min_words`` long and at most ``misses(words)`` of its words are missing (none below
@@ -84,6 +90,12 @@ class EvalSet(StageConfig):
         return stem
 
 
+class SemanticCheck(StageConfig):
+    model: str = Field("all-MiniLM-L6-v2", description="embedding model (sluice.curate.quality.embed; default: the "
+                                                       "embedded all-MiniLM-L6-v2)")
+    threshold: float = Field(0.9, gt=0, le=1, description="cosine similarity to an item that makes it a candidate")
+
+
 class ContaminationConfig(StageConfig):
     evalsets: list[EvalSet] = Field(min_length=1, description="reference eval sets")
     key: Key = Field("prompts_and_answers", description="which text of a conversation is checked")
@@ -93,6 +105,9 @@ class ContaminationConfig(StageConfig):
     max_df: int = Field(50, ge=1, description="a word bigram shared by more items than this is a stock phrase "
                                               "and does not make candidates")
     slack: int = Field(4, ge=0, description="extra row words a matched window may span beyond the item's length")
+    semantic: SemanticCheck | None = Field(None, description="also take each row's nearest item by embedding "
+                                                             "(cosine ≥ threshold) as a candidate: paraphrases that "
+                                                             "share no rare bigram; off by default (slow on CPU)")
 
 
 def load_items(spec: EvalSet) -> list[Item]:
@@ -138,7 +153,8 @@ class Contamination(Scorer):
     name = "contamination"
     Config = ContaminationConfig
     reads = ("messages",)
-    adds = ("contam_set", "contam_item", "contam_field", "contam_words", "contam_matched", "contam_run")
+    adds = ("contam_set", "contam_item", "contam_field", "contam_words", "contam_matched", "contam_run",
+            "contam_similarity")
     version = 2  # alignment of normalized words instead of 13-gram counts
 
     def fingerprint(self, upstream: str) -> str:
@@ -170,6 +186,11 @@ class Contamination(Scorer):
         self.item_words = [np.array([self.vocab.setdefault(w, len(self.vocab)) for w in words[i]], np.int64)
                            for i in keep]
         self.index = self._bigram_index()
+        if c.semantic is not None:
+            from sluice.curate.quality.embed import embed_texts, load_model
+
+            self.embedder = load_model(c.semantic.model)
+            self.item_vectors = embed_texts(self.embedder, [it.text for it in self.items])
         log.info("contamination: %d items (%d texts) from %d eval sets; %d items shorter than %d words cannot be "
                  "detected", self.stats["items"], len(items), len(c.evalsets), self.stats["too_short_items"],
                  c.min_words)
@@ -191,7 +212,8 @@ class Contamination(Scorer):
     def describe(self) -> dict:
         if not hasattr(self, "stats"):
             self.setup()
-        return {"reference": self.stats}
+        semantic = self.config.semantic
+        return {"reference": self.stats, **({"semantic": semantic.model_dump()} if semantic else {})}
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
@@ -199,8 +221,11 @@ class Contamination(Scorer):
             self.setup()
         rows = [np.array([self.vocab.get(w, -1 - i) for i, w in enumerate(ws)], np.int64)
                 for ws in _words(normalized_key(batch, c.key, c.normalize))]
+        candidates = set(self._candidates(rows))
+        similar = self._similar(batch) if c.semantic is not None else {}
+        candidates |= {(doc, item) for doc, (item, _) in similar.items()}
         best: dict[int, tuple] = {}
-        for doc, item in self._candidates(rows):
+        for doc, item in sorted(candidates):
             matched, run = _match(self.item_words[item].tolist(), rows[doc].tolist(), c.slack)
             n = len(self.item_words[item])
             rank = (matched / n, matched, run)
@@ -211,9 +236,25 @@ class Contamination(Scorer):
             it = self.items[item]
             for k, v in zip(self.adds, (it.set, it.id, it.field, len(self.item_words[item]), matched, run)):
                 out[k][doc] = v
-        frame = pl.DataFrame({k: pl.Series(v, dtype=pl.String if k in self.adds[:3] else pl.Int32)
+        out["contam_similarity"] = [similar[d][1] if d in best and d in similar and similar[d][0] == best[d][1]
+                                    else None for d in range(batch.height)]
+        frame = pl.DataFrame({k: pl.Series(v, dtype=pl.String if k in self.adds[:3] else
+                                           pl.Float32 if k == "contam_similarity" else pl.Int32)
                               for k, v in out.items()})
-        return frame.with_columns(pl.col(self.adds[3:]).fill_null(0))
+        return frame.with_columns(pl.col(self.adds[3:6]).fill_null(0))
+
+    def _similar(self, batch: pl.DataFrame) -> dict[int, tuple[int, float]]:
+        """row → (nearest item by embedding, cosine), for rows whose cosine reaches the threshold."""
+        from sluice.curate.quality.embed import embed_texts
+
+        texts = batch.select(key_text(self.config.key)).to_series().to_list()
+        if not len(self.items):
+            return {}
+        sim = embed_texts(self.embedder, texts) @ self.item_vectors.T
+        top = sim.argmax(axis=1)
+        best = sim[np.arange(len(texts)), top]
+        keep = np.flatnonzero(best >= self.config.semantic.threshold)
+        return {int(d): (int(top[d]), float(best[d])) for d in keep}
 
     def _candidates(self, rows: list[np.ndarray]) -> list[tuple[int, int]]:
         """(row, item) pairs sharing at least ``need`` of the item's indexed bigrams."""
@@ -234,6 +275,9 @@ class DecontaminateConfig(StageConfig):
     min_coverage: float = Field(0.8, gt=0, le=1, description="share of a long item's words that must be found in order")
     min_run: int | None = Field(20, ge=5, description="a verbatim run of this many item words alone is contamination "
                                                       "(None: off)")
+    semantic_coverage: float = Field(0.5, gt=0, le=1, description="with the semantic check: an item at least this "
+                                                                  "similar by embedding needs only this share of its "
+                                                                  "words found (a paraphrase)")
 
 
 def allowed_misses(words: pl.Expr, c: DecontaminateConfig) -> pl.Expr:
@@ -244,7 +288,8 @@ def allowed_misses(words: pl.Expr, c: DecontaminateConfig) -> pl.Expr:
 class Decontaminate(Filter):
     name = "decontaminate"
     Config = DecontaminateConfig
-    reads = ("contam_set", "contam_item", "contam_field", "contam_words", "contam_matched", "contam_run")
+    reads = ("contam_set", "contam_item", "contam_field", "contam_words", "contam_matched", "contam_run",
+             "contam_similarity")
     reasons = {"contaminated": "an eval item is found in the row, verbatim, lightly edited or embedded "
                                "(detail: set, item, field, matched, words, run)"}
     version = 2
@@ -255,6 +300,9 @@ class Decontaminate(Filter):
         hit = (words >= c.min_words) & (matched > 0) & (matched >= words - allowed_misses(words, c))
         if c.min_run is not None:
             hit = hit | (pl.col("contam_run") >= c.min_run)
+        if "contam_similarity" in batch.columns:  # set only where the semantic check found the item
+            paraphrase = pl.col("contam_similarity").is_not_null() & (matched >= words * c.semantic_coverage)
+            hit = hit | (paraphrase & (words >= c.min_words)).fill_null(False)
         detail = pl.struct(set=pl.col("contam_set"), item=pl.col("contam_item"), field=pl.col("contam_field"),
                            matched=matched, words=words, run=pl.col("contam_run")).struct.json_encode()
         return batch.select(pl.when(hit).then(pl.lit("contaminated")).alias("reason"),
