@@ -96,6 +96,15 @@ def _warnings(m: dict) -> list[str]:
     return ["## Warnings", "", *(f"- {line}" for line in heavy), ""] if heavy else []
 
 
+def _ingest_warnings(m: dict) -> list[str]:
+    from sluice.curate.ingest.checks import FLAGS
+
+    warnings = (m.get("ingest") or {}).get("warnings") or {}
+    rows = [(flag, FLAGS.get(flag, ""), f"{n:,}") for flag, n in warnings.items()]
+    return ["## Ingest warnings", "", "Rows kept with a flag in `ingest_flags`:", ""] + \
+        _table(("flag", "meaning", "rows"), rows) if rows else []
+
+
 def _pii(m: dict) -> list[str]:
     stage = next((s for s in m.get("stages") or [] if s["name"] == PII_STAGE), None)
     lines = ["## Personal data", ""]
@@ -137,5 +146,5 @@ def _limits(m: dict) -> list[str]:
 
 
 def render_datacard(m: dict[str, Any]) -> str:
-    sections = [_header(m), _sources(m), _accounting(m), _warnings(m), _stages(m), _pii(m), _splits(m), _limits(m)]
+    sections = [_header(m), _sources(m), _accounting(m), _warnings(m), _ingest_warnings(m), _stages(m), _pii(m), _splits(m), _limits(m)]
     return "\n".join(line for section in sections for line in section)

@@ -31,6 +31,8 @@ def test_cookbook_toy_chat_matches_the_cookbook_checker(store):
     assert flags[3] == ["no_user_turn"] and flags[2] == ["missing_system"] and flags[4] == ["over_token_limit"]
     assert flags[0] is None and flags[1] is None
     assert result.version.manifest["stages"][0]["counters"]["no_user_turn"] == 1
+    card = (result.version.path / "DATACARD.md").read_text()
+    assert "## Ingest warnings" in card and "| over_token_limit |" in card
 
 
 def test_consecutive_roles_and_tool_flows(store, tmp_path):
