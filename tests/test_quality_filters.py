@@ -31,7 +31,8 @@ def test_language_per_side_and_decisions():
     df = _frame([
         _chat("What is the capital of France and why is it famous?", "The capital of France is Paris, famous for its art."),
         _chat("Wie spät ist es in Berlin, wenn es in New York Mittag ist?", "In Berlin ist es dann achtzehn Uhr."),
-        _chat("What is the weather usually like in Madrid in May?", "En mayo, Madrid suele ser cálido y soleado."),
+        _chat("What is the weather usually like in the city of Madrid during the month of May?",
+              "En mayo, el tiempo en la ciudad suele ser cálido, seco y muy soleado."),
         [{"role": "user", "content": "Tell me a joke about programmers please."}],
     ])
     stage = Language()
@@ -220,3 +221,17 @@ def test_tool_scope_refusals_are_answers():
     df = _frame([row, row]).with_columns(pl.Series("tools", [tools, None]))
     scored = df.hstack(Heuristics().score(df))
     assert scored["refusal_pattern"].to_list() == [None, 3]
+
+
+def test_lists_of_names_and_tasks_about_english_words_are_not_mismatches():
+    df = _frame([
+        _chat("Give me a list of all the major cities in the given country that tourists like to visit.\n\nNorway",
+              "Oslo, Bergen, Trondheim, Stavanger, Drammen, Fredrikstad, Tromsø, Sandnes, Kristiansand, Ålesund."),
+        _chat("生成一个正确使用“opulent”一词的例句，并解释这个句子为什么能够很好地表达这个词的意思。",
+              "The wedding reception was held in an opulent ballroom with crystal chandeliers and golden walls."),
+        _chat("详细介绍一下长城的历史，以及它在中国古代防御体系中的作用和意义。",
+              "The Great Wall was built over many centuries to protect the northern borders of the empire."),
+    ])
+    scored = df.hstack(Language().score(df))
+    assert scored["lang_mismatch"].to_list() == [False, False, True]
+    assert scored["lang_translation"].to_list() == [False, True, False]
