@@ -88,3 +88,15 @@ def test_token_limit_with_a_tokenizer_built_here(store, tmp_path):
     flags = _flags(result.version)
     assert "over_token_limit" in flags[0]  # 31 tokens
     assert "over_token_limit" not in flags[1]  # 55 characters, but 6 tokens
+
+
+def test_cli_ingest_prints_the_warnings(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sluice.cli import app, common
+
+    monkeypatch.setattr(common.console, "_width", 200)
+    out = CliRunner().invoke(app, ["ingest", str(DATA / "ingest_checks/toy_chat_fine_tuning.jsonl"), "--to", "toy",
+                                   "--root", str(tmp_path / "store")])
+    assert out.exit_code == 0, out.output
+    assert "warnings: no_user_turn 1, missing_system 1" in out.output

@@ -55,7 +55,8 @@ def ingest(
                             max_record_bytes=max_record_bytes, strict=strict, workers=workers, progress=advance)
     summary = {"version": result.version.ref, "path": str(result.version.path), "rows_in": result.rows_in,
                "kept": result.kept, "quarantined": dict(result.quarantined), "seconds": round(result.seconds, 2),
-               "files": [f.as_dict() for f in result.files]}
+               "files": [f.as_dict() for f in result.files],
+               "warnings": result.version.manifest.get("ingest", {}).get("warnings") or {}}
     if as_json:
         emit_json(summary)
         return
@@ -83,6 +84,10 @@ def _print_summary(result) -> None:
             console.print(f"  [dim]{escape(where)}[/] "
                           + escape(f"{e['error_kind']}{' at ' + e['field'] if e['field'] else ''}: {e['error']}"),
                           highlight=False)
+    warnings = result.version.manifest.get("ingest", {}).get("warnings") or {}
+    if warnings:  # rows kept, but worth a look (curate/ingest/checks.py); per-row flags in ingest_flags
+        console.print("[yellow]warnings:[/] " + escape(", ".join(f"{k} {n:,}" for k, n in warnings.items())),
+                      highlight=False)
     rate = result.rows_in / result.seconds if result.seconds else 0
     console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, "
                   f"{sum(result.quarantined.values()):,} quarantined of {result.rows_in:,} "
