@@ -89,6 +89,22 @@ def _stages(m: dict) -> list[str]:
     return lines
 
 
+def _warnings(m: dict) -> list[str]:
+    from sluice.outcomes import heavy_stages
+
+    heavy = heavy_stages(m.get("stages") or [])
+    return ["## Warnings", "", *(f"- {line}" for line in heavy), ""] if heavy else []
+
+
+def _ingest_warnings(m: dict) -> list[str]:
+    from sluice.curate.ingest.checks import FLAGS
+
+    warnings = (m.get("ingest") or {}).get("warnings") or {}
+    rows = [(flag, FLAGS.get(flag, ""), f"{n:,}") for flag, n in warnings.items()]
+    return ["## Ingest warnings", "", "Rows kept with a flag in `ingest_flags`:", ""] + \
+        _table(("flag", "meaning", "rows"), rows) if rows else []
+
+
 def _pii(m: dict) -> list[str]:
     from sluice.privacy import in_manifest
 
@@ -162,5 +178,5 @@ def _limits(m: dict) -> list[str]:
 
 
 def render_datacard(m: dict[str, Any]) -> str:
-    sections = [_header(m), _sources(m), _accounting(m), _stages(m), _quality(m), _pii(m), _splits(m), _limits(m)]
+    sections = [_header(m), _sources(m), _accounting(m), _warnings(m), _ingest_warnings(m), _stages(m), _quality(m), _pii(m), _splits(m), _limits(m)]
     return "\n".join(line for section in sections for line in section)
