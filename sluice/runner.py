@@ -269,6 +269,9 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    from sluice.outcomes import check_not_empty
+
+    check_not_empty(recipe.name, version.num_rows(), [s.as_dict() for s in all_stats], recipe.allow_empty)
     previous = store.versions(out_name)
     if previous and previous[-1].manifest.get("fingerprint") == upstream \
             and previous[-1].manifest.get("parents") == [version.ref]:
