@@ -34,7 +34,7 @@ def main() -> None:
     import argilla as rg
     import argilla_harness as harness
     import generate_logs
-    from test_label_loop import FakeRedact
+    from test_label_loop import _redaction
 
     from sluice.curate.ingest import ingest
     from sluice.labeling.client import quiet
@@ -53,7 +53,7 @@ def main() -> None:
         store = Store(tmp / "store")
         generate_logs.write(tmp / "logs.jsonl", args.n, seed=0, clean=True)
         ingest([str(tmp / "logs.jsonl")], to="raw", store=store)
-        clean = run(Recipe(), [FakeRedact()], store=store, input_ref="raw", output="clean").version
+        clean = run(Recipe(), _redaction(), store=store, input_ref="raw", output="clean").version
         n = clean.num_rows()
         client = rg.Argilla(api_url=server.url, api_key=server.owner_key)
         results: dict[str, list[float]] = {"push": [], "log": [], "pull": [], "list": []}
