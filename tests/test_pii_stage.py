@@ -65,7 +65,7 @@ def planted_values(version) -> set[str]:
 
 def test_recipe_redacts_filters_and_quarantines(store, raw, caplog):
     caplog.set_level(logging.DEBUG)
-    recipe = Recipe(input="raw@latest", output="clean", batch_size=32, stages=[
+    recipe = Recipe(input="raw@latest", output="clean", batch_size=32, plugins=["test_pii_stage"], stages=[
         {"stage": "test_pii_stage:FailingDetect"}, {"stage": "redact_pii"},
         {"stage": "pii_filter", "entities": ["IBAN_CODE"]}])
     result = run(recipe, recipe.build(), store=store)
