@@ -20,7 +20,7 @@ each naming the file, the stage and the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,6 +37,8 @@ class Recipe(BaseModel):
     output: str | None = Field(None, description="dataset name to publish the result as")
     batch_size: int = Field(20_000, gt=0, description="rows per batch handed to a stage")
     workers: int = Field(1, ge=1, description="processes for batch stages (1 runs in this process)")
+    executor: Literal["local", "ray"] = Field("local", description="how stages are mapped over batches: local "
+                                              "processes, or Ray (joins RAY_ADDRESS, else starts a local cluster)")
     stages: list[dict[str, Any]] = Field(default_factory=list, description="stages in order: {stage: NAME, ...config}")
 
     def build(self, where: str = "recipe") -> list[Stage]:
