@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -33,6 +32,7 @@ from sluice import __version__
 import polars as pl
 
 from sluice.apply import live_stage
+from sluice.checkpoints import Checkpoint, clean_stale
 from sluice.errors import RecipeError, SluiceError
 from sluice.executors import Executor, executor as make_executor
 from sluice.executors.batch import ROW, Job, normalize_answer, read_rows, with_rows, write_table
@@ -150,53 +150,6 @@ def _batches(files: list[Path], batch_size: int) -> Iterator[pa.Table]:
             yield pa.Table.from_batches([batch])
 
 
-class _Checkpoint:
-    def __init__(self, root: Path, fingerprint: str):
-        self.path = root / ".checkpoints" / fingerprint
-        self.fingerprint = fingerprint
-        # the checkpoint being written: finished batches stay here across a kill, for resume
-        self.partial = root / ".checkpoints" / f".partial-{fingerprint}"
-
-    def done(self) -> bool:
-        return (self.path / "stats.json").is_file()
-
-    def stats(self) -> StageStats:
-        return StageStats.from_dict(json.loads((self.path / "stats.json").read_text()))
-
-    def files(self, part: str) -> list[Path]:
-        return sorted((self.path / part).glob("part-*.parquet"))
-
-    def claim(self) -> None:
-        """Own the partial folder: a live run of the same stage elsewhere is an error."""
-        import psutil
-
-        owner = self.partial / "owner"
-        if owner.is_file():
-            pid = int(owner.read_text() or 0)
-            if pid != os.getpid() and psutil.pid_exists(pid):
-                raise RecipeError(f"another run (process {pid}) is computing the same stage right now",
-                                  hint="wait for it to finish; this run will then reuse its checkpoint")
-        self.partial.mkdir(parents=True, exist_ok=True)
-        owner.write_text(str(os.getpid()))
-
-    def finished(self) -> dict[int, dict]:
-        """Stats of the batches a previous (killed) attempt finished."""
-        return {int(p.stem): json.loads(p.read_text()) for p in (self.partial / "batches").glob("*.json")}
-
-
-def _clean_stale_checkpoints(root: Path) -> None:
-    """Remove temp folders of runs whose process is gone (killed, crashed machine)."""
-    import psutil
-
-    for p in (root / ".checkpoints").glob(".tmp-*"):
-        try:
-            pid = int(p.name.rsplit("-", 1)[1])
-        except (IndexError, ValueError):
-            continue
-        if pid != os.getpid() and not psutil.pid_exists(pid):
-            shutil.rmtree(p, ignore_errors=True)
-
-
 def plan(files: list[Path], batch_size: int, out: Path) -> list[Job]:
     """The stage's batches: the same for the same input, so a resumed run knows which are done."""
     jobs: list[Job] = []
@@ -212,24 +165,17 @@ def plan(files: list[Path], batch_size: int, out: Path) -> list[Job]:
     return jobs
 
 
-def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint, recipe: Recipe,
-               progress: Progress | None, executor: Executor) -> StageStats:
-    ckpt.claim()
+def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: Checkpoint, recipe: Recipe,
+               progress: Progress | None, executor: Executor, raw: bool) -> StageStats:
+    ckpt.claim(raw)
     stats = _write_stage(stage, index, files, ckpt, recipe, progress, executor)
-    try:
-        shutil.rmtree(ckpt.path, ignore_errors=True)
-        for scratch in ("owner", "answer.parquet"):
-            (ckpt.partial / scratch).unlink(missing_ok=True)
-        os.rename(ckpt.partial, ckpt.path)
-    except OSError:
-        if not ckpt.done():  # a concurrent run of the same stage may have published it first
-            raise
+    ckpt.publish()
     if progress:
         progress.stage_finished(index, stats)
     return stats
 
 
-def _write_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint, recipe: Recipe,
+def _write_stage(stage: Stage, index: int, files: list[Path], ckpt: Checkpoint, recipe: Recipe,
                  progress: Progress | None, executor: Executor) -> StageStats:
     stats = StageStats(stage.name, index, ckpt.fingerprint)
     jobs = plan(files, recipe.batch_size, ckpt.partial)
@@ -257,7 +203,7 @@ def _write_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint,
     return stats
 
 
-def _answer(stage: Stage, key: str, jobs: list[Job], ckpt: _Checkpoint, executor: Executor) -> str:
+def _answer(stage: Stage, key: str, jobs: list[Job], ckpt: Checkpoint, executor: Executor) -> str:
     """A whole-dataset stage's answer for every row, keyed by ``__row``, written once per checkpoint.
 
     Only the columns the stage reads are loaded. A bounded stage maps ``partial()`` over the
@@ -309,7 +255,7 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
         raise RecipeError("no output dataset name", hint="set 'output:' in the recipe or pass --output NAME")
     version = store.resolve(ref)
     check_contract(stages, version, store)
-    _clean_stale_checkpoints(store.root)
+    clean_stale(store.root)
     checkpoints = _chain(stages, version, store.root)
     upstream = checkpoints[-1].fingerprint if checkpoints else f"{_input_fingerprint(version)}|{__version__}"
     previous = store.versions(out_name)
@@ -319,6 +265,7 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
         stats = [StageStats.from_dict(s) for s in previous[-1].manifest.get("stages", [])]
         return RunResult(previous[-1], version, stats, time.perf_counter() - start, reused=True)
     files = version.files()
+    raw = raw_stages(stages)
     all_stats: list[StageStats] = []
     # One executor serves every stage of the run: each of its workers sets a stage up once
     # (models load once per process or actor), and no stage pays for starting workers again.
@@ -326,13 +273,13 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
     try:
         for i, (stage, ckpt) in enumerate(zip(stages, checkpoints)):
             if ckpt.done():
-                stats = ckpt.stats()
+                stats = StageStats.from_dict(ckpt.stats())
                 if progress:
                     progress.stage_started(i, stage.name, stats.rows_in)
                     progress.stage_finished(i, stats)
             else:
                 engine = engine or make_executor(executor or recipe.executor, recipe.workers)
-                stats = _run_stage(stage, i, files, ckpt, recipe, progress, engine)
+                stats = _run_stage(stage, i, files, ckpt, recipe, progress, engine, i < raw)
             all_stats.append(stats)
             files = ckpt.files("data")
     finally:
@@ -340,17 +287,17 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
             engine.close()
     published = _publish(store, out_name, version, recipe, stages, all_stats, checkpoints, files, upstream)
     if not keep_raw_checkpoints:
-        for ckpt in checkpoints[:raw_stages(stages)]:
-            shutil.rmtree(ckpt.path, ignore_errors=True)
+        for ckpt in checkpoints[:raw]:
+            ckpt.remove()
     return RunResult(published, version, all_stats, time.perf_counter() - start)
 
 
-def _chain(stages: list[Stage], version: Version, root: Path) -> list[_Checkpoint]:
+def _chain(stages: list[Stage], version: Version, root: Path) -> list[Checkpoint]:
     """Every stage's checkpoint: its fingerprint covers its config and everything upstream."""
     upstream = f"{_input_fingerprint(version)}|{__version__}"
     chain = []
     for stage in stages:
-        chain.append(_Checkpoint(root, stage.fingerprint(upstream + f"|schema={get(version.kind).version}")))
+        chain.append(Checkpoint(root, stage.fingerprint(upstream + f"|schema={get(version.kind).version}")))
         upstream = chain[-1].fingerprint
     return chain
 
@@ -363,7 +310,7 @@ def raw_stages(stages: list[Stage]) -> int:
 
 
 def _publish(store: Store, name: str, source: Version, recipe: Recipe, stages: list[Stage],
-             stats: list[StageStats], checkpoints: list[_Checkpoint], files: list[Path], fingerprint: str) -> Version:
+             stats: list[StageStats], checkpoints: list[Checkpoint], files: list[Path], fingerprint: str) -> Version:
     rows_in = source.num_rows()
     rejected = {s.name: dict(s.rejected) for s in stats if s.rejected}
     quarantined = {s.name: dict(s.quarantined) for s in stats if s.quarantined}

@@ -32,6 +32,10 @@ from pydantic import BaseModel, ConfigDict
 from sluice.errors import MissingDependency, RecipeError
 
 
+#: a row's position in a whole-dataset stage's input: how its answer joins back to the batches
+ROW = "__row"
+
+
 class StageConfig(BaseModel):
     """Base of every stage config: unknown keys are errors; each field is described once."""
 

@@ -9,7 +9,7 @@ import typer
 
 from sluice import __version__
 
-from . import datasets, ingest, run
+from . import datasets, gc, ingest, run
 
 app = typer.Typer(name="sluice", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Turn production LLM traffic into versioned, curated training data.")
@@ -19,6 +19,7 @@ app.command()(run.run)
 app.command()(run.stages)
 app.command()(run.report)
 app.command()(run.doctor)
+app.command()(gc.gc)
 app.add_typer(datasets.app, name="datasets")
 
 # Command groups of the other parts (`sluice pii …`, `sluice train …`): each is a module

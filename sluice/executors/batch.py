@@ -29,9 +29,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from sluice.apply import apply_stage, live_stage
-from sluice.stage import Filter, Stage
+from sluice.stage import ROW, Filter, Stage
 
-ROW = "__row"  # a row's position in the stage's input: how whole-dataset answers join back
 DECISION = ("reason", "detail", "duplicate_of")
 
 
