@@ -137,7 +137,7 @@ class MinHashScorer(Scorer):
             return empty
         # only candidate rows' signatures are gathered, in a compact index
         rows_c = np.unique(np.r_[pairs["left"].to_numpy(), pairs["right"].to_numpy()])
-        got = parts.read([ROW, "sig"], pl.col(ROW).is_in(pl.Series(rows_c))).sort(ROW)
+        got = parts.read([ROW, "sig"], pl.col(ROW).is_in(pl.Series(rows_c).implode())).sort(ROW)
         sig = np.frombuffer(b"".join(got["sig"].to_list()), dtype=np.uint32).reshape(len(rows_c), c.num_perm)
         found = verify(sig, np.searchsorted(rows_c, pairs["left"].to_numpy()),
                        np.searchsorted(rows_c, pairs["right"].to_numpy()), c.threshold)
@@ -147,7 +147,7 @@ class MinHashScorer(Scorer):
             return empty
         first = pl.DataFrame({"c": found.cluster[inside], ROW: rows_c[inside]}).with_columns(
             pl.col(ROW).min().over("c").alias("rep"))
-        reps = parts.read([ROW, "id"], pl.col(ROW).is_in(first["rep"].unique())).rename({ROW: "rep"})
+        reps = parts.read([ROW, "id"], pl.col(ROW).is_in(first["rep"].unique().implode())).rename({ROW: "rep"})
         jac = pl.Series(found.max_jaccard[inside]).fill_nan(None).cast(pl.Float32)
         return (first.with_columns(jac.alias("dup_near_jaccard"))
                 .join(reps, on="rep", how="left")

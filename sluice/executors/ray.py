@@ -59,6 +59,12 @@ class RayExecutor:
             # RAY_ADDRESS joins that cluster; without it a local one starts
             ray.init(address=os.environ.get("RAY_ADDRESS") or None, log_to_driver=False,
                      include_dashboard=False, configure_logging=False)
+        import logging
+
+        import ray.data
+
+        ray.data.DataContext.get_current().enable_progress_bars = False  # the runner reports progress
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         self.ray = ray
         self.workers = workers
 
@@ -82,14 +88,11 @@ class RayExecutor:
         if not jobs:
             return
         res = type(stage).resources
-        remote = {"num_cpus": res.cpus, "max_restarts": RETRIES, "max_task_retries": RETRIES}
-        if res.gpus:
-            remote["num_gpus"] = res.gpus
-        if res.memory:
-            remote["memory"] = res.memory
+        remote = {"num_cpus": res.cpus, "num_gpus": res.gpus or None, "memory": res.memory}
         ds = ray.data.from_items([{"job": j.as_json()} for j in jobs], override_num_blocks=len(jobs))
+        pool = ray.data.ActorPoolStrategy(size=self._actors(stage, len(jobs)))
         ds = ds.map_batches(_StageActor, fn_constructor_args=(stage, key), batch_size=1, batch_format="numpy",
-                            concurrency=self._actors(stage, len(jobs)), **remote)
+                            compute=pool, ray_remote_args_fn=_retries, **remote)
         try:
             for row in ds.iter_rows():
                 yield json.loads(row["stats"])
@@ -102,6 +105,10 @@ class RayExecutor:
 
     def close(self) -> None:
         pass  # the cluster outlives the run (a local one ends with this process)
+
+
+def _retries() -> dict:
+    return {"max_restarts": RETRIES, "max_task_retries": RETRIES}
 
 
 def _sluice_error(e: BaseException) -> SluiceError | None:
