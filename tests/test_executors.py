@@ -3,7 +3,6 @@ locally, and kills (of a Ray worker, of the driver) that never publish a partial
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
