@@ -50,6 +50,16 @@ class Checkpoint:
         if raw:
             (self.partial / RAW).touch()
 
+    def keep_if_planned(self, plan: str) -> None:
+        """Finished batches count only for the same plan of batches (a changed ``batch_size``
+        numbers them differently): otherwise the partial folder starts over."""
+        marker = self.partial / "plan"
+        if marker.is_file() and marker.read_text() != plan:
+            for child in self.partial.iterdir():
+                if child.name not in ("owner", RAW):
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        marker.write_text(plan)
+
     def finished(self) -> dict[int, dict]:
         """Stats of the batches a previous (killed) attempt finished."""
         return {int(p.stem): json.loads(p.read_text()) for p in (self.partial / "batches").glob("*.json")}
@@ -58,7 +68,7 @@ class Checkpoint:
         """The partial folder becomes the checkpoint (one rename)."""
         try:
             shutil.rmtree(self.path, ignore_errors=True)
-            for scratch in ("owner", "answer.parquet"):
+            for scratch in ("owner", "plan", "answer.parquet"):
                 (self.partial / scratch).unlink(missing_ok=True)
             os.rename(self.partial, self.path)
         except OSError:

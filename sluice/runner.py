@@ -179,6 +179,7 @@ def _write_stage(stage: Stage, index: int, files: list[Path], ckpt: Checkpoint, 
                  progress: Progress | None, executor: Executor) -> StageStats:
     stats = StageStats(stage.name, index, ckpt.fingerprint)
     jobs = plan(files, recipe.batch_size, ckpt.partial)
+    ckpt.keep_if_planned(hashlib.sha256(json.dumps([(j.file, j.start, j.rows) for j in jobs]).encode()).hexdigest())
     total = sum(j.rows for j in jobs)
     if progress:
         progress.stage_started(index, stage.name, total)

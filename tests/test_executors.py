@@ -119,9 +119,10 @@ def cluster(tmp_path_factory):
 
     log = tmp_path_factory.mktemp("ray-log")
     # Ray's workers inherit the environment of the processes that start the nodes
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "SLUICE_TEST_LOG")}
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "SLUICE_TEST_LOG", "RAY_raylet_start_wait_time_s")}
     os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), *filter(None, [saved["PYTHONPATH"]])])
     os.environ["SLUICE_TEST_LOG"] = str(log)
+    os.environ["RAY_raylet_start_wait_time_s"] = "120"  # a loaded CI machine starts nodes slowly
     nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     nodes.add_node(num_cpus=1)
     nodes.wait_for_nodes()
@@ -231,3 +232,28 @@ def test_killed_ray_driver_resumes(cluster, tmp_path, sample_logs):
     local = run(Recipe(batch_size=50), _stages(), store=_raw(tmp_path / "local", sample_logs), input_ref="raw",
                 output="counted")
     assert outcome(store.resolve("counted")) == outcome(local.version)
+
+
+def test_finished_batches_of_another_batch_size_are_not_reused(tmp_path, sample_logs, monkeypatch):
+    from sluice.executors.local import LocalExecutor
+
+    monkeypatch.setenv("SLUICE_TEST_LOG", str(tmp_path))
+    store = _raw(tmp_path / "store", sample_logs)
+    calls = []
+    real = LocalExecutor.map
+
+    def dying(self, stage, key, jobs):  # the run dies after three batches of 50
+        for i, stats in enumerate(real(self, stage, key, jobs)):
+            if i == 3:
+                raise KeyboardInterrupt
+            calls.append(i)
+            yield stats
+
+    monkeypatch.setattr(LocalExecutor, "map", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run(Recipe(batch_size=50), [CountedWords()], store=store, input_ref="raw", output="c")
+    monkeypatch.setattr(LocalExecutor, "map", real)
+    result = run(Recipe(batch_size=100), [CountedWords()], store=store, input_ref="raw", output="c")
+    clean = run(Recipe(batch_size=100), [CountedWords()], store=_raw(tmp_path / "clean", sample_logs),
+                input_ref="raw", output="c")
+    assert result.stages[0].rows_in == 591 and outcome(result.version) == outcome(clean.version)
