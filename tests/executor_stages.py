@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sluice.stage import Scorer
+from sluice.stage import Resources, Scorer
 
 
 def _log(name: str, line: str) -> None:
@@ -46,3 +46,10 @@ class CountedWords(Scorer):
         time.sleep(float(slow.read_text()) if slow.is_file() else 0)
         text = pl.col("messages").list.eval(pl.element().struct.field("content").fill_null("")).list.join(" ")
         return batch.select(text.str.count_matches(r"\S+").cast(pl.Int64).alias("n_words"))
+
+
+class GpuWords(CountedWords):
+    """Declares one GPU per worker (the executor maps it to Ray's num_gpus)."""
+
+    name = "gpu_words"
+    resources = Resources(cpus=1, gpus=1)

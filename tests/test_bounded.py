@@ -76,3 +76,12 @@ def test_projection_reads_only_declared_columns(conversations):
     assert set(exact.columns(conversations.columns + ["dup_exact_hash"])) == {"id", "dup_exact_hash", "created_at"}
     semdedup = stage_class("semdedup")()
     assert semdedup.columns(["id", "messages", "embedding", "metadata"]) == ["id", "embedding"]
+
+
+def test_signatures_do_not_depend_on_how_the_work_is_sliced(conversations):
+    from sluice.curate.dedup.minhash import signatures
+    from sluice.curate.dedup.normalize import NormalizeOptions, normalized_key
+
+    texts = normalized_key(conversations, "conversation", NormalizeOptions())
+    whole = signatures(texts, bytes_per_job=1 << 40, docs_per_job=10**9)
+    assert np.array_equal(signatures(texts, bytes_per_job=10_000, docs_per_job=7), whole)

@@ -257,3 +257,21 @@ def test_finished_batches_of_another_batch_size_are_not_reused(tmp_path, sample_
     clean = run(Recipe(batch_size=100), [CountedWords()], store=_raw(tmp_path / "clean", sample_logs),
                 input_ref="raw", output="c")
     assert result.stages[0].rows_in == 591 and outcome(result.version) == outcome(clean.version)
+
+
+def test_declared_resources_reach_ray_a_gpu_stage_on_a_cpu_cluster_fails_clearly(cluster, tmp_path, sample_logs,
+                                                                                 monkeypatch):
+    import ray
+
+    from executor_stages import GpuWords
+    from sluice.errors import SluiceError
+
+    address, log = cluster
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    store = _raw(tmp_path / "ray", sample_logs)
+    try:
+        with pytest.raises(SluiceError, match="needs 1 GPU per worker"):
+            run(Recipe(batch_size=50, executor="ray"), [GpuWords()], store=store, input_ref="raw", output="g")
+    finally:
+        ray.shutdown()
+    assert store.versions("g") == []
