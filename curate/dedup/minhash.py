@@ -221,13 +221,24 @@ def signatures(texts, n: int = 5, unit: Unit = "word", num_perm: int = 128, seed
     ndocs = len(texts)
     threads = threads or min(2, os.cpu_count() or 1)
     sig = np.empty((ndocs, num_perm), dtype=np.uint32)
-    with ThreadPoolExecutor(threads) as pool:
-        futures = {lo: pool.submit(_slice_signatures, texts[lo:hi], n, unit, a, b, chunk_shingles)
-                   for lo, hi in _slices(texts, docs_per_job, bytes_per_job)}
-        for lo, fut in futures.items():
-            part = fut.result()
-            sig[lo: lo + len(part)] = part
+    pool = _pool(threads)
+    futures = {lo: pool.submit(_slice_signatures, texts[lo:hi], n, unit, a, b, chunk_shingles)
+               for lo, hi in _slices(texts, docs_per_job, bytes_per_job)}
+    for lo, fut in futures.items():
+        part = fut.result()
+        sig[lo: lo + len(part)] = part
     return sig
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One long-lived pool per thread count: new threads for every batch would each get a fresh
+    malloc arena that keeps its peak, and RSS would climb with the number of batches."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="minhash")
+    return _POOLS[threads]
 
 
 def jaccard(sig: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 200_000) -> np.ndarray:
