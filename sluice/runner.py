@@ -117,22 +117,9 @@ def check_contract(stages: list[Stage], version: Version, store: Store) -> None:
 
 def _check_privacy(stages: list[Stage], version: Version, store: Store) -> None:
     """A stage that sends rows off the machine runs only on redacted data (DESIGN.md, privacy)."""
-    from sluice.privacy import REDACTION_STAGE, NotRedacted, is_remote, redaction_of
+    from sluice.privacy import check_recipe
 
-    redacted = None
-    for i, stage in enumerate(stages):
-        if stage.name == REDACTION_STAGE:
-            return  # every later stage sees redacted rows
-        remote = [url for url in stage.remote_endpoints() if is_remote(url)]
-        if not remote:
-            continue
-        if redacted is None:
-            redacted = redaction_of(version, store).redacted
-        if not redacted:
-            raise NotRedacted(
-                f"refusing to run stages[{i}] ({stage.name}): it sends rows to {', '.join(remote)}, and no PII "
-                f"redaction ran on {version.ref}, its parents, or earlier in this recipe",
-                hint=f"put the `{REDACTION_STAGE}` stage before it, or use an endpoint on this machine")
+    check_recipe(stages, version, store)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -286,6 +273,9 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
     finally:
         if engine is not None:
             engine.close()
+    from sluice.outcomes import check_not_empty
+
+    check_not_empty(recipe.name, version.num_rows(), [s.as_dict() for s in all_stats], recipe.allow_empty)
     published = _publish(store, out_name, version, recipe, stages, all_stats, checkpoints, files, upstream)
     if not keep_raw_checkpoints:
         for ckpt in checkpoints[:raw]:
@@ -304,9 +294,13 @@ def _chain(stages: list[Stage], version: Version, root: Path) -> list[Checkpoint
 
 
 def raw_stages(stages: list[Stage]) -> int:
-    """How many leading stages run before PII redaction: their checkpoints hold raw values."""
-    from sluice.privacy import REDACTION_STAGE
+    """How many leading stages run before PII redaction: their checkpoints hold raw values.
+    The redaction the privacy guard recognizes (by class), else a stage named like it."""
+    from sluice.privacy import REDACTION_STAGE, recipe_redaction
 
+    found = recipe_redaction(stages)
+    if found is not None:
+        return found[0]
     return next((i for i, s in enumerate(stages) if s.name == REDACTION_STAGE), 0)
 
 

@@ -27,6 +27,7 @@ input: raw@latest
 output: counted
 batch_size: 50
 executor: {executor}
+plugins: [executor_stages]
 stages:
   - stage: normalize
   - stage: executor_stages:CountedWords
