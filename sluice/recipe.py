@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -65,6 +65,8 @@ class Recipe(BaseModel):
     output: str | None = Field(None, description="dataset name to publish the result as")
     batch_size: int = Field(20_000, gt=0, description="rows per batch handed to a stage")
     workers: int = Field(1, ge=1, description="processes for batch stages (1 runs in this process)")
+    executor: Literal["local", "ray"] = Field("local", description="how stages are mapped over batches: local "
+                                              "processes, or Ray (joins RAY_ADDRESS, else starts a local cluster)")
     stages: list[dict[str, Any]] = Field(default_factory=list, description="stages in order: {stage: NAME, ...config}")
     plugins: list[str] = Field(default_factory=list, description=(
         "modules whose stages this recipe may load (`package.module` or `package.module:Class`); a stage given "

@@ -155,6 +155,14 @@ class SemDedupScorer(Scorer):
         super().__init__(*args, **kwargs)
         self.timings: dict[str, float] = {}
 
+    def columns(self, available) -> list[str]:
+        """Projection: id + the embeddings when an embedding column exists (never the texts)."""
+        c = self.config
+        quality = [c.quality_column] if c.order == "quality" else []
+        if c.embedding_column in set(available):
+            return [col for col in ("id", c.embedding_column, *quality) if col in set(available)]
+        return super().columns(available) + [q for q in quality if q in set(available)]
+
     def embeddings(self, batch: pl.DataFrame) -> np.ndarray:
         c = self.config
         if c.embedding_column in batch.columns:
