@@ -84,6 +84,7 @@ class Recipe(BaseModel):
         """Whether ``module:Class`` is covered by ``plugins``."""
         module = target.partition(":")[0]
         return any(target == p or module == p or module.startswith(p.rstrip(".") + ".") for p in self.plugins)
+    allow_empty: bool = Field(False, description="publish an empty result instead of failing the run")
 
     def build(self, where: str = "recipe", require_plugins: bool = False) -> list[Stage]:
         """Instantiate every stage, collecting every error before raising.

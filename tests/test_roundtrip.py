@@ -84,7 +84,7 @@ def test_conversations_round_trip(name, fmt, shared_data, sample_logs, tmp_path,
     first = ingest([str(src)], to="first", store=store, workers=1).version
     original = first.read()
     CONVERSATION.validate(original)
-    assert original.column_names == CONVERSATION_COLUMNS
+    assert [c for c in original.column_names if c != "ingest_flags"] == CONVERSATION_COLUMNS  # + ingest warnings
     assert original.num_rows > 0
 
     out = tmp_path / f"export.{fmt}.jsonl"

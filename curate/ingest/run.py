@@ -24,7 +24,7 @@ from sluice.parallel import ordered_map
 from sluice.schemas import QUARANTINE, RAW_PREFIX_BYTES
 from sluice.store import Store, Version
 
-from . import readers
+from . import checks, readers
 from .builder import builder_for
 from .errors import Dropped, RecordError, type_name
 from .formats import FORMATS, detect, get_format
@@ -370,7 +370,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
            source: str | None = None, mapping: dict[str, str] | None = None,
            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, strict: bool = False, workers: int | None = None,
            chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None,
-           allow_partial: bool = False) -> IngestResult:
+           allow_partial: bool = False, check: checks.CheckOptions | None = None) -> IngestResult:
     """Ingest files into a new version of dataset ``to`` and publish it.
 
     Raises DataError (and publishes nothing) when every record is bad, with ``strict=True``
@@ -386,6 +386,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
     workers = workers or min(2, os.cpu_count() or 1)
     reports: list[FileReport] = []
     examples: list[dict] = []
+    warnings: Counter = Counter()
     done_bytes = done_rows = 0
     collisions = IdCollisions()
     with store.create(to, kind, sources=[str(i.path) for i in inputs]) as writer:
@@ -400,7 +401,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
                 before = collisions.count
                 data = collisions.resolve(data, content_ids)
                 report.id_collisions += collisions.count - before
-                writer.write(data)
+                writer.write(checks.flag(data, kind, check or checks.CheckOptions(), warnings))
                 if rejected.num_rows:
                     writer.write_rejected(rejected)
                     report.rejected.update(rejected.column("reason").to_pylist())
@@ -438,11 +439,12 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
                       "quarantined_total": sum(q.values()), "quarantined": {STAGE: q} if q else {}}
         result.seconds = time.perf_counter() - start
         stage = {"name": STAGE, "rows_in": result.rows_in, "kept": result.kept, "rejected": r,
-                 "quarantined": q, "seconds": round(result.seconds, 3)}
+                 "quarantined": q, "seconds": round(result.seconds, 3), "counters": dict(warnings)}
         result.version = writer.publish(accounting, inputs=[r.as_dict() for r in reports], stages=[stage],
                                         skipped=[s.as_dict() for s in skipped],
                                         ingest={"max_record_bytes": max_record_bytes, "mapping": mapping,
-                                                "allow_partial": allow_partial, "id_collisions": collisions.count})
+                                                "allow_partial": allow_partial, "id_collisions": collisions.count,
+                                                "warnings": {k: n for k, n in warnings.items() if n}})
     return result
 
 

@@ -60,7 +60,8 @@ def ingest(
                "kept": result.kept, "rejected": dict(result.rejected), "quarantined": dict(result.quarantined),
                "id_collisions": result.id_collisions,
                "seconds": round(result.seconds, 2),
-               "files": [f.as_dict() for f in result.files], "skipped": [s.as_dict() for s in result.skipped]}
+               "files": [f.as_dict() for f in result.files], "skipped": [s.as_dict() for s in result.skipped],
+               "warnings": result.version.manifest.get("ingest", {}).get("warnings") or {}}
     if as_json:
         emit_json(summary)
         return
@@ -100,6 +101,10 @@ def _print_summary(result) -> None:
                       "also in the manifest's 'skipped'):", highlight=False)
         for s in result.skipped:
             console.print(f"  {escape(s.path)}: {escape(s.reason)}", highlight=False, soft_wrap=True)
+    warnings = result.version.manifest.get("ingest", {}).get("warnings") or {}
+    if warnings:  # rows kept, but worth a look (curate/ingest/checks.py); per-row flags in ingest_flags
+        console.print("[yellow]warnings:[/] " + escape(", ".join(f"{k} {n:,}" for k, n in warnings.items())),
+                      highlight=False)
     rate = result.rows_in / result.seconds if result.seconds else 0
     rejected = "".join(f"{n:,} rejected ({reason}), " for reason, n in result.rejected.items())
     console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, {rejected}"
