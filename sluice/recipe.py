@@ -88,8 +88,11 @@ class Recipe(BaseModel):
         return any(target == p or module == p or module.startswith(p.rstrip(".") + ".") for p in self.plugins)
     allow_empty: bool = Field(False, description="publish an empty result instead of failing the run")
 
-    def build(self, where: str = "recipe") -> list[Stage]:
-        """Instantiate every stage, collecting every error before raising."""
+    def build(self, where: str = "recipe", require_plugins: bool = False) -> list[Stage]:
+        """Instantiate every stage, collecting every error before raising.
+
+        ``require_plugins`` (set for recipe files): a ``module:Class`` stage must be listed in
+        ``plugins``. Python callers build recipes in code that already runs."""
         from sluice.stage import STAGES
 
         built, problems = [], []
@@ -106,7 +109,7 @@ class Recipe(BaseModel):
                 problems.append(f"{where}: {label}: missing 'stage: NAME'")
                 continue
             label += f" ({name})"
-            if name not in STAGES and ":" in name and not self.allows(name):
+            if require_plugins and name not in STAGES and ":" in name and not self.allows(name):
                 # Checked before anything is imported: naming a module in a recipe runs its code.
                 problems.append(f"{where}: {label}: {name.partition(':')[0]!r} is not in the recipe's plugins — "
                                 f"add `plugins: [{name.partition(':')[0]}]` to allow its code to run")
@@ -157,7 +160,7 @@ def load_recipe(path: str | Path) -> tuple[Recipe, list[Stage]]:
         recipe = Recipe.model_construct(stages=stages, plugins=data.get("plugins") or [])
     recipe.base_dir = path.resolve().parent
     try:
-        stages = recipe.build(str(path))
+        stages = recipe.build(str(path), require_plugins=True)
     except RecipeError as e:
         problems += e.problems
     if problems:
