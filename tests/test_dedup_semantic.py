@@ -44,7 +44,7 @@ def test_template_variants_with_different_facts_survive_semantic_dedup():
     emb = (pair + rng.normal(scale=1e-3, size=pair.shape)).astype(np.float32).tolist()
     batch = conversations(texts, embedding=emb)
     for guard, dropped in (("numbers_and_names", 1), ("numbers", 2), ("none", 3)):
-        scored = batch.hstack(SemDedupScorer(n_clusters=1, key="first_user", guard=guard).score(batch))
+        scored = batch.hstack(SemDedupScorer(n_clusters=1, key="first_user", guard=guard, verify=None).score(batch))
         stage = SemanticDedup(eps=0.05)
         decision = stage.decide(scored)
         assert decision["reason"].drop_nulls().len() == dropped, guard
@@ -72,7 +72,7 @@ def test_semantic_curve_is_computed_on_the_stage_input(store, tiny, tmp_path, mo
     logs = tmp_path / "logs.jsonl"
     logs.write_text("\n".join(lines) + "\n")
     ingest([str(logs)], "raw", store=store)
-    stages = [SemDedupScorer(model="static", source=tiny, key="first_user", n_clusters=2),
+    stages = [SemDedupScorer(model="static", source=tiny, verify=tiny, key="first_user", n_clusters=2),
               SemanticDedup(eps=0.01)]
     result = run(Recipe(input="raw", output="deduped"), stages, store=store)
     acc = result.version.manifest["accounting"]
@@ -84,5 +84,27 @@ def test_semantic_curve_is_computed_on_the_stage_input(store, tiny, tmp_path, mo
     # the survivors alone show nothing left to remove: the old curve's blind spot
     survivors = pl.from_arrow(result.version.read(columns=["dup_sem_sim"]))["dup_sem_sim"]
     assert semantic_curve(survivors, [0.01])[0]["removed"] == 0
-    info = next(s for s in result.version.manifest["stages"] if s["name"] == "semdedup")["info"]
-    assert info["model"]["kind"] == "static"
+    semdedup = next(s for s in result.version.manifest["stages"] if s["name"] == "semdedup")
+    assert semdedup["info"]["model"]["kind"] == "static" and semdedup["info"]["model"]["verify"]["path"] == tiny
+    assert semdedup["counters"]["verified_rows"] == 20  # every row has identical twins: all re-scored
+
+
+def test_verify_rescores_only_close_rows_with_the_stronger_model(tiny):
+    from sluice.curate.dedup.semdedup import close_rows, semdedup_scores
+
+    rng = np.random.default_rng(1)
+    emb = rng.normal(size=(12, 8)).astype(np.float32)
+    emb[1] = emb[0] + 0.01  # one close pair in the first pass
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = np.zeros(12, dtype=np.int64)
+    assert set(np.flatnonzero(close_rows(emb, labels, 0.9))) == {0, 1}
+    asked = []
+
+    def verify(rows):  # the stronger model says the pair is not alike after all
+        asked.append(rows.tolist())
+        return np.eye(len(rows), 8, dtype=np.float32)
+
+    s = semdedup_scores(emb, 1, 0, verify=verify, floor=0.9)
+    assert asked == [[0, 1]] and s["verified"].tolist() == [0, 1]
+    assert np.nanmax(s["sim"][[0, 1]]) == pytest.approx(0.0, abs=1e-6)  # verify's cosine, not the first pass's
+    assert np.nanmax(np.delete(s["sim"], [0, 1])) < 0.9

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 #: embedder (static) with the default guard — written by ``benchmarks/eval_paraphrase.py``.
 DEV_CURVE: list[dict] = []
 DEFAULT_EPS = 0.05
+VERIFY_FLOOR = 0.75
 
 
 class SemDedupConfig(StageConfig):
@@ -68,6 +69,10 @@ class SemDedupConfig(StageConfig):
     max_tokens: int | None = Field(None, gt=0, description="tokens per text the model reads (default: its own "
                                                            "maximum)")
     embed_batch_size: int = Field(64, gt=0, description="texts per embedding batch (a resource knob)")
+    verify: str | None = Field("all-MiniLM-L6-v2", description="transformer that re-scores the rows a static "
+                                                               "model finds close (null: trust the first pass)")
+    verify_floor: float = Field(VERIFY_FLOOR, gt=0, lt=1, description="first-pass cosine from which a row is "
+                                                                      "re-scored by verify")
     guard: Literal["none", "numbers", "numbers_and_names"] = Field(
         "numbers_and_names", description="never pair rows that substitute a number (or a capitalized name) for "
                                          "another: template variants with different facts")
@@ -137,16 +142,44 @@ def _guard(sims, order, c0, compatible, k, floor, best, arg, blocked) -> None:
 
 
 def semdedup_scores(emb: np.ndarray, k: int, seed: int, rank: np.ndarray | None = None,
-                    compatible=None) -> dict[str, np.ndarray]:
+                    compatible=None, verify=None, floor: float = 0.75) -> dict[str, np.ndarray]:
     """Cluster labels, earlier-max similarity and nearest row for unit-normed ``emb``.
 
     ``rank``: higher is kept first (e.g. a quality score); default: distance to the centroid.
+    ``verify(rows) -> vectors`` (optional): rows with a same-cluster neighbour at cosine ≥ ``floor``
+    are scored again with those vectors (a stronger model, among themselves, same clusters and
+    order); every other row keeps its first-pass similarity, which is below ``floor``.
     """
     labels, cent = kmeans(emb, k, seed)
-    return {"cluster": labels.astype(np.int32), **within_clusters(emb, labels, cent, rank, compatible)}
+    if rank is None:
+        rank = 1.0 - np.einsum("ij,ij->i", emb, cent[labels])  # cosine distance: farthest first
+    out = within_clusters(emb, labels, cent, rank, compatible)
+    rows = np.flatnonzero(close_rows(emb, labels, floor)) if verify is not None else np.empty(0, dtype=np.int64)
+    if len(rows):
+        sub_ok = None if compatible is None else (lambda i, j: compatible(rows[i], rows[j]))
+        sub = within_clusters(verify(rows), labels[rows], cent, rank[rows], sub_ok)
+        out["sim"][rows], out["blocked"][rows] = sub["sim"], sub["blocked"]
+        out["nearest"][rows] = np.where(sub["nearest"] >= 0, rows[np.maximum(sub["nearest"], 0)], -1)
+    return {"cluster": labels.astype(np.int32), "verified": rows, **out}
 
 
-def within_clusters(emb: np.ndarray, labels: np.ndarray, cent: np.ndarray,
+def close_rows(emb: np.ndarray, labels: np.ndarray, floor: float, block: int = 2048) -> np.ndarray:
+    """Rows with another row of their cluster at cosine ≥ ``floor``."""
+    close = np.zeros(len(emb), dtype=bool)
+    by_cluster = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, np.diff(labels[by_cluster]) != 0, True])
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        idx = by_cluster[lo:hi]
+        e = emb[idx]
+        for c0 in range(0, len(idx), block):
+            c1 = min(len(idx), c0 + block)
+            sims = e @ e[c0:c1].T
+            sims[np.arange(c0, c1), np.arange(c1 - c0)] = -np.inf  # not itself
+            close[idx[c0:c1]] = sims.max(axis=0) >= floor
+    return close
+
+
+def within_clusters(emb: np.ndarray, labels: np.ndarray, cent: np.ndarray | None,
                     rank: np.ndarray | None = None, compatible=None) -> dict[str, np.ndarray]:
     """Order each cluster (``rank`` high first, default farthest from centroid) → earlier-max sim, nearest."""
     if rank is None:
@@ -240,6 +273,17 @@ class SemDedupScorer(Scorer):
         self.identity = model_identity(model)
         return embed_texts(model, texts, c.embed_batch_size)
 
+    def verifier(self, texts: list[str]):
+        """rows → the verify transformer's vectors; None when the first pass is already that model."""
+        c = self.config
+        if not c.verify or self.identity.get("kind") == "transformer":
+            return None
+        from sluice.curate.quality.embed import embed_texts, load_model, model_identity
+
+        model = load_model(c.verify, max_tokens=c.max_tokens)
+        self.identity = {**self.identity, "verify": model_identity(model), "verify_floor": c.verify_floor}
+        return lambda rows: embed_texts(model, [texts[i] for i in rows], c.embed_batch_size)
+
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
         if not batch.height:
@@ -257,10 +301,12 @@ class SemDedupScorer(Scorer):
             rank = batch[c.quality_column].cast(pl.Float64).fill_null(-math.inf).to_numpy()
         k = c.n_clusters or math.ceil(batch.height / c.cluster_size)
         guard = None if c.guard == "none" else facts_guard(texts, names=c.guard == "numbers_and_names")
-        s = semdedup_scores(emb, k, c.seed, rank, guard)
+        s = semdedup_scores(emb, k, c.seed, rank, guard, self.verifier(texts), c.verify_floor)
         t2 = time.perf_counter()
-        self.timings = {"embed": t1 - t0, "cluster+dedup": t2 - t1}
-        log.info("semdedup: %d rows, k=%d, embed %.1fs, cluster+dedup %.1fs", batch.height, k, t1 - t0, t2 - t1)
+        self.timings = {"embed": t1 - t0, "cluster+dedup+verify": t2 - t1}
+        self.count("verified_rows", len(s["verified"]))
+        log.info("semdedup: %d rows, k=%d, embed %.1fs, cluster+dedup %.1fs (%d rows verified)", batch.height, k,
+                 t1 - t0, t2 - t1, len(s["verified"]))
         has = pl.Series(s["nearest"] >= 0)
         nearest = pl.select(pl.when(has).then(batch["id"].gather(np.maximum(s["nearest"], 0)))).to_series()
         return pl.DataFrame({"dup_sem_cluster": s["cluster"], "dup_sem_sim": pl.Series(s["sim"]).fill_nan(None),
