@@ -69,6 +69,10 @@ def pair_scores(pairs: pl.DataFrame, ms: dict) -> dict[str, np.ndarray]:
         a = embed_texts(m, pairs["text1"].to_list())
         b = embed_texts(m, pairs["text2"].to_list())
         out[name] = np.einsum("ij,ij->i", a, b)
+    # semdedup's default: the static first pass, pairs from VERIFY_FLOOR on re-scored by MiniLM
+    from sluice.curate.dedup.semdedup import VERIFY_FLOOR
+
+    out["static + MiniLM verify"] = np.where(out["static"] >= VERIFY_FLOOR, out["MiniLM"], out["static"])
     return out
 
 
@@ -205,6 +209,10 @@ def main() -> None:
         report["probe"] = probe_report(ms, args.probe_pairs)
         report["selection"] = selection_report(ms, args.select_rows)
     print_report(report)
+    default = report["paraphrase"]["curves"]["static + MiniLM verify|numbers_and_names"]
+    print("\nDEV_CURVE (semdedup's default: static + MiniLM verify, guard numbers_and_names):")
+    print([{"eps": r["eps"], "precision": round(float(r["precision"]), 3), "recall": round(float(r["recall"]), 3)}
+           for r in default])
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 
