@@ -114,8 +114,9 @@ def main() -> None:
     ap.add_argument("--dedup-rows", type=int, default=20000)
     ap.add_argument("--eps", type=float, default=0.1)
     args = ap.parse_args()
-    t = throughput(args.rows, args.static_rows, args.rounds)
-    print(f"median ratio embed(static) / sentence-transformers encode: {t['median_ratio']:.0f}x")
+    if args.rounds:
+        t = throughput(args.rows, args.static_rows, args.rounds)
+        print(f"median ratio embed(static) / sentence-transformers encode: {t['median_ratio']:.0f}x")
     if args.dedup_rows:
         d = dedup_vs_semhash(args.dedup_rows, args.eps)
         print(f"semantic dedup of {d['rows']:,} prompts at eps {d['eps']}: sluice {d['sluice_seconds']:.1f} s "

@@ -84,6 +84,21 @@ def test_semantic_curve_is_computed_on_the_stage_input(store, tiny, tmp_path, mo
     # the survivors alone show nothing left to remove: the old curve's blind spot
     survivors = pl.from_arrow(result.version.read(columns=["dup_sem_sim"]))["dup_sem_sim"]
     assert semantic_curve(survivors, [0.01])[0]["removed"] == 0
+    # the CLI and the run report show the same curve over the stage's input
+    import json
+
+    from typer.testing import CliRunner
+
+    from sluice.cli import app
+    from sluice.report import write_report
+
+    out = CliRunner().invoke(app, ["dedup", "semantic-curve", "deduped@v1", "--eps", "0.01", "--json",
+                                   "--root", str(store.root)])
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.output)
+    assert [r["removed"] for r in shown["curve"]] == [15] and "20 rows" in shown["source"]
+    page = write_report(result.version, tmp_path / "report")
+    assert (tmp_path / "report" / "semantic_eps.png").is_file() and "15 of the 20 rows" in page.read_text()
     semdedup = next(s for s in result.version.manifest["stages"] if s["name"] == "semdedup")
     assert semdedup["info"]["model"]["kind"] == "static" and semdedup["info"]["model"]["verify"]["path"] == tiny
     assert semdedup["counters"]["verified_rows"] == 20  # every row has identical twins: all re-scored

@@ -3,7 +3,10 @@
 ``semdedup`` (score, whole dataset) reads ``messages`` (and ``embedding`` when an earlier stage
 added it, else it embeds the key text with the project's one loader, ``sluice.curate.quality.embed``:
 default the static model distilled from the embedded all-MiniLM-L6-v2, at its full length),
-clusters the unit-normed embeddings with k-means (scikit-learn), orders each cluster, and adds
+clusters the unit-normed embeddings with k-means (scikit-learn), orders each cluster, re-scores
+the rows that have a neighbour at cosine ≥ ``verify_floor`` with ``verify`` (all-MiniLM-L6-v2: the
+static model ranks paraphrases worse than the transformer, so it only proposes candidates; set
+``verify: null`` when the vectors already come from a transformer), and adds
   ``dup_sem_cluster`` — the k-means cluster;
   ``dup_sem_sim`` — the highest cosine similarity to a compatible row ranked *earlier* in its
   cluster (null for the first row of a cluster);

