@@ -79,7 +79,7 @@ def dedup_vs_semhash(n: int, eps: float) -> dict:
     batch = prompts(n, seed=1)
     path = model_identity(load_model("static"))["path"]
     t = time.perf_counter()
-    scorer = SemDedupScorer(key="first_user", model="static", cluster_size=100, guard="none")
+    scorer = SemDedupScorer(key="first_user", model="static", cluster_size=100, guard="none", verify=None)
     scored = batch.hstack(scorer.score(batch))
     ours = set(scored["id"].filter(SemanticDedup(eps=eps).decide(scored)["reason"].is_not_null()))
     t_ours = time.perf_counter() - t
