@@ -20,17 +20,13 @@ from sluice.labeling.push import push
 from sluice.privacy import NotRedacted
 from sluice.recipe import Recipe
 from sluice.runner import run
-from sluice.stage import Transform
 
 
-class FakeRedact(Transform):
-    """Test-only stand-in for the redaction stage: only its name matters to the privacy guard."""
+def _redaction():
+    """The real PII stages (NER engine): the guard certifies what ran, not a stage's name."""
+    from sluice.curate.pii.stage import PiiDetect, RedactPii
 
-    name = "redact_pii"
-    rewrites = ("messages",)
-
-    def transform(self, batch):
-        return batch
+    return [PiiDetect(), RedactPii()]
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +49,7 @@ def argilla_env(server, monkeypatch):
 @pytest.fixture
 def clean(store, sample_logs):
     ingest([str(sample_logs)], to="raw", store=store, workers=1)
-    return run(Recipe(), [FakeRedact()], store=store, input_ref="raw", output="clean").version
+    return run(Recipe(), _redaction(), store=store, input_ref="raw", output="clean").version
 
 
 def _final(messages):
