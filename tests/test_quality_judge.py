@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import polars as pl
@@ -96,19 +95,9 @@ def test_one_judge_and_no_remote_without_consent():
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from sluice.synth.tiny import build_tiny_chat_model
-    from tests.test_synth_serve import free_port, start_server
+    from tests.test_synth_serve import serve_tiny_model
 
-    folder = tmp_path_factory.mktemp("serve-judge")
-    model = str(build_tiny_chat_model(folder / "model"))
-    port = free_port()
-    proc = start_server(model, port, folder / "serve.log")
-    yield model, f"http://127.0.0.1:{port}/v1"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    yield from serve_tiny_model(tmp_path_factory.mktemp("serve-judge"))
 
 
 def test_chat_judge_against_transformers_serve(store, raw, served):

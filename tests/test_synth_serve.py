@@ -43,11 +43,10 @@ def start_server(model: str, port: int, log_path, extra: tuple[str, ...] = ()) -
     raise RuntimeError("transformers serve did not become healthy in 120 s")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def serve_tiny_model(folder):
+    """A tiny chat model built in ``folder`` and served on a free loopback port: yields (model, base_url)."""
     from sluice.synth.tiny import build_tiny_chat_model
 
-    folder = tmp_path_factory.mktemp("serve")
     model = str(build_tiny_chat_model(folder / "model"))
     port = free_port()
     proc = start_server(model, port, folder / "serve.log")
@@ -57,6 +56,11 @@ def server(tmp_path_factory):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from serve_tiny_model(tmp_path_factory.mktemp("serve"))
 
 
 def endpoint_file(model: str, base_url: str, **extra) -> LLMFile:
