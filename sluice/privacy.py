@@ -32,6 +32,17 @@ class NotRedacted(SluiceError):
 class Redaction:
     redacted: bool
     by: str | None  # the version whose manifest shows the redaction stage
+    # What it covered, from the redaction stage's manifest record (None: not recorded → covers nothing).
+    strong: bool = False
+    engine: str | None = None
+    languages: tuple[str, ...] | None = None
+    fields: tuple[str, ...] | None = None
+
+    @classmethod
+    def of_stage(cls, ref: str, stage: dict) -> Redaction:
+        info = stage.get("info") or {}
+        cover = {k: tuple(info[k]) if info.get(k) is not None else None for k in ("languages", "fields")}
+        return cls(True, ref, bool(info.get("strong")), info.get("engine"), **cover)
 
 
 def redaction_of(version: Version, store: Store) -> Redaction:
@@ -44,8 +55,9 @@ def redaction_of(version: Version, store: Store) -> Redaction:
             continue
         seen.add(v.ref)
         manifest = v.manifest
-        if any(s.get("name") == REDACTION_STAGE for s in manifest.get("stages", [])):
-            return Redaction(True, v.ref)
+        stage = next((s for s in manifest.get("stages", []) if s.get("name") == REDACTION_STAGE), None)
+        if stage is not None:
+            return Redaction.of_stage(v.ref, stage)
         for parent in manifest.get("parents") or []:
             try:
                 queue.append(store.resolve(parent))

@@ -20,17 +20,31 @@ from sluice.labeling.push import push
 from sluice.privacy import NotRedacted
 from sluice.recipe import Recipe
 from sluice.runner import run
-from sluice.stage import Transform
+from sluice.curate.pii.stage import RedactPii
 
 
-class FakeRedact(Transform):
-    """Test-only stand-in for the redaction stage: only its name matters to the privacy guard."""
+class CoveredRedact(RedactPii):
+    """The real redaction stage, whose manifest record also says what it covered (the agreed
+    ``redaction_of`` fields: engine, strong, languages, fields) where the stage itself does not yet."""
 
-    name = "redact_pii"
-    rewrites = ("messages",)
+    languages = ("*",)
 
-    def transform(self, batch):
-        return batch
+    def describe(self):
+        info = dict(super().describe() or {})
+        for key, value in {"engine": "presidio", "strong": False, "languages": list(self.languages),
+                           "fields": ["messages.content", "messages.name", "messages.tool_calls", "feedback"]}.items():
+            info.setdefault(key, value)
+        return info
+
+
+class EnglishOnlyRedact(CoveredRedact):
+    languages = ("en",)
+
+
+def redacted(store, redactor=CoveredRedact, name="clean"):
+    """raw@latest → language → pii_detect → redaction, published as NAME."""
+    stages = Recipe(stages=[{"stage": "language"}, {"stage": "pii_detect", "nlp": "blank"}]).build() + [redactor()]
+    return run(Recipe(), stages, store=store, input_ref="raw", output=name).version
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +67,7 @@ def argilla_env(server, monkeypatch):
 @pytest.fixture
 def clean(store, sample_logs):
     ingest([str(sample_logs)], to="raw", store=store, workers=1)
-    return run(Recipe(), [FakeRedact()], store=store, input_ref="raw", output="clean").version
+    return redacted(store)
 
 
 def _final(messages):
@@ -64,9 +78,12 @@ def test_push_annotate_pull(argilla_env, store, clean):
     server = argilla_env
     first = push(clean.ref, "loop", store=store, n=12, seed=1, min_submitted=2)
     again = push(clean.ref, "loop", store=store, n=12, seed=1, min_submitted=2)
-    assert first.created and not again.created and first.pushed == again.pushed == 12
+    assert first.created and not again.created and first.pushed == again.pushed
+    assert first.record == again.record  # an identical push is recorded once
     ds, ids = harness.records_by_external_id(server, "loop")
-    assert len(ids) == 12  # re-push updated the same records: record ids are sluice ids
+    if "loop-compare" in harness.dataset_names(server):
+        ids.update(harness.records_by_external_id(server, "loop-compare")[1])
+    assert len(ids) == first.pushed == 12  # re-push updated the same records: record ids are sluice ids
     source = {r["id"]: r for r in clean.read(columns=["id", "messages"]).to_pylist()}
     assert set(ids) <= set(source)
 
@@ -102,13 +119,23 @@ def test_push_annotate_pull(argilla_env, store, clean):
     assert dpo[0]["chosen"][0]["content"] == "A much better answer."
     assert dpo[0]["rejected"][0]["content"] == _final(source[rec[1]]["messages"])
     meta = json.loads(dpo[0]["metadata"])
-    assert meta["corrected_by"] == [a.id] and sorted(meta["annotators"]) == sorted([a.id, b.id])
+    assert meta["corrected_by"] == ["ann-a"] and meta["annotators"] == ["ann-a", "ann-b"]  # usernames
     rejected = res.kto.manifest["accounting"]["rejected"]["label_pull"]
     assert rejected == {"discarded": 1, "no_decisive_judgment": 1, "not_annotated": 7}
-    assert res.kto.manifest["parents"] == [clean.ref]  # lineage back to the pushed version
-    assert res.annotators == {a.id: 4, b.id: 4}
+    for out in (res.kto, res.dpo):  # per output: rows in = records = kept + rejected + quarantined
+        acc = out.manifest["accounting"]
+        assert acc["rows_in"] == 12 == acc["kept"] + acc["rejected_total"] + acc["quarantined_total"]
+    assert res.kto.manifest["parents"] == [first.record]  # lineage back to the recorded push
+    assert store.resolve(first.record).manifest["parents"] == [clean.ref]
+    assert res.annotators == {"ann-a": 4, "ann-b": 4}
     alpha = res.agreement["quality_alpha_interval"]
     assert alpha is not None and -1 <= alpha < 1
+    again = pull("loop", "round2", store=store)  # nothing new: nothing published
+    assert again.unchanged and again.kto.ref == res.kto.ref and again.dpo.ref == res.dpo.ref
+    assert [v.ref for v in store.versions("round2-kto")] == [res.kto.ref]
+    a.respond(ids[rec[5]], {"quality": 5, "verdict": "good"})
+    third = pull("loop", "round2", store=store)
+    assert not third.unchanged and third.kto.ref != res.kto.ref
 
 
 def test_ranking_becomes_a_pair(argilla_env, store, clean):
@@ -125,18 +152,23 @@ def test_ranking_becomes_a_pair(argilla_env, store, clean):
                           parents=[clean.ref])
     rows = few.select(["id", "feedback"]).to_pylist()
     edited = [r["id"] for r in rows]
-    push(small.ref, "rank", store=store, min_submitted=1)
-    ds, ids = harness.records_by_external_id(server, "rank")
+    pushed = push(small.ref, "rank", store=store, min_submitted=1)
+    assert pushed.datasets == {"rank-compare": 3}  # every record has an alternative: the ranking form
+    ds, ids = harness.records_by_external_id(server, "rank-compare")
     a, b = harness.Annotator(server, "ann-a"), harness.Annotator(server, "ann-b")
     a.join(ds["workspace_id"])
     b.join(ds["workspace_id"])
     ranking = [{"value": "alternative", "rank": 1}, {"value": "answer", "rank": 2}]
+    tied = [{"value": "alternative", "rank": 1}, {"value": "answer", "rank": 1}]
     for who in (a, b):
         who.respond(ids[edited[0]], {"quality": 2, "verdict": "bad", "preference": ranking})
+        who.respond(ids[edited[1]], {"quality": 1, "verdict": "bad", "preference": tied})
     res = pull("rank", "rank-fb", store=store)
     pairs = [p for p in res.dpo.read().to_pylist() if p["origin"] == "ranking"]
     fb = next(r for r in rows if r["id"] == edited[0])["feedback"]
     assert len(pairs) == 1 and pairs[0]["chosen"][0]["content"] == fb["edited"]
+    assert pairs[0]["source_ids"] == [edited[0]]  # the tied ranking made no pair, and is counted
+    assert res.dpo.manifest["accounting"]["rejected"]["label_pull"]["ranking_tied"] == 1
 
 
 def test_only_redacted_data_is_pushed(argilla_env, store, sample_logs):
@@ -161,7 +193,7 @@ def test_mismatched_settings_name_what_is_missing(argilla_env, store, clean):
     assert "field 'conversation' is missing" in problems and "question 'quality' is missing" in problems
     with pytest.raises(ArgillaError):
         pull("foreign", "x", store=store)
-    assert store.names() == ["clean", "raw"]  # a failed pull publishes nothing
+    assert not [n for n in store.names() if n.startswith("x-")]  # a failed pull publishes nothing
 
 
 def test_unreachable_server_fails_clearly(store, clean, monkeypatch):
@@ -173,3 +205,29 @@ def test_unreachable_server_fails_clearly(store, clean, monkeypatch):
         pull("x", "y", store=store, api_url=f"http://127.0.0.1:{harness.free_port()}")
     assert time.monotonic() - t >= 0.5 * (1 + 2 + 4) * 0.9  # it retried with backoff
     assert "could not connect" in err.value.message and "secret-key-never-shown" not in str(err.value)
+
+
+def test_push_refuses_what_the_redaction_did_not_cover(argilla_env, store, sample_logs):
+    ingest([str(sample_logs)], to="raw", store=store, workers=1)
+    clean = redacted(store, EnglishOnlyRedact)
+    langs = clean.read(columns=["lang"]).column("lang").to_pylist()
+    not_en = sum(lang != "en" for lang in langs)
+    assert not_en > 0  # the sample has other languages than the redaction covers
+    res = push(clean.ref, "cover", store=store, min_submitted=1)
+    refused = res.refused["language_not_covered"]
+    assert sum(refused.values()) == not_en and "en" not in refused
+    record = store.resolve(res.record)
+    acc = record.manifest["accounting"]
+    assert acc["rows_in"] == len(langs) == acc["kept"] + acc["rejected_total"]
+    assert acc["rejected"]["label_push"]["language_not_covered"] == not_en
+    assert record.manifest["overrides"] == {"allow_unredacted": False, "allow_uncovered": False}
+    pushed = set(record.read(columns=["id"]).column("id").to_pylist())
+    sent = set(harness.records_by_external_id(server := argilla_env, "cover")[1])
+    if "cover-compare" in harness.dataset_names(server):
+        sent |= set(harness.records_by_external_id(server, "cover-compare")[1])
+    lang_of = dict(zip(clean.read(columns=["id"]).column("id").to_pylist(), langs))
+    assert sent == pushed and {lang_of[i] for i in sent} == {"en"}
+    over = push(clean.ref, "cover-all", store=store, min_submitted=1, allow_uncovered=True)
+    manifest = store.resolve(over.record).manifest
+    assert manifest["overrides"]["allow_uncovered"] is True
+    assert sum(manifest["stages"][0]["info"]["overridden"]["language_not_covered"].values()) == not_en
