@@ -8,6 +8,7 @@ Elasticsearch cannot be installed here). Annotators are real users submitting th
 from __future__ import annotations
 
 import json
+import shutil
 
 import argilla_harness as harness
 import httpx
@@ -231,3 +232,87 @@ def test_push_refuses_what_the_redaction_did_not_cover(argilla_env, store, sampl
     manifest = store.resolve(over.record).manifest
     assert manifest["overrides"]["allow_uncovered"] is True
     assert sum(manifest["stages"][0]["info"]["overridden"]["language_not_covered"].values()) == not_en
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run", "--disable-sync", "--disable-quic", "--window-size=1400,1000"]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                    reason="Debian's chromium and chromium-driver are not installed (apt-get install chromium "
+                           "chromium-driver)")
+def test_annotator_sees_placeholders_and_submits_in_chromium(argilla_env, store, clean, tmp_path):
+    """A real annotator session: sign in, read the record, rate, correct, submit — then pull converts it."""
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = argilla_env
+    table = clean.read()
+    finals = [_final(m) or "" for m in table.column("messages").to_pylist()]
+    edited = [(fb or {}).get("edited") for fb in table.column("feedback").to_pylist()]
+    with_placeholder = [i for i, t in enumerate(finals)
+                        if ("<PERSON_1>" in t or "<EMAIL_ADDRESS_1>" in t) and not edited[i]]
+    assert with_placeholder, "the redacted sample has an answer with a placeholder"
+    one = table.take([with_placeholder[0]])
+    stored = finals[with_placeholder[0]]
+    placeholder = "[PERSON_1]" if "<PERSON_1>" in stored else "[EMAIL_ADDRESS_1]"
+    with store.create("one", "conversation") as w:
+        w.write(one)
+        small = w.publish({"rows_in": 1, "kept": 1, "rejected_total": 0, "quarantined_total": 0}, parents=[clean.ref])
+    res = push(small.ref, "ui", store=store, min_submitted=1)
+    name = next(iter(res.datasets))
+    ds, ids = harness.records_by_external_id(server, name)
+    annotator = harness.Annotator(server, "ann-ui", password="ui-password-1")
+    annotator.join(ds["workspace_id"])
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    wait = WebDriverWait(driver, 60)
+    try:
+        driver.get(f"{server.url}/sign-in")
+        fields = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "input[type=text], input[type=password]"))
+        fields[0].send_keys("ann-ui")
+        fields[1].send_keys("ui-password-1")
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(lambda d: "/sign-in" not in d.current_url)
+        driver.get(f"{server.url}/dataset/{ds['id']}/annotation-mode")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "label[for=quality_2]")))
+        page = driver.find_element(By.TAG_NAME, "body").text
+        # The placeholder is visible as text in the rendered page (not swallowed as an HTML tag).
+        assert placeholder in page, page[:2000]
+        assert "Contains personal data?" in page and "Which answer is better?" not in page
+        driver.find_element(By.CSS_SELECTOR, "label[for=quality_2]").click()
+        driver.find_element(By.CSS_SELECTOR, "label[for=verdict_bad]").click()
+        box = driver.find_element(By.CSS_SELECTOR, "[aria-label='Question: corrected_answer'] [contenteditable=true]")
+        box.click()
+        box.send_keys(f"Sorry, {placeholder}: here is the right answer.")
+        driver.find_element(By.XPATH, "//button[.//span[normalize-space()='Submit']]").click()
+        owner = httpx.Client(base_url=server.url, headers={"X-Argilla-Api-Key": server.owner_key}, timeout=30)
+        record_id = next(iter(ids.values()))
+
+        def submitted(_):
+            r = owner.get(f"/api/v1/datasets/{ds['id']}/records", params={"include": "responses"}).json()
+            return [x for item in r["items"] if item["id"] == record_id for x in item.get("responses") or []
+                    if x["status"] == "submitted"]
+        wait.until(submitted)
+    finally:
+        driver.quit()
+
+    out = pull("ui", "ui-fb", store=store)
+    kto, dpo = out.kto.read().to_pylist(), out.dpo.read().to_pylist()
+    assert len(kto) == 1 and kto[0]["label"] is False  # rating 2 ≤ bad_at
+    assert len(dpo) == 1 and dpo[0]["origin"] == "edit"
+    stored_form = placeholder.replace("[", "<").replace("]", ">")
+    assert dpo[0]["chosen"][0]["content"] == f"Sorry, {stored_form}: here is the right answer."  # mapped back
+    assert dpo[0]["rejected"][0]["content"] == stored
+    assert json.loads(dpo[0]["metadata"])["annotators"] == ["ann-ui"]
