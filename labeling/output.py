@@ -28,7 +28,8 @@ def table(kind: str, rows: list[dict]) -> pa.Table:
 
 def publish(store: Store, name: str, kind: str, rows: list[dict], rejected: list[tuple[str, str, str | None]],
             *, step: str, parents: list[str], info: dict[str, Any], config: dict[str, Any],
-            quarantined: list[dict] | None = None, fingerprint: str | None = None) -> Version:
+            quarantined: list[dict] | None = None, fingerprint: str | None = None,
+            meanings: dict[str, str] | None = None) -> Version:
     """``rejected`` holds (input id, reason, detail) for every input unit that yielded no row;
     ``quarantined`` holds quarantine rows (``error_kind``, no raw text) for units held back."""
     quarantined = quarantined or []
@@ -41,6 +42,8 @@ def publish(store: Store, name: str, kind: str, rows: list[dict], rejected: list
                   "rejected_total": len(rejected), "rejected": {step: dict(reasons)} if rejected else {},
                   "quarantined_total": len(quarantined), "quarantined": {step: dict(kinds)} if quarantined else {}}
     extra = {"fingerprint": fingerprint} if fingerprint else {}
+    if meanings:
+        extra["reasons"] = {step: {r: meanings.get(r, "") for r in reasons}}
     with store.create(name, kind) as w:
         w.write(table(kind, rows))
         if rejected:

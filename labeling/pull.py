@@ -53,6 +53,14 @@ from .form import PERSONAL_YES, check_settings, dataset_names
 STEP = "label_pull"
 PERSONAL_DATA = "personal_data_reported"
 TIE = "tie"
+REASONS = {
+    "discarded": "every annotator discarded the record",
+    "not_annotated": "no submitted response yet",
+    "no_final_answer": "no assistant answer to convert",
+    "no_decisive_judgment": "neutral rating and no verdict majority",
+    "ranking_tied": "the ranking was a tie (or had no majority): no preference pair",
+    "no_correction_or_ranking": "no correction and no ranking to make a pair from",
+}
 
 
 @dataclass
@@ -162,7 +170,7 @@ def pull(dataset: str, to: str, *, store: Store | None = None, workspace: str | 
             "annotators": dict(per_annotator), "counts": dict(out.counts),
             "suggestions_accepted": _accepted(records)}
     kw = {"step": STEP, "parents": parents, "info": info, "config": config, "quarantined": out.quarantined,
-          "fingerprint": fingerprint}
+          "fingerprint": fingerprint, "meanings": REASONS}
     kv = output.publish(store, f"{to}-kto", "kto", out.kto, out.kto_rej, **kw)
     dv = output.publish(store, f"{to}-dpo", "preference", out.dpo, out.dpo_rej, **kw)
     return PullResult(dataset, kv, dv, len(records), agreement, dict(per_annotator))

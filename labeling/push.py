@@ -50,6 +50,15 @@ STEP = "label_push"
 FORM_VERSION = 2  # bump when the fields, questions or rendering change
 NOT_SAMPLED = "not_sampled"
 NO_FINAL_ANSWER = "no_final_answer"
+REASONS = {
+    guard.LANGUAGE_NOT_COVERED: "its language is not one the redaction covers",
+    guard.LANGUAGE_UNKNOWN: "it has no language, so redaction coverage cannot be shown",
+    guard.FIELD_NOT_COVERED: "it shows a field the redaction did not cover",
+    guard.COVERAGE_UNKNOWN: "the redaction record does not say what it covered",
+    guard.PAYLOAD_PII: "the scan of the exact payload found personal data",
+    NO_FINAL_ANSWER: "no assistant answer to review",
+    NOT_SAMPLED: "not drawn into the review sample",
+}
 
 
 @dataclass
@@ -217,7 +226,7 @@ def _record(store, name, version, table, pushed_ids, refused, not_sampled, confi
         if rejected:
             w.write_rejected(pa.Table.from_pylist(rejected, schema=REJECTED.schema))
         return w.publish(accounting, parents=[version.ref], stages=[stage], fingerprint=fingerprint,
-                         overrides=overrides)
+                         overrides=overrides, reasons={STEP: {r: REASONS[r] for r in reasons}})
 
 
 def _dataset(client, rg, ws, name, form, scores, dims, min_submitted):

@@ -9,8 +9,8 @@ on the way back the bracket form of a placeholder the record holds becomes the s
 holds that very placeholder.
 
 Tool calls and tool results keep their own roles (``tool call``, ``tool result``) in the chat
-field, with the call as ``name(arguments)`` in a code block, so they do not read as the
-assistant talking.
+field, with the call as ``name(arguments)``, so they do not read as the assistant talking.
+Fields are shown with markdown off (``form``), so text is plain: no code fences are added.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def message_texts(messages: list[dict] | None) -> list[str]:
 
 
 def _calls(message: dict) -> str:
-    return "\n".join(f"```\n{c['function']['name']}({c['function']['arguments'] or ''})\n```"
+    return "\n".join(f"{c['function']['name']}({c['function']['arguments'] or ''})"
                      for c in message.get("tool_calls") or [])
 
 
@@ -63,7 +63,7 @@ def chat(messages: list[dict] | None) -> list[dict]:
     for m in messages or []:
         content = to_display(m.get("content"))
         if m["role"] == "tool":
-            out.append({"role": "tool result", "content": to_display(f"```\n{m.get('content') or ''}\n```")})
+            out.append({"role": "tool result", "content": to_display(m.get("content")) or EMPTY})
             continue
         if content.strip():
             out.append({"role": m["role"], "content": content})
