@@ -16,7 +16,7 @@ import pytest
 
 from sluice.curate.ingest import ingest
 from sluice.labeling.client import ArgillaError
-from sluice.labeling.pull import pull
+from sluice.labeling.pull import fetch, pull
 from sluice.labeling.push import push
 from sluice.privacy import NotRedacted
 from sluice.recipe import Recipe
@@ -108,6 +108,13 @@ def test_push_annotate_pull(argilla_env, store, clean):
     a.respond(ids[rec[3]], None, status="discarded")
     b.respond(ids[rec[3]], None, status="discarded")
 
+    thumbs = {r["id"]: (r["feedback"] or {}).get("thumb") for r in clean.read(columns=["id", "feedback"]).to_pylist()}
+    for r in fetch("loop") + (fetch("loop-compare") if "loop-compare" in harness.dataset_names(server) else []):
+        # only the questions marked as pre-filled get suggestions: the thumb's verdict; no quality
+        # pre-fill from the uncalibrated heuristic (no scorer ran here at all)
+        assert r["suggestions"] == ({"verdict": {1: "good", -1: "bad"}[thumbs[r["id"]]]}
+                                    if thumbs[r["id"]] in (1, -1) else {})
+
     res = pull("loop", "round2", store=store)
     kto = {r["source_ids"][0]: r for r in res.kto.read().to_pylist()}
     dpo = res.dpo.read().to_pylist()
@@ -164,12 +171,18 @@ def test_ranking_becomes_a_pair(argilla_env, store, clean):
     for who in (a, b):
         who.respond(ids[edited[0]], {"quality": 2, "verdict": "bad", "preference": ranking})
         who.respond(ids[edited[1]], {"quality": 1, "verdict": "bad", "preference": tied})
+    a.respond(ids[edited[2]], {"quality": 4, "verdict": "good", "personal_data": "yes"})
+    b.respond(ids[edited[2]], {"quality": 4, "verdict": "good", "personal_data": "no"})
     res = pull("rank", "rank-fb", store=store)
     pairs = [p for p in res.dpo.read().to_pylist() if p["origin"] == "ranking"]
     fb = next(r for r in rows if r["id"] == edited[0])["feedback"]
     assert len(pairs) == 1 and pairs[0]["chosen"][0]["content"] == fb["edited"]
     assert pairs[0]["source_ids"] == [edited[0]]  # the tied ranking made no pair, and is counted
     assert res.dpo.manifest["accounting"]["rejected"]["label_pull"]["ranking_tied"] == 1
+    for out in (res.kto, res.dpo):  # one report of personal data holds the record back, in both outputs
+        assert out.manifest["accounting"]["quarantined"] == {"label_pull": {"personal_data_reported": 1}}
+        assert edited[2] not in {r["source_ids"][0] for r in out.read().to_pylist()}
+        assert "quarantined: personal_data_reported" in (out.path / "DATACARD.md").read_text()
 
 
 def test_only_redacted_data_is_pushed(argilla_env, store, sample_logs):
