@@ -30,9 +30,11 @@ ANY_LANGUAGE = ("*", "any")
 
 
 def _covers(fields: tuple[str, ...], needed: str) -> bool:
-    """``messages`` covers ``messages.content``; ``messages[].content`` is read as ``messages.content``."""
+    """``messages`` covers ``messages.content``; ``messages.tool_calls.arguments`` covers what is shown
+    of ``messages.tool_calls`` (a tool's name is not personal data); ``messages[].content`` is read
+    as ``messages.content``."""
     norm = [f.replace("[]", "").replace("[*]", "") for f in fields]
-    return any(needed == f or needed.startswith(f + ".") for f in norm)
+    return any(needed == f or needed.startswith(f + ".") or f.startswith(needed + ".") for f in norm)
 
 
 def shown_fields(row: dict, kind: str) -> list[str]:

@@ -43,7 +43,7 @@ from . import guard, render
 from .client import connect, retry
 from .convert import split
 from .form import COMPARE, SINGLE, build_settings, check_settings, check_suggestions, dataset_names
-from .sampling import sample, score_columns
+from .sampling import mix, sample, score_columns
 from .suggest import Suggester
 
 STEP = "label_push"
@@ -117,7 +117,12 @@ def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str |
     uncovered = guard.coverage_refusals(frame, version.kind, redaction)
     refused = {} if allow_uncovered else dict(uncovered)
     eligible = frame.filter(~pl.col("id").is_in(list(refused)))
-    picked = sample(eligible, n, strategy, score_column=score_column, seed=seed, stratify_by=stratify_by)
+    # rejected/ rows are the population itself when reviewing what the curation dropped
+    picked = sample(eligible, n, "random" if part == "rejected" else strategy, score_column=score_column, seed=seed,
+                    stratify_by=stratify_by)
+    if part == "rejected":
+        picked.strategy = picked.how["strategy"] = "rejected"
+    picked.how["language_mix"]["dataset"] = mix(frame)  # "data" is what the sample was drawn from
     notes = [picked.note] if picked.note else []
     if redaction.by is None:
         notes.append("pushed WITHOUT PII redaction in the lineage (explicit override, recorded)")

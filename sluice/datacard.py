@@ -141,9 +141,11 @@ def _review(m: dict) -> list[str]:
                       f"Drawn from `{info.get('source')}` with strategy `{how.get('strategy')}` (asked: "
                       f"`{how.get('requested')}`, n={how.get('n')}, seed {how.get('seed')}): {how.get('note') or ''}",
                       ""]
-            langs = sorted(set(mix.get("data") or {}) | set(mix.get("sample") or {}))
-            lines += _table(("language", "share of data", "share of sample"),
-                            [(k, f"{mix['data'].get(k, 0):.1%}", f"{mix['sample'].get(k, 0):.1%}") for k in langs])
+            whole = mix.get("dataset") or mix.get("data") or {}
+            langs = sorted(set(whole) | set(mix.get("data") or {}) | set(mix.get("sample") or {}))
+            lines += _table(("language", "share of dataset", "share of rows not refused", "share of sample"),
+                            [(k, f"{whole.get(k, 0):.1%}", f"{(mix.get('data') or {}).get(k, 0):.1%}",
+                              f"{(mix.get('sample') or {}).get(k, 0):.1%}") for k in langs])
             refused = [(r, d, f"{n:,}") for r, ds in (info.get("refused") or {}).items() for d, n in ds.items()]
             lines += ["Refused before sending (never shown to annotators):", ""] if refused else []
             lines += _table(("reason", "detail", "rows"), refused)

@@ -113,6 +113,9 @@ def test_coverage_refuses_languages_and_fields_not_redacted():
     assert guard.summarize(got)[guard.FIELD_NOT_COVERED] == {"feedback.edited": 1, "messages.tool_calls": 1}
     everything = SimpleNamespace(languages=("*",), fields=("messages", "feedback"))
     assert guard.coverage_refusals(frame, "conversation", everything) == {}
+    detailed = SimpleNamespace(languages=("*",), fields=("messages[].content", "messages[].tool_calls.arguments",
+                                                         "feedback.edited"))
+    assert guard.coverage_refusals(frame, "conversation", detailed) == {}
     unknown = SimpleNamespace(redacted=True, by="x@v1")  # a record that does not say what it covered
     assert {r for r, _ in guard.coverage_refusals(frame, "conversation", unknown).values()} == {guard.COVERAGE_UNKNOWN}
 

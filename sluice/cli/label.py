@@ -55,7 +55,9 @@ def push(ref: Annotated[str, typer.Argument(help="dataset to review: NAME, NAME@
                   f"recorded as [bold]{escape(result.record)}[/]", highlight=False)
     mix = result.how.get("language_mix") or {}
     if mix.get("sample"):
-        console.print(f"language mix: sample {_mix(mix['sample'])} | data {_mix(mix['data'])}", highlight=False)
+        eligible = f" | not refused {_mix(mix['data'])}" if mix["data"] != mix.get("dataset") else ""
+        console.print(f"language mix: sample {_mix(mix['sample'])}{eligible} | dataset {_mix(mix.get('dataset', {}))}",
+                      highlight=False)
     for reason, details in result.refused.items():
         if reason == "not_sampled":
             continue
