@@ -162,26 +162,22 @@ def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str |
             "redaction": _redaction_info(redaction), "payload_scan": {**scan.describe(), "hits": dict(scan_hits)},
             "suggestions": {"agents": {q: a.__dict__ for p in payloads for q, (_, a) in p.suggestions.items()},
                             "counts": dict(suggester.counts)}}
-    rec = _record(store, record_name, version, table, pushed_ids, refused, not_sampled, config, info, overrides)
-    for p in payloads:
-        p.metadata["sluice_ref"] = rec.ref
-
     client = connect(api_url, api_key)
     ws = _workspace(client, rg, workspace)
     names = dataset_names(dataset)
-    created, counts = [], {}
-    for form in (SINGLE, COMPARE):
-        chunk = [p for p in payloads if p.form == form]
-        if not chunk:
-            continue
-        ds, made = _dataset(client, rg, ws, names[form], form, scores, dims, min_submitted)
-        created += [names[form]] if made else []
+    forms = [f for f in (SINGLE, COMPARE) if any(p.form == f for p in payloads)]
+    targets = {f: _dataset(client, rg, ws, names[f], f, scores, dims, min_submitted) for f in forms}  # checked first
+    rec = _record(store, record_name, version, table, pushed_ids, refused, not_sampled, config, info, overrides)
+    for p in payloads:
+        p.metadata["sluice_ref"] = rec.ref
+    created, counts = [names[f] for f in forms if targets[f][1]], {}
+    for form, (ds, _) in targets.items():
         have = {m.name for m in ds.settings.metadata}
         with_vectors = any(v.name == "embedding" for v in ds.settings.vectors)
-        records = [_argilla_record(rg, p, have, with_vectors) for p in chunk]
+        records = [_argilla_record(rg, p, have, with_vectors) for p in payloads if p.form == form]
         for start in range(0, len(records), batch_size):
-            part_ = records[start:start + batch_size]
-            retry(lambda part_=part_: ds.records.log(part_, batch_size=batch_size),
+            chunk = records[start:start + batch_size]
+            retry(lambda chunk=chunk: ds.records.log(chunk, batch_size=batch_size),
                   what=f"log records to {names[form]!r}")
         counts[names[form]] = len(records)
     return PushResult(dataset, ws.name if ws else None, version.ref, len(payloads), picked.strategy, created,

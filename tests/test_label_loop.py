@@ -221,7 +221,7 @@ def test_unreachable_server_fails_clearly(store, clean, monkeypatch):
     assert "could not connect" in err.value.message and "secret-key-never-shown" not in str(err.value)
 
 
-def test_push_refuses_what_the_redaction_did_not_cover(argilla_env, store, sample_logs):
+def test_push_refuses_what_the_redaction_did_not_cover(argilla_env, store, sample_logs, monkeypatch):
     ingest([str(sample_logs)], to="raw", store=store, workers=1)
     clean = redacted(store, EnglishOnlyRedact)
     langs = clean.read(columns=["lang"]).column("lang").to_pylist()
@@ -241,6 +241,15 @@ def test_push_refuses_what_the_redaction_did_not_cover(argilla_env, store, sampl
         sent |= set(harness.records_by_external_id(server, "cover-compare")[1])
     lang_of = dict(zip(clean.read(columns=["id"]).column("id").to_pylist(), langs))
     assert sent == pushed and {lang_of[i] for i in sent} == {"en"}
+    from typer.testing import CliRunner
+
+    from sluice.cli import app, common
+
+    monkeypatch.setattr(common.console, "_width", 200)
+    cli = CliRunner().invoke(app, ["label", "push", clean.ref, "--dataset", "cover-cli", "--sample", "5",
+                                   "--strategy", "stratified", "--root", str(store.root)])
+    assert cli.exit_code == 0, cli.output
+    assert f"refused {not_en:,} row(s): language_not_covered" in cli.output and "--allow-uncovered" in cli.output
     over = push(clean.ref, "cover-all", store=store, min_submitted=1, allow_uncovered=True)
     manifest = store.resolve(over.record).manifest
     assert manifest["overrides"]["allow_uncovered"] is True
