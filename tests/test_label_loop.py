@@ -338,3 +338,52 @@ def test_annotator_sees_placeholders_and_submits_in_chromium(argilla_env, store,
     assert dpo[0]["chosen"][0]["content"] == f"Sorry, {stored_form}: here is the right answer."  # mapped back
     assert dpo[0]["rejected"][0]["content"] == stored
     assert json.loads(dpo[0]["metadata"])["annotators"] == ["ann-ui"]
+
+
+def test_tool_calls_and_results_are_shown_as_such(argilla_env, store, clean):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = clean.read(columns=["id", "messages", "feedback"]).to_pylist()
+    tools = [r["id"] for r in rows if any(m["role"] == "tool" for m in r["messages"][:-1])
+             and not (r["feedback"] or {}).get("edited")][:2]
+    assert tools, "the sample has conversations with tool calls"
+    table = clean.read()
+    few = table.filter(pc.is_in(table.column("id"), pa.array(tools)))
+    with store.create("tools", "conversation") as w:
+        w.write(few)
+        small = w.publish({"rows_in": len(tools), "kept": len(tools), "rejected_total": 0, "quarantined_total": 0},
+                          parents=[clean.ref])
+    push(small.ref, "tools", store=store, min_submitted=1)
+    owner = httpx.Client(base_url=argilla_env.url, headers={"X-Argilla-Api-Key": argilla_env.owner_key})
+    ds, _ = harness.records_by_external_id(argilla_env, "tools")
+    items = owner.get(f"/api/v1/datasets/{ds['id']}/records").json()["items"]
+    by_id = {r["id"]: r for r in rows}
+    for item in items:
+        roles = [m["role"] for m in item["fields"]["conversation"]]
+        source = by_id[item["external_id"]]["messages"][:-1]
+        assert roles.count("tool result") == sum(m["role"] == "tool" for m in source)
+        assert roles.count("tool call") == sum(bool(m.get("tool_calls")) for m in source)
+        assert "tool" not in roles  # never an unnamed tool bubble, never an assistant bubble for a result
+
+
+def test_payload_scan_refuses_a_record_with_residual_pii(argilla_env, store, clean):
+    """The redaction record says the rows are covered, but one row still holds an e-mail address
+    (as a missed finding would): the scan of the exact payload refuses it before anything is sent."""
+    import pyarrow as pa
+
+    rows = [r for r in clean.read().to_pylist() if not (r["feedback"] or {}).get("edited")][:3]
+    leaked = rows[0]["id"]
+    last = max(i for i, m in enumerate(rows[0]["messages"]) if m["role"] == "assistant")
+    rows[0]["messages"][last]["content"] += " Write to jane.doe@example.com or call +1 415 555 0134."
+    with store.create("leaky", "conversation") as w:
+        w.write(pa.Table.from_pylist(rows, schema=clean.read().schema))
+        leaky = w.publish({"rows_in": 3, "kept": 3, "rejected_total": 0, "quarantined_total": 0}, parents=[clean.ref])
+    res = push(leaky.ref, "leaky", store=store, min_submitted=1)
+    assert res.pushed == 2 and list(res.refused) == ["payload_pii"]
+    assert "EMAIL_ADDRESS" in next(iter(res.refused["payload_pii"]))
+    _, ids = harness.records_by_external_id(argilla_env, "leaky")
+    assert leaked not in ids and len(ids) == 2
+    manifest = store.resolve(res.record).manifest
+    assert manifest["accounting"]["rejected"]["label_push"] == {"payload_pii": 1}
+    assert "jane.doe" not in json.dumps(manifest)  # counts and entity types only, never the value
