@@ -50,7 +50,10 @@ STEP = "label_push"
 FORM_VERSION = 2  # bump when the fields, questions or rendering change
 NOT_SAMPLED = "not_sampled"
 NO_FINAL_ANSWER = "no_final_answer"
+TOO_LONG = "too_long_to_show"
+MAX_CHAT_MESSAGE = 20_000  # argilla-server's default ARGILLA_MAX_MESSAGE_LENGTH: one longer fails the whole batch
 REASONS = {
+    TOO_LONG: f"a chat message is longer than Argilla shows ({MAX_CHAT_MESSAGE:,} characters)",
     guard.LANGUAGE_NOT_COVERED: "its language is not one the redaction covers",
     guard.LANGUAGE_UNKNOWN: "it has no language, so redaction coverage cannot be shown",
     guard.FIELD_NOT_COVERED: "it shows a field the redaction did not cover",
@@ -138,6 +141,9 @@ def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str |
         p = _payload(row, version.kind, suggester, scores, dims)
         if p is None:
             refused[row["id"]] = (NO_FINAL_ANSWER, "no assistant answer to review")
+            continue
+        if any(len(m["content"]) > MAX_CHAT_MESSAGE for m in p.fields["conversation"]):
+            refused[row["id"]] = (TOO_LONG, f"a chat message over {MAX_CHAT_MESSAGE:,} characters")
             continue
         found = scan.findings(p.texts())
         if found:

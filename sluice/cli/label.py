@@ -63,7 +63,7 @@ def push(ref: Annotated[str, typer.Argument(help="dataset to review: NAME, NAME@
             continue
         shown = ", ".join(f"{escape(str(k))} {v:,}" for k, v in details.items())
         console.print(f"[red]refused[/] {sum(details.values()):,} row(s): {reason} ({shown})", highlight=False)
-    if any(r != "payload_pii" and r != "no_final_answer" for r in result.refused):
+    if any(r not in ("payload_pii", "no_final_answer", "too_long_to_show") for r in result.refused):
         console.print("  to push rows the redaction did not cover (only if they hold no personal data): "
                       "--allow-uncovered (recorded in the push manifest)", highlight=False)
     for reason, details in result.overridden.items():
