@@ -6,7 +6,8 @@ Two checks, both counted per reason and recorded in the push manifest:
    (``sluice.privacy.redaction_of``: ``languages`` and ``fields`` it covered). A row is refused
    when its ``lang`` is not a covered language (reason ``language_not_covered``; no ``lang`` at
    all: ``language_unknown``), or when it would show a field the redaction did not cover (reason
-   ``field_not_covered``: message text, tool-call arguments, the end user's edit). A record that
+   ``field_not_covered``: message text ``content``, ``tool_calls``, ``tool_results``, the end
+   user's edit in ``feedback`` — the field groups of ``sluice.curate.pii.fields``). A record that
    does not say what it covered covers nothing (``coverage_unknown``): the check fails closed.
    ``--allow-uncovered`` pushes such rows anyway; the override is recorded.
 2. **Payload scan** (``PayloadScan``): the exact texts about to be sent — after rendering — are
@@ -30,25 +31,27 @@ ANY_LANGUAGE = ("*", "any")
 
 
 def _covers(fields: tuple[str, ...], needed: str) -> bool:
-    """``messages`` covers ``messages.content``; ``messages.tool_calls.arguments`` covers what is shown
-    of ``messages.tool_calls`` (a tool's name is not personal data); ``messages[].content`` is read
-    as ``messages.content``."""
+    """A group covers itself and its parts (``feedback`` covers ``feedback.edited``); a part covers
+    what is shown of its group (``tool_calls.arguments`` → ``tool_calls``: a tool's name is no
+    personal data); ``x[].y`` is read as ``x.y``."""
     norm = [f.replace("[]", "").replace("[*]", "") for f in fields]
     return any(needed == f or needed.startswith(f + ".") or f.startswith(needed + ".") for f in norm)
 
 
 def shown_fields(row: dict, kind: str) -> list[str]:
-    """The fields of the row that a pushed record shows."""
+    """The field groups (``sluice.curate.pii.fields.GROUPS``) that a pushed record of the row shows."""
     if kind == "preference":
         msgs = list(row.get("prompt") or []) + list(row.get("chosen") or []) + list(row.get("rejected") or [])
-        needed = ["messages.content"]
+        needed = ["content"]
     else:
         msgs = row.get("messages") or []
-        needed = ["messages.content"]
+        needed = ["content"]
         if (row.get("feedback") or {}).get("edited"):
-            needed.append("feedback.edited")
+            needed.append("feedback")
     if any(m.get("tool_calls") for m in msgs):
-        needed.append("messages.tool_calls")
+        needed.append("tool_calls")
+    if any(m.get("role") == "tool" for m in msgs):
+        needed.append("tool_results")
     return needed
 
 

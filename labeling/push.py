@@ -129,6 +129,9 @@ def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str |
     notes = [picked.note] if picked.note else []
     if redaction.by is None:
         notes.append("pushed WITHOUT PII redaction in the lineage (explicit override, recorded)")
+    elif not getattr(redaction, "strong", False):
+        notes.append(f"the redaction by {redaction.by} is pattern-only (weak): names, places and organisations "
+                     "outside its lists may remain")
     if uncovered and allow_uncovered:
         notes.append(f"{len(uncovered)} row(s) the redaction did not cover may be pushed (--allow-uncovered, recorded)")
 
@@ -161,7 +164,8 @@ def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str |
     config = {"strategy": strategy, "n": n, "seed": seed, "score_column": score_column,
               "stratify_by": list(stratify_by), "min_submitted": min_submitted, "form_version": FORM_VERSION,
               "argilla_datasets": dataset_names(dataset)}
-    overrides = {"allow_unredacted": bool(allow_unredacted and redaction.by is None),
+    strong = redaction.redacted and getattr(redaction, "strong", False)
+    overrides = {"allow_unredacted": bool(allow_unredacted and not strong),  # none, or pattern-only (weak)
                  "allow_uncovered": bool(allow_uncovered and uncovered)}
     info = {"source": version.ref, "part": part, "sample": picked.how, "refused": guard.summarize(refused),
             "overridden": guard.summarize(uncovered) if allow_uncovered else {}, "overrides": overrides,

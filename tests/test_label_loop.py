@@ -21,31 +21,33 @@ from sluice.labeling.push import push
 from sluice.privacy import NotRedacted
 from sluice.recipe import Recipe
 from sluice.runner import run
-from sluice.curate.pii.stage import RedactPii
 
 
-class CoveredRedact(RedactPii):
-    """The real redaction stage, whose manifest record also says what it covered (the agreed
-    ``redaction_of`` fields: engine, strong, languages, fields) where the stage itself does not yet."""
-
-    languages = ("*",)
-
-    def describe(self):
-        info = dict(super().describe() or {})
-        for key, value in {"engine": "presidio", "strong": False, "languages": list(self.languages),
-                           "fields": ["messages.content", "messages.name", "messages.tool_calls", "feedback"]}.items():
-            info.setdefault(key, value)
-        return info
+GROUPS = ["content", "tool_results", "name", "tool_calls", "extra", "tools", "feedback", "metadata"]
 
 
-class EnglishOnlyRedact(CoveredRedact):
-    languages = ("en",)
-
-
-def redacted(store, redactor=CoveredRedact, name="clean"):
-    """raw@latest → language → pii_detect → redaction, published as NAME."""
-    stages = Recipe(stages=[{"stage": "language"}, {"stage": "pii_detect", "nlp": "blank"}]).build() + [redactor()]
-    return run(Recipe(), stages, store=store, input_ref="raw", output=name).version
+def redacted(store, languages=None, name="clean"):
+    """raw@latest → language → pii_detect → redact_pii (the real stages, pattern engine), then a
+    child version NAME whose manifest records the redaction the way a NER-backed run does: the
+    agreed ``redaction_of`` record (class and version, engine, strong, languages, fields). No NER
+    model can run here, so the test writes that record; ``languages`` (default: every language in
+    the data) is what it claims the NER covers."""
+    stages = Recipe(stages=[{"stage": "language"}, {"stage": "pii_detect", "nlp": "blank"},
+                            {"stage": "redact_pii"}]).build()
+    base = run(Recipe(), stages, store=store, input_ref="raw", output=f"{name}-base").version
+    table = base.read()
+    langs = sorted({x for x in table.column("lang").to_pylist() if x}) if languages is None else list(languages)
+    detect = {"class": "sluice.curate.pii.stage:PiiDetect", "version": 3, "engine": "ner", "ner": True,
+              "ner_languages": langs, "fields": GROUPS}
+    redact = {"class": "sluice.curate.pii.stage:RedactPii", "version": 2, "engine": "ner", "strong": True,
+              "languages": langs, "fields": GROUPS}
+    n = table.num_rows
+    records = [{"name": stage, "index": i, "rows_in": n, "kept": n, "rejected": {}, "quarantined": {}, "info": info}
+               for i, (stage, info) in enumerate([("pii_detect", detect), ("redact_pii", redact)])]
+    with store.create(name, "conversation") as w:
+        w.write(table)
+        return w.publish({"rows_in": n, "kept": n, "rejected_total": 0, "quarantined_total": 0},
+                         parents=[base.ref], stages=records)
 
 
 @pytest.fixture(scope="session")
@@ -223,7 +225,7 @@ def test_unreachable_server_fails_clearly(store, clean, monkeypatch):
 
 def test_push_refuses_what_the_redaction_did_not_cover(argilla_env, store, sample_logs, monkeypatch):
     ingest([str(sample_logs)], to="raw", store=store, workers=1)
-    clean = redacted(store, EnglishOnlyRedact)
+    clean = redacted(store, languages=["en"])
     langs = clean.read(columns=["lang"]).column("lang").to_pylist()
     not_en = sum(lang != "en" for lang in langs)
     assert not_en > 0  # the sample has other languages than the redaction covers

@@ -96,7 +96,8 @@ def test_coverage_refuses_languages_and_fields_not_redacted():
 
     msgs = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     call = [{"role": "user", "content": "q"},
-            {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}]
+            {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "content": "{}"}, {"role": "assistant", "content": "a"}]
     frame = pl.DataFrame([
         {"id": "en", "lang": "en", "messages": msgs, "feedback": {"edited": None}},
         {"id": "ja", "lang": "ja", "messages": msgs, "feedback": {"edited": None}},
@@ -105,15 +106,15 @@ def test_coverage_refuses_languages_and_fields_not_redacted():
         {"id": "tool", "lang": "en", "messages": call, "feedback": {"edited": None}},
     ])
     red = SimpleNamespace(redacted=True, by="x@v1", strong=False, engine="presidio", languages=("en",),
-                          fields=("messages.content", "messages.name"))
+                          fields=("content", "name"))
     got = guard.coverage_refusals(frame, "conversation", red)
     assert got == {"ja": (guard.LANGUAGE_NOT_COVERED, "ja"), "none": (guard.LANGUAGE_UNKNOWN, got["none"][1]),
-                   "edit": (guard.FIELD_NOT_COVERED, "feedback.edited"),
-                   "tool": (guard.FIELD_NOT_COVERED, "messages.tool_calls")}
-    assert guard.summarize(got)[guard.FIELD_NOT_COVERED] == {"feedback.edited": 1, "messages.tool_calls": 1}
-    everything = SimpleNamespace(languages=("*",), fields=("messages", "feedback"))
-    assert guard.coverage_refusals(frame, "conversation", everything) == {}
-    detailed = SimpleNamespace(languages=("*",), fields=("messages[].content", "messages[].tool_calls.arguments",
+                   "edit": (guard.FIELD_NOT_COVERED, "feedback"),
+                   "tool": (guard.FIELD_NOT_COVERED, "tool_calls,tool_results")}
+    assert guard.summarize(got)[guard.FIELD_NOT_COVERED] == {"feedback": 1, "tool_calls,tool_results": 1}
+    everything = SimpleNamespace(languages=("en", "ja"), fields=("content", "tool_calls", "tool_results", "feedback"))
+    assert set(guard.coverage_refusals(frame, "conversation", everything)) == {"none"}
+    detailed = SimpleNamespace(languages=("*",), fields=("content", "tool_calls.arguments", "tool_results",
                                                          "feedback.edited"))
     assert guard.coverage_refusals(frame, "conversation", detailed) == {}
     unknown = SimpleNamespace(redacted=True, by="x@v1")  # a record that does not say what it covered
