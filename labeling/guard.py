@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from . import render
+
 LANGUAGE_NOT_COVERED = "language_not_covered"
 LANGUAGE_UNKNOWN = "language_unknown"
 FIELD_NOT_COVERED = "field_not_covered"
@@ -109,10 +111,14 @@ class PayloadScan:
         self.detector = Detector(self.config)
 
     def findings(self, texts: list[str]) -> Counter:
-        """Entity types found in the texts (counts; never the values)."""
+        """Entity types found in the texts (counts; never the values). A finding that lies within
+        placeholders (NER reads ``[LOCATION_1]`` as a place) is no personal data and is not counted."""
+        texts = [t for t in texts if t and t.strip()]
         found: Counter = Counter()
-        for results in self.detector.analyze_many([t for t in texts if t and t.strip()]):
-            found.update(r.entity_type for r in results if r.score >= self.config.score_threshold)
+        for text, results in zip(texts, self.detector.analyze_many(texts)):
+            masked = render.SHOWN.sub(lambda m: " " * len(m.group(0)), text)
+            found.update(r.entity_type for r in results
+                         if r.score >= self.config.score_threshold and any(c.isalnum() for c in masked[r.start:r.end]))
         return found
 
     def describe(self) -> dict:

@@ -94,10 +94,12 @@ class Payload:
     vectors: dict
 
     def texts(self) -> list[str]:
-        """Every text about to be sent (field contents and string metadata)."""
+        """Every text about to be sent that holds record content: the fields as rendered. The
+        metadata are sluice's own values (source name, language code, dataset ref, reason code,
+        thumb, scores), no user text — and a NER reads a file name such as ``sample_logs.jsonl``
+        as an organisation."""
         out = [m["content"] for m in self.fields["conversation"]]
-        out += [v for k, v in self.fields.items() if k != "conversation"]
-        return out + [v for v in self.metadata.values() if isinstance(v, str)]
+        return out + [v for k, v in self.fields.items() if k != "conversation"]
 
 
 def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str | None = None,

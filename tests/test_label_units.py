@@ -169,3 +169,12 @@ def test_ties_give_no_pair_and_one_row_per_record():
     _convert(rec, 4, src, Thresholds(), "mean", out)
     assert out.kto == out.dpo == [] and out.quarantined[0]["error_kind"] == "personal_data_reported"
     assert out.quarantined[0]["raw"] is None and "PERSON" not in out.quarantined[0]["error"]
+
+
+def test_payload_scan_counts_pii_but_not_placeholders():
+    from sluice.labeling.guard import PayloadScan
+
+    # a deny-list recognizer stands in for a NER that reads placeholder names as places
+    scan = PayloadScan({"nlp": "blank", "recognizers": [{"entity": "LOCATION", "deny_list": ["LOCATION_1", "Paris"]}]})
+    assert scan.findings(["Flights to [LOCATION_1] on Monday"]) == {}
+    assert scan.findings(["Flights to Paris, or mail jane.doe@example.com"]) == {"LOCATION": 1, "EMAIL_ADDRESS": 1}
