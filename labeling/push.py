@@ -141,21 +141,7 @@ def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str |
     dims = _vector_dims(picked.frame)
     suggester = Suggester.for_version(version, store)
     scan = guard.PayloadScan.for_redaction(redaction, store)
-    payloads, scan_hits = [], Counter()
-    for row in picked.frame.iter_rows(named=True):
-        p = _payload(row, version.kind, suggester, scores, dims)
-        if p is None:
-            refused[row["id"]] = (NO_FINAL_ANSWER, "no assistant answer to review")
-            continue
-        if any(len(m["content"]) > MAX_CHAT_MESSAGE for m in p.fields["conversation"]):
-            refused[row["id"]] = (TOO_LONG, f"a chat message over {MAX_CHAT_MESSAGE:,} characters")
-            continue
-        found = scan.findings(p.texts())
-        if found:
-            scan_hits.update(found)
-            refused[row["id"]] = (guard.PAYLOAD_PII, ",".join(sorted(found)))
-            continue
-        payloads.append(p)
+    payloads, scan_hits = _payloads(picked.frame, version.kind, suggester, scan, scores, dims, refused)
     if not payloads:
         raise InputError(f"nothing to push from {version.ref}: every candidate row was refused",
                          problems=_reasons(refused), hint=_override_hint(refused))
@@ -195,6 +181,24 @@ def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str |
     return PushResult(dataset, ws.name if ws else None, version.ref, len(payloads), picked.strategy, created,
                       redaction.by, rec.ref, counts, guard.summarize(refused),
                       info["overridden"], picked.how, notes)
+
+
+def _payloads(rows: pl.DataFrame, kind: str, suggester: Suggester, scan: guard.PayloadScan, scores: list[str],
+              dims: int | None, refused: dict) -> tuple[list[Payload], Counter]:
+    """Render each sampled row; refuse (into ``refused``) what cannot or must not be shown."""
+    payloads, hits = [], Counter()
+    for row in rows.iter_rows(named=True):
+        p = _payload(row, kind, suggester, scores, dims)
+        if p is None:
+            refused[row["id"]] = (NO_FINAL_ANSWER, "no assistant answer to review")
+        elif any(len(m["content"]) > MAX_CHAT_MESSAGE for m in p.fields["conversation"]):
+            refused[row["id"]] = (TOO_LONG, f"a chat message over {MAX_CHAT_MESSAGE:,} characters")
+        elif found := scan.findings(p.texts()):
+            hits.update(found)
+            refused[row["id"]] = (guard.PAYLOAD_PII, ",".join(sorted(found)))
+        else:
+            payloads.append(p)
+    return payloads, hits
 
 
 def _reasons(refused: dict) -> list[str]:
