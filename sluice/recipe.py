@@ -19,14 +19,42 @@ each naming the file, the stage and the key.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from sluice.errors import RecipeError
 from sluice.stage import Stage, stage_class
+from sluice.store import check_ref
+
+
+# The folder of the recipe being built: stage configs resolve their paths against it.
+_BASE_DIR: ContextVar[Path | None] = ContextVar("sluice_recipe_base_dir", default=None)
+
+
+def resolve_path(p: str | Path) -> Path:
+    """A path written in a recipe, relative to the recipe file's folder (while a recipe is
+    being loaded; the current directory otherwise). Absolute paths and ``~`` stay as given."""
+    path = Path(p).expanduser()
+    base = _BASE_DIR.get()
+    return path if path.is_absolute() or base is None else base / path
+
+
+def _existing(p: str) -> str:
+    path = resolve_path(p)
+    base = _BASE_DIR.get()
+    if base is not None and not path.exists():  # in a recipe: found before any work starts
+        raise ValueError(f"no file or folder at {path} (relative paths start at the recipe's folder {base})")
+    return str(path)
+
+
+# For stage config fields holding a path (eval sets, recognizer files, scorer folders):
+# resolved against the recipe's folder and checked when the recipe loads, before any work.
+RecipePath = Annotated[str, AfterValidator(lambda p: str(resolve_path(p)))]
+ExistingRecipePath = Annotated[str, AfterValidator(_existing)]
 
 
 class Recipe(BaseModel):
@@ -38,10 +66,33 @@ class Recipe(BaseModel):
     batch_size: int = Field(20_000, gt=0, description="rows per batch handed to a stage")
     workers: int = Field(1, ge=1, description="processes for batch stages (1 runs in this process)")
     stages: list[dict[str, Any]] = Field(default_factory=list, description="stages in order: {stage: NAME, ...config}")
+    plugins: list[str] = Field(default_factory=list, description=(
+        "modules whose stages this recipe may load (`package.module` or `package.module:Class`); a stage given "
+        "as module:Class must be listed here. Loading a plugin runs its code"))
+    base_dir: Path | None = Field(None, exclude=True, description="folder of the recipe file; relative paths resolve here")
+
+    def resolve_path(self, p: str | Path) -> Path:
+        """A path written in the recipe (eval set, recognizer file, scorer folder): relative to the
+        recipe file's folder, not to the current directory. Absolute paths and ``~`` stay as given."""
+        token = _BASE_DIR.set(self.base_dir)
+        try:
+            return resolve_path(p)
+        finally:
+            _BASE_DIR.reset(token)
+
+    def allows(self, target: str) -> bool:
+        """Whether ``module:Class`` is covered by ``plugins``."""
+        module = target.partition(":")[0]
+        return any(target == p or module == p or module.startswith(p.rstrip(".") + ".") for p in self.plugins)
+    allow_empty: bool = Field(False, description="publish an empty result instead of failing the run")
 
     def build(self, where: str = "recipe") -> list[Stage]:
         """Instantiate every stage, collecting every error before raising."""
+        from sluice.stage import STAGES
+
         built, problems = [], []
+        if self.input is not None and (bad := check_ref(self.input)):
+            problems.append(f"{where}: input: {bad}")
         for i, spec in enumerate(self.stages):
             label = f"stages[{i}]"
             if not isinstance(spec, dict):
@@ -53,15 +104,23 @@ class Recipe(BaseModel):
                 problems.append(f"{where}: {label}: missing 'stage: NAME'")
                 continue
             label += f" ({name})"
+            if name not in STAGES and ":" in name and not self.allows(name):
+                # Checked before anything is imported: naming a module in a recipe runs its code.
+                problems.append(f"{where}: {label}: {name.partition(':')[0]!r} is not in the recipe's plugins — "
+                                f"add `plugins: [{name.partition(':')[0]}]` to allow its code to run")
+                continue
             try:
                 cls = stage_class(name)
             except RecipeError as e:
                 problems.append(f"{where}: {label}: {e.message}" + (f" — {e.hint}" if e.hint else ""))
                 continue
+            token = _BASE_DIR.set(self.base_dir)
             try:
                 built.append(cls(spec))
             except ValidationError as e:
                 problems += [f"{where}: {label}: {_loc(err)}: {err['msg']}" for err in e.errors()]
+            finally:
+                _BASE_DIR.reset(token)
         if problems:
             raise RecipeError(f"{where} has {len(problems)} problem(s)", problems=problems,
                               hint="`sluice stages` lists every stage with its config fields")
@@ -93,7 +152,8 @@ def load_recipe(path: str | Path) -> tuple[Recipe, list[Stage]]:
         # A bad entry of `stages` is reported by build() below, with its index and stage name.
         problems += [f"{path}: {_loc(err)}: {err['msg']}" for err in e.errors()
                      if not (stages and len(err["loc"]) > 1 and err["loc"][0] == "stages")]
-        recipe = Recipe.model_construct(stages=stages)
+        recipe = Recipe.model_construct(stages=stages, plugins=data.get("plugins") or [])
+    recipe.base_dir = path.resolve().parent
     try:
         stages = recipe.build(str(path))
     except RecipeError as e:

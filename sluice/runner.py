@@ -109,22 +109,9 @@ def check_contract(stages: list[Stage], version: Version, store: Store) -> None:
 
 def _check_privacy(stages: list[Stage], version: Version, store: Store) -> None:
     """A stage that sends rows off the machine runs only on redacted data (DESIGN.md, privacy)."""
-    from sluice.privacy import REDACTION_STAGE, NotRedacted, is_remote, redaction_of
+    from sluice.privacy import check_recipe
 
-    redacted = None
-    for i, stage in enumerate(stages):
-        if stage.name == REDACTION_STAGE:
-            return  # every later stage sees redacted rows
-        remote = [url for url in stage.remote_endpoints() if is_remote(url)]
-        if not remote:
-            continue
-        if redacted is None:
-            redacted = redaction_of(version, store).redacted
-        if not redacted:
-            raise NotRedacted(
-                f"refusing to run stages[{i}] ({stage.name}): it sends rows to {', '.join(remote)}, and no PII "
-                f"redaction ran on {version.ref}, its parents, or earlier in this recipe",
-                hint=f"put the `{REDACTION_STAGE}` stage before it, or use an endpoint on this machine")
+    check_recipe(stages, version, store)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -282,6 +269,9 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    from sluice.outcomes import check_not_empty
+
+    check_not_empty(recipe.name, version.num_rows(), [s.as_dict() for s in all_stats], recipe.allow_empty)
     previous = store.versions(out_name)
     if previous and previous[-1].manifest.get("fingerprint") == upstream \
             and previous[-1].manifest.get("parents") == [version.ref]:

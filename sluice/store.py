@@ -48,6 +48,14 @@ def default_root() -> Path:
     return Path(os.environ.get("SLUICE_HOME") or DEFAULT_ROOT)
 
 
+def check_ref(ref: str) -> str | None:
+    """A problem with a dataset reference's form (a path, a bad name), or None."""
+    m = _REF.match((ref or "").strip())
+    if not m or not _NAME.match(m.group("name")):
+        return f"{ref!r} is not a dataset reference (NAME, NAME@vN or NAME@latest inside the store, never a path)"
+    return None
+
+
 def check_name(name: str) -> str:
     if not _NAME.match(name or ""):
         raise SluiceError(
@@ -110,6 +118,8 @@ class Store:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
 
     def versions(self, name: str) -> list[Version]:
+        if not _NAME.match(name or ""):  # never a path: "../other" must not leave the store
+            return []
         folder = self.root / name
         if not folder.is_dir():
             return []
@@ -126,6 +136,10 @@ class Store:
         if not m:
             raise DatasetNotFound(f"cannot read dataset reference {ref!r}", hint="write NAME@vN or NAME@latest")
         name = m.group("name")
+        if not _NAME.match(name):
+            raise DatasetNotFound(
+                f"{ref!r} is not a dataset of the store: a reference is NAME, NAME@vN or NAME@latest, never a path",
+                hint=f"datasets live under {self.root}; to read another store pass --root or set SLUICE_HOME")
         versions = self.versions(name)
         if not versions:
             known = ", ".join(self.names()) or "none yet"
@@ -319,9 +333,15 @@ class VersionWriter:
             raise SluiceError(f"this writer of {self.name} was aborted", hint="start a new version with Store.create()")
 
     def abort(self) -> None:
-        for part in self.parts.values():
-            part.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        """Drop the temporary folder. Closing a shard can fail too (a full disk): the folder goes anyway."""
+        try:
+            for part in self.parts.values():
+                try:
+                    part.close()
+                except OSError:
+                    part.writer = None
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def publish(self, accounting: dict[str, Any], **manifest: Any) -> Version:
         """Validate, write the manifest and data card, and rename into place."""

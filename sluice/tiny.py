@@ -47,3 +47,12 @@ def build_tiny_model(path: str | Path, tokenizer, *, hidden_size: int, layers: i
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def build_default(path: str | Path, *, hidden_size: int = 64, layers: int = 2) -> Path:
+    """The tiny model `sluice models tiny` writes: Llama-style, random weights, a ChatML (Qwen2.5)
+    chat template. Training, the eval gate and the local synthesis backend all load it, offline.
+    Its replies are random text: it shows the machinery works, not what a real model would say."""
+    from sluice.train.tiny import build_tiny_model
+
+    return build_tiny_model(path, hidden_size=hidden_size, layers=layers)

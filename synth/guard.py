@@ -16,7 +16,6 @@ Two layers, both fail closed:
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import socket
@@ -25,6 +24,7 @@ import threading
 from collections.abc import Iterator
 
 from sluice.errors import SluiceError
+from sluice.privacy import is_loopback_host
 
 _state = threading.local()
 _active: list[set[str]] = []  # stack of allowed host/IP sets (the hook is process-wide)
@@ -66,17 +66,12 @@ def disable_distilabel_network() -> None:
 def quiet_distilabel() -> None:
     """Apply the network switches and keep distilabel's rich logging out of sluice's output."""
     disable_distilabel_network()
-    for name in ("distilabel", "distilabel.llm", "httpx", "openai"):
+    for name in ("distilabel", "distilabel.llm", "httpx", "httpx2", "openai"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _allowed(host: str, allowed: set[str]) -> bool:
-    if host in allowed:
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return host in ("localhost", "localhost.localdomain")
+    return host in allowed or is_loopback_host(host)
 
 
 def _hook(event: str, args) -> None:

@@ -1,6 +1,7 @@
 """Judge replies → ratings, and ratings → preference pairs. Pure functions, no model.
 
-``parse_ratings`` reads the UltraFeedback rubric's reply format (``Rating: 4`` /
+``read_ratings`` parses with distilabel's UltraFeedback task first (``format_output``); when its
+strict per-section regex does not yield one rating per text, ``parse_ratings`` reads the UltraFeedback rubric's reply format (``Rating: 4`` /
 ``Rationale: …`` per text) and the variations judges actually produce: markdown bold,
 ``4/5``, ``4.0``, ``#### Output for Text 2`` headers out of order, a JSON object
 ``{"ratings": [...]}``, extra prose around it. It never guesses: a reply with the wrong number
@@ -13,6 +14,12 @@ Reason codes (a row dropped for one of these lands in ``rejected/`` with it):
 - ``judge_out_of_range`` — a rating outside the rubric's 1–5 scale
 - ``tie`` — every candidate got the same rating: no preference to learn
 - ``below_margin`` — best minus the chosen lower rating is under ``min_margin``
+- ``above_margin`` — ``close`` pairing: even the closest lower rating is more than ``max_margin`` below
+
+Pairing (``make_pair``): chosen is the best-rated answer; rejected is the worst (``best_worst``),
+a random lower-rated one (``best_random``), or — ``close``, hard negatives — the lower-rated
+answer nearest to the best that is still at least ``min_margin`` below it: pairs whose answers
+are almost equally good teach a preference model more than easy ones.
 """
 
 from __future__ import annotations
@@ -33,6 +40,19 @@ class JudgeParseError(ValueError):
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail = reason, detail
+
+
+def read_ratings(task, reply: str | None, inp: dict) -> list[float]:
+    """Ratings of ``inp["generations"]`` from a judge reply: distilabel's UltraFeedback task parses
+    it; its misses (markdown, JSON, reordered sections) go to ``parse_ratings``, which never guesses."""
+    n = len(inp["generations"])
+    try:
+        ratings = task.format_output(reply, inp).get("ratings") or []
+    except (IndexError, ValueError, TypeError):  # its regex found "Rating:" without a number
+        ratings = []
+    if len(ratings) == n and all(isinstance(r, (int, float)) and SCALE[0] <= r <= SCALE[1] for r in ratings):
+        return [float(r) for r in ratings]
+    return parse_ratings(reply, n)
 
 
 def parse_ratings(reply: str | None, n: int) -> list[float]:
@@ -108,15 +128,23 @@ class Pair:
 
 
 def make_pair(ratings: list[float], *, strategy: str = "best_worst", min_margin: float = 1.0,
-              rng: random.Random | None = None) -> Pair:
-    """Pick (chosen, rejected) indices from ratings; JudgeParseError('tie'|'below_margin') if none."""
+              max_margin: float | None = None, rng: random.Random | None = None) -> Pair:
+    """Pick (chosen, rejected) indices from ratings; JudgeParseError with a reason code if none."""
     if len(ratings) < 2:
         raise JudgeParseError("too_few_candidates", f"{len(ratings)} rated answer(s); a pair needs 2")
     best = max(range(len(ratings)), key=lambda i: (ratings[i], -i))
     lower = [i for i, r in enumerate(ratings) if r < ratings[best]]
     if not lower:
         raise JudgeParseError("tie", f"all {len(ratings)} answers rated {ratings[best]:g}")
-    if strategy == "best_worst":
+    if strategy == "close":
+        far_enough = [i for i in lower if ratings[best] - ratings[i] >= min_margin]
+        if not far_enough:
+            raise JudgeParseError("below_margin", f"no answer is min_margin {min_margin:g} below the best")
+        other = max(far_enough, key=lambda i: (ratings[i], -i))
+        if max_margin is not None and ratings[best] - ratings[other] > max_margin:
+            raise JudgeParseError("above_margin", f"closest margin {ratings[best] - ratings[other]:g} "
+                                                  f"> max_margin {max_margin:g}")
+    elif strategy == "best_worst":
         other = min(lower, key=lambda i: (ratings[i], i))
     elif strategy == "best_random":
         other = (rng or random.Random(0)).choice(lower)

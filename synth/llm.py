@@ -4,14 +4,21 @@ A backend is described by an ``LLMSpec`` (one entry of the ``--llm`` YAML) and b
 ``build_backend``. Three kinds:
 
 - ``openai``: any OpenAI-compatible endpoint (vLLM, Ollama, TGI, ``transformers serve``, OpenAI)
-  through distilabel's ``OpenAILLM``. ``base_url`` is required (never a silent default) and the
-  API key is read from the environment variable named by ``api_key_env``. Requests run
-  concurrently, at most ``max_concurrency`` in flight; transient failures (connection errors,
-  timeouts, 408/409/429/5xx) are retried ``max_retries`` times with exponential backoff and jitter.
-- ``transformers``: a local model by path or hub id through distilabel's ``TransformersLLM``,
-  in this process, one call at a time.
+  through distilabel's ``OpenAILLM``. ``base_url`` is required (never a silent default). The API
+  key comes from the environment variable named by ``api_key_env`` or from the file named by
+  ``api_key_file`` — never from code; a remote endpoint without one is refused, a loopback one is
+  sent the placeholder ``NO_KEY`` (the client library insists on some key). Requests run concurrently, at most ``max_concurrency`` in flight;
+  transient failures (connection errors, timeouts, 408/409/429/5xx) are retried ``max_retries``
+  times with exponential backoff and jitter.
+- ``transformers``: a local model by path or hub id through distilabel's ``TransformersLLM``.
 - ``vllm``: vLLM in this process through distilabel's ``vLLM`` — only with vLLM installed and a
   GPU present; otherwise a clear error before any work starts.
+
+Local engines batch: requests issued while the engine is busy queue up and go to the next
+``LLM.generate`` call together (up to ``batch_size`` chat prompts per call, grouped by
+generation parameters), so a recipe written one item at a time still fills the engine.
+Whether a request leaves the machine is decided by the one loopback rule,
+``sluice.privacy.is_remote``.
 
 .. code-block:: yaml
 
@@ -27,11 +34,11 @@ A backend is described by an ``LLMSpec`` (one entry of the ``--llm`` YAML) and b
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import json
 import os
 import random
-import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -50,7 +57,9 @@ class LLMSpec(BaseModel):
     model: str = Field(..., description="model id sent to the endpoint, or a local path / hub id")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
-    max_concurrency: int = Field(8, ge=1, description="requests in flight at once (remote endpoints)")
+    api_key_file: Path | None = Field(None, description="file holding the API key (used when the variable is unset)")
+    max_concurrency: int = Field(8, ge=1, description="requests in flight at once (openai backend)")
+    batch_size: int = Field(16, ge=1, description="chat prompts per generate call (transformers and vllm)")
     max_retries: int = Field(3, ge=0, description="retries of a transient failure, with exponential backoff")
     backoff_s: float = Field(0.5, ge=0, description="first backoff delay; doubles per retry, with jitter")
     timeout_s: float = Field(120, gt=0, description="seconds to wait for one response")
@@ -71,8 +80,26 @@ class LLMSpec(BaseModel):
 
     @property
     def remote(self) -> bool:
-        """True when requests leave this machine (any endpoint not on a loopback address)."""
-        return self.backend == "openai" and not is_loopback(self.host or "")
+        """True when requests leave this machine (the project's one loopback rule decides)."""
+        from sluice.privacy import is_remote
+
+        return self.backend == "openai" and is_remote(self.base_url or "")
+
+    @property
+    def in_flight(self) -> int:
+        """How many requests callers should keep outstanding to keep this backend busy."""
+        return self.max_concurrency if self.backend == "openai" else self.batch_size
+
+    def api_key(self) -> str | None:
+        """The key from the environment or the key file; None when neither holds one."""
+        key = os.environ.get(self.api_key_env)
+        if not key and self.api_key_file is not None:
+            path = Path(self.api_key_file).expanduser()
+            if not path.is_file():
+                raise SluiceError(f"api_key_file {path} does not exist", hint="point api_key_file at a file "
+                                  "holding only the key, or export the variable named by api_key_env")
+            key = path.read_text().strip()
+        return key or None
 
     def identity(self) -> dict[str, Any]:
         """What determines the outputs (for fingerprints and manifests) — no secrets, no resource knobs."""
@@ -80,13 +107,9 @@ class LLMSpec(BaseModel):
                 "generation": dict(sorted(self.generation.items()))}
 
 
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+# What the OpenAI client sends to a *loopback* server when no key is configured (the client refuses
+# an empty one). It is not a credential: a remote endpoint without a configured key is refused.
+NO_KEY = "no-key-configured"
 
 
 class GenerationFailed(Exception):
@@ -97,17 +120,26 @@ class GenerationFailed(Exception):
         self.reason, self.detail = reason, detail
 
 
+def describe(e: BaseException) -> str:
+    """``Type: first line of the message`` (bounded), so a failure names its real cause."""
+    text = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 @dataclass
 class Usage:
     calls: int = 0
     failed_calls: int = 0
     retries: int = 0
+    batches: int = 0  # generate calls of a local engine (each carries up to batch_size requests)
     input_tokens: int = 0
     output_tokens: int = 0
     tokens_reported: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         d = {"calls": self.calls, "failed_calls": self.failed_calls, "retries": self.retries}
+        if self.batches:
+            d["batches"] = self.batches
         if self.tokens_reported:
             d.update(input_tokens=self.input_tokens, output_tokens=self.output_tokens)
         return d
@@ -115,14 +147,14 @@ class Usage:
 
 @dataclass
 class Backend:
-    """A loaded distilabel LLM with bounded concurrency, retries and usage counters."""
+    """A loaded distilabel LLM: bounded concurrency and retries (openai) or batching (local)."""
 
     spec: LLMSpec
     llm: Any
     usage: Usage = field(default_factory=Usage)
     _sem: asyncio.Semaphore | None = None
+    _batcher: _Batcher | None = None
     _loop: Any = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def model_name(self) -> str:
@@ -132,47 +164,50 @@ class Backend:
         """One reply to ``messages``; raises GenerationFailed after the retries are spent."""
         params = {**self.spec.generation, **overrides}
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # a new run: fresh semaphore, and a client bound to this loop
+        if self._loop is not loop:  # a new run: fresh semaphore / batcher, a client bound to this loop
             if self._loop is not None and self.spec.backend == "openai":
                 self.llm.load()
             self._loop = loop
-            self._sem = asyncio.Semaphore(self.spec.max_concurrency if self.spec.backend == "openai" else 1)
-        attempt = 0
-        while True:
-            try:
-                async with self._sem:
-                    self.usage.calls += 1
-                    out = await self._call(messages, params)
-                break
-            except GenerationFailed:
-                self.usage.failed_calls += 1
-                raise
-            except Exception as e:  # noqa: BLE001 — classified below, never swallowed silently
-                fatal = _fatal(e)
-                if fatal:
-                    raise fatal from None
-                if attempt >= self.spec.max_retries or not _transient(e):
-                    self.usage.failed_calls += 1
-                    raise GenerationFailed("generation_failed", type(e).__name__) from None
-                attempt += 1
-                self.usage.retries += 1
-                delay = self.spec.backoff_s * 2 ** (attempt - 1)
-                await asyncio.sleep(delay * (0.5 + random.random()))
+            self._sem = asyncio.Semaphore(self.spec.max_concurrency)
+            self._batcher = _Batcher(self._generate_batch, self.spec.batch_size)
+        self.usage.calls += 1
+        if self.spec.backend == "openai":
+            out = await self._remote(messages, params)
+        else:
+            out = await self._batcher.submit(messages, params)
+        if isinstance(out, GenerationFailed):
+            self.usage.failed_calls += 1
+            raise out
         self._count(out)
         text = (out.get("generations") or [None])[0]
         if text is None or not str(text).strip():
             raise GenerationFailed("empty_generation", "the model returned no text")
         return str(text)
 
-    async def _call(self, messages, params) -> dict[str, Any]:
-        if self.spec.backend == "openai":
-            return await self.llm.agenerate(input=messages, num_generations=1, **params)
-        # Local models run in a worker thread, one at a time, so the event loop stays responsive.
-        return await asyncio.to_thread(self._local, messages, params)
+    async def _remote(self, messages, params) -> dict[str, Any] | GenerationFailed:
+        attempt = 0
+        while True:
+            try:
+                async with self._sem:
+                    return await self.llm.agenerate(input=messages, num_generations=1, **params)
+            except Exception as e:  # noqa: BLE001 — classified below, never swallowed silently
+                fatal = _fatal(e)
+                if fatal:
+                    raise fatal from None
+                if attempt >= self.spec.max_retries or not _transient(e):
+                    return GenerationFailed("generation_failed", describe(e))
+                attempt += 1
+                self.usage.retries += 1
+                delay = self.spec.backoff_s * 2 ** (attempt - 1)
+                await asyncio.sleep(delay * (0.5 + random.random()))
 
-    def _local(self, messages, params) -> dict[str, Any]:
-        with self._lock:
-            return self.llm.generate(inputs=[messages], num_generations=1, **params)[0]
+    def _generate_batch(self, batch: list[list[dict]], params: dict[str, Any]) -> list[dict[str, Any]]:
+        """One ``LLM.generate`` call for a whole batch (runs in a worker thread)."""
+        self.usage.batches += 1
+        if self.spec.backend == "transformers" and params.get("temperature") == 0:
+            # temperature 0 means greedy, as on every server; transformers' sampler rejects it
+            params = {**{k: v for k, v in params.items() if k != "temperature"}, "do_sample": False}
+        return self.llm.generate(inputs=batch, num_generations=1, **params)
 
     def _count(self, out: dict[str, Any]) -> None:
         stats = out.get("statistics") or {}
@@ -186,6 +221,48 @@ class Backend:
             self.llm.unload()
         except Exception:  # noqa: BLE001 — unloading is best effort
             pass
+
+
+class _Batcher:
+    """Collects concurrent requests and sends them to a local engine in batches.
+
+    One drain task runs at a time: it waits until the callers that are ready have queued their
+    requests (the queue stops growing, or a batch is full), takes up to ``size`` requests with the
+    same generation parameters, and runs them as one generate call in a worker thread — during
+    which the next batch accumulates.
+    """
+
+    def __init__(self, run_batch, size: int):
+        self.run_batch, self.size = run_batch, size
+        self.pending: list[tuple[list[dict], dict, asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
+
+    async def submit(self, messages: list[dict], params: dict[str, Any]) -> dict[str, Any] | GenerationFailed:
+        fut = asyncio.get_running_loop().create_future()
+        self.pending.append((messages, params, fut))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        while self.pending:
+            seen = -1
+            while seen != len(self.pending) and len(self.pending) < self.size:
+                seen = len(self.pending)
+                await asyncio.sleep(0)
+            key = json.dumps(self.pending[0][1], sort_keys=True, default=str)
+            batch = [p for p in self.pending if json.dumps(p[1], sort_keys=True, default=str) == key][: self.size]
+            taken = {id(p) for p in batch}
+            self.pending = [p for p in self.pending if id(p) not in taken]
+            try:
+                outs = await asyncio.to_thread(self.run_batch, [p[0] for p in batch], batch[0][1])
+                if len(outs) != len(batch):
+                    raise RuntimeError(f"the engine returned {len(outs)} outputs for {len(batch)} prompts")
+            except Exception as e:  # noqa: BLE001 — every request of the batch fails with the cause
+                outs = [GenerationFailed("generation_failed", describe(e)) for _ in batch]
+            for (_, _, fut), out in zip(batch, outs):
+                if not fut.done():
+                    fut.set_result(out)
 
 
 def _transient(e: Exception) -> bool:
@@ -210,7 +287,7 @@ def _fatal(e: Exception) -> SluiceError | None:
         return None
     if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError)):
         return SluiceError(f"the endpoint refused the credentials ({type(e).__name__})",
-                           hint="check the API key variable named by api_key_env in the --llm file")
+                           hint="check the API key (api_key_env or api_key_file in the --llm file)")
     if isinstance(e, openai.NotFoundError):
         return SluiceError("the endpoint does not know this model or path (404)",
                            hint="check `model` and `base_url` (it usually ends in /v1) in the --llm file")
@@ -223,16 +300,16 @@ def build_backend(spec: LLMSpec) -> Backend:
 
     quiet_distilabel()
     if spec.backend == "openai":
-        key = os.environ.get(spec.api_key_env)
-        if not key:
-            if spec.remote:
-                raise SluiceError(f"no API key: environment variable {spec.api_key_env} is not set",
-                                  hint=f"export {spec.api_key_env}=... or set api_key_env in the --llm file")
-            key = "sluice-local"  # local servers usually accept any key
+        key = spec.api_key()
+        if key is None and spec.remote:
+            raise SluiceError(f"no API key for {spec.base_url}: {spec.api_key_env} is not set"
+                              + (f" and {spec.api_key_file} is empty" if spec.api_key_file else ""),
+                              hint=f"export {spec.api_key_env}=... or set api_key_file in the --llm file")
         from distilabel.models.llms import OpenAILLM
+        from pydantic import SecretStr
 
         # Retries are ours (counted, with backoff); the client's own retries would hide them.
-        llm = OpenAILLM(model=spec.model, base_url=spec.base_url, api_key=key, max_retries=0,
+        llm = OpenAILLM(model=spec.model, base_url=spec.base_url, api_key=SecretStr(key or NO_KEY), max_retries=0,
                         timeout=int(spec.timeout_s))
     elif spec.backend == "transformers":
         from distilabel.models.llms import TransformersLLM
@@ -246,6 +323,10 @@ def build_backend(spec: LLMSpec) -> Backend:
         raise SluiceError(f"could not load model {spec.model!r} ({spec.backend}): {str(e).splitlines()[0][:300]}",
                           hint="check the model path or id; hub ids need network or a local cache "
                                "(HF_HUB_OFFLINE=1 allows only cached models)") from None
+    if spec.backend == "transformers":
+        pipe = llm._pipeline  # distilabel passes the whole list to the pipeline: let it batch
+        pipe._batch_size = spec.batch_size
+        pipe.tokenizer.padding_side = "left"  # decoder-only models pad on the left in a batch
     return Backend(spec, llm)
 
 

@@ -1,6 +1,7 @@
 """The synth recipes. Each turns one source prompt (an ``Item``) into a result dict with LLM
-calls, and results into output rows. The runner owns everything else (resume, concurrency,
-accounting, publishing).
+calls, and results into output rows. distilabel's tasks (``tasks()``, by role) format every prompt
+and parse every reply; the runner owns everything else (resume, concurrency, accounting,
+publishing). The tasks of each recipe are recorded in the manifest under ``synth.tasks``.
 
 ==================  ==========================================  ==============================
 recipe              per item                                    publishes
@@ -13,6 +14,17 @@ ultrafeedback       ``n`` answers from ``generators``, rated    NAME (preference
 critique_revise     answer → critique → revision                NAME (preference), NAME-sft
 ==================  ==========================================  ==============================
 
+==================  ==============================================================================
+recipe              distilabel tasks
+==================  ==============================================================================
+responses           TextGeneration (one user turn) or ChatGeneration (a conversation)
+evol_instruct       EvolInstruct (mutations, format), TextGeneration (answers)
+self_instruct       SelfInstruct (prompt, parser), TextGeneration (answers)
+ultrafeedback       TextGeneration / ChatGeneration (answers), UltraFeedback (rubric, parser)
+critique_revise     TextGeneration / ChatGeneration (answer), TextGeneration with sluice's
+                    critique and revision templates
+==================  ==============================================================================
+
 Reason codes of dropped rows: ``generation_failed``, ``empty_generation`` (the model returned
 nothing after retries), ``has_tool_calls`` / ``no_prompt`` (the source row has no plain-text
 prompt), ``duplicate_of_seed`` / ``duplicate`` (evol/self-instruct dedup; ``duplicate_of`` names
@@ -22,6 +34,7 @@ the row kept), ``revision_unchanged`` (critique_revise), and the judge codes of
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 from dataclasses import dataclass, field
@@ -30,8 +43,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import templates
-from .judge import make_pair, parse_ratings
+from . import tasks, templates
+from .judge import make_pair, read_ratings
 
 
 @dataclass(frozen=True)
@@ -76,8 +89,13 @@ class Recipe:
     def __init__(self, config: dict[str, Any] | RecipeConfig | None = None):
         self.config = config if isinstance(config, RecipeConfig) else self.Config(**(config or {}))
 
+    def tasks(self, model: str = "") -> dict[str, Any]:
+        """The distilabel tasks that format this recipe's prompts and parse its replies, by role."""
+        return {}
+
     def templates(self) -> dict[str, str]:
-        return templates.versions(self.name)
+        """Task (class/role) → version of what it sends (see ``tasks.version``)."""
+        return {f"distilabel/{type(t).__name__}/{role}": tasks.version(t) for role, t in sorted(self.tasks().items())}
 
     async def run(self, item: Item, ctx: Ctx) -> dict[str, Any]:
         raise NotImplementedError
@@ -87,18 +105,32 @@ class Recipe:
         raise NotImplementedError
 
 
-def _user(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
+async def generate(task, inp: dict[str, Any] | str, backend, generation: dict[str, Any]) -> dict[str, Any]:
+    """``task.format_input`` → the backend (batched / concurrent) → ``task.format_output``."""
+    reply = await backend.chat(task.format_input(inp), **generation)
+    return task.format_output(reply, inp)
+
+
+async def answer(prompt: tuple[dict[str, str], ...], backend, generation: dict[str, Any]) -> str:
+    """A reply to a prompt: TextGeneration for one user turn, ChatGeneration for a conversation."""
+    task, inp = tasks.answer_task(prompt, backend.model_name)
+    return (await generate(task, inp, backend, generation))["generation"]
+
+
+def _user(text: str) -> tuple[dict[str, str], ...]:
+    return ({"role": "user", "content": text},)
 
 
 class Responses(Recipe):
-    """Distillation: the teacher answers every curated prompt."""
+    """Distillation: the teacher answers every curated prompt (TextGeneration / ChatGeneration)."""
 
     name = "responses"
 
+    def tasks(self, model=""):
+        return {"answer": tasks.make("TextGeneration", model), "answer_chat": tasks.make("ChatGeneration", model)}
+
     async def run(self, item, ctx):
-        answer = await ctx.llm.chat(list(item.prompt), **self.config.generation)
-        return {"answer": answer, "model": ctx.llm.model_name}
+        return {"answer": await answer(item.prompt, ctx.llm, self.config.generation), "model": ctx.llm.model_name}
 
     def rows(self, item, result):
         msgs = list(item.prompt) + [{"role": "assistant", "content": result["answer"]}]
@@ -113,12 +145,12 @@ class _Grow(Recipe):
     async def _answer(self, prompts: list[str], ctx: Ctx) -> list[str | None]:
         if not self.config.answer:
             return [None] * len(prompts)
-        return [await ctx.llm.chat(_user(p), **self.config.generation) for p in prompts]
+        return list(await asyncio.gather(*(answer(_user(p), ctx.llm, self.config.generation) for p in prompts)))
 
     def rows(self, item, result):
         out = []
         for i, (p, a) in enumerate(zip(result["prompts"], result["answers"])):
-            msgs = _user(p) + ([{"role": "assistant", "content": a}] if a is not None else [])
+            msgs = list(_user(p)) + ([{"role": "assistant", "content": a}] if a is not None else [])
             out.append({"key": str(i), "messages": msgs, "model": result["model"], "new_prompt": p})
         return {"": out}
 
@@ -130,20 +162,29 @@ class EvolConfig(RecipeConfig):
 
 
 class EvolInstruct(_Grow):
-    """Evol-Instruct (WizardLM): each round rewrites the previous prompt with a random mutation."""
+    """Evol-Instruct (WizardLM) with distilabel's EvolInstruct task: each round rewrites the
+    previous prompt with one of the task's mutation templates, picked per seed and round."""
 
     name = "evol_instruct"
     Config = EvolConfig
 
+    def tasks(self, model=""):
+        return {"evolve": tasks.make("EvolInstruct", model, num_evolutions=self.config.rounds, store_evolutions=True,
+                                     generate_answers=self.config.answer),
+                "answer": tasks.make("TextGeneration", model)}
+
     async def run(self, item, ctx):
-        rng = random.Random(f"{self.config.seed}:{item.key}")
-        mutations = templates.mutations()
+        task = self.tasks(ctx.llm.model_name)["evolve"]
+        rng = random.Random(f"{self.config.seed}:{item.key}")  # reproducible, unlike the task's np.random
+        names = sorted(task.mutation_templates)
         prompt, prompts = item.instruction, []
         for _ in range(self.config.rounds):
-            mutation = mutations[rng.choice(sorted(mutations))].replace("<PROMPT>", prompt)
-            prompt = _clean_prompt(await ctx.llm.chat(_user(mutation), **self.config.generation))
+            mutation = task.mutation_templates[rng.choice(names)].replace("<PROMPT>", prompt)
+            prompt = _clean_prompt(await ctx.llm.chat(task.format_input(mutation), **self.config.generation))
             prompts.append(prompt)
-        return {"prompts": prompts, "answers": await self._answer(prompts, ctx), "model": ctx.llm.model_name}
+        out = task.format_output(prompts, await self._answer(prompts, ctx) if self.config.answer else None)
+        return {"prompts": out["evolved_instructions"],
+                "answers": out.get("answers") or [None] * len(prompts), "model": out["model_name"]}
 
 
 class SelfInstructConfig(RecipeConfig):
@@ -156,23 +197,29 @@ class SelfInstructConfig(RecipeConfig):
 
 
 class SelfInstruct(_Grow):
-    """Self-Instruct: the model writes new queries inspired by each seed (one per line)."""
+    """Self-Instruct with distilabel's SelfInstruct task: new queries inspired by each seed."""
 
     name = "self_instruct"
     Config = SelfInstructConfig
 
-    async def run(self, item, ctx):
+    def tasks(self, model=""):
         c = self.config
-        text = templates.self_instruct().render(input=item.instruction, num_instructions=c.num_instructions,
-                                                application_description=c.application_description,
-                                                criteria_for_query_generation=c.criteria)
-        reply = await ctx.llm.chat(_user(text), **c.generation)
-        prompts = [p for p in (_clean_prompt(line) for line in reply.splitlines()) if p][: c.num_instructions]
+        return {"instruct": tasks.make("SelfInstruct", model, num_instructions=c.num_instructions,
+                                       application_description=c.application_description,
+                                       criteria_for_query_generation=c.criteria),
+                "answer": tasks.make("TextGeneration", model)}
+
+    async def run(self, item, ctx):
+        task = self.tasks(ctx.llm.model_name)["instruct"]
+        out = await generate(task, {"input": item.instruction}, ctx.llm, self.config.generation)
+        prompts = [p for p in map(_clean_prompt, out["instructions"]) if p][: self.config.num_instructions]
         return {"prompts": prompts, "answers": await self._answer(prompts, ctx), "model": ctx.llm.model_name}
 
 
 def _clean_prompt(text: str) -> str:
-    """Strip list markers and the template's echo labels a model tends to repeat."""
+    """Strip list markers and the template's echo labels a model tends to repeat (EvolInstruct's
+    own rule keeps what follows the last ``Prompt#:``)."""
+    text = text.split("Prompt#:")[-1]
     text = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", text.strip())
     text = re.sub(r"^#?\s*(?:rewritten|created|given)\s+prompt#?:\s*", "", text, flags=re.I)
     return text.strip()
@@ -182,40 +229,40 @@ class UltraFeedbackConfig(RecipeConfig):
     n: int = Field(4, ge=2, le=16, description="answers per prompt, spread over the generators in turn")
     aspect: Literal["overall-rating", "helpfulness", "honesty", "instruction-following", "truthfulness"] = Field(
         "overall-rating", description="UltraFeedback rubric the judge applies")
-    pairing: Literal["best_worst", "best_random"] = Field(
-        "best_worst", description="best vs worst answer, or best vs a random lower-rated one")
-    min_margin: float = Field(1.0, ge=0, description="minimum rating difference between chosen and rejected")
+    pairing: Literal["best_worst", "best_random", "close"] = Field(
+        "best_worst", description="rejected = the worst answer, a random lower-rated one, or the closest one "
+                                  "still min_margin below the best (a hard negative)")
+    min_margin: float = Field(1.0, ge=0, description="minimum rating gap between chosen and rejected")
+    max_margin: float | None = Field(None, ge=0, description="close pairing: drop pairs whose gap exceeds this")
     judge_generation: dict[str, Any] = Field(default_factory=dict, description="generation parameters of the judge")
     seed: int = Field(0, description="seeds best_random's choice, per prompt")
 
 
 class UltraFeedback(Recipe):
-    """N answers per prompt, rated by a judge with the UltraFeedback rubric → one preference pair."""
+    """N answers per prompt (TextGeneration / ChatGeneration), rated by a judge with distilabel's
+    UltraFeedback task → one preference pair chosen by rating margin."""
 
     name = "ultrafeedback"
     Config = UltraFeedbackConfig
     outputs = {"": "preference"}
 
-    def templates(self):
-        return templates.versions(self.name, self.config.aspect)
+    def tasks(self, model=""):
+        return {"answer": tasks.make("TextGeneration", model), "answer_chat": tasks.make("ChatGeneration", model),
+                "judge": tasks.make("UltraFeedback", model, aspect=self.config.aspect)}
 
     async def run(self, item, ctx):
         c, gens = self.config, ctx.generators or [ctx.llm]
-        answers, models = [], []
-        for i in range(c.n):
-            g = gens[i % len(gens)]
-            answers.append(await g.chat(list(item.prompt), **c.generation))
-            models.append(g.model_name)
+        picked = [gens[i % len(gens)] for i in range(c.n)]
+        answers = list(await asyncio.gather(*(answer(item.prompt, g, c.generation) for g in picked)))
         judge = ctx.judge or ctx.llm
-        user = templates.ultrafeedback(c.aspect).render(instruction=item.instruction, generations=answers)
-        system = templates.ULTRAFEEDBACK_SYSTEM.format(no_texts=len(answers))
-        reply = await judge.chat([{"role": "system", "content": system}, {"role": "user", "content": user}],
-                                 **c.judge_generation)
-        ratings = parse_ratings(reply, len(answers))  # JudgeParseError → dropped with its reason
-        pair = make_pair(ratings, strategy=c.pairing, min_margin=c.min_margin,
+        task = self.tasks(judge.model_name)["judge"]
+        inp = {"instruction": item.instruction, "generations": answers}
+        reply = await judge.chat(task.format_input(inp), **c.judge_generation)
+        ratings = read_ratings(task, reply, inp)  # JudgeParseError → dropped with its reason
+        pair = make_pair(ratings, strategy=c.pairing, min_margin=c.min_margin, max_margin=c.max_margin,
                          rng=random.Random(f"{c.seed}:{item.key}"))
-        return {"answers": answers, "models": models, "ratings": ratings, "judge": judge.model_name,
-                "chosen": pair.chosen, "rejected": pair.rejected}
+        return {"answers": answers, "models": [g.model_name for g in picked], "ratings": ratings,
+                "judge": judge.model_name, "chosen": pair.chosen, "rejected": pair.rejected}
 
     def rows(self, item, result):
         ch, rj = result["chosen"], result["rejected"]
@@ -250,17 +297,25 @@ class CritiqueRevise(Recipe):
         p = self.config.principles
         return Path(p).read_text().strip() if p else DEFAULT_PRINCIPLES
 
+    def tasks(self, model=""):
+        return {"answer": tasks.make("TextGeneration", model), "answer_chat": tasks.make("ChatGeneration", model),
+                "critique": tasks.make("TextGeneration", model, template=templates.CRITIQUE,
+                                       columns=["principles", "prompt", "answer"]),
+                "revise": tasks.make("TextGeneration", model, template=templates.REVISE,
+                                     columns=["principles", "prompt", "answer", "critique"])}
+
     def templates(self):
-        return {**templates.versions(self.name), "principles": templates.version(self.principles())}
+        return {**super().templates(), "principles": templates.version(self.principles())}
 
     async def run(self, item, ctx):
-        g, principles = self.config.generation, self.principles()
-        answer = await ctx.llm.chat(list(item.prompt), **g)
-        critique = await ctx.llm.chat(_user(templates.CRITIQUE.format(
-            principles=principles, prompt=item.instruction, answer=answer)), **self.config.critique_generation)
-        revision = await ctx.llm.chat(_user(templates.REVISE.format(
-            principles=principles, prompt=item.instruction, answer=answer, critique=critique)), **g)
-        return {"answer": answer, "critique": critique, "revision": revision, "model": ctx.llm.model_name}
+        g, t = self.config.generation, self.tasks(ctx.llm.model_name)
+        fields = {"principles": self.principles(), "prompt": item.instruction}
+        fields["answer"] = await answer(item.prompt, ctx.llm, g)
+        fields["critique"] = (await generate(t["critique"], fields, ctx.llm, self.config.critique_generation))[
+            "generation"]
+        revision = (await generate(t["revise"], fields, ctx.llm, g))["generation"]
+        return {"answer": fields["answer"], "critique": fields["critique"], "revision": revision,
+                "model": ctx.llm.model_name}
 
     def rows(self, item, result):
         sft = [{"key": "0", "messages": list(item.prompt) + [{"role": "assistant", "content": result["revision"]}],

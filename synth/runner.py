@@ -1,11 +1,11 @@
-"""Run a synth recipe: privacy guard → resume journal → bounded concurrent calls → publish.
+"""Run a synth recipe: privacy guard → resume journal → concurrent or batched calls → publish.
 
 Every finished item (a source prompt) is appended to a journal under
 ``<store>/.synth/<to>-<fingerprint>.jsonl`` the moment it finishes, so an interrupted run
 resumes without calling the model again for finished items; items that failed with a
 transient reason (``generation_failed``, ``empty_generation``) are tried again. The fingerprint
-hashes the recipe, its config, the prompt template versions, the models and generation
-parameters, and the source's shard hashes — not concurrency, retries or timeouts. Running a
+hashes the recipe, its config, the distilabel task prompt versions, the models and generation
+parameters, and the source's shard hashes — not concurrency, batch size, retries or timeouts. Running a
 finished run again publishes nothing new.
 
 >>> from sluice.synth import synthesize, load_llm_file
@@ -29,7 +29,7 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sluice.errors import RecipeError
+from sluice.errors import DataError, RecipeError
 from sluice.store import Store, Version
 
 from .dedup import Deduper
@@ -90,11 +90,13 @@ class SynthResult:
 
 def synthesize(recipe: str | Recipe, *, source: str, to: str, llm: LLMFile, store: Store | None = None,
                allow_unredacted: bool = False, settings: dict[str, Any] | None = None, limit: int | None = None,
-               backends: dict[str, Any] | None = None, on_item=None) -> SynthResult:
+               backends: dict[str, Any] | None = None, on_item=None, allow_empty: bool = False) -> SynthResult:
     """Run ``recipe`` over the prompts of ``source`` and publish ``to`` (and ``to``-sft if the recipe has one).
 
     ``backends`` maps roles (llm, judge, generators) to ready Backends (tests, benchmarks);
-    ``on_item(done, total)`` is called after each finished item.
+    ``on_item(done, total)`` is called after each finished item. A run that keeps no row raises
+    ``SynthesisFailed`` naming the reasons and the errors behind them and publishes nothing (its
+    journal stays, so a rerun retries the transient failures), unless ``allow_empty``.
     """
     from sluice.privacy import require_redacted
 
@@ -157,7 +159,8 @@ def synthesize(recipe: str | Recipe, *, source: str, to: str, llm: LLMFile, stor
             all_backends = _unique(ready)
             usage_before = {id(b): b.usage.as_dict() for b in all_backends}
             ctx = Ctx(llm=ready.get("llm"), judge=ready.get("judge"), generators=ready.get("generators") or [])
-            workers = max([s.max_concurrency if s.backend == "openai" else 1 for s in specs.values()] or [1])
+            # enough items in flight to fill every backend: concurrent requests or a full local batch
+            workers = max([s.in_flight for s in specs.values()] or [1])
             asyncio.run(_run_items(recipe, ctx, pending, journal, workers, all_backends, on_item, resumed,
                                    len(src.items)))
             calls = sum(b.usage.calls - usage_before[id(b)]["calls"] for b in all_backends)
@@ -165,7 +168,8 @@ def synthesize(recipe: str | Recipe, *, source: str, to: str, llm: LLMFile, stor
             for b in built:
                 b.close()
 
-    versions, failures = _publish(recipe, src, journal, store, to, fingerprint, specs, privacy, resumed)
+    versions, failures = _publish(recipe, src, journal, store, to, fingerprint, specs, privacy, resumed,
+                                  allow_empty)
     journal.remove()
     return SynthResult(versions, False, calls, resumed, time.perf_counter() - start, failures)
 
@@ -285,8 +289,25 @@ def _row_id(recipe: str, key: str, suffix: str, sub: str) -> str:
     return hashlib.sha256(f"synth:{recipe}:{key}:{suffix}:{sub}".encode()).hexdigest()[:24]
 
 
+class SynthesisFailed(DataError):
+    """A synth run kept no row: nothing was published."""
+
+
+def _why_empty(recipe: Recipe, dropped: dict[str, list[dict]]) -> SynthesisFailed:
+    rows = next(iter(dropped.values()))
+    reasons = Counter(d["reason"] for d in rows)
+    details = Counter(d["detail"] for d in rows if d["detail"] and d["detail"] != "not run")
+    problems = [f"{reason}: {n} row(s)" for reason, n in reasons.most_common()]
+    problems += [f"error ({n}x): {detail}" for detail, n in details.most_common(3)]
+    return SynthesisFailed(f"synth {recipe.name} produced no rows: all {len(rows)} source row(s) were dropped",
+                           problems=problems,
+                           hint="fix the cause above and rerun (finished items are not called again); "
+                                "allow_empty=True publishes the empty result")
+
+
 def _publish(recipe: Recipe, src: Source, journal: Journal, store: Store, to: str, fingerprint: str,
-             specs: dict[str, LLMSpec], privacy: dict[str, Any], resumed: int) -> tuple[list[Version], Counter]:
+             specs: dict[str, LLMSpec], privacy: dict[str, Any], resumed: int,
+             allow_empty: bool = False) -> tuple[list[Version], Counter]:
     stage = f"synth.{recipe.name}"
     now = datetime.now(timezone.utc)
     kept: dict[str, list[dict]] = {s: [] for s in recipe.outputs}
@@ -328,6 +349,8 @@ def _publish(recipe: Recipe, src: Source, journal: Journal, store: Store, to: st
                         continue
                     dedup.add(rid, row["new_prompt"])
                 kept[s].append(_to_record(recipe, it, row, rid, now))
+    if not any(kept.values()) and not allow_empty:
+        raise _why_empty(recipe, dropped)
 
     manifest = {
         "parents": [src.version.ref] if src.version else [],
@@ -335,6 +358,7 @@ def _publish(recipe: Recipe, src: Source, journal: Journal, store: Store, to: st
         "synth": {
             "recipe": recipe.name, "config": recipe.config.model_dump(mode="json"), "source": src.ref,
             "models": {r: s.identity() for r, s in specs.items()}, "templates": recipe.templates(),
+            "tasks": {role: f"{type(t).__module__}.{type(t).__name__}" for role, t in sorted(recipe.tasks().items())},
             "usage": journal.total_usage(), "failed_generations": dict(failures),
             "resumed_items": resumed, "privacy": privacy,
         },

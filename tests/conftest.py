@@ -12,9 +12,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# Small slices of public reference datasets, vendored with their licenses (tests/data/reference/SOURCE.md).
+REFERENCE_DATA = REPO / "tests" / "data" / "reference"
 EXAMPLES = REPO / "examples"
 sys.path.insert(0, str(EXAMPLES))  # examples/generate_logs.py is a script, importable in tests
+sys.path.insert(0, str(REFERENCE_DATA))  # make_slices.py: the list of vendored samples
 
 
 @pytest.fixture
@@ -26,9 +28,8 @@ def store(tmp_path):
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared sample data not found at {SHARED_DATA} (CI places ../shared beside the repo)")
-    return SHARED_DATA
+    """The vendored reference samples, laid out like the full sample folder (formats/, evalsets/, …)."""
+    return REFERENCE_DATA
 
 
 @pytest.fixture(scope="session")

@@ -46,12 +46,15 @@ def test_card_of_ingested_version(store, sample_logs):
 
 def test_card_of_curated_version(store, sample_logs):
     ingest([str(sample_logs)], to="raw", store=store, workers=1)
-    stages = [_Redact(), *Recipe(stages=[{"stage": "length"}, {"stage": "length_filter", "max_turns": 5}]).build(),
-              _Split()]
+    from sluice.curate.pii.stage import PiiDetect, RedactPii
+
+    stages = [PiiDetect(nlp="blank"), RedactPii(), _Redact(),
+              *Recipe(stages=[{"stage": "length"}, {"stage": "length_filter", "max_turns": 5}]).build(), _Split()]
     version = run(Recipe(name="audit"), stages, store=store, input_ref="raw", output="cur").version
     card = (version.path / "DATACARD.md").read_text()
     for text in ("recipe: `audit`", "## Processing (in order)", '"max_turns": 5', "too_many_turns",
-                 "more messages than max_turns", "Redacted by `redact_pii`", "EMAIL_ADDRESS/user", "blank spaCy",
+                 "more messages than max_turns", "Redacted by `sluice.curate.pii.stage:RedactPii v2`",
+                 "engine: **pattern-only** — WEAK", "EMAIL_ADDRESS/user", "blank spaCy",
                  "## Splits", "| train |", "Weaker fallbacks that ran", "PERSON from name lists only"):
         assert text in card, text
     splits = version.manifest["content"]["splits"]

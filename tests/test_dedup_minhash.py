@@ -14,6 +14,8 @@ from sluice.curate.dedup.minhash import shingle_hash, shingles, signatures
 from sluice.curate.dedup.normalize import NormalizeOptions, normalize_strings
 from sluice.curate.dedup.planted import evaluate, plant
 
+ALPACA = "formats/llamafactory/alpaca_en_demo.json"  # real instruction data, vendored (Apache-2.0)
+
 TEXTS = [
     "the quick brown fox jumps over the lazy dog and then runs away into the forest",
     "",
@@ -47,7 +49,7 @@ def test_signatures_equal_datasketch(unit, n, num_perm, seed):
 
 
 def test_signatures_equal_datasketch_on_real_text(shared_data):
-    items = json.loads((shared_data / "instructions/alpaca_random_9k/random_9k.json").read_text())[:300]
+    items = json.loads((shared_data / ALPACA).read_text())[:300]
     texts = normalize_strings(pl.Series([r["instruction"] + "\n" + r["output"] for r in items]), NormalizeOptions())
     sig = signatures(texts, n=5, docs_per_job=37, chunk_shingles=500)  # many small chunks on threads
     for i, text in enumerate(texts.to_list()):
@@ -77,10 +79,10 @@ def test_bands_rows_follow_datasketch_and_lsh_agrees():
 
 
 def test_planted_duplicates_f1(shared_data):
-    items = json.loads((shared_data / "instructions/alpaca_random_9k/random_9k.json").read_text())
+    items = json.loads((shared_data / ALPACA).read_text())
     raw = pl.Series([" ".join(x for x in (r["instruction"], r["input"], r["output"]) if x) for r in items[:2500]])
     planted = plant(normalize_strings(raw, NormalizeOptions()).to_list(), n=5, threshold=0.8, seed=1)
-    assert len(planted.positives) > 300 and set(planted.edit) >= {"typos", "reorder", "insert", "truncate"}
+    assert len(planted.positives) > 200 and set(planted.edit) >= {"typos", "reorder", "insert", "truncate"}
     sig = signatures(pl.Series(planted.texts), n=5)
     b, r = optimal_bands(0.8, 128, (0.2, 0.8))
     found = near_duplicates(sig, 0.8, b, r)

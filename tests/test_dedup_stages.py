@@ -51,7 +51,7 @@ def test_recipe_accounting_and_duplicate_of(store, raw, tmp_path, shared_data):
     assert "decontaminate" not in acc["rejected"]  # the generated chats hold no gsm8k items
     kept = pl.from_arrow(result.version.read())
     rejected = pl.from_arrow(result.version.read("rejected"))
-    assert {"dup_exact_hash", "dup_near_cluster", "dup_near_jaccard", "contam_ngrams"} <= set(kept.columns)
+    assert {"dup_exact_hash", "dup_near_cluster", "dup_near_jaccard", "contam_matched"} <= set(kept.columns)
     alive = set(kept["id"])
     for stage in ("exact_dedup", "near_dedup"):
         part = rejected.filter(pl.col("stage") == stage)

@@ -1,4 +1,4 @@
-"""`sluice ingest` over every reference data file in ../shared/data: format detection, record
+"""`sluice ingest` over every vendored reference data file (tests/data/reference): format detection, record
 kind, exact per-file accounting from the manifest, schema validation and content spot checks."""
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ HH = "preferences/hh_rlhf_harmless/harmless-base_test.jsonl.gz"
 # relative path → (detected format, record kind, records in the file). Every one is clean
 # reference data: every record must be kept.
 EXPECTED = {
-    "formats/llamafactory/alpaca_en_demo.json": ("alpaca", "conversation", 999),
-    "formats/llamafactory/alpaca_zh_demo.json": ("alpaca", "conversation", 1000),
-    "formats/llamafactory/dpo_en_demo.json": ("llamafactory-preference", "preference", 300),
-    "formats/llamafactory/dpo_zh_demo.json": ("llamafactory-preference", "preference", 300),
-    "formats/llamafactory/glaive_toolcall_en_demo.json": ("sharegpt", "conversation", 300),
+    "formats/llamafactory/alpaca_en_demo.json": ("alpaca", "conversation", 600),
+    "formats/llamafactory/alpaca_zh_demo.json": ("alpaca", "conversation", 100),
+    "formats/llamafactory/dpo_en_demo.json": ("llamafactory-preference", "preference", 20),
+    "formats/llamafactory/dpo_zh_demo.json": ("llamafactory-preference", "preference", 20),
+    "formats/llamafactory/glaive_toolcall_en_demo.json": ("sharegpt", "conversation", 60),
     "formats/llamafactory/identity.json": ("alpaca", "conversation", 91),
-    "formats/llamafactory/kto_en_demo.json": ("llamafactory-kto", "kto", 300),
+    "formats/llamafactory/kto_en_demo.json": ("llamafactory-kto", "kto", 30),
     "formats/llamafactory/v1_dpo_demo.jsonl": ("llamafactory-v1-preference", "preference", 10),
-    "formats/llamafactory/v1_sft_demo.jsonl": ("openai", "conversation", 500),
-    "formats/openai_cookbook/drone_training.jsonl": ("openai", "conversation", 103),
+    "formats/llamafactory/v1_sft_demo.jsonl": ("openai", "conversation", 100),
+    "formats/openai_cookbook/drone_training.jsonl": ("openai", "conversation", 20),
     "formats/openai_cookbook/toy_chat_fine_tuning.jsonl": ("openai", "conversation", 5),
-    "formats/sharegpt_fastchat/fastchat_dummy_conversation.json": ("sharegpt", "conversation", 500),
-    HH: ("hh", "preference", 2312),
+    "formats/sharegpt_fastchat/fastchat_dummy_conversation.json": ("sharegpt", "conversation", 100),
+    HH: ("hh", "preference", 300),
 }
 
 
@@ -105,7 +105,7 @@ def check_glaive(rows, source):
             else:
                 assert m["role"] == {"human": "user", "gpt": "assistant"}[turn["from"]]
                 assert m["content"] == turn["value"] and not m["tool_calls"]
-    assert calls > 50 and tool_msgs > 50
+    assert calls > 20 and tool_msgs > 20
 
 
 def check_kto(rows, source):
@@ -115,7 +115,7 @@ def check_kto(rows, source):
         assert row["completion"][0]["content"] == rec["messages"][-1]["content"]
         assert [m["content"] for m in row["prompt"]] == [m["content"] for m in rec["messages"][:-1]]
     labels = [r["label"] for r in rows]
-    assert labels.count(True) == 150 and labels.count(False) == 150
+    assert labels.count(True) == sum(r["label"] for r in source) > 0 and False in labels
 
 
 def check_v1_dpo(rows, source):
@@ -154,7 +154,7 @@ def check_drone(rows, source):
                 n_calls += 1
             else:
                 assert m["content"] == orig["content"] and m["tool_calls"] is None
-    assert n_calls == 103
+    assert n_calls == len(rows)
 
 
 def check_toy_chat(rows, source):
@@ -273,7 +273,7 @@ def test_self_instruct_seed_tasks(shared_data, store):
     result = ingest([str(path)], to="seeds", store=store, workers=1)
     assert result.files[0].format == "self-instruct-seed"
     source = _load(path)
-    assert result.kept == result.rows_in == len(source) == 175
+    assert result.kept == result.rows_in == len(source) == 20
     rows = {r["source_id"]: r for r in store.resolve("seeds").read().to_pylist()}
     for rec in source:
         row = rows[rec["id"]]

@@ -56,6 +56,12 @@ def hard_texts(n: int = 400, seed: int = 7) -> list[str]:
         lambda: f"price ${rng.randint(1, 999)}.{rng.randint(10, 99)} for {rng.randint(1, 30)} days, "
                 f"order #{rng.randint(10**5, 10**7)} on {rng.randint(1, 28)}/{rng.randint(1, 12)}/2024",
         lambda: f"ΟΔΟΣ Σ {rng.randint(10**6, 10**9)} İstanbul ſtreet K 0{rng.randint(10**9, 10**10)} 🙂 ①②③",
+        lambda: rng.choice([f"password: {fake.password()}", f"my pw is {fake.password()}!", "passwd=x", "password manager"]),
+        lambda: f"aws_secret_access_key = {fake.password(length=40, special_chars=False)} and {fake.sha1()}",
+        lambda: f"token eyJ{fake.pystr(10, 20)}.eyJ{fake.pystr(10, 30)}.{fake.pystr(10, 30)} eyJ.x",
+        lambda: "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF0\n-----END PGP PRIVATE KEY BLOCK-----",
+        lambda: rng.choice(["我叫王小明，想改签。", "田中太郎様、ありがとうございます。", "高兴见到你", "鈴木 英樹"]),
+        lambda: f"mail {fake.user_name()} [at] {fake.domain_name()} or {fake.user_name()}＠{fake.domain_name()}",
     ]
     texts = [rng.choice(makers)() for _ in range(n)]
     return texts + [e.text for e in labeled.make(160, seed=seed)] + ["", " ", "\n", "::", "@"]
@@ -153,7 +159,7 @@ def test_findings_identical_to_presidio(corpus, config):
 
 def test_spacy_engine_with_ner_identical_to_presidio(tmp_path, corpus):
     """A spaCy pipeline with NER (an entity ruler, built here: no model download) through
-    ``nlp: spacy:<path>``; its lemmas are not lower-cased tokens, so the context shortcuts stay off."""
+    ``nlp: spacy:<path>``, loaded with only its entity-setting components and lower-case lemmas."""
     import spacy
 
     nlp = spacy.blank("en")
@@ -161,7 +167,8 @@ def test_spacy_engine_with_ner_identical_to_presidio(tmp_path, corpus):
     ruler.add_patterns([{"label": "PERSON", "pattern": "Zorblax Quintus"}, {"label": "GPE", "pattern": "Springfield"}])
     nlp.to_disk(tmp_path / "ner")
     d = Detector(EngineConfig(nlp=f"spacy:{tmp_path / 'ner'}"))
-    assert d.info.ner and not d.lower_lemmas
+    assert d.info.ner and d.lower_lemmas
+    assert d.analyzer.nlp_engine.nlp["en"].pipe_names == ["entity_ruler"]
     texts = corpus[:250] + ["Zorblax Quintus moved to Springfield; call him on +1 212 555 0199"]
     assert [key(rs) for rs in d.analyze_many(texts)] == [key(d.presidio(t)) for t in texts]
     found = {(texts[-1][r.start:r.end], r.entity_type) for r in d.analyze(texts[-1])}

@@ -76,7 +76,10 @@ def test_recipe_redacts_filters_and_quarantines(store, raw, caplog):
     assert acc["rejected"]["pii_filter"]["pii_high_risk"] >= 1
     detect = next(s for s in m["stages"] if s["name"] == "pii_detect")
     assert detect["counters"].get("EMAIL_ADDRESS/user", 0) > 0
-    assert detect["info"]["person_detection"].startswith("name lists") and "NameListRecognizer" in detect["info"]["recognizers"]
+    info = detect["info"]
+    assert info["engine"] == "ner" and info["class"] == "sluice.curate.pii.stage:PiiDetect" and info["version"] == 3
+    assert "NameListRecognizer" in info["recognizers"] and "SpacyRecognizer" in info["recognizers"]
+    assert "metadata" in info["fields"] and "tools" in info["fields"] and info["skipped_fields"] == []
     values = planted_values(raw)
     assert SECRET in values and len(values) > 5
     published = {p: json.dumps(result.version.read(p).to_pylist(), default=str)
@@ -116,10 +119,11 @@ def test_cli_scan_exit_code(store, raw):
     res = CliRunner().invoke(app, ["pii", "scan", "raw@latest", "--root", str(store.root), "--json"])
     assert res.exit_code == 1
     report = json.loads(res.stdout)
-    assert report["findings"] > 0 and report["engine"]["person_detection"].startswith("name lists")
+    assert report["findings"] > 0 and report["engine"]["engine"] == "ner"  # the strongest engine installed
     assert SECRET not in res.stdout
-    res = CliRunner().invoke(app, ["pii", "scan", "raw@latest", "--root", str(store.root), "--max-findings", "100000"])
-    assert res.exit_code == 0 and "list-based only" in res.output
+    res = CliRunner().invoke(app, ["pii", "scan", "raw@latest", "--root", str(store.root), "--max-findings", "100000",
+                                   "--nlp", "blank", "--limit", "20"])
+    assert res.exit_code == 0 and "pattern-only" in res.output
 
 
 def test_participant_names_are_redacted_and_tool_names_kept():

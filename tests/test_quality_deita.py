@@ -105,7 +105,7 @@ def test_deita_stage_multi_turn_evol_score(store, tiny_model):
     assert df["score_complexity"].list.len().to_list() == [2, 1, 1]  # one score per user turn
     for c, q, total in df.select("score_complexity", "score_quality", "score_total").rows():
         assert all(1 <= x <= 6 for x in c + q)
-        assert total == pytest.approx(sum(a * b for a, b in zip(c, q)))
+        assert total == pytest.approx(sum(a * b for a, b in zip(c, q)) / len(c))  # mean over turns, not the sum
     stage_cfg = next(s for s in result.version.manifest["recipe"]["stages"] if s["stage"] == "quality_score")
     assert stage_cfg["scorer"] == "deita" and stage_cfg["quality_model"] == tiny_model
 
@@ -169,6 +169,17 @@ def test_openai_compatible_endpoint_matches_local_scores(store, tiny_model):
         df = pl.from_arrow(run(Recipe(input="raw", output="scored"), [stage], store=store).version.read())
         assert df["scorer"].unique().to_list() == ["deita-openai"]
         assert df["score_total"].is_not_null().all()
+
+        second = _serve(tiny_model)  # vLLM serves one model per server: complexity from its own URL
+        try:
+            url2 = f"http://127.0.0.1:{second.server_port}/v1"
+            split = QualityScore(endpoint=url, complexity_endpoint=url2, complexity_model="tiny", quality_model="tiny",
+                                 top_logprobs=400)
+            assert split.remote_endpoints() == [url, url2]
+            df2 = pl.from_arrow(run(Recipe(input="raw", output="scored2"), [split], store=store).version.read())
+            assert df2["score_total"].to_list() == pytest.approx(df["score_total"].to_list(), abs=1e-6)
+        finally:
+            second.shutdown()
     finally:
         server.shutdown()
 
@@ -196,4 +207,20 @@ def test_heuristic_scorer_is_never_reported_as_deita(store, caplog):
     assert "deita" not in json.dumps(stage_cfg).lower()
     assert "deita" not in json.dumps(manifest["stages"]).lower()
     for c, q, total in df.select("score_complexity", "score_quality", "score_total").rows():
-        assert all(1 <= x <= 6 for x in c + q) and total == pytest.approx(sum(a * b for a, b in zip(c, q)))
+        assert all(1 <= x <= 6 for x in c + q) and total == pytest.approx(sum(a * b for a, b in zip(c, q)) / len(c))
+
+
+def test_a_two_turn_chat_does_not_score_double():
+    one = [{"role": "user", "content": "Explain how a hash map handles collisions."},
+           {"role": "assistant", "content": "Each bucket holds a list; a colliding key is appended to it."}]
+    stage = QualityScore()
+    df = stage.score(pl.DataFrame({"messages": [one, one + one]}))
+    assert df["score_total"][0] == pytest.approx(df["score_total"][1])
+
+
+def test_heuristic_counts_chinese_and_japanese_characters_as_words():
+    assert deita.word_count("机器学习很有趣。") == 7 and deita.word_count("Machine learning is fun.") == 4
+    zh = deita.heuristic_quality("解释哈希表。", "哈希表把键映射到桶里；冲突时，新的键被追加到同一个桶的列表中，查找时逐个比较。")
+    en = deita.heuristic_quality("Explain hash maps.", "A hash map maps keys to buckets; on a collision the new key "
+                                 "is appended to that bucket's list and lookups compare one by one.")
+    assert abs(zh - en) < 1.0  # the same answer in Chinese no longer scores at the bottom of the scale

@@ -29,9 +29,10 @@ def _chat(user, assistant, system=None):
 
 def test_language_per_side_and_decisions():
     df = _frame([
-        _chat("What is the capital of France and why is it famous?", "Paris is the capital of France."),
+        _chat("What is the capital of France and why is it famous?", "The capital of France is Paris, famous for its art."),
         _chat("Wie spät ist es in Berlin, wenn es in New York Mittag ist?", "In Berlin ist es dann achtzehn Uhr."),
-        _chat("What is the weather usually like in Madrid in May?", "En mayo, Madrid suele ser cálido y soleado."),
+        _chat("What is the weather usually like in the city of Madrid during the month of May?",
+              "En mayo, el tiempo en la ciudad suele ser cálido, seco y muy soleado."),
         [{"role": "user", "content": "Tell me a joke about programmers please."}],
     ])
     stage = Language()
@@ -40,10 +41,39 @@ def test_language_per_side_and_decisions():
     assert scored["lang_assistant"].to_list()[:3] == ["en", "de", "es"]
     assert scored["lang_assistant"][3] is None and scored["lang"][3] == "en"
     assert all(0 < c <= 1 for c in scored["lang_user_conf"])
+    assert scored["lang_mismatch"].to_list() == [False, False, True, False]
     decision = LanguageFilter(keep=["en"], drop_mismatch=True).decide(scored)
     assert decision["reason"].to_list() == [None, "wrong_language", "language_mismatch", None]
     assert decision["detail"][1] == "lang=de"
     assert LanguageFilter(min_confidence=1.0).decide(scored)["reason"].null_count() < 4
+
+
+def test_language_short_text_and_undetermined():
+    """Single characters and words go to lingua; what cannot be told is und and kept by default."""
+    df = _frame([
+        _chat("字", "这是一个汉字。"),                                        # one Chinese character
+        _chat("Bonjour, comment ça va ?", "Ça va bien, merci beaucoup !"),
+        _chat("42", "```python\nprint(42)\n```"),                           # no letters: und
+        _chat("Translate into French: I am a student.", "Je suis étudiant, et j'aime apprendre."),
+        _chat("Name an extreme sport.", "Bungee jumping."),
+    ])
+    scored = df.hstack(Language().score(df))
+    assert scored["lang_user"].to_list()[:3] == ["zh", "fr", "und"]
+    assert scored["lang_assistant"][2] == "und"
+    assert scored["lang_assistant"][3] == "fr" and not scored["lang_mismatch"][3]  # the translation is the answer
+    keep = ["en", "fr", "zh"]
+    assert LanguageFilter(keep=keep).decide(scored)["reason"].to_list() == [None] * 5
+    strict = LanguageFilter(keep=keep, keep_undetermined=False).decide(scored)["reason"].to_list()
+    assert strict[2] == "undetermined_language" and strict[1] is None
+    assert LanguageFilter(keep=["en"]).decide(scored)["reason"].to_list()[:2] == ["wrong_language"] * 2
+
+
+def test_language_without_lingua_labels_short_texts_und():
+    stage = Language()
+    stage.setup()
+    stage.short = None  # as when lingua is not installed
+    langs, _, _ = stage.identify(["ok", "This sentence is long enough " * 9])
+    assert langs == ["und", "en"]
 
 
 REFUSAL = "As an AI language model, I cannot provide that information."
@@ -53,7 +83,7 @@ def test_heuristics_scores_and_every_reason():
     convs = [
         _chat("How do I sort a list in Python?", "Use sorted(xs) or xs.sort() for in-place sorting."),  # clean
         [{"role": "user", "content": "Hello?"}],  # no final answer
-        _chat("Summarize this.", "The report finds that revenue grew while costs"),  # truncated
+        _chat("Summarize this.", "The report finds that revenue grew while the costs of the"),  # truncated
         _chat("Can you help?", REFUSAL),
         _chat("Give me the order status.", "Your order shipped yesterday.",
               system="You are an API. Respond only with valid JSON."),  # invalid JSON
@@ -121,3 +151,87 @@ def test_quality_recipe_runs_on_a_slice_of_the_sample(store, sample_logs, tmp_pa
         assert min(kept_scores) >= dropped_over_budget["score_total"].max()
     configs = {s["stage"]: s for s in result.version.manifest["recipe"]["stages"]}
     assert configs["select"]["threshold"] == 0.9 and configs["embed"]["model"] == "all-MiniLM-L6-v2"
+
+
+def test_truncation_needs_positive_evidence():
+    """Short answers, digits, SQL, hashtags and sign-offs end without a full stop and are answers."""
+    complete = ["achievement", "42", "SELECT name FROM users WHERE id = 7;", "Loving the new cafe! #coffee",
+                "Dear team,\n\nThe release is ready.\n\nBest regards,\nAnna", "def swap(a, b):\n    return b, a",
+                "Golden sun shines bright\nSeagulls soaring in the sky\nPeaceful waves rolling in"]
+    cut = ["The main reasons are the cost of materials, the time it takes to build and the",
+           "Here is the code:\n```python\ndef f(x):\n    return x +",
+           "Design a game where the player has to guess a secret number between 1-"]
+    df = _frame([_chat("Answer.", a) for a in complete + cut] + [_chat("Write a story.", "Once upon a time.")],
+                [None] * (len(complete) + len(cut)) + ['{"finish_reason": "length"}'])
+    truncated = df.hstack(Heuristics().score(df))["truncated"].to_list()
+    assert truncated == [False] * len(complete) + [True] * len(cut) + [True]
+
+
+def test_documented_alpaca_defects():
+    cases = {
+        "placeholder_answer": _chat("Design a logo for a coffee shop.", "<No Output>"),
+        "merged_instructions": _chat("Describe the rose.", "A rose is a flower.\n##\n18. Instruction: Write a poem.\n"
+                                                           "18. Input:\n<noinput>\n18. Output:\nRoses are red."),
+        "placeholder_input": _chat("Name five oceans.\n\n<no input>", "Pacific, Atlantic, Indian, Southern, Arctic."),
+        "unavailable_input": _chat("Summarize the article.\n\nhttps://www.example.com/news/2020/story.html",
+                                   "The article argues that cities should plant more trees."),
+        "image_request_text_answer": _chat("Draw a picture of a cat sleeping on a sofa.",
+                                           "The picture shows a grey cat curled up on a red sofa."),
+    }
+    fine = [
+        _chat("Write the HTML for a line break.", "<br>"),                      # markup, not a placeholder
+        _chat("Name a famous chef.", "<PERSON_1>"),                            # a redaction placeholder
+        _chat("Identify the domain name of this URL.\n\nhttps://docs.google.com/d", "google.com"),
+        _chat("Classify the shape.\n\nA triangle with three equal sides", "Equilateral triangle."),
+        _chat("Create a character sketch of a sailor.", "Mara is a weathered sailor who trusts the sea."),
+        _chat("Write Python that draws a circle with turtle.", "```python\nimport turtle\nturtle.circle(50)\n```"),
+    ]
+    df = _frame(list(cases.values()) + fine + [_chat("Classify the shape.\n\n<Picture Attached>", "Triangle")])
+    scored = df.hstack(Heuristics().score(df))
+    assert scored["defect"].to_list() == list(cases) + [None] * len(fine) + ["unavailable_input"]
+    reasons = HeuristicsFilter().decide(scored)["reason"].to_list()
+    assert reasons == list(cases) + [None] * len(fine) + ["unavailable_input"]
+    assert HeuristicsFilter(drop_defects=["merged_instructions"]).decide(scored)["reason"].to_list()[:3] == \
+        [None, "merged_instructions", None]
+
+
+def test_unknown_defect_code_is_a_config_error():
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError, match="unknown defect codes"):
+        HeuristicsFilter(drop_defects=["nope"])
+
+
+def test_an_assistant_tool_call_is_a_final_answer():
+    call = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "takeoff_drone", "arguments": '{"altitude": 100}'}}]}
+    waiting = [{"role": "user", "content": "Weather?"}, call, {"role": "tool", "content": "sunny", "tool_call_id": "c1"}]
+    df = _frame([[{"role": "system", "content": "You fly a drone."}, {"role": "user", "content": "Take off."}, call],
+                 waiting])
+    scored = df.hstack(Heuristics().score(df))
+    assert scored["has_final_answer"].to_list() == [True, False]
+    assert HeuristicsFilter().decide(scored)["reason"].to_list() == [None, "no_final_answer"]
+
+
+def test_tool_scope_refusals_are_answers():
+    tools = '[{"type": "function", "function": {"name": "calculate_age"}}]'
+    row = _chat("Can you book a flight for me?",
+                "I'm sorry, but I am unable to assist with that. My current function only calculates ages.")
+    df = _frame([row, row]).with_columns(pl.Series("tools", [tools, None]))
+    scored = df.hstack(Heuristics().score(df))
+    assert scored["refusal_pattern"].to_list() == [None, 3]
+
+
+def test_lists_of_names_and_tasks_about_english_words_are_not_mismatches():
+    df = _frame([
+        _chat("Give me a list of all the major cities in the given country that tourists like to visit.\n\nNorway",
+              "Oslo, Bergen, Trondheim, Stavanger, Drammen, Fredrikstad, Tromsø, Sandnes, Kristiansand, Ålesund."),
+        _chat("生成一个正确使用“opulent”一词的例句，并解释这个句子为什么能够很好地表达这个词的意思。",
+              "The wedding reception was held in an opulent ballroom with crystal chandeliers and golden walls."),
+        _chat("详细介绍一下长城的历史，以及它在中国古代防御体系中的作用和意义。",
+              "The Great Wall was built over many centuries to protect the northern borders of the empire."),
+    ])
+    scored = df.hstack(Language().score(df))
+    assert scored["lang_mismatch"].to_list() == [False, False, True]
+    assert scored["lang_translation"].to_list() == [False, True, False]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -136,3 +137,74 @@ class Attach(Scorer):
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame({"score_total": pl.Series(self.payload["score_total"], dtype=pl.Float64),
                              "embedding": pl.Series(self.payload["embedding"], dtype=pl.Array(pl.Float32, 2))})
+
+
+def _published(store, name: str, n: int, metadata: list[str] | None = None):
+    import pyarrow as pa
+
+    from sluice.schemas import get
+
+    ids = [f"c{i}" for i in range(n)]
+    msgs = [[{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}] for i in range(n)]
+    table = pa.table({"id": ids, "source": ["t"] * n, "source_id": ids, "created_at": [None] * n, "messages": msgs,
+                      "tools": [None] * n, "feedback": [None] * n, "metadata": metadata or [None] * n},
+                     schema=get("conversation").schema)
+    with store.create(name, "conversation") as w:
+        w.write(table)
+        w.publish({"rows_in": n, "kept": n, "rejected_total": 0, "rejected": {}, "quarantined_total": 0,
+                   "quarantined": {}})
+
+
+class AttachScored(Scorer):
+    """Test-only: score, scorer name and orthogonal embeddings (no row is similar to another)."""
+
+    name = "attach_scored"
+    adds = ("score_total", "scorer", "embedding")
+    payload: dict = {}
+
+    def score(self, batch: pl.DataFrame) -> pl.DataFrame:
+        n = batch.height
+        return pl.DataFrame({"score_total": pl.Series(self.payload["score_total"], dtype=pl.Float64),
+                             "scorer": [self.payload["scorer"]] * n,
+                             "embedding": pl.Series(np.eye(n, dtype=np.float32).tolist(), dtype=pl.Array(pl.Float32, n))})
+
+
+class AttachLearned(AttachScored):
+    name = "attach_learned"  # its own checkpoint: the payload is not part of the fingerprint
+    payload: dict = {}
+
+
+def test_heuristic_scores_give_a_diversity_only_order_and_say_so(store, caplog):
+    from sluice.curate.quality.select import hash_order
+
+    n = 12
+    _published(store, "scored", n)
+    ids = [f"c{i}" for i in range(n)]
+    AttachScored.payload = {"score_total": list(range(n)), "scorer": "heuristic-v1"}
+    with caplog.at_level("WARNING"):
+        result = run(Recipe(input="scored", output="picked"), [AttachScored(), Select(budget=4)], store=store)
+    assert "diversity-only order" in caplog.text
+    expected = {ids[i] for i in hash_order(ids, np.ones(n, bool))[:4]}
+    assert set(result.version.read().column("id").to_pylist()) == expected
+    assert expected != set(ids[-4:])  # not the heuristic's top 4
+    info = next(s for s in result.version.manifest["stages"] if s["name"] == "select")["info"]
+    assert info["order"] == "diversity" and "heuristic" in info["fallback"]
+    assert "diversity-only order" in (result.version.path / "DATACARD.md").read_text()
+
+    by_name = run(Recipe(input="scored", output="ranked"), [AttachScored(), Select(budget=4, order="score")], store=store)
+    assert set(by_name.version.read().column("id").to_pylist()) == {"c11", "c10", "c9", "c8"}  # the heuristic, by name
+    AttachLearned.payload = {"score_total": list(range(n)), "scorer": "learned:helpful"}
+    learned = run(Recipe(input="scored", output="learned"), [AttachLearned(), Select(budget=4)], store=store)
+    assert set(learned.version.read().column("id").to_pylist()) == {"c11", "c10", "c9", "c8"}
+
+
+def test_select_reports_the_lift_of_a_label(store):
+    n = 10
+    meta = [json.dumps({"stars": s}) for s in (5, 5, 4, 1, 1, 1, 2, 1, 1, 1)]
+    _published(store, "scored", n, metadata=meta)
+    AttachScored.payload = {"score_total": [9.0, 8.0, 7.0] + [0.0] * 7, "scorer": "learned:x"}
+    stage = Select(budget=2, label="metadata.stars", label_threshold=4)
+    result = run(Recipe(input="scored", output="picked"), [AttachScored(), stage], store=store)
+    lift = next(s for s in result.version.manifest["stages"] if s["name"] == "select")["info"]["lift"]
+    assert lift["input_rate"] == pytest.approx(0.3) and lift["selected_rate"] == 1.0
+    assert lift["lift"] == pytest.approx(1 / 0.3) and lift["labelled_in"] == n

@@ -17,6 +17,7 @@ name: resume
 input: raw@latest
 output: curated
 batch_size: 50
+plugins: [resume_stages]
 stages:
   - stage: normalize
   - stage: resume_stages:Words

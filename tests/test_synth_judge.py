@@ -80,3 +80,45 @@ def test_dedup_against_seeds_and_each_other():
     d.add("r1", "Explain how tides work on the coast of Brittany in winter.")
     assert d.check("Explain how tides work on the coast of Brittany in winter, briefly.") == "r1"  # near copy
     assert d.check("List three uses of baking soda.") is None
+
+
+def test_close_pairs_pick_the_hardest_negative_still_min_margin_below():
+    ratings = [5, 4, 2, 1]
+    assert make_pair(ratings, strategy="best_worst").rejected == 3  # easy pair: gap 4
+    close = make_pair(ratings, strategy="close", min_margin=1)
+    assert (close.chosen, close.rejected, close.score_chosen - close.score_rejected) == (0, 1, 1)  # gap 1
+    assert make_pair(ratings, strategy="close", min_margin=2).rejected == 2  # nearest with gap >= 2
+    with pytest.raises(JudgeParseError) as err:
+        make_pair([5, 4.5], strategy="close", min_margin=1)
+    assert err.value.reason == "below_margin"
+    with pytest.raises(JudgeParseError) as err:
+        make_pair([5, 1], strategy="close", min_margin=1, max_margin=2)
+    assert err.value.reason == "above_margin"
+
+
+def test_read_ratings_uses_distilabels_ultrafeedback_parser_first():
+    from sluice.synth import tasks
+    from sluice.synth.judge import read_ratings
+
+    task = tasks.make("UltraFeedback", "judge", aspect="overall-rating")
+    inp = {"instruction": "q", "generations": ["a", "b", "c"]}
+    assert read_ratings(task, RUBRIC_REPLY, inp) == [2, 5, 3]  # the task's own format
+    assert read_ratings(task, "**Rating**: 4\nRationale: x\n\n**Rating**: 1\nRationale: y\n\n**Rating**: 2\n"
+                              "Rationale: z", inp) == [4, 1, 2]  # a variation the task's regex misses
+    with pytest.raises(JudgeParseError) as err:
+        read_ratings(task, "Rating: excellent\nRationale: no number", inp)
+    assert err.value.reason == "judge_unparseable"
+
+
+def test_shipped_llm_files_load_with_valid_recipe_settings():
+    from pathlib import Path
+
+    from sluice.synth.runner import get_recipe, load_llm_file
+
+    files = sorted((Path(__file__).parents[1] / "examples" / "synth").glob("*.yaml"))
+    assert files
+    for path in files:
+        llm = load_llm_file(path)
+        assert llm.llm.api_key_env and not any(k in path.read_text() for k in ("sk-", "api_key:"))  # no keys in files
+        for name, settings in llm.recipes.items():
+            assert get_recipe(name, settings).name == name

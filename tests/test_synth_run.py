@@ -19,12 +19,19 @@ from sluice.curate.ingest import ingest
 from sluice.privacy import NotRedacted
 from sluice.recipe import Recipe as CurationRecipe
 from sluice.runner import run as run_curation
-from sluice.stage import Transform
 from sluice.synth.guard import EgressBlocked, egress_guard
 from sluice.synth.llm import Backend, LLMSpec, build_backend
-from sluice.synth.runner import LLMFile, synthesize
+from sluice.synth.runner import LLMFile, SynthesisFailed, synthesize
 
 GEN = {"max_new_tokens": 8}
+_T = "distilabel.steps.tasks."
+_ANSWER = {_T + "text_generation.TextGeneration", _T + "text_generation.ChatGeneration"}
+TASKS = {  # the distilabel task classes each recipe runs through
+    "evol_instruct": {_T + "evol_instruct.base.EvolInstruct", _T + "text_generation.TextGeneration"},
+    "self_instruct": {_T + "self_instruct.SelfInstruct", _T + "text_generation.TextGeneration"},
+    "critique_revise": _ANSWER,
+    "ultrafeedback": _ANSWER | {_T + "ultrafeedback.UltraFeedback"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +53,8 @@ def raw(store, sample_logs):
     return ingest([str(sample_logs)], to="raw", store=store, workers=1).version
 
 
-def local_file(tiny) -> LLMFile:
-    return LLMFile(llm={"backend": "transformers", "model": tiny, "generation": GEN})
+def local_file(tiny, **extra) -> LLMFile:
+    return LLMFile(llm={"backend": "transformers", "model": tiny, "generation": GEN, **extra})
 
 
 def source_ids(version) -> set[str]:
@@ -103,6 +110,14 @@ def test_every_recipe_with_a_local_transformers_model(store, raw, tiny, local_ba
         usage = next(iter(synth["usage"].values()))
         assert usage["calls"] == res.calls and usage["input_tokens"] > 0 and usage["output_tokens"] > 0
 
+        assert synth["tasks"]["answer"] == "distilabel.steps.tasks.text_generation.TextGeneration"
+
+        # a random judge rates nothing: the run fails loudly, naming the reason, and publishes nothing
+        with pytest.raises(SynthesisFailed) as err:
+            synthesize("ultrafeedback", source="raw", to="uf", llm=local_file(tiny), store=store, limit=3,
+                       settings={"n": 2}, backends={"llm": local_backend})
+        assert "judge_unparseable" in str(err.value) and store.versions("uf") == []
+
         ready = {"llm": local_backend}
         for recipe, settings, outputs in [
             ("evol_instruct", {"rounds": 2}, ["evol@v1"]),
@@ -112,11 +127,12 @@ def test_every_recipe_with_a_local_transformers_model(store, raw, tiny, local_ba
         ]:
             name = outputs[0].split("@")[0]
             res = synthesize(recipe, source="raw", to=name, llm=local_file(tiny), store=store, limit=3,
-                             settings=settings, backends=dict(ready))
+                             settings=settings, backends=dict(ready), allow_empty=recipe == "ultrafeedback")
             assert [v.ref for v in res.versions] == outputs
             for v in res.versions:
                 check_lineage(v, raw, 3)
                 assert v.manifest["synth"]["templates"], recipe  # prompt template versions recorded
+                assert set(v.manifest["synth"]["tasks"].values()) == TASKS[recipe]  # distilabel formats and parses
             if recipe == "critique_revise":
                 pref, sft = res.versions
                 assert pref.kind == "preference" and sft.kind == "conversation"
@@ -160,11 +176,14 @@ class ScriptedJudge:
                 return "scripted-judge"
 
             def generate(self, inputs, num_generations=1, **kwargs):
-                text = "\n".join(m["content"] for m in inputs[0])
-                assert "Rating:" in text and "<text 3>" in text  # the UltraFeedback rubric with 3 texts
-                reply = ScriptedJudge.REPLIES[self.calls % len(ScriptedJudge.REPLIES)]
-                self.calls += 1
-                return [{"generations": [reply], "statistics": {}}]
+                out = []
+                for chat in inputs:  # a batch: one reply per chat, in order
+                    text = "\n".join(m["content"] for m in chat)
+                    assert "Rating:" in text and "<text 3>" in text  # the UltraFeedback rubric with 3 texts
+                    out.append({"generations": [ScriptedJudge.REPLIES[self.calls % len(ScriptedJudge.REPLIES)]],
+                                "statistics": {}})
+                    self.calls += 1
+                return out
 
         judge = _Judge()
         judge.load()
@@ -201,7 +220,7 @@ def test_resume_after_interruption_skips_finished_items(store, raw, tiny, local_
         if done == 2:
             raise Interrupt
 
-    llm = local_file(tiny)
+    llm = local_file(tiny, batch_size=2)  # two items in flight: the interruption leaves three to do
     before = local_backend.usage.calls
     with pytest.raises(Interrupt):
         synthesize("critique_revise", source="raw", to="cr", llm=llm, store=store, limit=5,
@@ -226,14 +245,11 @@ def test_resume_after_interruption_skips_finished_items(store, raw, tiny, local_
     assert again.reused and again.calls == 0 and again.versions[0].ref == "cr@v1"
 
 
-class FakeRedact(Transform):
-    """Stands in for the PII stage: only its name matters to the guard (as in test_privacy.py)."""
+def _redaction():
+    """The real PII stages (NER engine): the guard certifies what ran, not a stage's name."""
+    from sluice.curate.pii.stage import PiiDetect, RedactPii
 
-    name = "redact_pii"
-    rewrites = ("messages",)
-
-    def transform(self, batch):
-        return batch
+    return [PiiDetect(), RedactPii()]
 
 
 REMOTE = {"backend": "openai", "model": "m", "base_url": "http://10.255.255.1:9/v1", "generation": GEN}
@@ -252,7 +268,7 @@ def test_privacy_guard_refuses_unredacted_data_for_remote_endpoints(store, raw, 
     assert store.versions("out") == []
 
     # redaction in the lineage lets it through (the model itself is local here: no packet leaves)
-    clean = run_curation(CurationRecipe(), [FakeRedact()], store=store, input_ref="raw", output="clean").version
+    clean = run_curation(CurationRecipe(), _redaction(), store=store, input_ref="raw", output="clean").version
     res = synthesize("responses", source="clean", to="out", llm=LLMFile(llm=REMOTE), store=store, limit=2,
                      backends={"llm": local_backend})
     privacy = res.versions[0].manifest["synth"]["privacy"]
@@ -307,6 +323,11 @@ def test_cli_synth(store, raw, tiny, tmp_path):
                                       "--root", str(store.root), "--json"])
     assert result.exit_code == 0, result.output
     assert '"si@v1"' in result.stdout
+    # nothing kept (a random judge): exit 1, naming the reason; nothing published
+    empty = CliRunner().invoke(app, ["synth", "ultrafeedback", "--from", "raw", "--to", "uf", "--llm", str(llm),
+                                     "--set", "n=2", "--limit", "2", "--root", str(store.root)])
+    assert empty.exit_code == 1 and "produced no rows" in empty.output and "judge_" in empty.output
+    assert store.versions("uf") == []
     bad = CliRunner().invoke(app, ["synth", "nope", "--from", "raw", "--to", "x", "--llm", str(llm),
                                    "--root", str(store.root)])
     assert bad.exit_code == 2 and "unknown synth recipe" in bad.output

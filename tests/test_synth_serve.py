@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from sluice.curate.ingest import ingest
-from sluice.synth.runner import LLMFile, synthesize
+from sluice.synth.runner import LLMFile, SynthesisFailed, synthesize
 
 
 def free_port() -> int:
@@ -79,10 +79,21 @@ def test_openai_compatible_endpoint(store, sample_logs, server):
     assert out.manifest["synth"]["models"]["llm"]["base_url"] == base_url
     assert out.manifest["synth"]["privacy"]["remote_endpoints"] == []  # loopback is this machine
 
-    res = synthesize("ultrafeedback", source="raw", to="prefs", llm=endpoint_file(model, base_url), store=store,
-                     limit=3, settings={"n": 2})
-    acc = res.versions[0].manifest["accounting"]
-    assert acc["rows_in"] == 3 and acc["kept"] + acc["rejected_total"] == 3
+    assert out.manifest["synth"]["tasks"]["answer"].endswith("TextGeneration")
+
+    # every recipe runs through its distilabel tasks against the same server
+    from test_synth_run import TASKS, check_lineage
+
+    raw = store.resolve("raw")
+    for recipe, settings in [("evol_instruct", {"rounds": 1}), ("self_instruct", {"num_instructions": 2}),
+                             ("critique_revise", {}), ("ultrafeedback", {"n": 2})]:
+        # the tiny model writes random text, so its UltraFeedback judgments are unparsable: allow_empty
+        res = synthesize(recipe, source="raw", to=recipe.replace("_", "-"), llm=endpoint_file(model, base_url),
+                         store=store, limit=3, settings=settings, allow_empty=recipe == "ultrafeedback")
+        for v in res.versions:
+            check_lineage(v, raw, 3)
+            assert set(v.manifest["synth"]["tasks"].values()) == TASKS[recipe], recipe
+        assert res.calls > 0
 
 
 def test_retries_with_backoff_then_counted_failure(store, sample_logs):
@@ -90,12 +101,16 @@ def test_retries_with_backoff_then_counted_failure(store, sample_logs):
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: connection refused
     llm = endpoint_file("m", dead, max_retries=2, backoff_s=0.01)
     start = time.perf_counter()
-    res = synthesize("responses", source="raw", to="sft", llm=llm, store=store, limit=3)
+    with pytest.raises(SynthesisFailed) as err:  # nothing kept: the run fails, naming the real error
+        synthesize("responses", source="raw", to="sft", llm=llm, store=store, limit=3)
+    assert "generation_failed" in str(err.value) and "APIConnectionError: Connection error" in str(err.value)
+    assert store.versions("sft") == []
+    res = synthesize("responses", source="raw", to="sft", llm=llm, store=store, limit=3, allow_empty=True)
     assert time.perf_counter() - start < 30
     acc = res.versions[0].manifest["accounting"]
     failed = acc["rejected"]["synth.responses"]["generation_failed"]
     assert acc["kept"] == 0 and failed >= 1
     usage = next(iter(res.versions[0].manifest["synth"]["usage"].values()))
-    assert usage["retries"] == 2 * failed and usage["failed_calls"] == failed
+    assert usage["retries"] == 2 * 2 * failed and usage["failed_calls"] == 2 * failed  # both sessions count
     rejected = res.versions[0].read("rejected").to_pylist()
-    assert all(r["detail"] == "APIConnectionError" for r in rejected if r["stage"] == "synth.responses")
+    assert all(r["detail"].startswith("APIConnectionError") for r in rejected if r["stage"] == "synth.responses")

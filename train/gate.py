@@ -2,8 +2,8 @@
 
 ``evaluate(adapter_dir, golden_ref, store)`` generates greedily with the base model (adapter
 disabled — same weights in memory) and the tuned model for every golden prompt, scores both with
-exact match and ROUGE-L F1 (and an LLM judge through an OpenAI-compatible endpoint when
-``judge_url`` is given), applies the promotion rule (``GateRule`` in config.py) overall and per
+exact match and ROUGE-L F1 (and an LLM judge — distilabel's PrometheusEval through sluice's
+LLM backends, behind the privacy guard, see ``sluice.synth.grader`` — when ``judge`` is given), applies the promotion rule (``GateRule`` in config.py) overall and per
 category, writes ``eval_results.json`` and re-renders the model card. The CLI exits 1 when the
 gate fails.
 
@@ -52,37 +52,40 @@ def rouge_l(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def judge_scores(items, predictions: list[str], url: str, model: str, api_key: str = "none") -> list[float]:
-    """0-1 scores from an LLM judge on an OpenAI-compatible endpoint (vLLM, Ollama, TGI, OpenAI)."""
-    from openai import OpenAI
+def judge_scores(items, predictions: list[str], spec, *, rubric: str = "helpfulness", backend=None):
+    """0-1 scores from an LLM judge (PrometheusEval with the golden answer as reference; see
+    ``sluice.synth.grader``), None where a judgment failed — counted in the returned Judgments."""
+    from sluice.synth.grader import judge
 
-    client = OpenAI(base_url=url, api_key=api_key)
-    scores = []
-    for item, pred in zip(items, predictions):
-        question = "\n".join(f"{m['role']}: {m['content']}" for m in item.prompt)
-        reply = client.chat.completions.create(model=model, temperature=0, max_tokens=8, messages=[{
-            "role": "user", "content": "Rate the ANSWER to the CONVERSATION against the REFERENCE from 1 (wrong) "
-            f"to 10 (as good as the reference). Reply with the number only.\n\nCONVERSATION:\n{question}\n\n"
-            f"REFERENCE:\n{item.reference}\n\nANSWER:\n{pred}"}])
-        m = re.search(r"\d+", reply.choices[0].message.content or "")
-        scores.append(min(10, max(1, int(m.group()))) / 10 if m else 0.0)
-    return scores
+    questions = ["\n".join(f"{m['role']}: {m['content']}" for m in it.prompt) for it in items]
+    return judge([{"instruction": q, "generation": p, "reference": it.reference}
+                  for q, p, it in zip(questions, predictions, items)], spec, rubric=rubric, backend=backend)
 
 
-def score(items, predictions: list[str], judge: list[float] | None = None) -> dict:
+def score(items, predictions: list[str], judged=None) -> dict:
+    """Mean metrics overall and per category. Failed judgments are left out of the judge mean and
+    reported under ``judge_errors`` — never scored 0."""
     per = [{"exact_match": exact_match(p, it.reference), "rouge_l": rouge_l(p, it.reference)}
            for it, p in zip(items, predictions)]
-    if judge is not None:
-        for row, j in zip(per, judge):
+    if judged is not None:
+        for row, j in zip(per, judged.scores):
             row["judge"] = j
 
     def mean(rows):
-        return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+        out = {}
+        for k in rows[0]:
+            values = [r[k] for r in rows if r[k] is not None]
+            if values:
+                out[k] = sum(values) / len(values)
+        return out
 
     cats: dict[str, list] = {}
     for it, row in zip(items, per):
         cats.setdefault(it.category, []).append(row)
-    return {"overall": mean(per), "by_category": {c: mean(rows) for c, rows in sorted(cats.items())}}
+    result = {"overall": mean(per), "by_category": {c: mean(rows) for c, rows in sorted(cats.items())}}
+    if judged is not None:
+        result["judge_errors"] = judged.report()
+    return result
 
 
 # -- decision ----------------------------------------------------------------------------------
@@ -90,9 +93,12 @@ def score(items, predictions: list[str], judge: list[float] | None = None) -> di
 def decide(base: dict, tuned: dict, rule: GateRule) -> dict:
     """Apply the promotion rule to base and tuned scores; every failed condition is a reason."""
     m = rule.metric
-    if m not in tuned["overall"]:
-        raise DataError(f"the gate rule compares {m!r}, which was not computed",
-                        hint="pass --judge-url/--judge-model for the judge metric, or set gate.metric=rouge_l")
+    if m not in tuned["overall"] or m not in base["overall"]:
+        failed = (tuned.get("judge_errors") or {}).get("errors")
+        raise DataError(f"the gate rule compares {m!r}, which was not computed"
+                        + (f": every judgment failed ({failed})" if failed else ""),
+                        hint="pass --judge-url/--judge-model (or --judge-llm) for the judge metric, "
+                             "or set gate.metric=rouge_l")
     reasons, passed = [], True
     b, t = base["overall"][m], tuned["overall"][m]
     if t >= b + rule.min_gain:
@@ -103,7 +109,13 @@ def decide(base: dict, tuned: dict, rule: GateRule) -> dict:
     if rule.min_score is not None and t < rule.min_score:
         passed = False
         reasons.append(f"{m}: tuned {t:.4f} below the floor {rule.min_score}")
+    for side in (base, tuned):
+        errors = (side.get("judge_errors") or {}).get("errors")
+        if errors and m == "judge":
+            reasons.append(f"judge: {sum(errors.values())} judgment(s) failed and were left out ({errors})")
     for cat, vals in tuned["by_category"].items():
+        if m not in vals or m not in base["by_category"][cat]:
+            continue
         drop = base["by_category"][cat][m] - vals[m]
         if drop > rule.max_category_regression:
             passed = False
@@ -132,9 +144,14 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
 
 
 def evaluate(adapter_dir: str | Path, golden_ref: str, store, *, rule: GateRule | None = None,
-             max_new_tokens: int = 64, judge_url: str | None = None, judge_model: str | None = None,
-             base_model: str | None = None) -> dict:
-    """Generate, score, decide; record the result beside the adapter and in its model card."""
+             max_new_tokens: int = 64, judge=None, judge_rubric: str = "helpfulness",
+             allow_unredacted: bool = False, base_model: str | None = None, judge_backend=None,
+             calibration: dict | None = None) -> dict:
+    """Generate, score, decide; record the result beside the adapter and in its model card.
+
+    ``judge`` is an ``LLMSpec`` (``sluice.synth.llm``); a non-loopback judge is refused before any
+    work unless the golden set's lineage shows PII redaction (or ``allow_unredacted``).
+    """
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -142,10 +159,16 @@ def evaluate(adapter_dir: str | Path, golden_ref: str, store, *, rule: GateRule 
     from .card import write_card
     from .run import INFO_FILE, read_info
 
+    items, golden = D.load_golden(store, golden_ref)
+    privacy = None
+    if judge is not None:
+        from sluice.synth.grader import guard
+
+        privacy = guard(judge, store, version=store.resolve(golden["ref"]), what=f"golden set {golden['ref']}",
+                        allow_unredacted=allow_unredacted)
     folder = Path(adapter_dir)
     info = read_info(folder)
     rule = rule or GateRule(**info["config"].get("gate", {}))
-    items, golden = D.load_golden(store, golden_ref)
     recorded = info.get("golden")
     if recorded and recorded["content_sha256"] != golden["content_sha256"]:
         raise DataError(f"golden set {golden['ref']} differs from the one recorded at training time "
@@ -163,12 +186,23 @@ def evaluate(adapter_dir: str | Path, golden_ref: str, store, *, rule: GateRule 
     with model.disable_adapter():
         base_pred = generate(model, tokenizer, prompts, max_new_tokens)
     tuned_pred = generate(model, tokenizer, prompts, max_new_tokens)
-    judge = (lambda preds: judge_scores(items, preds, judge_url, judge_model or "judge")) if judge_url else None
+    def judged(preds):
+        return judge_scores(items, preds, judge, rubric=judge_rubric, backend=judge_backend) if judge else None
+
     result = {
         "golden": golden, "rule": rule.model_dump(),
-        "base": score(items, base_pred, judge(base_pred) if judge else None),
-        "tuned": score(items, tuned_pred, judge(tuned_pred) if judge else None),
+        "base": score(items, base_pred, judged(base_pred)),
+        "tuned": score(items, tuned_pred, judged(tuned_pred)),
     }
+    for side in ("base", "tuned"):  # a metric one side lacks (all its judgments failed) is compared on neither
+        other = result["tuned" if side == "base" else "base"]["overall"]
+        for k in [k for k in result[side]["overall"] if k not in other]:
+            result[side]["overall"].pop(k)
+    if judge is not None:
+        result["judge"] = {**judge.identity(), "rubric": judge_rubric, "task": "distilabel PrometheusEval",
+                           "privacy": privacy}
+    if calibration is not None:
+        result["calibration"] = calibration
     result["decision"] = decide(result["base"], result["tuned"], rule)
     # Predictions stay beside the adapter (they can echo PII from prompts); the card holds only metrics.
     (folder / "eval_results.json").write_text(json.dumps(

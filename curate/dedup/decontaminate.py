@@ -1,33 +1,52 @@
-"""contamination / decontaminate — word n-gram overlap with evaluation sets.
+"""contamination / decontaminate — eval-set items found in the data, verbatim, edited or embedded.
 
-``contamination`` (score, per batch) reads ``messages`` and adds, for the eval item sharing the
-most word n-grams (default 13, after normalization) with the row's prompts and answers:
-  ``contam_set`` (eval set name), ``contam_item`` (item id), ``contam_ngrams`` (shared n-grams;
-  0 and nulls when the row shares none).
-Eval sets are JSONL / JSONL.gz / JSON / Parquet files or conversation dataset versions
-(``ref: golden@v1``). Items with fewer words than ``ngram`` in a field cannot be matched at that
-size; their count is logged. The checkpoint key covers the eval sets' contents, not just paths.
+``contamination`` (score, per batch) reads ``messages`` and adds, for the eval item that covers
+the most of itself inside the row's text (``key``, default prompts and answers):
+  ``contam_set``, ``contam_item`` (item id), ``contam_field`` (which field of the item),
+  ``contam_words`` (the item's length in words), ``contam_matched`` (its words found, in order,
+  inside one window of the row), ``contam_run`` (the longest verbatim run of its words),
+  ``contam_similarity`` (cosine to the item when the optional semantic check found it);
+  nulls and zeros when no item comes close.
 
-``decontaminate`` (decide, per batch) rejects rows with ``contam_ngrams ≥ min_ngrams`` as
-``contaminated``; ``detail`` is JSON ``{"set", "item", "ngrams"}``.
+How: both sides are normalized (Unicode NFKC, case, punctuation, whitespace — normalize.py), then
+split into words. Candidates share rare word bigrams with an item (bigrams found in more than
+``max_df`` items are stop-phrases and not indexed); each candidate is verified by aligning the
+item's words with the row's (difflib matching blocks) and counting the item words matched inside
+a window of the row no longer than the item plus a few words. So an item is found verbatim, with
+case/punctuation/whitespace changes, with a word swapped or dropped, with a ``Question:`` prefix,
+and embedded in a longer prompt. Items shorter than ``min_words`` cannot be told from chance;
+their count is logged and recorded in the manifest (``too_short_items``). Multiple-choice items
+are matched with and without their options (evalsets.py). Eval sets are JSONL / JSON / CSV /
+Parquet files, folders written by ``datasets``' ``save_to_disk``, or dataset versions (``ref:``);
+the checkpoint key covers their contents, not just paths.
+
+With ``semantic: {model, threshold}``, each row's nearest item by embedding
+(``sluice.curate.quality.embed``) with cosine ≥ threshold is a candidate too, and
+``contam_similarity`` records its cosine (null otherwise); then the n-gram test still decides,
+with the lower ``semantic_coverage`` bar, as the paraphrase-contamination literature does.
+
+``decontaminate`` (decide, per batch) rejects as ``contaminated`` rows where the item is at least
+``min_words`` long and at most ``misses(words)`` of its words are missing (none below
+``fuzzy_from`` words — whole-item containment — else ``floor(words × (1 − min_coverage))``, at least
+one), or where a verbatim run reaches ``min_run`` words; ``detail`` is JSON
+``{"set", "item", "field", "matched", "words", "run"}``. Defaults are chosen from the curve in
+BENCHMARKS.md ("Decontamination"), measured with benchmarks/bench_decontaminate.py.
 
     - stage: contamination
-      ngram: 13
+      key: prompts
       evalsets:
-        - {name: gsm8k, path: ../shared/data/evalsets/gsm8k/test.jsonl, fields: [question, answer]}
-        - {name: humaneval, path: ../shared/data/evalsets/humaneval/HumanEval.jsonl.gz,
-           fields: [prompt, canonical_solution], id_field: task_id}
+        - {name: gsm8k, path: ../shared/data/evalsets/gsm8k/test.jsonl, fields: [question]}
+        - {name: mmlu, path: mmlu_test.csv}
+        - {name: truthfulqa, path: truthful_qa_saved/}        # datasets' save_to_disk folder
     - stage: decontaminate
-      min_ngrams: 1
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import logging
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import numpy as np
@@ -35,21 +54,24 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from sluice.errors import DataError
+from sluice.recipe import ExistingRecipePath
 from sluice.stage import Filter, Scorer, StageConfig
 
-from .minhash import shingle_hashes
+from .evalsets import ID_FIELDS, Item, missing_fields, read_records, record_items
 from .normalize import Key, NormalizeOptions, key_text, normalize_strings, normalized_key
 
 log = logging.getLogger(__name__)
-ID_FIELDS = ("task_id", "id", "idx", "question_id")
+_BIG = np.int64(1 << 31)
 
 
 class EvalSet(StageConfig):
     name: str | None = Field(None, description="set name reported in detail (default: file stem or dataset name)")
-    path: str | None = Field(None, description="JSONL / JSONL.gz / JSON / Parquet file")
+    path: ExistingRecipePath | None = Field(None, description="JSONL / JSONL.gz / JSON / CSV / Parquet file, or a "
+                                                          "save_to_disk folder (relative to the recipe's folder)")
     ref: str | None = Field(None, description="or a conversation dataset version, e.g. golden@v1")
     root: str | None = Field(None, description="store folder for ref (default: $SLUICE_HOME or ./sluice-data)")
-    fields: list[str] | None = Field(None, description="text fields to check (default: every string field)")
+    fields: list[str] | None = Field(None, description="text fields to check, dotted for nested ones "
+                                                       "(default: every string field)")
     id_field: str | None = Field(None, description="item id field (default: task_id/id if present, else the row number)")
 
     @model_validator(mode="after")
@@ -64,75 +86,87 @@ class EvalSet(StageConfig):
             return self.name
         if self.ref:
             return self.ref.split("@")[0]
-        stem = Path(self.path).name
-        for suffix in (".gz", ".jsonl", ".json", ".parquet"):
+        stem = Path(self.path.rstrip("/")).name
+        for suffix in (".gz", ".jsonl", ".json", ".parquet", ".csv", ".tsv"):
             stem = stem.removesuffix(suffix)
         return stem
 
 
+class SemanticCheck(StageConfig):
+    model: str = Field("all-MiniLM-L6-v2", description="embedding model (sluice.curate.quality.embed; default: the "
+                                                       "embedded all-MiniLM-L6-v2)")
+    threshold: float = Field(0.9, gt=0, le=1, description="cosine similarity to an item that makes it a candidate")
+
+
 class ContaminationConfig(StageConfig):
     evalsets: list[EvalSet] = Field(min_length=1, description="reference eval sets")
-    ngram: int = Field(13, ge=3, le=64, description="n-gram length in words")
     key: Key = Field("prompts_and_answers", description="which text of a conversation is checked")
     normalize: NormalizeOptions = Field(default_factory=NormalizeOptions, description="normalization of both sides")
+    min_words: int = Field(4, ge=2, description="items shorter than this (after normalization) are not indexed: "
+                                                "too short to tell from chance; their count is reported")
+    max_df: int = Field(50, ge=1, description="a word bigram shared by more items than this is a stock phrase "
+                                              "and does not make candidates")
+    slack: int = Field(4, ge=0, description="extra row words a matched window may span beyond the item's length")
+    semantic: SemanticCheck | None = Field(None, description="also take each row's nearest item by embedding "
+                                                             "(cosine ≥ threshold) as a candidate: paraphrases that "
+                                                             "share no rare bigram; off by default (slow on CPU)")
 
 
-def _read_file(path: Path) -> pl.DataFrame:
-    if not path.is_file():
-        raise DataError(f"eval set file not found: {path}", hint="fix the path (relative paths start at the "
-                                                                  "working directory)")
-    name = path.name.lower()
-    try:
-        if name.endswith(".parquet"):
-            return pl.read_parquet(path)
-        raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
-        if name.removesuffix(".gz").endswith(".json"):
-            return pl.DataFrame(json.loads(raw))
-        return pl.read_ndjson(io.BytesIO(raw), infer_schema_length=None)
-    except (pl.exceptions.PolarsError, ValueError, OSError) as e:
-        raise DataError(f"cannot read eval set {path}: {type(e).__name__}",
-                        hint="eval sets are JSONL (optionally .gz), a JSON list, or Parquet") from None
-
-
-def load_items(spec: EvalSet, key: Key) -> tuple[pl.Series, dict[str, pl.Series]]:
-    """(item ids, {field: texts}) of one eval set."""
+def load_items(spec: EvalSet) -> list[Item]:
+    """Every reference item of one eval set."""
     if spec.ref:
         from sluice.store import Store
 
         df = pl.from_arrow(Store(spec.root).resolve(spec.ref).read())
-        return df["id"].cast(pl.String), {"messages": df.select(key_text(key)).to_series()}
-    df = _read_file(Path(spec.path))
-    id_field = spec.id_field or next((f for f in ID_FIELDS if f in df.columns), None)
-    if id_field and id_field not in df.columns:
-        raise DataError(f"eval set {spec.path} has no field {id_field!r}", hint=f"fields: {', '.join(df.columns)}")
-    ids = df[id_field].cast(pl.String) if id_field else pl.Series([str(i) for i in range(df.height)])
-    fields = spec.fields or [c for c, t in df.schema.items() if t == pl.String and c != id_field]
-    missing = [f for f in fields if f not in df.columns]
+        texts = df.select(key_text("prompts_and_answers")).to_series().to_list()
+        return [Item(spec.label, i, "messages", t) for i, t in zip(df["id"].cast(pl.String).to_list(), texts)]
+    records = read_records(Path(spec.path))
+    id_field = spec.id_field or next((f for f in ID_FIELDS if records and f in records[0]), None)
+    if spec.id_field and records and spec.id_field not in records[0]:
+        raise DataError(f"eval set {spec.path} has no field {spec.id_field!r}",
+                        hint=f"fields: {', '.join(records[0])}")
+    missing = missing_fields(records, spec.fields or [])
     if missing:
-        raise DataError(f"eval set {spec.path} lacks fields {missing}", hint=f"fields: {', '.join(df.columns)}")
-    return ids, {f: df[f] for f in fields}
+        raise DataError(f"eval set {spec.path} lacks fields {missing}",
+                        hint=f"fields: {', '.join(records[0]) if records else 'none (empty file)'}")
+    return [it for n, r in enumerate(records)
+            for it in record_items(r, spec.label, str(r.get(id_field, n)) if id_field else str(n), spec.fields)]
 
 
-def full_ngrams(texts: pl.Series, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(doc, 64-bit hash) of every complete word n-gram (texts shorter than n give none)."""
-    doc, h = shingle_hashes(texts, n, "word")
-    words = (texts.str.count_matches(" ") + 1).to_numpy()
-    ok = words[doc] >= n
-    return doc[ok], h[ok]
+def _words(norm: pl.Series) -> list[list[str]]:
+    return [t.split(" ") if t else [] for t in norm.to_list()]
+
+
+def _match(item: list[int], row: list[int], slack: int) -> tuple[int, int]:
+    """(item words matched in order inside one row window of len(item)+slack words, longest run)."""
+    blocks = [b for b in SequenceMatcher(None, item, row, autojunk=False).get_matching_blocks() if b.size]
+    best = run = total = lo = 0
+    span = len(item) + slack
+    for b in blocks:
+        total += b.size
+        while blocks[lo].b < b.b + b.size - span:
+            total -= blocks[lo].size
+            lo += 1
+        best, run = max(best, total), max(run, b.size)
+    return min(best, len(item)), run
 
 
 class Contamination(Scorer):
     name = "contamination"
     Config = ContaminationConfig
     reads = ("messages",)
-    adds = ("contam_set", "contam_item", "contam_ngrams")
+    adds = ("contam_set", "contam_item", "contam_field", "contam_words", "contam_matched", "contam_run",
+            "contam_similarity")
+    version = 2  # alignment of normalized words instead of 13-gram counts
 
     def fingerprint(self, upstream: str) -> str:
         digest = hashlib.sha256()
         for spec in self.config.evalsets:
             if spec.path:
                 p = Path(spec.path)
-                digest.update(p.read_bytes() if p.is_file() else b"missing:" + spec.path.encode())
+                files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+                for f in files:
+                    digest.update(f.read_bytes() if f.is_file() else b"missing:" + spec.path.encode())
             else:
                 from sluice.store import Store
 
@@ -142,48 +176,136 @@ class Contamination(Scorer):
 
     def setup(self) -> None:
         c = self.config
-        frames, short = [], 0
-        for spec in c.evalsets:
-            ids, fields = load_items(spec, "prompts_and_answers")
-            for texts in fields.values():
-                norm = normalize_strings(texts, c.normalize)
-                doc, h = full_ngrams(norm, c.ngram)
-                short += int(((norm.str.count_matches(" ") + 1) < c.ngram).sum())
-                frames.append(pl.DataFrame({"h": h, "contam_set": spec.label, "contam_item": ids.gather(doc)}))
-        self.index = pl.concat(frames).unique() if frames else pl.DataFrame(
-            schema={"h": pl.UInt64, "contam_set": pl.String, "contam_item": pl.String})
-        log.info("contamination: %d distinct %d-grams from %d eval sets; %d fields shorter than n cannot match",
-                 self.index["h"].n_unique(), c.ngram, len(c.evalsets), short)
+        items = [it for spec in c.evalsets for it in load_items(spec)]
+        words = _words(normalize_strings(pl.Series([it.text for it in items], dtype=pl.String), c.normalize))
+        keep = [i for i, w in enumerate(words) if len(w) >= c.min_words]
+        ids_per_item = {(items[i].set, items[i].id) for i in range(len(items))}
+        long_ids = {(items[i].set, items[i].id) for i in keep}
+        self.stats = {"items": len(ids_per_item), "texts": len(items), "too_short_items": len(ids_per_item - long_ids),
+                      "too_short_texts": len(items) - len(keep), "min_words": c.min_words}
+        self.items = [items[i] for i in keep]
+        self.vocab: dict[str, int] = {}
+        self.item_words = [np.array([self.vocab.setdefault(w, len(self.vocab)) for w in words[i]], np.int64)
+                           for i in keep]
+        self.index = self._bigram_index()
+        if c.semantic is not None:
+            from sluice.curate.quality.embed import embed_texts, load_model
+
+            self.embedder = load_model(c.semantic.model)
+            self.item_vectors = embed_texts(self.embedder, [it.text for it in self.items])
+        log.info("contamination: %d items (%d texts) from %d eval sets; %d items shorter than %d words cannot be "
+                 "detected", self.stats["items"], len(items), len(c.evalsets), self.stats["too_short_items"],
+                 c.min_words)
+
+    def _bigram_index(self) -> pl.DataFrame:
+        """(bigram, item, need): each item's rare bigrams and how many a candidate must share."""
+        grams = pl.DataFrame({
+            "g": np.concatenate([w[:-1] * _BIG + w[1:] for w in self.item_words]) if self.item_words
+            else np.zeros(0, np.int64),
+            "item": np.repeat(np.arange(len(self.item_words), dtype=np.int32),
+                              [len(w) - 1 for w in self.item_words])}).unique()
+        grams = grams.with_columns(pl.len().over("g").alias("df"))
+        # stock bigrams do not make candidates, but every item keeps its two rarest
+        rank = pl.col("df").rank("ordinal").over("item")
+        kept = grams.filter((pl.col("df") <= self.config.max_df) | (rank <= 2))
+        return kept.with_columns((pl.len().over("item") * 0.25).ceil().cast(pl.Int32).alias("need")).select(
+            "g", "item", "need")
+
+    def describe(self) -> dict:
+        if not hasattr(self, "stats"):
+            self.setup()
+        semantic = self.config.semantic
+        return {"reference": self.stats, **({"semantic": semantic.model_dump()} if semantic else {})}
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
         if not hasattr(self, "index"):
             self.setup()
-        texts = normalized_key(batch, c.key, c.normalize)
-        doc, h = full_ngrams(texts, c.ngram)
-        hits = (pl.DataFrame({"doc": doc, "h": h}).join(self.index, on="h")
-                .group_by("doc", "contam_set", "contam_item").agg(pl.col("h").n_unique().alias("contam_ngrams"))
-                .sort("contam_ngrams", "contam_set", "contam_item", descending=[True, False, False])
-                .group_by("doc", maintain_order=True).first())
-        rows = pl.DataFrame({"doc": np.arange(batch.height, dtype=doc.dtype)})
-        out = rows.join(hits, on="doc", how="left", maintain_order="left")
-        return out.select("contam_set", "contam_item",
-                          pl.col("contam_ngrams").fill_null(0).cast(pl.Int32))
+        rows = [np.array([self.vocab.get(w, -1 - i) for i, w in enumerate(ws)], np.int64)
+                for ws in _words(normalized_key(batch, c.key, c.normalize))]
+        candidates = set(self._candidates(rows))
+        similar = self._similar(batch) if c.semantic is not None else {}
+        candidates |= {(doc, item) for doc, (item, _) in similar.items()}
+        best: dict[int, tuple] = {}
+        for doc, item in sorted(candidates):
+            matched, run = _match(self.item_words[item].tolist(), rows[doc].tolist(), c.slack)
+            n = len(self.item_words[item])
+            rank = (matched / n, matched, run)
+            if matched and rank > best.get(doc, ((0, 0, 0),))[0]:
+                best[doc] = (rank, item, matched, run)
+        out = {k: [None] * batch.height for k in self.adds}
+        for doc, (_, item, matched, run) in best.items():
+            it = self.items[item]
+            for k, v in zip(self.adds, (it.set, it.id, it.field, len(self.item_words[item]), matched, run)):
+                out[k][doc] = v
+        out["contam_similarity"] = [similar[d][1] if d in best and d in similar and similar[d][0] == best[d][1]
+                                    else None for d in range(batch.height)]
+        frame = pl.DataFrame({k: pl.Series(v, dtype=pl.String if k in self.adds[:3] else
+                                           pl.Float32 if k == "contam_similarity" else pl.Int32)
+                              for k, v in out.items()})
+        return frame.with_columns(pl.col(self.adds[3:6]).fill_null(0))
+
+    def _similar(self, batch: pl.DataFrame) -> dict[int, tuple[int, float]]:
+        """row → (nearest item by embedding, cosine), for rows whose cosine reaches the threshold."""
+        from sluice.curate.quality.embed import embed_texts
+
+        texts = batch.select(key_text(self.config.key)).to_series().to_list()
+        if not len(self.items):
+            return {}
+        sim = embed_texts(self.embedder, texts) @ self.item_vectors.T
+        top = sim.argmax(axis=1)
+        best = sim[np.arange(len(texts)), top]
+        keep = np.flatnonzero(best >= self.config.semantic.threshold)
+        return {int(d): (int(top[d]), float(best[d])) for d in keep}
+
+    def _candidates(self, rows: list[np.ndarray]) -> list[tuple[int, int]]:
+        """(row, item) pairs sharing at least ``need`` of the item's indexed bigrams."""
+        lens = [max(len(r) - 1, 0) for r in rows]
+        if not sum(lens):
+            return []
+        g = np.concatenate([r[:-1] * _BIG + r[1:] for r in rows if len(r) > 1])
+        doc = np.repeat(np.arange(len(rows), dtype=np.int32), lens)
+        hits = (pl.DataFrame({"doc": doc, "g": g}).unique().join(self.index, on="g")
+                .group_by("doc", "item").agg(pl.len().alias("shared"), pl.col("need").first())
+                .filter(pl.col("shared") >= pl.col("need")))
+        return list(zip(hits["doc"].to_list(), hits["item"].to_list()))
 
 
 class DecontaminateConfig(StageConfig):
-    min_ngrams: int = Field(1, ge=1, description="shared n-grams with one eval item that make a row contaminated")
+    min_words: int = Field(4, ge=2, description="items shorter than this never decide (too short to tell from chance)")
+    fuzzy_from: int = Field(8, ge=2, description="items this long may miss words; shorter ones must be contained whole")
+    min_coverage: float = Field(0.8, gt=0, le=1, description="share of a long item's words that must be found in order")
+    min_run: int | None = Field(20, ge=5, description="a verbatim run of this many item words alone is contamination "
+                                                      "(None: off)")
+    semantic_coverage: float = Field(0.5, gt=0, le=1, description="with the semantic check: an item at least this "
+                                                                  "similar by embedding needs only this share of its "
+                                                                  "words found (a paraphrase)")
+
+
+def allowed_misses(words: pl.Expr, c: DecontaminateConfig) -> pl.Expr:
+    fuzzy = (words * (1 - c.min_coverage)).floor().cast(pl.Int32).clip(lower_bound=1)
+    return pl.when(words >= c.fuzzy_from).then(fuzzy).otherwise(0)
 
 
 class Decontaminate(Filter):
     name = "decontaminate"
     Config = DecontaminateConfig
-    reads = ("contam_set", "contam_item", "contam_ngrams")
-    reasons = {"contaminated": "shares word n-grams with an eval item (detail: set, item, n-grams)"}
+    reads = ("contam_set", "contam_item", "contam_field", "contam_words", "contam_matched", "contam_run",
+             "contam_similarity")
+    reasons = {"contaminated": "an eval item is found in the row, verbatim, lightly edited or embedded "
+                               "(detail: set, item, field, matched, words, run)"}
+    version = 2
 
     def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
-        hit = pl.col("contam_ngrams") >= self.config.min_ngrams
-        detail = pl.struct(set=pl.col("contam_set"), item=pl.col("contam_item"),
-                           ngrams=pl.col("contam_ngrams")).struct.json_encode()
+        c = self.config
+        words, matched = pl.col("contam_words"), pl.col("contam_matched")
+        hit = (words >= c.min_words) & (matched > 0) & (matched >= words - allowed_misses(words, c))
+        if c.min_run is not None:
+            hit = hit | (pl.col("contam_run") >= c.min_run)
+        if "contam_similarity" in batch.columns:  # set only where the semantic check found the item
+            paraphrase = pl.col("contam_similarity").is_not_null() & (matched >= words * c.semantic_coverage)
+            hit = hit | (paraphrase & (words >= c.min_words)).fill_null(False)
+        detail = pl.struct(set=pl.col("contam_set"), item=pl.col("contam_item"), field=pl.col("contam_field"),
+                           matched=matched, words=words, run=pl.col("contam_run")).struct.json_encode()
         return batch.select(pl.when(hit).then(pl.lit("contaminated")).alias("reason"),
                             pl.when(hit).then(detail).alias("detail"))

@@ -14,7 +14,7 @@ and rejects the others with reason ``near_duplicate`` and ``duplicate_of`` = the
 (``detail``: the row's best estimated Jaccard).
 
     - stage: minhash
-      key: conversation
+      key: dialogue       # default; conversation also compares the system prompt
       unit: word          # word | char shingles
       ngram: 5
       num_perm: 128
@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 
 class MinHashConfig(StageConfig):
-    key: Key = Field("conversation", description="which text is compared")
+    key: Key = Field("dialogue", description="which text is compared (default: the turns without the system "
+                                             "prompt and tool definitions, which agent data shares across rows)")
     normalize: NormalizeOptions = Field(default_factory=NormalizeOptions, description="normalization before shingling")
     unit: Unit = Field("word", description="shingle unit: word or char n-grams")
     ngram: int = Field(5, ge=1, le=64, description="shingle length in units")

@@ -3,6 +3,10 @@
 A *key* says which text of a conversation is compared:
 
 * ``conversation`` — every message's content, in order (tool-call arguments excluded);
+* ``dialogue`` — the user, assistant and tool turns with each tool call's name and arguments,
+  leaving out the system prompt (and the ``tools`` definitions, which are not messages): what
+  near-dup compares by default, because agent traffic shares one long system prompt and tool list
+  that would otherwise dominate the shingles and merge distinct requests;
 * ``first_user`` — the first user turn (the prompt, for single-turn data);
 * ``prompts`` — every user turn;
 * ``final_answer`` — the last assistant turn;
@@ -22,9 +26,10 @@ from pydantic import Field
 
 from sluice.stage import StageConfig
 
-Key = Literal["conversation", "first_user", "prompts", "final_answer", "prompts_and_answers"]
+Key = Literal["conversation", "dialogue", "first_user", "prompts", "final_answer", "prompts_and_answers"]
 KEY_ROLES: dict[str, tuple[str, ...]] = {
     "conversation": ("system", "user", "assistant", "tool"),
+    "dialogue": ("user", "assistant", "tool"),
     "first_user": ("user",),
     "prompts": ("user",),
     "final_answer": ("assistant",),
@@ -46,7 +51,13 @@ def key_text(key: Key, column: str = "messages") -> pl.Expr:
     """The raw text of ``key`` per row (empty string when the row has no such turn)."""
     e = pl.element()
     roles = KEY_ROLES[key]
-    picked = pl.col(column).list.eval(e.filter(e.struct.field("role").is_in(list(roles))).struct.field("content"))
+    text = e.struct.field("content")
+    if key == "dialogue":  # a tool call is the turn's content as much as its text
+        fn = pl.element().struct.field("function")
+        calls = e.struct.field("tool_calls").list.eval(
+            pl.concat_str([fn.struct.field("name"), fn.struct.field("arguments")], separator=" ", ignore_nulls=True))
+        text = pl.concat_str([text, calls.list.join(" ")], separator=" ", ignore_nulls=True)
+    picked = pl.col(column).list.eval(text.filter(e.struct.field("role").is_in(list(roles))))
     if key == "first_user":
         text = picked.list.first()
     elif key == "final_answer":

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from sluice.schemas import CONVERSATION, FEEDBACK, KTO, MESSAGES, PREFERENCE, TOOL_CALL
 
+from .errors import RecordError
 from .fields import stable_id
 from .messages import dumps
 
@@ -41,6 +42,16 @@ class _Messages:
         return pa.ListArray.from_arrays(pa.array(self.offsets, pa.int32()), struct, type=MESSAGES)
 
 
+def _metadata_json(meta: dict | None) -> str | None:
+    if not meta:
+        return None
+    try:
+        return dumps(meta)
+    except (TypeError, ValueError, RecursionError) as e:
+        raise RecordError("wrong_type", f"metadata holds a value JSON cannot represent ({type(e).__name__})",
+                          "metadata") from None
+
+
 def _content_key(messages: list[tuple]) -> list:
     return [list(m) for m in messages]
 
@@ -54,6 +65,7 @@ class ConversationBuilder:
 
     def clear(self) -> None:
         self.ids: list[str] = []
+        self.content_ids: list[str | None] = []  # the content's id, for rows whose id hashes a source id
         self.sources: list[str] = []
         self.source_ids: list[Any] = []
         self.created: list[Any] = []
@@ -75,11 +87,12 @@ class ConversationBuilder:
         # is another example and needs another id.
         content = _content_key(row["messages"]) if tools is None else [_content_key(row["messages"]), tools]
         rid = row.get("id") or stable_id(source, sid, content)
+        cid = stable_id(source, None, content) if sid is not None and not row.get("id") else None
         fb = row.get("feedback")
         fb = None if fb is None else dict(zip(("thumb", "rating", "edited", "comment"), fb))
-        meta = row.get("metadata")
-        meta = dumps(meta) if meta else None
+        meta = _metadata_json(row.get("metadata"))
         self.ids.append(rid)
+        self.content_ids.append(cid)
         self.sources.append(source)
         self.source_ids.append(sid)
         self.created.append(row.get("created_at"))
@@ -87,6 +100,10 @@ class ConversationBuilder:
         self.tools.append(tools)
         self.feedback.append(fb)
         self.metadata.append(meta)
+
+    def take_content_ids(self) -> list[str | None]:
+        ids, self.content_ids = self.content_ids, []
+        return ids
 
     def table(self) -> pa.Table:
         arrays = [
@@ -113,6 +130,7 @@ class PairBuilder:
         self.msg_cols = ("prompt", "chosen", "rejected") if kind == "preference" else ("prompt", "completion")
         self.source = source
         self.rows: list[dict] = []
+        self.content_ids: list[str | None] = []
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -122,12 +140,16 @@ class PairBuilder:
         out["source"] = row.get("source") or self.source
         for col in self.msg_cols:
             out[col] = _msg_dicts(row[col])
+        cid = None
         if not out.get("id"):
-            out["id"] = stable_id(out["source"], row.get("source_id"),
-                                  [_content_key(row[c]) for c in self.msg_cols])
+            content = [_content_key(row[c]) for c in self.msg_cols]
+            out["id"] = stable_id(out["source"], row.get("source_id"), content)
+            if row.get("source_id") is not None:
+                cid = stable_id(out["source"], None, content)
         meta = row.get("metadata")
-        out["metadata"] = dumps(meta) if isinstance(meta, dict) and meta else (meta or None)
+        out["metadata"] = _metadata_json(meta) if isinstance(meta, dict) else (meta or None)
         self.rows.append(out)
+        self.content_ids.append(cid)
 
     def table(self) -> pa.Table:
         names = self.schema.names
@@ -140,6 +162,10 @@ class PairBuilder:
         table = pa.Table.from_pylist(rows, schema=ts_free).cast(schema)
         self.rows = []
         return table
+
+    def take_content_ids(self) -> list[str | None]:
+        ids, self.content_ids = self.content_ids, []
+        return ids
 
 
 def builder_for(kind: str, source: str):

@@ -13,7 +13,7 @@ import orjson
 
 from . import fields
 from .errors import RecordError, expect, type_name
-from .messages import dumps, make, openai_message, openai_messages, opt_str, quote_role, tool_calls
+from .messages import dumps, loads, make, openai_message, openai_messages, opt_str, quote_role, tool_calls
 
 ID_KEYS = ("id", "conversation_id", "request_id", "uuid")
 TIME_KEYS = ("created_at", "timestamp", "created", "time")
@@ -59,7 +59,35 @@ def openai_chat(record: dict) -> dict:
     """OpenAI chat fine-tuning JSONL: ``{"messages": [...], "tools": [...], ...}``."""
     row, _ = _common(record, ("messages",))
     row["messages"] = openai_messages(record.get("messages"))
+    lineage = record.get("sluice")
+    if isinstance(lineage, dict) and ("message_extra" in lineage or "generated" in lineage):
+        _undo_openai_export(row, lineage)
     return row
+
+
+def _undo_openai_export(row: dict, lineage: dict) -> None:
+    """What `sluice datasets export --format openai` moved or generated, put back exactly:
+    message extras (kept out of the messages OpenAI validates), generated tool-call ids and
+    tool_call_ids, and tool definitions before their wrapper was added."""
+    messages = [list(m) for m in row["messages"]]
+    extras = lineage.get("message_extra") or {}
+    expect(extras, dict, "sluice.message_extra", "an object of message index → extra keys")
+    made = lineage.get("generated") or {}
+    expect(made, dict, "sluice.generated", "an object")
+    try:
+        for index, extra in extras.items():
+            messages[int(index)][5] = dumps(extra) if extra else None
+        for i, j in made.get("call_ids", []):
+            calls = [dict(c) for c in messages[i][3]]
+            calls[j]["id"] = None
+            messages[i][3] = calls
+        for i in made.get("tool_call_ids", []):
+            messages[i][4] = None
+    except (ValueError, IndexError, TypeError, KeyError):
+        raise RecordError("wrong_type", "positions do not match the messages", "sluice.generated") from None
+    if "tools" in made:
+        row["tools"] = fields.tools_json(made["tools"], "sluice.generated.tools")
+    row["messages"] = [tuple(m) for m in messages]
 
 
 def openai_log(record: dict) -> dict:
@@ -125,7 +153,7 @@ def sharegpt_turn(turn: Any, field: str) -> tuple:
         extra["original_role"] = speaker
     if role == "function_call":
         try:
-            call = orjson.loads(value)
+            call = loads(value)
         except orjson.JSONDecodeError:
             raise RecordError("wrong_type", "function_call value is not valid JSON", f"{field}.value") from None
         expect(call, dict, f"{field}.value", "a JSON object with name and arguments")

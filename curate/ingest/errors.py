@@ -16,6 +16,16 @@ class RecordError(Exception):
         self.message = message
 
 
+class Dropped(Exception):
+    """A valid record that is not kept (e.g. a preference tie): a rejected row with a reason."""
+
+    def __init__(self, reason: str, row: dict, detail: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.row = row
+        self.detail = detail
+
+
 def type_name(value: object) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
             float: "number", type(None): "null"}.get(type(value), type(value).__name__)

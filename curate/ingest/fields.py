@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from .errors import RecordError, type_name
-from .messages import dumps
+from .messages import dumps, loads
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MAX_EPOCH_MS = 9_000_000_000_000_000  # int64 µs ends near 9.2e15 s; as ms this is ~285,000 years
@@ -124,7 +124,7 @@ def tools_json(value: Any, field: str = "tools") -> str | None:
         if not value.strip():
             return None
         try:
-            value = orjson.loads(value)
+            value = loads(value)
         except orjson.JSONDecodeError:
             raise RecordError("wrong_type", "tools is a string but not valid JSON", field) from None
     if not isinstance(value, list):

@@ -34,6 +34,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("llamafactory-v1-preference", "preference", pairs.llamafactory_v1_preference,
            "LLaMA-Factory v1: chosen_messages/rejected_messages"),
     Format("hh", "preference", pairs.hh, "Anthropic HH: chosen/rejected Human/Assistant transcripts"),
+    Format("pairwise-preference", "preference", pairs.pairwise_preference,
+           "AlpacaEval-style: instruction, output_1, output_2, preference 1/2 (0 = tie, dropped)"),
     Format("sluice-preference", "preference", pairs.sluice_pairs("preference"), "sluice's own preference export"),
     Format("trl-kto", "kto", pairs.trl_kto, "TRL: prompt/completion/label"),
     Format("llamafactory-kto", "kto", pairs.llamafactory_kto, "LLaMA-Factory: messages + label"),
@@ -53,6 +55,8 @@ def detect(record: dict) -> str | None:
             return "sluice-kto"
     if "request" in keys and "response" in keys:
         return "openai-log"
+    if {"output_1", "output_2", "preference"} <= keys:
+        return "pairwise-preference"
     if "chosen_messages" in keys and "rejected_messages" in keys:
         return "llamafactory-v1-preference"
     if "chosen" in keys and "rejected" in keys:

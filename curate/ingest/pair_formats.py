@@ -13,7 +13,7 @@ from typing import Any
 
 from . import fields
 from .chat_formats import ID_KEYS, sharegpt_turn, turns
-from .errors import RecordError, expect, type_name
+from .errors import Dropped, RecordError, expect, type_name
 from .messages import make, openai_messages, opt_str
 
 
@@ -98,6 +98,39 @@ def hh(record: dict) -> dict:
         hh_transcript(record.get("chosen"), "chosen"), hh_transcript(record.get("rejected"), "rejected"), "chosen")
     return {**row, "prompt": prompt, "chosen": chosen, "rejected": rejected,
             "score_chosen": None, "score_rejected": None}
+
+
+def pairwise_preference(record: dict) -> dict:
+    """AlpacaEval-style pairwise judgments: ``instruction``, ``output_1``, ``output_2``, ``preference``.
+
+    ``preference`` says which output won: 1 → ``output_1``, 2 → ``output_2`` (AlpacaEval's
+    probability-weighted values in between go to the nearer side); 0 or 1.5 is a tie, which
+    makes no pair: the record is rejected with reason ``preference_tie`` (counted). The raw
+    ``preference`` stays in metadata.
+    """
+    row = _base(record, ("instruction", "input", "output_1", "output_2"))
+    instruction = record.get("instruction")
+    expect(instruction, str, "instruction", "a string")
+    extra_input = record.get("input")
+    if extra_input is not None:
+        expect(extra_input, str, "input", "a string")
+    outputs = []
+    for key in ("output_1", "output_2"):
+        expect(record.get(key), str, key, "a string")
+        outputs.append([make("assistant", record[key])])
+    pref = record.get("preference")
+    if isinstance(pref, bool) or not isinstance(pref, (int, float)) or not (pref == 0 or 1 <= pref <= 2):
+        raise RecordError("wrong_type", "preference must be 1 (output_1 preferred), 2 (output_2) or 0 / 1.5 (tie)",
+                          "preference")
+    prompt = [make("user", f"{instruction}\n\n{extra_input}" if extra_input else instruction,
+                   extra={"alpaca_input": extra_input} if extra_input else None)]
+    first_wins = pref < 1.5
+    chosen, rejected = (outputs[0], outputs[1]) if first_wins else (outputs[1], outputs[0])
+    out = {**row, "prompt": prompt, "chosen": chosen, "rejected": rejected,
+           "score_chosen": None, "score_rejected": None}
+    if pref == 0 or pref == 1.5:
+        raise Dropped("preference_tie", out, "a tie names no preferred output: no pair")
+    return out
 
 
 def _label(value: Any) -> bool:

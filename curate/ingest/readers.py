@@ -1,23 +1,67 @@
-"""Finding input files, opening them (gz / zst), and cutting them into record chunks."""
+"""Finding input files, opening them (gz / zst / bz2 / xz), and cutting them into record chunks.
+
+Decompression is done here with streaming decompressor objects, so damage is found where it
+is: a stream that ends before its end-of-stream marker (a cut download), a corrupt block, a
+gzip trailer whose checksum or length disagrees, a zstd frame shorter than its header
+declares. Whatever decoded before the damage is still yielded; the damage itself is reported
+as a ``Damage`` (file, compressed byte offset, what is wrong) for the caller to quarantine.
+"""
 
 from __future__ import annotations
 
+import bz2
+import codecs
 import glob
-import gzip
+import lzma
 import os
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from sluice.errors import InputError
 
 CONTAINERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
-COMPRESSIONS = {".gz": "gz", ".zst": "zst", ".zstd": "zst"}
+COMPRESSIONS = {".gz": "gz", ".zst": "zst", ".zstd": "zst", ".bz2": "bz2", ".xz": "xz"}
+# Inside a folder, files with these endings are read when their first byte says JSON lines.
+SNIFFED_IN_FOLDERS = (".log", ".txt")
 CHUNK_BYTES = 8 << 20
+_READ = 64 << 10  # compressed bytes fed to a decompressor at a time (bounds what a corrupt block loses)
+_NAMES = {"gz": "gzip", "zst": "zstd", "bz2": "bzip2", "xz": "xz"}
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass
+class Damage:
+    """A compressed stream that could not be read to its end."""
+
+    compression: str
+    offset: int  # compressed bytes read when the damage was found
+    problem: str
+
+    def describe(self) -> str:
+        return f"damaged {_NAMES[self.compression]} stream near byte {self.offset:,}: {self.problem}"
 
 
 def expand(paths: list[str]) -> list[Path]:
     """Files, globs and directories → a sorted, de-duplicated list of input files."""
+    return expand_all(paths)[0]
+
+
+def expand_all(paths: list[str]) -> tuple[list[Path], list[Skipped]]:
+    """Input files, and the files of named folders that are not read, each with its reason."""
     found: list[Path] = []
+    skipped: list[Skipped] = []
     for raw in map(str, paths):
         p = Path(raw)
         if glob.has_magic(raw) and not p.exists():  # a real path may contain [ ] too
@@ -28,11 +72,13 @@ def expand(paths: list[str]) -> list[Path]:
         elif p.is_dir():
             if not os.access(p, os.R_OK | os.X_OK):
                 raise InputError(f"cannot read directory {p}", hint="check its permissions")
-            files = sorted(f for f in p.rglob("*") if f.is_file() and _known(f) and not _hidden(f, p))
+            files, passed = _folder(p)
             if not files:
-                raise InputError(f"directory {p} holds no log files",
-                                 hint=f"expected files ending in {', '.join(CONTAINERS)} (optionally .gz/.zst)")
+                raise InputError(f"directory {p} holds no log files", problems=[f"{s.path}: {s.reason}" for s in passed],
+                                 hint=f"expected files ending in {', '.join(CONTAINERS)} (optionally "
+                                      f"{', '.join(COMPRESSIONS)}); pass a file itself to read it with --format")
             found += files
+            skipped += passed
         elif p.is_file():
             if not os.access(p, os.R_OK):
                 raise InputError(f"cannot read {p}", hint="check its permissions")
@@ -45,26 +91,57 @@ def expand(paths: list[str]) -> list[Path]:
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique
+    return unique, skipped
+
+
+def _folder(root: Path) -> tuple[list[Path], list[Skipped]]:
+    files, skipped = [], []
+    for f in sorted(root.rglob("*")):
+        if not f.is_file():
+            continue
+        if _hidden(f, root):
+            skipped.append(Skipped(str(f), "hidden file (name starts with '.'); pass it by name to read it"))
+        elif f.stat().st_size == 0:
+            skipped.append(Skipped(str(f), "empty file (0 bytes)"))
+        elif container_of(f, sniff=False)[0] is not None:
+            files.append(f)
+        elif _strip_compression(f.name).lower().endswith(SNIFFED_IN_FOLDERS):
+            if _sniff_safe(f) == "jsonl":
+                files.append(f)
+            else:
+                skipped.append(Skipped(str(f), "not JSON lines (first byte is not '{'); pass it with --format to read it"))
+        else:
+            skipped.append(Skipped(str(f), f"unknown file type {''.join(f.suffixes) or '(no extension)'}; "
+                                           f"pass it by name with --format to read it"))
+    return files, skipped
+
+
+def _strip_compression(name: str) -> str:
+    for suffix in COMPRESSIONS:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _sniff_safe(f: Path) -> str | None:
+    try:
+        return container_of(f)[0]
+    except OSError:
+        return None
 
 
 def _hidden(f: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in f.relative_to(root).parts)
 
 
-def _known(f: Path) -> bool:
-    return container_of(f, sniff=False)[0] is not None
-
-
 def container_of(path: Path, sniff: bool = True) -> tuple[str | None, str | None]:
-    """(container, compression) from the file name, else by sniffing the first byte."""
+    """(container, compression) from the file name, else by sniffing the first bytes."""
     suffixes = [s.lower() for s in path.suffixes]
     compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
     base = suffixes[-2] if compression and len(suffixes) > 1 else (suffixes[-1] if suffixes and not compression else None)
     container = CONTAINERS.get(base) if base else None
     if container is None and sniff:
-        with open_binary(path, compression) as f:
-            head = f.read(64).lstrip()
+        head = head_bytes(path, compression, 256).lstrip()
         if head.startswith(b"["):
             container = "json"
         elif head.startswith(b"{"):
@@ -74,46 +151,231 @@ def container_of(path: Path, sniff: bool = True) -> tuple[str | None, str | None
     return container, compression
 
 
-def open_binary(path: Path, compression: str | None):
-    if compression == "gz":
-        return gzip.open(path, "rb")
-    if compression == "zst":
+def head_bytes(path: Path, compression: str | None, n: int) -> bytes:
+    """The first ``n`` decoded bytes (UTF-8), damage or not."""
+    out = b""
+    reader = DecodedReader(path, compression, block=64 << 10)
+    for block in reader:
+        out += block
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+class DecodedReader:
+    """Iterate a file's decoded bytes: decompressed, and UTF-16/32 (with a BOM) turned into UTF-8.
+
+    After iteration, ``damage`` holds what stopped a damaged stream early (or None), ``encoding``
+    the text encoding found, ``position`` the compressed bytes read.
+    """
+
+    def __init__(self, path: Path, compression: str | None, block: int = _READ):
+        self.path, self.compression, self.block = path, compression, block
+        self.damage: Damage | None = None
+        self.encoding = "utf-8"
+        self.position = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        decoder = None
+        first = True
+        for data in self._decompressed():
+            if first:
+                first = False
+                encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+                if encoding:
+                    self.encoding = encoding
+                    decoder = codecs.getincrementaldecoder(encoding)("replace")
+            if decoder is not None:
+                data = decoder.decode(data).encode("utf-8")
+            if data:
+                yield data
+        if decoder is not None:
+            tail = decoder.decode(b"", final=True).encode("utf-8")
+            if tail:
+                yield tail
+
+    def _decompressed(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as raw:
+            if self.compression is None:
+                while block := raw.read(self.block):
+                    self.position += len(block)
+                    yield block
+                return
+            dec = _Decompressor(self.compression)
+            started = False  # inside a stream that has not ended yet
+            while block := raw.read(self.block):
+                self.position += len(block)
+                data = block
+                while data:
+                    started = True
+                    saved = dec.copy()
+                    try:
+                        out = dec.decompress(data)
+                    except _ERRORS as e:
+                        # What decoded before the bad byte is still good: replay this block from the
+                        # saved state a byte at a time (only gzip can copy its state).
+                        out, at = saved.salvage(data) if saved else (b"", 0)
+                        if out:
+                            yield out
+                        self.damage = Damage(self.compression, self.position - len(data) + at, _reason(e))
+                        return
+                    if out:
+                        yield out
+                    if not dec.eof:
+                        break
+                    problem = dec.check()
+                    if problem:
+                        self.damage = Damage(self.compression, self.position - len(dec.unused_data), problem)
+                        return
+                    data = dec.unused_data
+                    if data and not data.strip(b"\0"):  # padding after the last stream
+                        data = b""
+                    dec = _Decompressor(self.compression)  # the next member / stream / frame, if any
+                    started = bool(data)
+            if started:
+                declared = f" (its frame header declares {dec.declared:,} bytes, {dec.out:,} decoded)" \
+                    if dec.declared not in (None, -1) else ""
+                self.damage = Damage(self.compression, self.position,
+                                     f"the file is cut short: it ends inside a compressed stream{declared}")
+
+
+def _zstd_error() -> type[BaseException]:
+    try:
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
-    return open(path, "rb")
+        return zstandard.ZstdError
+    except ImportError:  # pragma: no cover - zstandard is a core dependency
+        return zlib.error
+
+
+_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, _zstd_error())
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text[:200]
+
+
+class _Decompressor:
+    """One stream (gzip member, bzip2/xz stream, zstd frame) with a common interface."""
+
+    def __init__(self, compression: str):
+        self.compression = compression
+        self.out = 0
+        self.declared: int | None = None
+        if compression == "gz":
+            self._d = zlib.decompressobj(wbits=31)
+        elif compression == "bz2":
+            self._d = bz2.BZ2Decompressor()
+        elif compression == "xz":
+            self._d = lzma.LZMADecompressor()
+        else:
+            import zstandard
+
+            self._zstd = zstandard
+            self._d = zstandard.ZstdDecompressor().decompressobj()
+            self._head = b""
+
+    def copy(self) -> _Decompressor | None:
+        if self.compression != "gz":
+            return None
+        twin = object.__new__(_Decompressor)
+        twin.__dict__.update(self.__dict__)
+        twin._d = self._d.copy()
+        return twin
+
+    def salvage(self, data: bytes) -> tuple[bytes, int]:
+        """Output decodable from ``data`` before the byte that fails, and that byte's index."""
+        out = []
+        for i in range(len(data)):
+            try:
+                out.append(self._d.decompress(data[i:i + 1]))
+            except _ERRORS:
+                return b"".join(out), i
+        return b"".join(out), len(data)
+
+    def decompress(self, data: bytes) -> bytes:
+        if self.compression == "zst" and self.declared is None and len(self._head) < 18:
+            self._head += data[:18]
+            try:
+                size = self._zstd.get_frame_parameters(self._head).content_size
+                self.declared = size if size not in (0, self._zstd.CONTENTSIZE_UNKNOWN) else -1
+            except self._zstd.ZstdError:
+                pass
+        out = self._d.decompress(data)
+        self.out += len(out)
+        return out
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._d.eof)
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._d.unused_data
+
+    def check(self) -> str | None:
+        """At the end of a stream: a size the header declared and the data disagree on."""
+        if self.compression == "zst" and self.declared not in (None, -1) and self.out != self.declared:
+            return f"the frame header declares {self.declared:,} bytes, the frame holds {self.out:,}"
+        return None
+
+
+class LineChunks:
+    """(index of the chunk's first line, bytes of whole lines, compressed bytes read so far).
+
+    After iteration ``damage`` is set when the stream broke off; ``tail`` then holds the bytes of
+    the incomplete last line (not yielded), ``lines`` the number of whole lines yielded.
+    """
+
+    def __init__(self, path: Path, compression: str | None, chunk_bytes: int = CHUNK_BYTES):
+        self.reader = DecodedReader(path, compression)
+        self.chunk_bytes = chunk_bytes
+        self.tail = b""
+        self.lines = 0
+
+    @property
+    def damage(self) -> Damage | None:
+        return self.reader.damage
+
+    @property
+    def encoding(self) -> str:
+        return self.reader.encoding
+
+    def __iter__(self) -> Iterator[tuple[int, bytes, int]]:
+        blocks: list[bytes] = []
+        size = 0
+        pending = b""
+        for block in self.reader:
+            blocks.append(block)
+            size += len(block)
+            if size < self.chunk_bytes:
+                continue
+            pending = b"".join(blocks)
+            blocks, size = [pending], len(pending)
+            cut = pending.rfind(b"\n")
+            if cut < 0:
+                continue
+            chunk, pending = pending[: cut + 1], pending[cut + 1:]
+            blocks, size = [pending], len(pending)
+            yield self.lines, chunk, self.reader.position
+            self.lines += chunk.count(b"\n")
+        pending = b"".join(blocks)
+        if self.damage is not None:
+            cut = pending.rfind(b"\n")
+            chunk, self.tail = pending[: cut + 1], pending[cut + 1:]
+            pending = chunk
+        if pending:
+            yield self.lines, pending, self.reader.position
+            self.lines += pending.count(b"\n") + (not pending.endswith(b"\n"))
 
 
 def line_chunks(path: Path, compression: str | None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes, int]]:
-    """Yield (index of the chunk's first line, bytes of whole lines, compressed bytes read so far)."""
-    first_line = 0
-    rest = b""
-    with open(path, "rb") as raw:
-        stream = raw if compression is None else _decompressing(raw, compression)
-        while True:
-            block = stream.read(chunk_bytes)
-            if not block:
-                break
-            block = rest + block
-            cut = block.rfind(b"\n")
-            if cut < 0:
-                rest = block
-                continue
-            chunk, rest = block[: cut + 1], block[cut + 1 :]
-            yield first_line, chunk, raw.tell()
-            first_line += chunk.count(b"\n")
-        if rest:
-            yield first_line, rest, raw.tell()
+    """Whole-line chunks of a file (see LineChunks; damage is ignored here)."""
+    yield from LineChunks(path, compression, chunk_bytes)
 
 
-def _decompressing(raw, compression: str):
-    if compression == "gz":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    import zstandard
-
-    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-
-
-def read_all(path: Path, compression: str | None) -> bytes:
-    with open_binary(path, compression) as f:
-        return f.read()
+def read_all(path: Path, compression: str | None) -> tuple[bytes, Damage | None]:
+    """The whole decoded file, and the damage that cut it short (or None)."""
+    reader = DecodedReader(path, compression)
+    return b"".join(reader), reader.damage

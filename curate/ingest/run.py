@@ -24,10 +24,12 @@ from sluice.parallel import ordered_map
 from sluice.schemas import QUARANTINE, RAW_PREFIX_BYTES
 from sluice.store import Store, Version
 
-from . import readers
+from . import checks, readers
 from .builder import builder_for
-from .errors import RecordError, type_name
+from .errors import Dropped, RecordError, type_name
 from .formats import FORMATS, detect, get_format
+from .ids import IdCollisions
+from .messages import dumps_bytes, loads
 
 DEFAULT_MAX_RECORD_BYTES = 2 << 20
 STAGE = "ingest"
@@ -44,10 +46,16 @@ class FileReport:
     rows_in: int = 0
     kept: int = 0
     quarantined: Counter = field(default_factory=Counter)
+    encoding: str = "utf-8"
+    damage: str | None = None  # what cut a damaged compressed file short
+    rejected: Counter = field(default_factory=Counter)  # valid records not kept (preference ties), by reason
+    id_collisions: int = 0  # rows whose source id another, different record had: their id is their content's
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": self.path, "format": self.format, "kind": self.kind, "container": self.container,
-                "compression": self.compression, "bytes": self.bytes, "rows_in": self.rows_in, "kept": self.kept,
+                "compression": self.compression, "bytes": self.bytes, "encoding": self.encoding,
+                "rows_in": self.rows_in, "kept": self.kept, "damage": self.damage, "rejected": dict(self.rejected),
+                "id_collisions": self.id_collisions,
                 "quarantined": sum(self.quarantined.values()), "quarantined_by_kind": dict(self.quarantined)}
 
 
@@ -57,6 +65,15 @@ class IngestResult:
     files: list[FileReport]
     examples: list[dict]  # first few quarantine rows (file, line, kind, field, message), no raw bytes
     seconds: float
+    skipped: list[readers.Skipped] = field(default_factory=list)  # files of named folders not read, with why
+
+    @property
+    def id_collisions(self) -> int:
+        return sum(f.id_collisions for f in self.files)
+
+    @property
+    def damaged(self) -> list[FileReport]:
+        return [f for f in self.files if f.damage]
 
     @property
     def rows_in(self) -> int:
@@ -71,6 +88,13 @@ class IngestResult:
         total: Counter = Counter()
         for f in self.files:
             total.update(f.quarantined)
+        return total
+
+    @property
+    def rejected(self) -> Counter:
+        total: Counter = Counter()
+        for f in self.files:
+            total.update(f.rejected)
         return total
 
 
@@ -125,6 +149,8 @@ class ChunkParser:
         self.format = get_format(job.fmt)
         self.builder = builder_for(self.format.kind, job.source)
         self.quarantine: list[dict] = []
+        self.dropped = builder_for(self.format.kind, job.source)
+        self.drop_reasons: list[tuple[str, str | None]] = []
 
     def bad(self, row: int, line: int | None, raw: bytes, kind: str, message: str, fld: str | None = None) -> None:
         self.quarantine.append({
@@ -151,9 +177,13 @@ class ChunkParser:
             self.builder.add(parsed)
         except RecordError as e:
             self.bad(row, line, raw, e.kind, e.message, e.field)
+        except Dropped as d:
+            self.dropped.add(d.row)
+            self.drop_reasons.append((d.reason, d.detail))
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
             # An adapter should raise RecordError; anything else still only costs this row.
-            self.bad(row, line, raw, "invalid_record", f"could not convert record ({type(e).__name__})")
+            self.bad(row, line, raw, "invalid_record",
+                     f"could not convert record as {self.job.fmt} ({type(e).__name__}); pass --format if it is another")
 
     def line(self, index: int, raw: bytes) -> None:
         if raw.endswith(b"\r"):
@@ -167,7 +197,7 @@ class ChunkParser:
             self.bad(index, index + 1, raw, "empty_line", "blank line")
             return
         try:
-            record = orjson.loads(raw)
+            record = loads(raw)
         except orjson.JSONDecodeError as e:
             try:
                 raw.decode("utf-8")
@@ -178,14 +208,28 @@ class ChunkParser:
             return
         self.record(index, index + 1, raw, record)
 
-    def tables(self) -> tuple[pa.Table, pa.Table]:
+    def tables(self) -> tuple[pa.Table, pa.Table, pa.Table, list[str | None]]:
+        """(kept rows, quarantine rows, rejected rows with stage and reason, the kept rows' content ids)."""
+        content_ids = self.builder.take_content_ids()
         data = self.builder.table()
         quarantine = pa.Table.from_pylist(self.quarantine, schema=QUARANTINE.schema)
         self.quarantine = []
-        return data, quarantine
+        dropped = self.dropped.table()
+        reasons, details = zip(*self.drop_reasons) if self.drop_reasons else ((), ())
+        self.drop_reasons = []
+        for name, values in (("stage", [STAGE] * dropped.num_rows), ("reason", list(reasons)),
+                             ("detail", list(details)), ("duplicate_of", [None] * dropped.num_rows)):
+            dropped = dropped.append_column(pa.field(name, pa.string(), nullable=name in ("detail", "duplicate_of")),
+                                            pa.array(values, pa.string()))
+        self.dropped.take_content_ids()
+        return data, quarantine, dropped, content_ids
 
 
 _BOM = b"\xef\xbb\xbf"
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def _oversized(size: int, limit: int) -> str:
@@ -197,7 +241,7 @@ def _json_position(e: orjson.JSONDecodeError) -> str:
     return str(e).split(":", 1)[0] + f" at column {e.colno}" if hasattr(e, "colno") else "could not parse"
 
 
-def parse_lines(job: Job, first_line: int, chunk: bytes) -> tuple[pa.Table, pa.Table]:
+def parse_lines(job: Job, first_line: int, chunk: bytes) -> tuple[pa.Table, pa.Table, pa.Table, list]:
     parser = ChunkParser(job)
     lines = chunk.split(b"\n")
     if lines and lines[-1] == b"":
@@ -224,7 +268,7 @@ def _first_records(path: Path, container: str, compression: str | None, mapping,
         for _first, chunk, _pos in readers.line_chunks(path, compression, chunk_bytes=1 << 20):
             for raw in chunk.split(b"\n"):
                 try:
-                    rec = orjson.loads(raw.removeprefix(_BOM))
+                    rec = loads(raw.removeprefix(_BOM))
                 except orjson.JSONDecodeError:
                     continue
                 if isinstance(rec, dict):
@@ -234,7 +278,7 @@ def _first_records(path: Path, container: str, compression: str | None, mapping,
             break
     elif container == "json":
         try:
-            data = orjson.loads(readers.read_all(path, compression).removeprefix(_BOM))
+            data = loads(readers.read_all(path, compression)[0].removeprefix(_BOM))
         except orjson.JSONDecodeError:
             return []
         items = data if isinstance(data, list) else [data]
@@ -270,25 +314,43 @@ def _table_records(path: Path, container: str, limit: int | None = None,
     return table.to_pylist()
 
 
-def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | None = None) -> list[_Input]:
-    """Resolve files and their formats, reporting every problem at once before any work."""
+def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | None = None,
+         skipped: list[readers.Skipped] | None = None) -> list[_Input]:
+    """Resolve files and their formats, reporting every problem at once before any work.
+
+    Files of named folders that are not read (hidden, unknown type, empty) are appended to
+    ``skipped`` with their reason; a file named on its own that cannot be read is a problem.
+    """
     inputs, problems = [], []
-    for path in readers.expand(paths):
+    files, passed = readers.expand_all(paths)
+    if skipped is not None:
+        skipped += passed
+    for path in files:
         try:
             container, compression = readers.container_of(path)
+            empty = not readers.head_bytes(path, compression, 1)
         except OSError as e:
             problems.append(f"{path}: cannot open ({e.strerror or e})")
             continue
+        if empty:
+            problems.append(f"{path}: the file is empty (0 bytes of data); remove it or pass other files")
+            continue
         if container is None:
-            problems.append(f"{path}: unknown file type (expected .jsonl, .json, .parquet or .csv, optionally .gz/.zst)")
+            problems.append(f"{path}: unknown file type (expected .jsonl, .json, .parquet or .csv, "
+                            f"optionally {', '.join(readers.COMPRESSIONS)}, or JSON lines)")
             continue
         name = fmt
         if name is None:
-            records = _first_records(path, container, compression, mapping)
+            try:
+                records = _first_records(path, container, compression, mapping)
+            except (OSError, pa.ArrowException) as e:
+                problems.append(f"{path}: cannot read it as {container} ({_first_line(e)})")
+                continue
             name = next((d for d in map(detect, records) if d), None)
             if name is None:
                 keys = sorted({k for r in records for k in r})[:12]
-                problems.append(f"{path}: cannot tell the format from its records (keys seen: {keys or 'none'})")
+                why = f"keys seen: {keys}" if keys else "no JSON object found in its first lines"
+                problems.append(f"{path}: cannot tell the format from its records ({why})")
                 continue
         elif name not in FORMATS:
             get_format(name)
@@ -307,20 +369,26 @@ def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | Non
 def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | None = None,
            source: str | None = None, mapping: dict[str, str] | None = None,
            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, strict: bool = False, workers: int | None = None,
-           chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None) -> IngestResult:
+           chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None,
+           allow_partial: bool = False, check: checks.CheckOptions | None = None) -> IngestResult:
     """Ingest files into a new version of dataset ``to`` and publish it.
 
-    Raises DataError (and publishes nothing) when every record is bad, or with
-    ``strict=True`` when any record was quarantined.
+    Raises DataError (and publishes nothing) when every record is bad, with ``strict=True``
+    when any record was quarantined, and when a compressed file is damaged (truncated,
+    corrupt) unless ``allow_partial=True``: then the lines read before the damage are kept
+    and the damage is one quarantine row naming file, byte offset and lines recovered.
     """
     store = store or Store()
     start = time.perf_counter()
-    inputs = plan(paths, fmt, mapping)
+    skipped: list[readers.Skipped] = []
+    inputs = plan(paths, fmt, mapping, skipped)
     kind = FORMATS[inputs[0].fmt].kind
     workers = workers or min(2, os.cpu_count() or 1)
     reports: list[FileReport] = []
     examples: list[dict] = []
+    warnings: Counter = Counter()
     done_bytes = done_rows = 0
+    collisions = IdCollisions()
     with store.create(to, kind, sources=[str(i.path) for i in inputs]) as writer:
         for inp in inputs:
             size = inp.path.stat().st_size
@@ -328,21 +396,36 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
             job = Job(str(inp.path), source or _source_name(inp.path), inp.fmt, max_record_bytes, mapping)
             # A pool only pays off past a few chunks; small files parse in this process.
             file_workers = workers if size > 2 * chunk_bytes else 1
-            for data, quarantine, pos in _parse_file(job, inp, file_workers, chunk_bytes):
-                writer.write(data)
+            for data, quarantine, rejected, content_ids, pos in _parse_file(job, inp, file_workers, chunk_bytes,
+                                                                              report):
+                before = collisions.count
+                data = collisions.resolve(data, content_ids)
+                report.id_collisions += collisions.count - before
+                writer.write(checks.flag(data, kind, check or checks.CheckOptions(), warnings))
+                if rejected.num_rows:
+                    writer.write_rejected(rejected)
+                    report.rejected.update(rejected.column("reason").to_pylist())
                 if quarantine.num_rows:
                     writer.write_quarantine(quarantine)
                     report.quarantined.update(quarantine.column("error_kind").to_pylist())
                     if len(examples) < 10:
                         examples += quarantine.drop_columns(["raw"]).slice(0, 10 - len(examples)).to_pylist()
                 report.kept += data.num_rows
-                report.rows_in += data.num_rows + quarantine.num_rows
-                done_rows += data.num_rows + quarantine.num_rows
+                report.rows_in += data.num_rows + quarantine.num_rows + rejected.num_rows
+                done_rows += data.num_rows + quarantine.num_rows + rejected.num_rows
                 if progress:
                     progress(done_bytes + pos, done_rows)
             done_bytes += size
             reports.append(report)
-        result = IngestResult(None, reports, examples, 0.0)
+        result = IngestResult(None, reports, examples, 0.0, skipped)
+        if result.damaged and not allow_partial:
+            hint = ("fetch it again, or pass --allow-partial to publish the lines read before the damage "
+                    "(the damage is recorded in quarantine)")
+            if len(result.damaged) == 1:
+                raise DataError(f"{result.damaged[0].path}: {result.damaged[0].damage}; nothing was published",
+                                hint=hint)
+            raise DataError(f"{len(result.damaged)} compressed input files are damaged; nothing was published",
+                            problems=[f"{f.path}: {f.damage}" for f in result.damaged], hint=hint)
         if result.rows_in and not result.kept:
             raise DataError(f"every one of the {result.rows_in:,} input records is bad; nothing was published",
                             problems=_summary(result), hint="see the errors above; check --format or --mapping")
@@ -350,14 +433,18 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
             raise DataError(f"{sum(result.quarantined.values()):,} records were quarantined and --strict is set; "
                             "nothing was published", problems=_summary(result),
                             hint="fix the input or drop --strict to keep the good rows")
-        q = dict(result.quarantined)
-        accounting = {"rows_in": result.rows_in, "kept": result.kept, "rejected_total": 0, "rejected": {},
+        q, r = dict(result.quarantined), dict(result.rejected)
+        accounting = {"rows_in": result.rows_in, "kept": result.kept, "rejected_total": sum(r.values()),
+                      "rejected": {STAGE: r} if r else {},
                       "quarantined_total": sum(q.values()), "quarantined": {STAGE: q} if q else {}}
         result.seconds = time.perf_counter() - start
-        stage = {"name": STAGE, "rows_in": result.rows_in, "kept": result.kept, "rejected": {},
-                 "quarantined": q, "seconds": round(result.seconds, 3)}
+        stage = {"name": STAGE, "rows_in": result.rows_in, "kept": result.kept, "rejected": r,
+                 "quarantined": q, "seconds": round(result.seconds, 3), "counters": dict(warnings)}
         result.version = writer.publish(accounting, inputs=[r.as_dict() for r in reports], stages=[stage],
-                                        ingest={"max_record_bytes": max_record_bytes, "mapping": mapping})
+                                        skipped=[s.as_dict() for s in skipped],
+                                        ingest={"max_record_bytes": max_record_bytes, "mapping": mapping,
+                                                "allow_partial": allow_partial, "id_collisions": collisions.count,
+                                                "warnings": {k: n for k, n in warnings.items() if n}})
     return result
 
 
@@ -371,37 +458,62 @@ def _summary(result: IngestResult) -> list[str]:
 
 def _source_name(path: Path) -> str:
     name = path.name
-    for suffix in (".gz", ".zst", ".zstd"):
+    for suffix in readers.COMPRESSIONS:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return name
 
 
-def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int) -> Iterator[tuple[pa.Table, pa.Table, int]]:
+def _damage_tables(job: Job, report: FileReport, damage: readers.Damage, row: int, line: int | None,
+                   tail: bytes, recovered: int) -> tuple:
+    """One quarantine row for a damaged compressed file: where, what, and how much was read."""
+    report.damage = f"{damage.describe()}; {recovered:,} {'lines' if line is not None else 'records'} " \
+                    f"recovered before it"
+    parser = ChunkParser(job)
+    parser.bad(row, line, tail, "damaged_file", report.damage)
+    return parser.tables()
+
+
+def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
+                report: FileReport) -> Iterator[tuple[pa.Table, pa.Table, int]]:
     if inp.container == "jsonl":
         positions: list[int] = []
+        lines = readers.LineChunks(inp.path, inp.compression, chunk_bytes)
 
         def chunks():
-            for first, chunk, pos in readers.line_chunks(inp.path, inp.compression, chunk_bytes):
+            for first, chunk, pos in lines:
                 positions.append(pos)
                 yield job, first, chunk
 
-        for data, quarantine in ordered_map(parse_lines, chunks(), workers):
-            yield data, quarantine, positions.pop(0)
+        for tables in ordered_map(parse_lines, chunks(), workers):
+            yield *tables, positions.pop(0)
+        report.encoding = lines.encoding
+        if lines.damage is not None:
+            yield (*_damage_tables(job, report, lines.damage, lines.lines, lines.lines + 1, lines.tail, lines.lines),
+                   inp.path.stat().st_size)
         return
     parser = ChunkParser(job)
     if inp.container == "json":
-        raw = readers.read_all(inp.path, inp.compression).removeprefix(_BOM)
+        raw, damage = readers.read_all(inp.path, inp.compression)
+        raw = raw.removeprefix(_BOM)
+        if damage is not None:  # a JSON document cut short holds no record that can be trusted
+            report.encoding = "utf-8"
+            yield *_damage_tables(job, report, damage, 0, None, raw, 0), inp.path.stat().st_size
+            return
         try:
-            data = orjson.loads(raw)
+            data = loads(raw)
         except orjson.JSONDecodeError as e:
             parser.bad(0, None, raw, "bad_json", f"the file is not valid JSON: {_json_position(e)}")
             data = []
         items = data if isinstance(data, list) else [data]
         for i, record in enumerate(items):
-            parser.sized_record(i, orjson.dumps(record), record)
+            parser.sized_record(i, dumps_bytes(record), record)
     else:
-        for i, record in enumerate(_table_records(inp.path, inp.container, mapping=job.mapping)):
+        try:
+            records = _table_records(inp.path, inp.container, mapping=job.mapping)
+        except (OSError, pa.ArrowException) as e:
+            raise InputError(f"{inp.path}: cannot read it as {inp.container} ({_first_line(e)})",
+                             hint="check the file (a damaged or partly written table?) or pass another") from None
+        for i, record in enumerate(records):
             parser.sized_record(i, orjson.dumps(record, default=str), record)
-    data, quarantine = parser.tables()
-    yield data, quarantine, inp.path.stat().st_size
+    yield *parser.tables(), inp.path.stat().st_size

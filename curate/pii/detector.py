@@ -11,10 +11,15 @@ finding:
   block, …). Each gate is read off the recognizer's own patterns and compiled the way Presidio
   compiles them;
 * libphonenumber scans each text once instead of once per region (``phone.py``);
-* spaCy runs only when something reads the NLP artifacts. With sluice's lower-case lemmas, that
-  means a finding under the maximum score whose recognizer has a context word that occurs in the
-  text at all; a result no context can lift over the threshold is dropped before Presidio's
-  post-processing, and a text left with no result skips it.
+* with a NER engine, spaCy runs once per distinct text, in batches (``nlp.pipe``), with only the
+  components NER needs (``nlp.load_ner``); Presidio's analyze gets those artifacts instead of
+  running spaCy again;
+* without NER, spaCy runs only when something reads the NLP artifacts. With sluice's lower-case
+  lemmas, that means a finding under the maximum score whose recognizer has a context word that
+  occurs in the text at all; a result no context can lift over the threshold is dropped before
+  Presidio's post-processing, and a text left with no result skips it.
+
+``Detector.findings`` is what sluice acts on: those findings minus ``plausible``'s few rejections.
 """
 
 from __future__ import annotations
@@ -51,8 +56,29 @@ GATES = {
 DIGIT_GATES = {"CreditCardRecognizer", "UsBankRecognizer", "UsLicenseRecognizer", "UsItinRecognizer",
                "UsPassportRecognizer", "UsSsnRecognizer", "NhsRecognizer", "CryptoRecognizer", "IbanRecognizer",
                "MedicalLicenseRecognizer"}
+NER_BATCH = 256  # texts per nlp.pipe batch
 # A digit as the gates' regex module sees one, and as Python's re (libphonenumber's) does.
 DIGIT = {"regex": regex.compile(r"\d"), "re": re.compile(r"\d")}
+
+
+# Number types that are never the digits of an identifier such as ORD-069306 or INV-2024-0091.
+NUMBER_TYPES = frozenset({"PHONE_NUMBER", "US_BANK_NUMBER", "UK_NHS", "US_DRIVER_LICENSE", "MEDICAL_LICENSE",
+                          "US_PASSPORT", "US_ITIN"})
+IDENTIFIER_PREFIX = regex.compile(r"(?:\b[A-Za-z]{1,8}[-_#]|#)$")
+PLACEHOLDER = regex.compile(r"<[A-Z][A-Z_]*(?:_\d+|:[0-9a-f]{8,})>")  # what redact_pii writes
+NOT_A_NAME = frozenset({"my", "i", "me", "hi", "hello", "hey", "dear", "thanks", "thank", "yes", "no", "ok", "okay"})
+
+
+def plausible(text: str, result) -> bool:
+    """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
+    ``#``) are an identifier, not a phone or bank number; a greeting or pronoun is no PERSON; a
+    finding inside a placeholder that redaction wrote (``<PERSON_1>``) is no new PII."""
+    if "<" in text and any(m.start() <= result.start and result.end <= m.end() + 1
+                           for m in PLACEHOLDER.finditer(text, max(0, result.start - 40), result.end + 40)):
+        return False
+    if result.entity_type in NUMBER_TYPES and IDENTIFIER_PREFIX.search(text, max(0, result.start - 9), result.start):
+        return False
+    return not (result.entity_type == "PERSON" and text[result.start:result.end].strip().lower() in NOT_A_NAME)
 
 
 class GatedRegistry(RecognizerRegistry):
@@ -167,20 +193,26 @@ class Detector:
     def analyze(self, text: str) -> list:
         return self.analyze_many([text])[0]
 
-    def analyze_many(self, texts: list[str]) -> list[list]:
-        out = []
-        for text in texts:
-            hit = self.cache.get(text)
-            if hit is None:
-                hit = self._analyze_one(text)
-                if len(self.cache) > 200_000:
-                    self.cache.clear()
-                self.cache[text] = hit
-            out.append(hit)
-        return out
+    def findings(self, texts: list[str]) -> list[list]:
+        """What sluice acts on: Presidio's findings (``analyze_many``) that pass ``plausible``."""
+        return [[r for r in rs if plausible(t, r)] for t, rs in zip(texts, self.analyze_many(texts))]
 
-    def _analyze_one(self, text: str) -> list:
-        artifacts = _LazyArtifacts(self.analyzer.nlp_engine, text)
+    def analyze_many(self, texts: list[str]) -> list[list]:
+        """Findings per text. With NER, spaCy runs once per distinct new text, batched (``nlp.pipe``)."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if len(self.cache) + len(todo) > 200_000:
+            self.cache.clear()
+        artifacts = self._ner_artifacts(todo) if self.info.ner else [None] * len(todo)
+        for text, nlp_artifacts in zip(todo, artifacts):
+            self.cache[text] = self._analyze_one(text, nlp_artifacts)
+        return [self.cache[t] for t in texts]
+
+    def _ner_artifacts(self, texts: list[str]) -> list:
+        engine = self.analyzer.nlp_engine
+        return [a for _, a in engine.process_batch(texts, "en", batch_size=NER_BATCH)]
+
+    def _analyze_one(self, text: str, nlp_artifacts=None) -> list:
+        artifacts = nlp_artifacts if nlp_artifacts is not None else _LazyArtifacts(self.analyzer.nlp_engine, text)
         entities = list(self.info.entities)
         lowered = text.lower() if self.lower_lemmas else None
         found = []

@@ -50,11 +50,13 @@ class EngineConfig(BaseModel):
     """What finds PII: the NLP engine, the recognizers and the entities to report."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    nlp: str = Field("blank", description="blank | spacy:<model or path> | transformers:<hub id or path>")
+    nlp: str = Field("auto", description="auto (the embedded NER model if installed, else blank) | blank "
+                                         "(patterns and name lists only: weak) | spacy:<model or path> | "
+                                         "transformers:<hub id or path>")
     entities: tuple[str, ...] | None = Field(
         ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN",
          "US_BANK_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE", "US_ITIN", "UK_NHS", "CRYPTO", "MEDICAL_LICENSE",
-         "STREET_ADDRESS", "API_KEY", "BEARER_TOKEN", "PRIVATE_KEY", "LOCATION"),
+         "STREET_ADDRESS", "API_KEY", "BEARER_TOKEN", "PRIVATE_KEY", "PASSWORD", "LOCATION", "ORGANIZATION"),
         description="entity types to report (null: every type a recognizer supports, incl. URL and DATE_TIME)")
     recognizers: tuple[CustomRecognizer, ...] = Field((), description="extra recognizers (deny-lists, regexes)")
     allow_list: tuple[str, ...] = Field((), description="values never reported (e.g. the support address)")
@@ -72,28 +74,67 @@ class EngineInfo:
     recognizers: list[str] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)
     person_list_only: bool = False
+    fallback: str | None = None  # why a weaker engine than asked for runs (``nlp: auto`` without NER)
+    model: str | None = None  # name and version of the spaCy pipeline, when one runs
 
     def as_dict(self) -> dict:
-        return {"nlp": self.nlp, "ner": self.ner, "recognizers": self.recognizers, "entities": self.entities,
-                "person_detection": "name lists only (no NER model)" if self.person_list_only else "ner"}
+        out = {"nlp": self.nlp, "ner": self.ner, "engine": "ner" if self.ner else "pattern-only",
+               "ner_languages": ["en"] if self.ner else [], "model": self.model,
+               "recognizers": self.recognizers, "entities": self.entities,
+               "person_detection": "name lists only (no NER model)" if self.person_list_only else "ner"}
+        if self.fallback:
+            out["fallback"] = self.fallback  # the data card lists every stage's fallback
+        return out
 
 
 def _blank_nlp():
     import spacy
-    from spacy.language import Language
 
-    if "sluice_lower_lemma" not in Language.factories:
-        @Language.component("sluice_lower_lemma")
-        def lower_lemma(doc):
-            for t in doc:
-                t.lemma_ = t.lower_
-            return doc
+    from .nlp import lower_lemma_component
+
     nlp = spacy.blank("en")
-    nlp.add_pipe("sluice_lower_lemma")
+    nlp.add_pipe(lower_lemma_component())
     return nlp
 
 
+def resolve_nlp(spec: str) -> tuple[str, str | None]:
+    """(the engine spec that runs, the fallback note or None) for ``auto``: the embedded NER model
+    when installed, else the pattern-only blank pipeline, reported as a fallback."""
+    if spec != "auto":
+        return spec, None
+    from .nlp import EMBEDDED, INSTALL_HINT, embedded_path
+
+    if embedded_path() is not None:
+        return f"spacy:{EMBEDDED}", None
+    return "blank", (f"no NER model installed: PERSON, LOCATION and ORGANIZATION from name lists and patterns only "
+                     f"(weak redaction); install the embedded model: {INSTALL_HINT}")
+
+
+def ner_mapping():
+    """Presidio's mapping of NER labels, with facilities (airports, bridges, streets) as LOCATION and
+    the labels that are never personal data (amounts, numbers, works, laws, …) dropped."""
+    from presidio_analyzer.nlp_engine import NerModelConfiguration
+    from presidio_analyzer.nlp_engine.ner_model_configuration import MODEL_TO_PRESIDIO_ENTITY_MAPPING
+
+    return NerModelConfiguration(
+        model_to_presidio_entity_mapping={**MODEL_TO_PRESIDIO_ENTITY_MAPPING, "FAC": "LOCATION"},
+        labels_to_ignore=["CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PRODUCT", "WORK_OF_ART", "LAW",
+                          "LANGUAGE", "EVENT"])
+
+
+def _lower_lemma_artifacts(engine, doc, language: str):
+    """Presidio's NlpArtifacts of a doc, each token's lemma its lower-cased text (what the
+    ``sluice_lower_lemma`` component sets), read in one pass instead of stored on the tokens."""
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    entities, scores = engine._get_updated_entities(engine._get_entities(doc), engine._get_scores_for_entities(doc))
+    words = [(t.lower_, t.idx) for t in doc]
+    return NlpArtifacts(entities=entities, tokens=doc, tokens_indices=[i for _, i in words],
+                        lemmas=[w for w, _ in words], nlp_engine=engine, language=language, scores=scores)
+
+
 def _nlp_engine(spec: str):
+    """(Presidio NlpEngine, has NER, lemmas are lower-cased text)."""
     from presidio_analyzer.nlp_engine import SpacyNlpEngine, TransformersNlpEngine
 
     kind, _, target = spec.partition(":")
@@ -105,15 +146,17 @@ def _nlp_engine(spec: str):
         engine.load()
         return engine, False, True
     if kind == "spacy" and target:
-        import spacy
-        from pathlib import Path
+        from .nlp import load_ner
 
-        if not (spacy.util.is_package(target) or Path(target).exists()):
-            raise RecipeError(f"spaCy model {target!r} is not installed (nlp: {spec})",
-                              hint=f"install it (python -m spacy download {target}) or use nlp: blank")
-        engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": target}])
+        class NerEngine(SpacyNlpEngine):
+            def load(self):  # NER's components only (nlp.load_ner)
+                self.nlp = {"en": load_ner(target)}
+
+            def _doc_to_nlp_artifact(self, doc, language):
+                return _lower_lemma_artifacts(self, doc, language)
+        engine = NerEngine(models=[{"lang_code": "en", "model_name": target}], ner_model_configuration=ner_mapping())
         engine.load()
-        return engine, True, False
+        return engine, True, True
     if kind == "transformers" and target:
         from presidio_analyzer.nlp_engine.transformers_nlp_engine import FACTORY_NAME
 
@@ -131,7 +174,7 @@ def _nlp_engine(spec: str):
         engine.load()
         return engine, True, True
     raise RecipeError(f"unknown nlp engine {spec!r}",
-                      hint="use blank, spacy:<model or path> or transformers:<hub id or path>")
+                      hint="use auto, blank, spacy:<model or path> or transformers:<hub id or path>")
 
 
 def build_analyzer(config: EngineConfig, *, fast: bool = False):
@@ -144,6 +187,8 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
     from .detector import GatedEnhancer, GatedRegistry
+    from .names import name_recognizers
+    from .patterns import pattern_recognizers
     from .recognizers import (NameListRecognizer, address_recognizer, custom_recognizers, extra_number_recognizers,
                               secret_recognizers)
 
@@ -152,19 +197,22 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     # Presidio logs analyzed text (context words, decision traces) at DEBUG: never let that through.
     for name in ("presidio-analyzer", "presidio-anonymizer"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    nlp_engine, ner, lower_lemmas = _nlp_engine(config.nlp)
+    spec, fallback = resolve_nlp(config.nlp)
+    nlp_engine, ner, lower_lemmas = _nlp_engine(spec)
     registry = (GatedRegistry if fast else RecognizerRegistry)(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
     if not ner:  # a blank pipeline has no NER: its recognizer could only ever return nothing
         registry.recognizers = [r for r in registry.recognizers if r.name in PREDEFINED]
-    for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers()]:
+    for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers(), *pattern_recognizers()]:
         registry.add_recognizer(r)
+    if config.name_lists:
+        for r in [NameListRecognizer(), *name_recognizers()]:
+            registry.add_recognizer(r)
     if fast:
         registry.gate_known()  # before custom recognizers join: a user's may reuse a name
     for r in custom_recognizers(config.recognizers):
         registry.add_recognizer(r)
-    if config.name_lists:
-        registry.add_recognizer(NameListRecognizer())
+
     enhancer = GatedEnhancer() if fast and lower_lemmas else None
     analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"],
                               default_score_threshold=config.score_threshold, context_aware_enhancer=enhancer)
@@ -172,5 +220,8 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     wanted = sorted(supported if config.entities is None else set(config.entities) & supported)
     wanted = sorted(set(wanted) | {r.entity for r in config.recognizers})
     active = [r.name for r in registry.recognizers if set(r.supported_entities) & set(wanted)]
-    info = EngineInfo(config.nlp, ner, active, wanted, person_list_only=not ner and "PERSON" in wanted)
+    meta = nlp_engine.nlp["en"].meta if ner and hasattr(nlp_engine, "nlp") else {}
+    model = f"{meta.get('lang', '?')}_{meta.get('name', '?')} {meta.get('version', '?')}" if meta else None
+    info = EngineInfo(spec, ner, active, wanted, person_list_only=not ner and "PERSON" in wanted,
+                      fallback=fallback, model=model)
     return analyzer, info

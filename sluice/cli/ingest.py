@@ -19,6 +19,8 @@ def ingest(
     mapping: Annotated[Path | None, typer.Option("--mapping", help="YAML of field: source_column, for Parquet/CSV or renamed keys")] = None,
     source: Annotated[str | None, typer.Option("--source", help="source name recorded on every row [default: file name]")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="fail (publishing nothing) if any record is quarantined")] = False,
+    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="publish the lines read from a truncated or "
+                                                "corrupt compressed file (the damage is quarantined) instead of failing")] = False,
     max_record_bytes: Annotated[int, typer.Option("--max-record-bytes", help="records larger than this are quarantined")] = 2 << 20,
     workers: Annotated[int | None, typer.Option("--workers", help="parser processes [default: up to 2]")] = None,
     root: RootOption = None,
@@ -52,10 +54,14 @@ def ingest(
             bar.update(task, completed=done, rows=rows, rows_per_s=rows / max(time.perf_counter() - started, 1e-9))
 
         result = run_ingest(paths, to, store=store(root), fmt=fmt, source=source, mapping=columns,
-                            max_record_bytes=max_record_bytes, strict=strict, workers=workers, progress=advance)
+                            max_record_bytes=max_record_bytes, strict=strict, workers=workers, progress=advance,
+                            allow_partial=allow_partial)
     summary = {"version": result.version.ref, "path": str(result.version.path), "rows_in": result.rows_in,
-               "kept": result.kept, "quarantined": dict(result.quarantined), "seconds": round(result.seconds, 2),
-               "files": [f.as_dict() for f in result.files]}
+               "kept": result.kept, "rejected": dict(result.rejected), "quarantined": dict(result.quarantined),
+               "id_collisions": result.id_collisions,
+               "seconds": round(result.seconds, 2),
+               "files": [f.as_dict() for f in result.files], "skipped": [s.as_dict() for s in result.skipped],
+               "warnings": result.version.manifest.get("ingest", {}).get("warnings") or {}}
     if as_json:
         emit_json(summary)
         return
@@ -83,8 +89,25 @@ def _print_summary(result) -> None:
             console.print(f"  [dim]{escape(where)}[/] "
                           + escape(f"{e['error_kind']}{' at ' + e['field'] if e['field'] else ''}: {e['error']}"),
                           highlight=False)
+    if result.id_collisions:
+        console.print(f"[yellow]id collisions:[/] {result.id_collisions:,} record(s) reuse a source id that another, "
+                      "different record has; each got the id of its content (manifest: ingest.id_collisions)",
+                      highlight=False, soft_wrap=True)
+    for f in result.damaged:
+        console.print(f"[bold yellow]partial:[/] {escape(f.path)}: {escape(f.damage)} (--allow-partial)",
+                      highlight=False, soft_wrap=True)
+    if result.skipped:
+        console.print(f"[yellow]not read[/] ({len(result.skipped)} file(s) in the folders given; "
+                      "also in the manifest's 'skipped'):", highlight=False)
+        for s in result.skipped:
+            console.print(f"  {escape(s.path)}: {escape(s.reason)}", highlight=False, soft_wrap=True)
+    warnings = result.version.manifest.get("ingest", {}).get("warnings") or {}
+    if warnings:  # rows kept, but worth a look (curate/ingest/checks.py); per-row flags in ingest_flags
+        console.print("[yellow]warnings:[/] " + escape(", ".join(f"{k} {n:,}" for k, n in warnings.items())),
+                      highlight=False)
     rate = result.rows_in / result.seconds if result.seconds else 0
-    console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, "
+    rejected = "".join(f"{n:,} rejected ({reason}), " for reason, n in result.rejected.items())
+    console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, {rejected}"
                   f"{sum(result.quarantined.values()):,} quarantined of {result.rows_in:,} "
                   f"({rate:,.0f} rows/s) → {escape(str(result.version.path))}", highlight=False)
 

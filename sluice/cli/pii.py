@@ -10,9 +10,10 @@ from .common import JsonOption, RootOption, console, emit_json, escape, handle_e
 
 app = typer.Typer(help="PII: leak scan of any dataset and the detection engine in use.", no_args_is_help=True)
 
-PERSON_WARNING = ("[bold yellow]warning:[/] PERSON detection is list-based only (no NER model): names outside "
-                  "Faker's name lists, unusual spellings and names that are common words are missed. "
-                  "Use --nlp spacy:en_core_web_lg (python -m spacy download en_core_web_lg) for better recall.")
+PERSON_WARNING = ("[bold yellow]warning:[/] pattern-only detection (no NER model): PERSON from name lists only; "
+                  "names outside them, places and organisations are missed. Use --nlp auto with the embedded model "
+                  "(bash scripts/setup.sh pii) or --nlp spacy:<model>.")
+NLP_HELP = "auto (strongest installed) | blank | spacy:<model or path> | transformers:<id or path>"
 
 
 def _config(nlp: str, entities: list[str] | None):
@@ -27,7 +28,7 @@ def scan(
     ref: Annotated[str, typer.Argument(help="dataset version to scan, e.g. curated@latest")],
     max_findings: Annotated[int, typer.Option("--max-findings", help="exit 1 when more findings than this")] = 0,
     min_score: Annotated[float, typer.Option("--min-score", help="count findings scored at least this")] = 0.5,
-    nlp: Annotated[str, typer.Option("--nlp", help="blank | spacy:<model> | transformers:<id or path>")] = "blank",
+    nlp: Annotated[str, typer.Option("--nlp", help=NLP_HELP)] = "auto",
     entity: Annotated[list[str] | None, typer.Option("--entity", help="entity types to look for (repeatable)")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="scan at most this many rows")] = None,
     root: RootOption = None,
@@ -62,7 +63,7 @@ def scan(
 @app.command()
 @handle_errors
 def entities(
-    nlp: Annotated[str, typer.Option("--nlp", help="blank | spacy:<model> | transformers:<id or path>")] = "blank",
+    nlp: Annotated[str, typer.Option("--nlp", help=NLP_HELP)] = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Show the engine, recognizers and entity types detection uses."""
@@ -77,3 +78,43 @@ def entities(
     console.print(f"engine: {escape(info.nlp)} (NER: {'yes' if info.ner else 'no'})", highlight=False)
     console.print("entities: " + escape(", ".join(info.entities)), highlight=False)
     console.print("recognizers: " + escape(", ".join(info.recognizers)), highlight=False)
+
+
+@app.command("eval")
+@handle_errors
+def eval_(
+    labels: Annotated[str, typer.Argument(help="JSONL: {text, spans: [{entity_type, start, end}]} per line")],
+    recipe: Annotated[str | None, typer.Option("--recipe", help="take pii_detect/redact_pii settings from this "
+                                                                "recipe [default: the stages' defaults]")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure redaction on your own labelled text: per-type span recall and precision, and the share
+    of gold values that survive redaction verbatim."""
+    from sluice.curate.pii.evaluate import evaluate
+
+    stages = None
+    if recipe:
+        from sluice.recipe import load_recipe
+
+        stages = load_recipe(recipe)[1]
+    report = evaluate(labels, stages)
+    if as_json:
+        emit_json(report)
+        return
+    from rich.table import Table
+
+    fmt = lambda v: "—" if v is None else f"{v:.1%}"  # noqa: E731
+    if report["engine"].get("engine") != "ner":
+        console.print(PERSON_WARNING)
+    table = Table(title=f"{report['examples']:,} labelled examples, engine {escape(report['engine']['nlp'])}",
+                  title_justify="left")
+    for col in ("gold type", "spans", "recall", "redacted", "surviving", "precision"):
+        table.add_column(col, justify="left" if col == "gold type" else "right")
+    found = report["by_finding_type"]
+    for name, d in report["by_gold_type"].items():
+        table.add_row(escape(name), f"{d['gold']:,}", fmt(d["recall"]), fmt(d["redacted"]), fmt(d["surviving"]),
+                      fmt(found.get(name, {}).get("precision")))
+    console.print(table)
+    console.print(f"surviving verbatim: pattern types {fmt(report['pattern_types']['surviving'])}, "
+                  f"names/addresses/places/organisations/patterns {fmt(report['overall']['surviving'])}; "
+                  f"{report['findings_outside_gold']:,} findings outside any gold span", highlight=False)

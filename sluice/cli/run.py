@@ -42,6 +42,7 @@ def run(
     """Run a recipe's stages over a dataset version and publish the result."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from sluice.outcomes import heavy_stages
     from sluice.recipe import load_recipe
     from sluice.runner import run as run_recipe
 
@@ -60,9 +61,13 @@ def run(
     if as_json:
         emit_json({"version": result.version.ref, "input": result.input.ref, "reused": result.reused,
                    "seconds": round(result.seconds, 2), "stages": [s.as_dict() for s in result.stages],
+                   "warnings": heavy_stages([s.as_dict() for s in result.stages]),
                    "report": str(page) if page else None, "datacard": str(result.version.path / "DATACARD.md")})
         return
     _funnel(result)
+    for s in result.stages:  # a weaker engine than asked for (e.g. PII without NER): say it loudly
+        if isinstance(s.info, dict) and s.info.get("fallback"):
+            console.print(f"[bold yellow]warning:[/] {escape(s.name)}: {escape(str(s.info['fallback']))}", highlight=False)
     if page:
         console.print(f"report:    {escape(str(page))}", highlight=False)
     console.print(f"data card: {escape(str(result.version.path / 'DATACARD.md'))}", highlight=False)
@@ -97,6 +102,19 @@ def _funnel(result) -> None:
         rate = "checkpoint" if s.cached else (f"{s.rows_in / s.seconds:,.0f}" if s.seconds else "—")
         table.add_row(escape(s.name), f"{s.rows_in:,}", f"{s.kept:,}", escape(reasons), f"{sum(s.quarantined.values()):,}", rate)
     console.print(table)
+    for s in result.stages:  # what a stage wants said about its outcome (e.g. select's order and lift)
+        for note in (s.info or {}).get("notes") or ():
+            console.print(f"[yellow]note:[/] {escape(s.name)}: {escape(note)}", highlight=False)
+    from sluice.outcomes import heavy_stages
+
+    for line in heavy_stages([s.as_dict() for s in result.stages]):
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+    for s in result.stages:
+        ref = (s.info or {}).get("reference") or {}
+        if ref.get("too_short_items"):
+            console.print(f"[yellow]note:[/] {escape(s.name)}: {ref['too_short_items']:,} of {ref['items']:,} "
+                          f"reference items are shorter than {ref['min_words']} words and cannot be detected",
+                          highlight=False)
     if result.reused:
         console.print(f"nothing to do: {result.version.ref} already holds this result", highlight=False)
     else:

@@ -41,6 +41,8 @@ def synth(
     allow_unredacted: Annotated[bool, typer.Option(
         "--allow-unredacted", help="send data with no PII redaction in its lineage to a remote endpoint "
                                    "(recorded loudly in the output manifest)")] = False,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="publish even when no row is kept (otherwise the run fails, naming why)")] = False,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -55,6 +57,7 @@ def synth(
         task = bar.add_task("items", total=None)
         result = synthesize(recipe, source=source, to=to, llm=spec, store=store(root),
                             allow_unredacted=allow_unredacted, settings=_settings(settings or []), limit=limit,
+                            allow_empty=allow_empty,
                             on_item=lambda done, total: bar.update(task, completed=done, total=total))
     privacy = result.versions[0].manifest.get("synth", {}).get("privacy", {})
     if as_json:

@@ -68,40 +68,103 @@ app.command("dpo")(_method_command("dpo", "preference"))
 app.command("kto")(_method_command("kto", "kto"))
 
 
+def _judge_spec(url: str | None, model: str | None, key_env: str, llm_file: Path | None):
+    """The judge's LLMSpec from --judge-llm (its judge entry, else llm) or --judge-url/--judge-model."""
+    from sluice.errors import RecipeError
+    from sluice.synth.llm import LLMSpec
+
+    if llm_file is not None:
+        from sluice.synth.runner import load_llm_file
+
+        f = load_llm_file(llm_file)
+        return f.judge or f.llm
+    if url is None:
+        return None
+    if not model:
+        raise RecipeError("--judge-url needs --judge-model (the model name the endpoint serves)")
+    return LLMSpec(backend="openai", model=model, base_url=url, api_key_env=key_env,
+                   generation={"temperature": 0.0, "max_new_tokens": 512})
+
+
+def _print_calibration(report: dict) -> None:
+    if report["agreement"] is None:
+        console.print(f"[bold red]calibration:[/] {escape(report['warning'])} ({report['errors']})", highlight=False)
+        return
+    console.print(f"judge calibration on {report['judged']} of {report['items']} labelled items "
+                  f"({report['scale']}): agreement {report['agreement']:.1%}, Cohen's kappa {report['kappa']:.3f}"
+                  + (f"; {sum(report['errors'].values())} judgment(s) failed: {report['errors']}"
+                     if report["errors"] else ""), highlight=False)
+    if "warning" in report:
+        console.print(f"[bold yellow]warning:[/] {escape(report['warning'])}", highlight=False)
+
+
 @app.command("eval")
 @handle_errors
 def eval_(
-    adapter: Annotated[Path, typer.Option("--adapter", help="adapter folder from `sluice train`")],
-    golden: Annotated[str, typer.Option("--golden", help="golden conversation dataset NAME@vN")],
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="adapter folder from `sluice train`")] = None,
+    golden: Annotated[str | None, typer.Option("--golden", help="golden conversation dataset NAME@vN")] = None,
     settings: Annotated[list[str] | None, typer.Argument(help="gate rule as key=value, e.g. min_gain=0.02",
                                                         show_default=False)] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="generation length")] = 64,
     judge_url: Annotated[str | None, typer.Option("--judge-url", help="OpenAI-compatible endpoint for an LLM judge")] = None,
     judge_model: Annotated[str | None, typer.Option("--judge-model", help="judge model name")] = None,
+    judge_key_env: Annotated[str, typer.Option("--judge-key-env", help="environment variable holding the judge's "
+                                                                       "API key")] = "OPENAI_API_KEY",
+    judge_llm: Annotated[Path | None, typer.Option("--judge-llm", help="LLM YAML whose judge (or llm) entry is the "
+                                                                       "judge (key via api_key_env/api_key_file)")] = None,
+    judge_rubric: Annotated[str, typer.Option("--judge-rubric", help="PrometheusEval rubric: helpfulness, "
+                                              "harmlessness, honesty, factual-validity, reasoning")] = "helpfulness",
+    calibrate: Annotated[Path | None, typer.Option("--calibrate", help="JSONL of human-labelled items: compare the "
+                                                                       "judge with them (agreement, Cohen's kappa)")] = None,
+    allow_unredacted: Annotated[bool, typer.Option(
+        "--allow-unredacted", help="let a remote judge see data with no PII redaction in its lineage (recorded)")] = False,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Base vs tuned on a frozen golden set; exit 1 when the promotion rule fails."""
+    """Base vs tuned on a frozen golden set; exit 1 when the promotion rule fails.
+
+    With --calibrate LABELS, first compare the judge with human labels on the same items (warns above
+    20% disagreement); with --calibrate alone, only that.
+    """
     _quiet()
+    from sluice.errors import RecipeError
     from sluice.train.config import GateRule, parse_overrides
     from sluice.train.gate import evaluate
     from sluice.train.run import read_info
 
+    spec = _judge_spec(judge_url, judge_model, judge_key_env, judge_llm)
+    calibration = None
+    if calibrate is not None:
+        from sluice.synth.grader import calibrate_file
+
+        if spec is None:
+            raise RecipeError("--calibrate needs a judge", hint="pass --judge-url and --judge-model, or --judge-llm")
+        calibration = calibrate_file(calibrate, spec, store(root), rubric=judge_rubric,
+                                     allow_unredacted=allow_unredacted)
+        if adapter is None and golden is None:
+            if as_json:
+                emit_json({"calibration": calibration})
+            else:
+                _print_calibration(calibration)
+            return
+        if not as_json:
+            _print_calibration(calibration)
+    if adapter is None or golden is None:
+        raise RecipeError("sluice train eval needs --adapter and --golden (or --calibrate LABELS alone)")
     rule = None
     if settings:
         overrides = parse_overrides([s.removeprefix("gate.") for s in settings])
         try:
             rule = GateRule(**{**read_info(adapter)["config"].get("gate", {}), **overrides})
         except ValueError as e:
-            from sluice.errors import RecipeError
-
             raise RecipeError("invalid gate rule", problems=[str(e).splitlines()[0]],
                               hint=f"known keys: {', '.join(GateRule.model_fields)}") from None
-    result = evaluate(adapter, golden, store(root), rule=rule, max_new_tokens=max_new_tokens,
-                      judge_url=judge_url, judge_model=judge_model)
+    result = evaluate(adapter, golden, store(root), rule=rule, max_new_tokens=max_new_tokens, judge=spec,
+                      judge_rubric=judge_rubric, allow_unredacted=allow_unredacted, calibration=calibration)
     decision = result["decision"]
     if as_json:
-        emit_json({k: result[k] for k in ("golden", "rule", "base", "tuned", "decision")})
+        emit_json({k: result[k] for k in ("golden", "rule", "base", "tuned", "decision", "judge", "calibration")
+                   if k in result})
     else:
         from rich.table import Table
 
@@ -109,7 +172,7 @@ def eval_(
         for col in ("metric", "base", "tuned"):
             table.add_column(col, justify="left" if col == "metric" else "right")
         for metric, value in result["tuned"]["overall"].items():
-            table.add_row(metric, f"{result['base']['overall'][metric]:.4f}", f"{value:.4f}")
+            table.add_row(metric, f"{result['base']['overall'].get(metric, float('nan')):.4f}", f"{value:.4f}")
         console.print(table)
         for reason in decision["reasons"]:
             console.print(f"  • {escape(reason)}", highlight=False)

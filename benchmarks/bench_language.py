@@ -1,0 +1,126 @@
+"""Language ID accuracy by text length, per detector, on real English and Chinese text.
+
+Texts: prompts and answers of Alpaca random_9k and LLaMA-Factory's alpaca_en_demo (English),
+alpaca_zh_demo and dpo_zh_demo (Chinese), with translation requests left out (their answers are
+in other languages). Each text is cut to its first k words (Chinese: k characters) for several
+k, cleaned as the stage cleans, and identified by fastText lid.176 and by lingua. Prints, per
+detector and length: accuracy, and for each confidence threshold the share labelled und and the
+error rate among all texts (a wrong, determined label is what drops a row). Last, the stage as
+configured (short → lingua, und below the calibrated thresholds) on the whole texts.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_language.py --shared ../shared/data --per-source 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LENGTHS = (1, 2, 3, 5, 8, 13, 21, 10_000)
+THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def texts(shared: Path, per_source: int, seed: int) -> list[tuple[str, str, str]]:
+    """(label, source, text) of real texts whose language is known from their source."""
+    from sluice.curate.quality.language import _SWITCH
+
+    rng = random.Random(seed)
+    lf = shared / "formats/llamafactory"
+    out = []
+
+    def add(label, source, rows):
+        rows = [r for r in rows if r and r.strip()]
+        for t in rng.sample(rows, min(per_source, len(rows))):
+            cjk = len(_CJK.findall(t)) / max(1, len(re.findall(r"\w", t)))
+            if (label == "zh") == (cjk > 0.3):  # drop Chinese rows that are mostly Latin and the reverse
+                out.append((label, source, t))
+
+    for name, path in (("alpaca_9k", shared / "instructions/alpaca_random_9k/random_9k.json"),
+                       ("alpaca_en_demo", lf / "alpaca_en_demo.json")):
+        rows = [r for r in json.loads(path.read_text()) if not re.search(_SWITCH, r["instruction"] + r["input"])]
+        add("en", f"{name}/prompt", [r["instruction"] + " " + r["input"] for r in rows])
+        add("en", f"{name}/answer", [r["output"] for r in rows])
+    zh = json.loads((lf / "alpaca_zh_demo.json").read_text())
+    add("zh", "alpaca_zh_demo/prompt", [r["instruction"] + r["input"] for r in zh])
+    add("zh", "alpaca_zh_demo/answer", [r["output"] for r in zh])
+    dpo = json.loads((lf / "dpo_zh_demo.json").read_text())
+    add("zh", "dpo_zh_demo/prompt", [r["conversations"][0]["value"] for r in dpo])
+    add("zh", "dpo_zh_demo/chosen", [r["chosen"]["value"] for r in dpo])
+    return out
+
+
+def prefix(text: str, k: int) -> str:
+    from sluice.curate.quality.language import _WORDS
+
+    units = list(_WORDS.finditer(text))
+    return text if len(units) <= k else text[: units[k - 1].end()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--per-source", type=int, default=600)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    from sluice.curate.quality.language import (SHORT_LANGUAGES, Language, _fasttext, _lingua, clean, load_model,
+                                                load_short_detector, word_count)
+
+    data = texts(args.shared, args.per_source, args.seed)
+    print(f"{len(data)} texts: " + ", ".join(f"{lab} {sum(1 for d in data if d[0] == lab)}" for lab in ("en", "zh")))
+    ft, lg = load_model(), load_short_detector(SHORT_LANGUAGES)
+    detectors = {"fasttext": lambda t: _fasttext(ft, t), "lingua": lambda t: _lingua(lg, t)}
+    results: dict[tuple[str, int], list[tuple[bool, float]]] = defaultdict(list)
+    for label, _src, text in data:
+        cleaned = clean(text[:2000])
+        for k in LENGTHS:
+            piece = prefix(cleaned, k)
+            if not piece or (k < 10_000 and len(prefix(cleaned, k + 1)) == len(piece) and k > 1):
+                continue  # the text is shorter than k words: counted at its own length only
+            for name, detect in detectors.items():
+                lang, conf = detect(piece)
+                results[(name, k)].append((lang == label, conf))
+    print("\naccuracy (top label) and, per und threshold t: und share / error rate among all texts")
+    print("detector  words     n   acc  " + "  ".join(f"t={t:<4}" for t in THRESHOLDS))
+    for name in detectors:
+        for k in LENGTHS:
+            rows = results[(name, k)]
+            if not rows:
+                continue
+            acc = sum(ok for ok, _ in rows) / len(rows)
+            cells = []
+            for t in THRESHOLDS:
+                und = sum(conf < t for _, conf in rows) / len(rows)
+                err = sum((not ok) and conf >= t for ok, conf in rows) / len(rows)
+                cells.append(f"{und:.2f}/{err:.3f}")
+            print(f"{name:9s} {('all' if k == 10_000 else k):>5} {len(rows):5d} {acc:.3f}  " + "  ".join(cells))
+    stage = Language()
+    stage.setup()
+    langs, _confs, _prose = stage.identify([t for _, _, t in data])
+    words = [word_count(clean(t[:2000])) for _, _, t in data]
+    by_len: dict[str, list[str]] = defaultdict(list)
+    for (label, _src, _t), lang, n in zip(data, langs, words):
+        bucket = "1" if n <= 1 else "2-3" if n <= 3 else "4-7" if n <= 7 else "8-20" if n <= 20 else ">20"
+        by_len[bucket].append("ok" if lang == label else "und" if lang == "und" else "wrong")
+    print(f"\nthe stage as configured ({stage.config.short_words=}, {stage.config.und_below=}) on whole texts:")
+    for bucket in ("1", "2-3", "4-7", "8-20", ">20"):
+        v = by_len.get(bucket, [])
+        if v:
+            print(f"  words {bucket:>5}: n={len(v):5d} correct {v.count('ok') / len(v):.3f}  und {v.count('und') / len(v):.3f}"
+                  f"  wrong {v.count('wrong') / len(v):.3f}")
+    chars = [c for lab, _s, t in data if lab == "zh" for c in _CJK.findall(t)[:1]]
+    single, _c, _w = stage.identify(chars)
+    print(f"  single Chinese characters (first of each zh text): n={len(chars)} zh {single.count('zh') / len(chars):.3f} "
+          f"und {single.count('und') / len(chars):.3f} (und is kept)")
+    allv = [x for v in by_len.values() for x in v]
+    print(f"  all: n={len(allv)} correct {allv.count('ok') / len(allv):.3f} und {allv.count('und') / len(allv):.3f} "
+          f"wrong {allv.count('wrong') / len(allv):.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""PERSON recognizers for what English NER cannot see:
+
+* ``CjkNameRecognizer`` — Japanese and Chinese full names (family + given name, either order,
+  with or without a space) from the name lists in Faker's ja_JP, zh_CN and zh_TW locales. CJK
+  text has no word boundaries, so a name inside a run of CJK characters counts only next to a cue
+  (我叫, 姓名, 様, さん, と申します, …) or a non-CJK neighbour.
+* ``CueNameRecognizer`` — the capitalized words right after a strong cue (``my name is``,
+  ``Dear``, ``Mr./Ms./Dr.``, a sign-off line such as ``Best regards,``), in any script, listed
+  or not.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+import regex
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+CJK = r"\p{Han}\p{Hiragana}\p{Katakana}ー"
+BEFORE = ("我叫", "我是", "姓名", "名字", "联系人", "聯絡人", "客户", "先生", "女士", "私は", "名前", "氏名", "担当")
+AFTER = ("様", "さま", "さん", "くん", "ちゃん", "先生", "女士", "小姐", "と申します", "です", "と", "，", "、", "。", "的")
+
+
+@lru_cache(maxsize=1)
+def cjk_lists() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    first, last = set(), set()
+    for loc in ("ja_JP", "zh_CN", "zh_TW"):
+        p = importlib.import_module(f"faker.providers.person.{loc}").Provider
+        first |= set(getattr(p, "first_names", ()))
+        last |= set(getattr(p, "last_names", ()))
+    order = lambda names: tuple(sorted(names, key=len, reverse=True))  # noqa: E731  longest first
+    return order(first), order(last)
+
+
+def _result(recognizer, start: int, end: int, score: float) -> RecognizerResult:
+    return RecognizerResult("PERSON", start, end, score,
+                            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
+                                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id})
+
+
+class CjkNameRecognizer(EntityRecognizer):
+    def __init__(self):
+        super().__init__(supported_entities=["PERSON"], name="CjkNameRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        first, last = cjk_lists()
+        f = "|".join(map(regex.escape, first))
+        g = "|".join(map(regex.escape, last))
+        self.rx = regex.compile(rf"(?:{g})[ \u3000]?(?:{f})|(?:{f})[ \u3000](?:{g})")
+        self.any_cjk = regex.compile(rf"[{CJK}]")
+        self.cjk_char = regex.compile(rf"[{CJK}]")
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        if not hasattr(self, "rx"):
+            self.load()
+        if not self.any_cjk.search(text):
+            return []
+        out = []
+        for m in self.rx.finditer(text, overlapped=False):
+            before, after = text[max(0, m.start() - 4):m.start()], text[m.end():m.end() + 5]
+            free_left = not before or not self.cjk_char.match(before[-1])
+            free_right = not after or not self.cjk_char.match(after[0])
+            cued = before.endswith(BEFORE) or after.startswith(AFTER)
+            if free_left or free_right or cued:
+                out.append(_result(self, m.start(), m.end(), 0.7 if (free_left and free_right) or cued else 0.5))
+        return out
+
+
+SALUTATION = r"(?:my name is|my name's|name:|dear|mr\.?|mrs\.?|ms\.?|mx\.?|dr\.?|prof\.?|miss|sir|madam|" \
+             r"herr|frau|monsieur|madame|mme\.?|señor|señora|sr\.?|sra\.?|signor|signora|sig\.?|je m'appelle|" \
+             r"ich heiße|me llamo|mi chiamo|меня зовут)"
+SIGN_OFF = r"(?:best regards|kind regards|warm regards|regards|best wishes|best|thanks|thank you|many thanks|cheers|" \
+           r"sincerely|yours sincerely|yours truly|yours|cordialement|mit freundlichen grüßen|viele grüße|saludos|" \
+           r"atentamente|cordiali saluti|с уважением)"
+NAME_WORD = r"\p{Lu}[\p{L}'’]*(?:-\p{Lu}?[\p{L}'’]+)*\.?"
+PARTICLES = r"(?:van der|van den|van de|van|von|der|den|ter|ten|de la|de|del|da|di|du|le|la|bin|al|ni)"
+CUE_NAME = regex.compile(
+    rf"(?i:\b{SALUTATION})[ ]+(?P<name>{NAME_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{NAME_WORD}){{0,2}})"
+    rf"|(?:^|\n)(?i:{SIGN_OFF})[ ]?[,!.]?[ ]*\n[ ]*(?P<name>{NAME_WORD}(?:[ ]{NAME_WORD}){{0,2}})[ ]*(?:$|\n)"
+    rf"|(?i:\b{SIGN_OFF}),[ ](?P<name>{NAME_WORD}(?:[ ]{NAME_WORD})?)[ ]*[.!]?$"
+    rf"|(?i:\bmy name is)[ ]+(?P<name>[\p{{L}}'’\-]+(?:[ ][\p{{L}}'’\-]+)?)(?=[ ]*(?:[,.;!?]|$|and\b))",
+    regex.MULTILINE)
+# what follows a salutation but is no name
+NOT_NAMES = frozenset("""i you we they he she it the a an and or my your our their his her this that there here
+all everyone team sir madam customer customers user users friend friends support manager hiring valued
+""".split())
+
+
+class CueNameRecognizer(EntityRecognizer):
+    def __init__(self):
+        super().__init__(supported_entities=["PERSON"], name="CueNameRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        out = []
+        for m in CUE_NAME.finditer(text):
+            start, end = m.span("name")
+            value = text[start:end].rstrip(".")
+            if value.split()[0].lower() in NOT_NAMES:
+                continue
+            out.append(_result(self, start, start + len(value), 0.6))
+        return out
+
+
+def name_recognizers() -> list[EntityRecognizer]:
+    from .recognizers import _gated
+
+    cue = "|".join(["name", "dear", "mr", "mrs", "ms", "mx", "dr", "prof", "miss", "sir", "madam", "herr", "frau",
+                    "monsieur", "madame", "mme", "señor", "señora", "sr", "sra", "signor", "sig", "appelle", "heiße",
+                    "llamo", "chiamo", "зовут", "regards", "best", "thank", "cheers", "sincerely", "yours",
+                    "cordialement", "grüße", "saludos", "atentamente", "saluti", "уважением"])
+    return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False)]
