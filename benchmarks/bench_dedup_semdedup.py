@@ -1,8 +1,9 @@
 """SemDedup of generated conversations: time split into embed / cluster / dedup.
 
-    python benchmarks/bench_dedup_semdedup.py [--embed 2000] [--rows 100000]
+    python benchmarks/bench_dedup_semdedup.py [--embed 2000] [--rows 100000] [--model static]
 
-Embedding (all-MiniLM-L6-v2, CPU, first user turn, 128 tokens) runs on ``--embed`` generated
+Embedding (the project's loader: ``--model static`` by default, or a transformer such as
+all-MiniLM-L6-v2; CPU, first user turn, full length) runs on ``--embed`` generated
 conversations and is extrapolated to ``--rows`` at the measured rate. k-means (scikit-learn,
 k = rows/1000) and the within-cluster dedup run at the full ``--rows`` on those real embeddings
 tiled with small noise (so cluster structure and sizes are realistic).
@@ -28,12 +29,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--embed", type=int, default=2000)
     ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--model", default="static")
     args = ap.parse_args()
     import generate_logs
 
     from sluice.curate.dedup.normalize import key_text
-    from sluice.curate.dedup.semdedup import embed, kmeans, within_clusters
+    from sluice.curate.dedup.semdedup import kmeans, within_clusters
+    from sluice.curate.quality.embed import embed_texts, load_model
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "logs.jsonl"
@@ -42,8 +44,9 @@ def main() -> None:
     msgs = pl.DataFrame({"messages": [[{"role": m["role"], "content": m.get("content") or ""} for m in r["messages"]]
                                       for r in rows]})
     texts = msgs.select(key_text("first_user")).to_series().to_list()
+    model = load_model(args.model)
     t = time.perf_counter()
-    emb = embed(texts, max_tokens=128, threads=args.threads)
+    emb = embed_texts(model, texts)
     t_embed = time.perf_counter() - t
     rng = np.random.default_rng(0)
     big = np.tile(emb, (args.rows // len(emb) + 1, 1))[: args.rows]
@@ -57,7 +60,7 @@ def main() -> None:
     t_dedup = time.perf_counter() - t
     rate = len(texts) / t_embed
     removed = float(np.nanmean(np.nan_to_num(s["sim"], nan=-1) >= 0.95))
-    print(f"embedded {len(texts):,} first user turns at {rate:,.0f} rows/s; k-means k={args.rows // 1000}; "
+    print(f"{args.model}: embedded {len(texts):,} first user turns at {rate:,.0f} rows/s; k-means k={args.rows // 1000}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("\n| rows | embed (s) | cluster (s) | dedup (s) | total (s) | removed at eps 0.05 |")
     print("|---:|---:|---:|---:|---:|---:|")

@@ -59,10 +59,18 @@ def hashes(root: Path) -> list:
     return [(p, [s["sha256"] for s in m["parts"][p]["shards"]]) for p in ("data", "rejected", "quarantine")]
 
 
+def print_stages(run: dict) -> None:
+    print("| stage | seconds | rows in | kept |")
+    print("|---|---:|---:|---:|")
+    for name, seconds, rows_in, kept, _cached in run["stages"]:
+        print(f"| {name} | {seconds} | {rows_in:,} | {kept:,} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-resume", action="store_true", help="skip the kill-and-resume run (per-stage times only)")
     ap.add_argument("--workdir", type=Path, default=REPO / "bench-out" / "quickstart")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO / "examples"))
@@ -75,7 +83,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True)
     logs = args.workdir / f"logs-{args.n}.jsonl"
     generate_logs.write(str(logs), args.n, seed=7, malformed_rate=0.01)
-    roots = {name: args.workdir / name for name in ("a", "b")}
+    roots = {name: args.workdir / name for name in (("a",) if args.no_resume else ("a", "b"))}
     for root in roots.values():
         ingest([str(logs)], to="raw", store=Store(root))
     rows = Store(roots["a"]).resolve("raw").num_rows()
@@ -84,6 +92,12 @@ def main() -> None:
     print(f"uninterrupted: {full['seconds']:.0f} s for {rows:,} rows ({rows / full['seconds']:,.0f} rows/s), "
           f"peak RSS {full['rss_mb']:,.0f} MB + workers {full['worker_rss_mb']:,.0f} MB", file=sys.stderr)
 
+    if args.no_resume:
+        embed_s = sum(st[1] for st in full["stages"] if st[0] in ("embed", "semdedup"))
+        print_stages(full)
+        print(f"\nwall {full['seconds']:.0f} s for {rows:,} rows; embed + semdedup {embed_s:.0f} s "
+              f"({embed_s / full['seconds']:.1%} of the run)")
+        return
     cmd = [sys.executable, "-c", RUN, str(roots["b"]), str(REPO / "examples/quickstart.yaml"), str(args.workers)]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, env=_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -96,10 +110,7 @@ def main() -> None:
     identical = hashes(roots["a"]) == hashes(roots["b"])
     overhead = before_kill + resumed["seconds"] - full["seconds"]
 
-    print("| stage | seconds | rows in | kept |")
-    print("|---|---:|---:|---:|")
-    for name, seconds, rows_in, kept, _cached in full["stages"]:
-        print(f"| {name} | {seconds} | {rows_in:,} | {kept:,} |")
+    print_stages(full)
     print()
     print("| rows | workers | wall | rows/s | peak RSS main / workers | killed at | resumed run | "
           "resume overhead | identical shards |")

@@ -15,32 +15,48 @@ from sluice.errors import SluiceError
 from sluice.schemas import QUARANTINE
 from sluice.stage import Filter, Scorer, Stage, Transform
 
-_READY: set[str] = set()
+# The set-up stage of this process (worker or driver), by checkpoint key: a stage arriving as
+# class + config (pickled for a worker) is replaced by the copy already set up here, so each
+# process sets each stage up once, however many batches it runs. One entry: stages run one
+# after another, and an earlier stage's models need not stay loaded.
+_LIVE: dict[str, Stage] = {}
 
 
 Result = tuple[pa.Table, "pa.Table | None", "pa.Table | None", dict[str, int]]
 
 
-def apply_stage(stage: Stage, key: str, table: pa.Table, first_row: int) -> Result:
-    """Run one stage over one batch → (kept, rejected, quarantined, counters)."""
-    if key not in _READY:
+def live_stage(stage: Stage, key: str) -> Stage:
+    """The copy of ``stage`` set up in this process (``setup()`` runs on the first call only)."""
+    live = _LIVE.get(key)
+    if live is None:
+        _LIVE.clear()
         stage.setup()
-        _READY.add(key)
+        live = _LIVE[key] = stage
+    return live
+
+
+def apply_stage(stage: Stage, key: str, table: pa.Table, first_row: int, answer: pl.DataFrame | None = None) -> Result:
+    """Run one stage over one batch → (kept, rejected, quarantined, counters).
+
+    ``answer`` is a whole-dataset stage's answer for these rows, computed beforehand (see
+    sluice/stage.py); the stage's own method is then not called."""
+    stage = live_stage(stage, key) if answer is None else stage
     stage.counters.clear()
-    kept, rejected, quarantined = _apply(stage, table, first_row)
+    kept, rejected, quarantined = _apply(stage, table, first_row, answer)
     return kept, rejected, quarantined, dict(stage.counters)
 
 
-def _apply(stage: Stage, table: pa.Table, first_row: int) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
+def _apply(stage: Stage, table: pa.Table, first_row: int,
+           answer: pl.DataFrame | None) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
     batch = pl.from_arrow(table)
     if isinstance(stage, Scorer):
-        added = stage.score(batch)
+        added = stage.score(batch) if answer is None else answer
         _expect(stage, added.height == batch.height, f"score() returned {added.height} rows for {batch.height}")
         _expect(stage, set(added.columns) == set(stage.adds),
                 f"score() returned columns {added.columns}, declared adds={list(stage.adds)}")
         return to_arrow(batch.hstack(added.select(stage.adds)), table.schema), None, None
     if isinstance(stage, Filter):
-        decision = stage.decide(batch)
+        decision = stage.decide(batch) if answer is None else answer
         decision = decision.to_frame("reason") if isinstance(decision, pl.Series) else decision
         _expect(stage, decision.height == batch.height, "decide() must return one row per input row")
         unknown = set(decision["reason"].drop_nulls().unique().to_list()) - set(stage.reasons)
@@ -53,6 +69,7 @@ def _apply(stage: Stage, table: pa.Table, first_row: int) -> tuple[pa.Table, pa.
               for c in ("detail", "duplicate_of")])
         return to_arrow(kept, table.schema), to_arrow(rejected, table.schema), None
     if isinstance(stage, Transform):
+        _expect(stage, answer is None, "a Transform cannot be a whole-dataset stage")
         out = stage.transform(batch)
         _expect(stage, out.height == batch.height, "transform() must return one row per input row")
         _expect(stage, set(stage.rewrites) <= set(out.columns),

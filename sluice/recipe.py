@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -65,6 +65,8 @@ class Recipe(BaseModel):
     output: str | None = Field(None, description="dataset name to publish the result as")
     batch_size: int = Field(20_000, gt=0, description="rows per batch handed to a stage")
     workers: int = Field(1, ge=1, description="processes for batch stages (1 runs in this process)")
+    executor: Literal["local", "ray"] = Field("local", description="how stages are mapped over batches: local "
+                                              "processes, or Ray (joins RAY_ADDRESS, else starts a local cluster)")
     stages: list[dict[str, Any]] = Field(default_factory=list, description="stages in order: {stage: NAME, ...config}")
     plugins: list[str] = Field(default_factory=list, description=(
         "modules whose stages this recipe may load (`package.module` or `package.module:Class`); a stage given "
@@ -86,8 +88,11 @@ class Recipe(BaseModel):
         return any(target == p or module == p or module.startswith(p.rstrip(".") + ".") for p in self.plugins)
     allow_empty: bool = Field(False, description="publish an empty result instead of failing the run")
 
-    def build(self, where: str = "recipe") -> list[Stage]:
-        """Instantiate every stage, collecting every error before raising."""
+    def build(self, where: str = "recipe", require_plugins: bool = False) -> list[Stage]:
+        """Instantiate every stage, collecting every error before raising.
+
+        ``require_plugins`` (set for recipe files): a ``module:Class`` stage must be listed in
+        ``plugins``. Python callers build recipes in code that already runs."""
         from sluice.stage import STAGES
 
         built, problems = [], []
@@ -104,7 +109,7 @@ class Recipe(BaseModel):
                 problems.append(f"{where}: {label}: missing 'stage: NAME'")
                 continue
             label += f" ({name})"
-            if name not in STAGES and ":" in name and not self.allows(name):
+            if require_plugins and name not in STAGES and ":" in name and not self.allows(name):
                 # Checked before anything is imported: naming a module in a recipe runs its code.
                 problems.append(f"{where}: {label}: {name.partition(':')[0]!r} is not in the recipe's plugins — "
                                 f"add `plugins: [{name.partition(':')[0]}]` to allow its code to run")
@@ -155,7 +160,7 @@ def load_recipe(path: str | Path) -> tuple[Recipe, list[Stage]]:
         recipe = Recipe.model_construct(stages=stages, plugins=data.get("plugins") or [])
     recipe.base_dir = path.resolve().parent
     try:
-        stages = recipe.build(str(path))
+        stages = recipe.build(str(path), require_plugins=True)
     except RecipeError as e:
         problems += e.problems
     if problems:

@@ -8,6 +8,8 @@ Figures are drawn from what the version holds, so the same code serves every rec
 - ``pii``: PII findings per entity type, from the ``redact_pii`` stage's counters (manifest);
 - ``scores``: histograms of score columns (``*_score``, ``score_*``, ``deita_*``);
 - ``duplicates``: duplicate cluster sizes, from the rejected rows' ``duplicate_of``;
+- ``semantic_eps``: SemDedup's removed fraction per eps over the stage's input, with the dev-set
+  precision/recall the default eps was chosen from;
 - ``selection``: selected versus candidate rows, when a selection stage ran.
 
 Reports live beside the immutable versions, in ``<root>/<name>/reports/v<N>/``, so
@@ -192,11 +194,40 @@ def _selection(manifest: dict) -> Figure | None:
     return None
 
 
+def _semantic_eps(version: Version) -> Figure | None:
+    """SemDedup's eps curve on this run's input, beside the dev-set precision/recall it was chosen from."""
+    try:
+        from sluice.curate.dedup.semdedup import run_curve
+    except ImportError:
+        return None
+    r = run_curve(version)
+    if r is None:
+        return None
+
+    def draw(ax):
+        xs = [c["eps"] for c in r["curve"]]
+        ax.plot(xs, [c["fraction"] for c in r["curve"]], "o-", color="#e07b39", label="removed (this run)")
+        if r["dev"]:
+            ax.plot([d["eps"] for d in r["dev"]], [d["precision"] for d in r["dev"]], "--", color="#3b7dd8",
+                    label="precision (labelled pairs)")
+            ax.plot([d["eps"] for d in r["dev"]], [d["recall"] for d in r["dev"]], ":", color="#3b7dd8",
+                    label="recall (labelled pairs)")
+        ax.axvline(r["eps_used"], color="#555", lw=1)
+        ax.set_xlabel("eps (duplicate when cosine ≥ 1 − eps)")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=8)
+
+    at = next(c for c in r["curve"] if c["eps"] == r["eps_used"])
+    caption = (f"eps {r['eps_used']:g} removes {at['removed']:,} of the {r['rows_in']:,} rows semantic_dedup read "
+               f"({at['fraction']:.1%})" + (f"; the facts guard kept {at['guard_kept']:,}" if "guard_kept" in at else ""))
+    return Figure("semantic_eps", "Semantic dedup: eps curve", caption, draw)
+
+
 def figures(version: Version) -> list[Figure]:
     manifest = version.manifest
     df = pl.from_arrow(version.read())
     found = [_funnel(manifest), _lengths(df), _languages(df), _pii(manifest), _scores(df),
-             _duplicates(version), _selection(manifest)]
+             _duplicates(version), _semantic_eps(version), _selection(manifest)]
     return [f for f in found if f is not None]
 
 

@@ -1,24 +1,27 @@
-"""The local runner: a recipe's stages over a dataset version → a new published version.
+"""The runner: a recipe's stages over a dataset version → a new published version.
 
-Each stage reads the previous stage's kept rows and writes its own checkpoint under
-``<root>/.checkpoints/<fingerprint>/`` (kept rows, rejected rows, quarantined rows and
+The runner plans, checkpoints, accounts, guards privacy and publishes; an executor
+(sluice/executors: ``local`` or ``ray``) only maps a stage over its batches. Each stage reads
+the previous stage's kept rows and writes its checkpoint under
+``<root>/.checkpoints/<fingerprint>/`` (kept, rejected and quarantined rows per batch, and
 stats), published by an atomic rename. The fingerprint covers the stage's name, version and
-config, the upstream fingerprint, the schema version and the tool version, so a repeated
-run finds its checkpoints and skips the work. Batch stages run through
-``sluice.parallel.ordered_map`` (in process, or in worker processes); whole-dataset stages
-get every row at once.
+config, the upstream fingerprint, the schema version and the tool version, so a repeated run
+finds its checkpoints and skips the work. While a stage runs, every finished batch is kept
+in ``.partial-<fingerprint>/``: a killed run resumes and redoes only the batches in flight.
+
+A whole-dataset stage gets only the columns it reads, and its answer joins back to the
+batches by row position; a bounded one (``partial()`` + ``combine()``) never holds every row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,13 +29,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sluice import __version__
-from sluice.errors import RecipeError
-from sluice.parallel import ordered_map, process_pool
+import polars as pl
+
+from sluice.apply import live_stage
+from sluice.checkpoints import Checkpoint, clean_stale
+from sluice.errors import RecipeError, SluiceError
+from sluice.executors import Executor, executor as make_executor
+from sluice.executors.batch import ROW, Job, normalize_answer, read_rows, with_rows, write_table
+from sluice.executors.spill import Parts
 from sluice.recipe import Recipe
 from sluice.schemas import get
-from sluice.apply import apply_stage
-from sluice.stage import Filter, Stage, Transform, check_requirements
-from sluice.store import Store, Version, _PartWriter
+from sluice.stage import Filter, Scorer, Stage, Transform, check_requirements
+from sluice.store import Store, Version
 
 REJECT_COLUMNS = ("stage", "reason", "detail", "duplicate_of")
 
@@ -129,109 +137,102 @@ def _batches(files: list[Path], batch_size: int) -> Iterator[pa.Table]:
             yield pa.Table.from_batches([batch])
 
 
-class _Checkpoint:
-    def __init__(self, root: Path, fingerprint: str):
-        self.path = root / ".checkpoints" / fingerprint
-        self.fingerprint = fingerprint
-
-    def done(self) -> bool:
-        return (self.path / "stats.json").is_file()
-
-    def stats(self) -> StageStats:
-        return StageStats.from_dict(json.loads((self.path / "stats.json").read_text()))
-
-    def files(self, part: str) -> list[Path]:
-        return sorted((self.path / part).glob("part-*.parquet"))
-
-
-def _clean_stale_checkpoints(root: Path) -> None:
-    """Remove half-written checkpoints of runs whose process is gone (killed, crashed machine)."""
-    import psutil
-
-    for p in (root / ".checkpoints").glob(".tmp-*"):
-        try:
-            pid = int(p.name.rsplit("-", 1)[1])
-        except (IndexError, ValueError):
-            continue
-        if pid != os.getpid() and not psutil.pid_exists(pid):
-            shutil.rmtree(p, ignore_errors=True)
+def plan(files: list[Path], batch_size: int, out: Path) -> list[Job]:
+    """The stage's batches: the same for the same input, so a resumed run knows which are done."""
+    jobs: list[Job] = []
+    first = 0
+    for f in files:
+        n = pq.ParquetFile(f).metadata.num_rows
+        for start in range(0, n, batch_size):
+            rows = min(batch_size, n - start)
+            jobs.append(Job(len(jobs), str(f.resolve()), start, rows, first, str(out.resolve())))
+            first += rows
+    if not jobs and files:  # no rows: one empty batch still yields the stage's output columns
+        jobs.append(Job(0, str(files[0].resolve()), 0, 0, 0, str(out.resolve())))
+    return jobs
 
 
-def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: _Checkpoint, recipe: Recipe,
-               progress: Progress | None, pool=None) -> StageStats:
-    tmp = ckpt.path.parent / f".tmp-{ckpt.fingerprint}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        stats = _write_stage(stage, index, files, tmp, ckpt, recipe, progress, pool)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-written checkpoint behind
-        raise
-    try:
-        shutil.rmtree(ckpt.path, ignore_errors=True)
-        os.rename(tmp, ckpt.path)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not ckpt.done():  # a concurrent run of the same stage may have published it first
-            raise
+def _run_stage(stage: Stage, index: int, files: list[Path], ckpt: Checkpoint, recipe: Recipe,
+               progress: Progress | None, executor: Executor, raw: bool) -> StageStats:
+    ckpt.claim(raw)
+    stats = _write_stage(stage, index, files, ckpt, recipe, progress, executor)
+    ckpt.publish()
     if progress:
         progress.stage_finished(index, stats)
     return stats
 
 
-def _write_stage(stage: Stage, index: int, files: list[Path], tmp: Path, ckpt: _Checkpoint, recipe: Recipe,
-                 progress: Progress | None, pool=None) -> StageStats:
+def _write_stage(stage: Stage, index: int, files: list[Path], ckpt: Checkpoint, recipe: Recipe,
+                 progress: Progress | None, executor: Executor) -> StageStats:
     stats = StageStats(stage.name, index, ckpt.fingerprint)
-    parts = {p: _PartWriter(tmp / p, 250_000) for p in ("data", "rejected", "quarantine")}
-    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    jobs = plan(files, recipe.batch_size, ckpt.partial)
+    ckpt.keep_if_planned(hashlib.sha256(json.dumps([(j.file, j.start, j.rows) for j in jobs]).encode()).hexdigest())
+    total = sum(j.rows for j in jobs)
     if progress:
         progress.stage_started(index, stage.name, total)
     start = time.perf_counter()
     key = ckpt.fingerprint
-    if stage.whole_dataset:
-        tables = [pq.read_table(f) for f in files]
-        whole = pa.concat_tables(tables, promote_options="default") if tables else None
-        jobs: Iterator[tuple] = iter([(stage, key, whole, 0)] if whole is not None else [])
-        workers, pool = 1, None  # one batch: it runs here
-    else:
-        def gen():
-            offset = 0
-            for table in _batches(files, recipe.batch_size):
-                yield stage, key, table, offset
-                offset += table.num_rows
-            if not offset and files:  # no rows: one empty batch still yields the stage's output columns
-                yield stage, key, pq.read_schema(files[0]).empty_table(), 0
-        jobs, workers = gen(), recipe.workers
-    schema = pq.read_schema(files[0]) if files else None
-    for kept, rejected, quarantined, counters in ordered_map(apply_stage, jobs, workers, pool=pool):
-        stats.counters.update(counters)
-        parts["data"].write(kept)
-        stats.kept += kept.num_rows
-        stats.rows_in += kept.num_rows
-        schema = kept.schema
-        if rejected is not None and rejected.num_rows:
-            parts["rejected"].write(rejected)
-            stats.rejected.update(rejected.column("reason").to_pylist())
-            stats.rows_in += rejected.num_rows
-        if quarantined is not None and quarantined.num_rows:
-            parts["quarantine"].write(quarantined)
-            stats.quarantined.update(quarantined.column("error_kind").to_pylist())
-            stats.rows_in += quarantined.num_rows
+    if stage.whole_dataset and total:
+        answer = _answer(stage, key, jobs, ckpt, executor)
+        jobs = [replace(j, mode="answer", answer=answer) for j in jobs]
+    done = ckpt.finished()
+    for batch in [*done.values(), *executor.map(stage, key, [j for j in jobs if j.index not in done])]:
+        stats.rows_in += batch["rows_in"]
+        stats.kept += batch["kept"]
+        stats.rejected.update(batch["rejected"])
+        stats.quarantined.update(batch["quarantined"])
+        stats.counters.update(batch["counters"])
         if progress:
             progress.advanced(index, stats.rows_in)
-    if schema is not None:  # an empty result still tells the next stage its columns
-        parts["data"].ensure_shard(schema)
-    for part in parts.values():
-        part.close()
     stats.seconds = time.perf_counter() - start
     stats.info = stage.describe()
-    (tmp / "stats.json").write_text(json.dumps(stats.as_dict(), indent=2))
+    (ckpt.partial / "stats.json").write_text(json.dumps(stats.as_dict(), indent=2))
     stats.cached = False
     return stats
 
 
+def _answer(stage: Stage, key: str, jobs: list[Job], ckpt: Checkpoint, executor: Executor) -> str:
+    """A whole-dataset stage's answer for every row, keyed by ``__row``, written once per checkpoint.
+
+    Only the columns the stage reads are loaded. A bounded stage maps ``partial()`` over the
+    batches (on the executor's workers) and ``combine()``s the spilled partials here; any other
+    stage gets its projected columns of every row at once (DEITA selection, SemDedup)."""
+    path = ckpt.partial / "answer.parquet"
+    if path.is_file():
+        return str(path.resolve())
+    columns = tuple(stage.columns(pq.read_schema(jobs[0].file).names))
+    if stage.bounded:
+        partials = [replace(j, mode="partial", columns=columns, out=str((ckpt.partial / "spill").resolve()))
+                    for j in jobs]
+        done = {int(p.stem) for p in (ckpt.partial / "spill" / "batches").glob("*.json")}
+        for _ in executor.map(stage, key, [j for j in partials if j.index not in done]):
+            pass
+        parts = Parts([str(p) for p in sorted((ckpt.partial / "spill" / "partials").glob("part-*.parquet"))])
+        answer = stage.combine(parts)
+    else:
+        whole = pl.concat([with_rows(read_rows(j.file, j.start, j.rows, columns), j.first_row) for j in jobs],
+                          how="diagonal_relaxed")
+        live = live_stage(stage, key)
+        answer = live.score(whole) if isinstance(live, Scorer) else live.decide(whole)
+        answer = answer.to_frame("reason") if isinstance(answer, pl.Series) else answer
+        if answer.height != whole.height:
+            raise SluiceError(f"stage {stage.name!r} broke its contract: it answered {answer.height} rows "
+                              f"for {whole.height}", hint="this is a bug in the stage; see sluice/stage.py")
+        answer = answer.with_columns(whole[ROW])
+        del whole
+    write_table(normalize_answer(stage, answer).to_arrow(), str(path.resolve()))
+    shutil.rmtree(ckpt.partial / "spill", ignore_errors=True)
+    return str(path.resolve())
+
+
 def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, input_ref: str | None = None,
-        output: str | None = None, progress: Progress | None = None) -> RunResult:
+        output: str | None = None, progress: Progress | None = None, executor: str | None = None,
+        keep_raw_checkpoints: bool = False) -> RunResult:
+    """Run the stages over the input and publish the result.
+
+    ``executor`` (default: the recipe's ``executor``) maps each stage over its batches.
+    Checkpoints of the stages before PII redaction hold raw values: they are removed once the
+    version is published, unless ``keep_raw_checkpoints`` (``sluice gc`` removes them later)."""
     store = store or Store()
     start = time.perf_counter()
     ref = input_ref or recipe.input
@@ -242,47 +243,69 @@ def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, inpu
         raise RecipeError("no output dataset name", hint="set 'output:' in the recipe or pass --output NAME")
     version = store.resolve(ref)
     check_contract(stages, version, store)
-    _clean_stale_checkpoints(store.root)
-    upstream = f"{_input_fingerprint(version)}|{__version__}"
-    files = version.files()
-    all_stats: list[StageStats] = []
-    checkpoints: list[_Checkpoint] = []
-    # One pool of workers serves every batch stage of the run: each worker sets a stage up once
-    # (models load once per process), and no stage pays for starting processes again.
-    pool = None
-    try:
-        for i, stage in enumerate(stages):
-            ckpt = _Checkpoint(store.root, stage.fingerprint(upstream + f"|schema={get(version.kind).version}"))
-            if ckpt.done():
-                stats = ckpt.stats()
-                if progress:
-                    progress.stage_started(i, stage.name, stats.rows_in)
-                    progress.stage_finished(i, stats)
-            else:
-                if pool is None and recipe.workers > 1 and not stage.whole_dataset:
-                    pool = process_pool(recipe.workers)
-                stats = _run_stage(stage, i, files, ckpt, recipe, progress, pool)
-            all_stats.append(stats)
-            checkpoints.append(ckpt)
-            files = ckpt.files("data")
-            upstream = ckpt.fingerprint
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-    from sluice.outcomes import check_not_empty
-
-    check_not_empty(recipe.name, version.num_rows(), [s.as_dict() for s in all_stats], recipe.allow_empty)
+    clean_stale(store.root)
+    checkpoints = _chain(stages, version, store.root)
+    upstream = checkpoints[-1].fingerprint if checkpoints else f"{_input_fingerprint(version)}|{__version__}"
     previous = store.versions(out_name)
     if previous and previous[-1].manifest.get("fingerprint") == upstream \
             and previous[-1].manifest.get("parents") == [version.ref]:
         # Same input, same stages, same configs: the published result would be identical.
-        return RunResult(previous[-1], version, all_stats, time.perf_counter() - start, reused=True)
+        stats = [StageStats.from_dict(s) for s in previous[-1].manifest.get("stages", [])]
+        return RunResult(previous[-1], version, stats, time.perf_counter() - start, reused=True)
+    files = version.files()
+    raw = raw_stages(stages)
+    all_stats: list[StageStats] = []
+    # One executor serves every stage of the run: each of its workers sets a stage up once
+    # (models load once per process or actor), and no stage pays for starting workers again.
+    engine = None
+    try:
+        for i, (stage, ckpt) in enumerate(zip(stages, checkpoints)):
+            if ckpt.done():
+                stats = StageStats.from_dict(ckpt.stats())
+                if progress:
+                    progress.stage_started(i, stage.name, stats.rows_in)
+                    progress.stage_finished(i, stats)
+            else:
+                engine = engine or make_executor(executor or recipe.executor, recipe.workers)
+                stats = _run_stage(stage, i, files, ckpt, recipe, progress, engine, i < raw)
+            all_stats.append(stats)
+            files = ckpt.files("data")
+    finally:
+        if engine is not None:
+            engine.close()
+    from sluice.outcomes import check_not_empty
+
+    check_not_empty(recipe.name, version.num_rows(), [s.as_dict() for s in all_stats], recipe.allow_empty)
     published = _publish(store, out_name, version, recipe, stages, all_stats, checkpoints, files, upstream)
+    if not keep_raw_checkpoints:
+        for ckpt in checkpoints[:raw]:
+            ckpt.remove()
     return RunResult(published, version, all_stats, time.perf_counter() - start)
 
 
+def _chain(stages: list[Stage], version: Version, root: Path) -> list[Checkpoint]:
+    """Every stage's checkpoint: its fingerprint covers its config and everything upstream."""
+    upstream = f"{_input_fingerprint(version)}|{__version__}"
+    chain = []
+    for stage in stages:
+        chain.append(Checkpoint(root, stage.fingerprint(upstream + f"|schema={get(version.kind).version}")))
+        upstream = chain[-1].fingerprint
+    return chain
+
+
+def raw_stages(stages: list[Stage]) -> int:
+    """How many leading stages run before PII redaction: their checkpoints hold raw values.
+    The redaction the privacy guard recognizes (by class), else a stage named like it."""
+    from sluice.privacy import REDACTION_STAGE, recipe_redaction
+
+    found = recipe_redaction(stages)
+    if found is not None:
+        return found[0]
+    return next((i for i, s in enumerate(stages) if s.name == REDACTION_STAGE), 0)
+
+
 def _publish(store: Store, name: str, source: Version, recipe: Recipe, stages: list[Stage],
-             stats: list[StageStats], checkpoints: list[_Checkpoint], files: list[Path], fingerprint: str) -> Version:
+             stats: list[StageStats], checkpoints: list[Checkpoint], files: list[Path], fingerprint: str) -> Version:
     rows_in = source.num_rows()
     rejected = {s.name: dict(s.rejected) for s in stats if s.rejected}
     quarantined = {s.name: dict(s.quarantined) for s in stats if s.quarantined}

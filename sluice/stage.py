@@ -32,10 +32,24 @@ from pydantic import BaseModel, ConfigDict
 from sluice.errors import MissingDependency, RecipeError
 
 
+#: a row's position in a whole-dataset stage's input: how its answer joins back to the batches
+ROW = "__row"
+
+
 class StageConfig(BaseModel):
     """Base of every stage config: unknown keys are errors; each field is described once."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker of a stage needs; an executor maps it to its own terms (Ray: num_cpus,
+    num_gpus, memory). Resources change how a stage runs, never what it returns."""
+
+    cpus: float = 1
+    gpus: float = 0
+    memory: int | None = None  # bytes per worker, None: no reservation
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,14 @@ class Stage:
     #: record kinds the stage accepts
     kinds: ClassVar[tuple[str, ...]] = ("conversation",)
     requires: ClassVar[tuple[Requirement, ...]] = ()
-    #: True when the stage needs every row at once (dedup clustering, selection, splits)
+    #: columns read when present (e.g. a keep policy's quality column); never required
+    optional_reads: ClassVar[tuple[str, ...]] = ()
+    #: what one worker needs (CPUs, GPUs, memory)
+    resources: ClassVar[Resources] = Resources()
+    #: True when the stage needs every row at once (dedup clustering, selection, splits). The
+    #: runner hands it only the columns it reads (``columns()``), plus ``__row``, the row's
+    #: position in the stage's input, and joins its answer back by that position. A stage that
+    #: also implements ``partial()`` and ``combine()`` runs in bounded memory (see below).
     whole_dataset: ClassVar[bool] = False
     #: bump when the stage's output changes for the same config (invalidates checkpoints)
     version: ClassVar[int] = 1
@@ -74,9 +95,30 @@ class Stage:
     def setup(self) -> None:
         """Load models or other heavy state; called once per process before the first batch."""
 
+    def columns(self, available: set[str] | list[str]) -> list[str]:
+        """The columns a whole-dataset stage is given: ``reads`` and the ``optional_reads`` present."""
+        wanted = dict.fromkeys(("id", *self.reads, *self.optional_reads))
+        return [c for c in wanted if c in set(available)]
+
+    # -- bounded form of a whole-dataset stage (optional) ---------------------------------------
+    # ``partial(batch)`` runs per batch (on any worker) over the columns of ``columns()`` and
+    # ``__row``, and returns a small frame with ``__row`` (hashes, signatures, keys: never the
+    # rows); the runner spills the frames to Parquet. ``combine(parts)`` reads them back
+    # (``sluice.spill.Parts``: by columns, by hash partition) and returns the answer for the
+    # rows it concerns, keyed by ``__row``: a Scorer's ``adds`` (absent rows get nulls), a
+    # Filter's ``reason``/``detail``/``duplicate_of`` (absent rows are kept).
+    bounded: ClassVar[bool] = False
+
+    def partial(self, batch: pl.DataFrame) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def combine(self, parts: Any) -> pl.DataFrame:
+        raise NotImplementedError
+
     def __reduce__(self):
         # A stage travels to worker processes as its class and config. Heavy state from setup()
-        # (models, analyzers) stays behind, and setup() builds it again in the worker.
+        # (models, analyzers) stays behind; each worker sets its copy up once
+        # (sluice.apply.live_stage keeps it for every later batch).
         return (type(self), (self.config,))
 
     def count(self, key: str, n: int = 1) -> None:

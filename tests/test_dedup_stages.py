@@ -117,8 +117,8 @@ def test_semdedup_reuses_embedding_column_and_resolves_chains():
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(5, 16))
     emb = np.repeat(centers, 4, axis=0) + rng.normal(scale=0.01, size=(20, 16))  # 5 groups of 4 near-identical
-    batch = conversations([f"t{i}" for i in range(20)], embedding=emb.astype(np.float32).tolist())
-    scorer = SemDedupScorer(n_clusters=5, model="/nonexistent/model")  # never loaded: the column is reused
+    batch = conversations([f"t{chr(97 + i)}" for i in range(20)], embedding=emb.astype(np.float32).tolist())
+    scorer = SemDedupScorer(n_clusters=5, model="/nonexistent/model", verify=None)  # never loaded: column reused
     batch = batch.hstack(scorer.score(batch))
     assert batch["dup_sem_cluster"].n_unique() == 5
     assert batch["dup_sem_sim"].null_count() == 5  # the first of each cluster has no earlier row
@@ -140,7 +140,7 @@ def test_semdedup_embeds_with_the_default_model():
     texts = ["How do I reset my password?", "How can I reset my password?", "What is the capital of France?",
              "Tell me the capital city of France.", "Write a haiku about autumn leaves."]
     batch = conversations(texts)
-    out = SemDedupScorer(key="first_user", n_clusters=2, threads=1).score(batch)
+    out = SemDedupScorer(key="first_user", n_clusters=2).score(batch)
     decision = SemanticDedup(eps=0.15).decide(batch.hstack(out))
     assert decision["reason"].drop_nulls().len() >= 1
     assert decision["reason"][4] is None

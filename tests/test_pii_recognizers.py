@@ -120,6 +120,7 @@ def test_not_secrets(detector):
     ("send it to 1600 Amphitheatre Parkway, Mountain View, CA 94043", "Mountain View, CA 94043"),
     ("配送先を愛知県西多摩郡瑞穂町月島20丁目24番18号に更新しました。", "愛知県西多摩郡瑞穂町月島20丁目24番18号"),
     ("请寄到宁夏回族自治区兰州县双滦南昌街G座 263381。", "宁夏回族自治区兰州县双滦南昌街G座 263381"),
+    ("收货地址已更新为河北省深圳市长寿李街r座 851948。", "河北省深圳市长寿李街r座 851948"),
 ])
 def test_street_addresses_beyond_us_and_de(detector, text, part):
     assert covers(detector, text, part, "STREET_ADDRESS")

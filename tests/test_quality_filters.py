@@ -142,15 +142,12 @@ def test_quality_recipe_runs_on_a_slice_of_the_sample(store, sample_logs, tmp_pa
     rejected = pl.from_arrow(result.version.read("rejected"))
     assert rejected["reason"].null_count() == 0 and rejected["stage"].null_count() == 0
     df = pl.from_arrow(result.version.read())
-    assert df["embedding"].dtype == pl.Array(pl.Float32, 384)  # stored for dedup and labeling
+    assert df["embedding"].dtype == pl.Array(pl.Float32, 256)  # static model, stored for dedup and labeling
     assert df["scorer"].unique().to_list() == ["heuristic-v1"]
-    totals = df["score_total"].to_list()
-    kept_scores = sorted(totals, reverse=True)
-    dropped_over_budget = rejected.filter(pl.col("reason") == "over_budget")
-    if dropped_over_budget.height:
-        assert min(kept_scores) >= dropped_over_budget["score_total"].max()
+    select = next(s for s in result.version.manifest["stages"] if s["name"] == "select")["info"]
+    assert select["order"] == "diversity"  # the offline heuristic does not rank rows (issue: Quality scores)
     configs = {s["stage"]: s for s in result.version.manifest["recipe"]["stages"]}
-    assert configs["select"]["threshold"] == 0.9 and configs["embed"]["model"] == "all-MiniLM-L6-v2"
+    assert configs["select"]["threshold"] == 0.9 and configs["embed"]["model"] == "static"
 
 
 def test_truncation_needs_positive_evidence():

@@ -18,7 +18,7 @@ from sluice.privacy import NotRedacted
 from sluice.synth.grader import MAX_DISAGREEMENT, calibrate_file, cohen_kappa, judge, load_labels
 from sluice.synth.llm import Backend, LLMSpec, build_backend
 from sluice.train.gate import rouge_l, score
-from test_synth_run import ConnectRecorder, FakeRedact
+from test_synth_run import ConnectRecorder, _redaction
 from test_synth_serve import server  # noqa: F401 — the real `transformers serve` fixture
 
 LABELS = Path(__file__).parent / "data" / "synth" / "calibration.jsonl"
@@ -124,7 +124,7 @@ def test_judge_refuses_a_remote_endpoint_on_unredacted_data(store, tmp_path, mon
     assert ConnectRecorder.hosts == []
 
     # with redaction in the lineage the guard lets it through (and the missing adapter is next)
-    run(Recipe(), [FakeRedact()], store=store, input_ref="golden", output="golden-clean")
+    run(Recipe(), _redaction(), store=store, input_ref="golden", output="golden-clean")
     with pytest.raises(RecipeError, match="not a sluice adapter folder"):
         evaluate(tmp_path / "no-adapter", "golden-clean@v1", store, judge=spec)
     # a loopback judge is this machine: no redaction needed

@@ -6,7 +6,9 @@ xxh3 hash (64 or 128 bit) of the normalized key text. Rows whose key text is emp
 
 ``exact_dedup`` (decide, whole dataset) reads ``dup_exact_hash`` (and the keep-policy
 columns) and keeps one row per hash; the others are rejected with reason
-``exact_duplicate`` and ``duplicate_of`` = the kept row's id.
+``exact_duplicate`` and ``duplicate_of`` = the kept row's id. Bounded form: hash → group-by
+(each batch yields its rows' hash and rank values; they are shuffled by hash partition and
+decided one partition at a time).
 
     - stage: exact_hash
       key: conversation      # conversation | first_user | prompts | final_answer | prompts_and_answers
@@ -25,7 +27,7 @@ from pydantic import Field
 
 from sluice.stage import Filter, Requirement, Scorer, StageConfig
 
-from .keep import KeepOptions, decide_clusters
+from .keep import KeepOptions, combine_clusters, decide_clusters, keep_reads, partial_clusters
 from .normalize import Key, NormalizeOptions, normalized_key
 
 
@@ -57,8 +59,19 @@ class ExactDedup(Filter):
     name = "exact_dedup"
     Config = KeepOptions
     whole_dataset = True
-    reads = ("id", "messages", "dup_exact_hash")
+    bounded = True
+    reads = ("id", "dup_exact_hash")
     reasons = {"exact_duplicate": "same normalized text as the kept row named in duplicate_of"}
+
+    def __init__(self, config=None, **fields):
+        super().__init__(config, **fields)
+        self.optional_reads = keep_reads(self.config)
 
     def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
         return decide_clusters(batch, pl.col("dup_exact_hash"), self.config, "exact_duplicate")
+
+    def partial(self, batch: pl.DataFrame) -> pl.DataFrame:
+        return partial_clusters(batch, pl.col("dup_exact_hash"), self.config)
+
+    def combine(self, parts) -> pl.DataFrame:
+        return combine_clusters(parts, self.config, "exact_duplicate")

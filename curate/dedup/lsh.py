@@ -36,24 +36,24 @@ def band_keys(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
     return h
 
 
+def bucket_pairs(keys: np.ndarray, rows: np.ndarray) -> pl.DataFrame:
+    """Candidate edges of one band: rows sharing a bucket key, as star + chain edges (left < right)."""
+    buckets = (pl.DataFrame({"key": keys, "row": rows})
+               .group_by("key").agg(pl.col("row").sort())
+               .filter(pl.col("row").list.len() > 1))
+    if not buckets.height:
+        return pl.DataFrame(schema={"left": pl.Int64, "right": pl.Int64})
+    star = buckets.select(pl.col("row").list.first().alias("left"), pl.col("row").list.slice(1).alias("right"))
+    chain = buckets.select(pl.col("row").list.slice(0, pl.col("row").list.len() - 1).alias("left"),
+                           pl.col("row").list.slice(1).alias("right"))
+    return pl.concat([star.explode("right"), chain.explode("left", "right")]).cast(pl.Int64)
+
+
 def candidate_pairs(sig: np.ndarray, bands: int, rows: int, valid: np.ndarray | None = None) -> pl.DataFrame:
     """Unique candidate pairs (left < right, row indices) sharing at least one band bucket."""
     index = np.arange(len(sig), dtype=np.int64) if valid is None else np.flatnonzero(valid)
-    pairs = []
-    for band in range(bands):
-        buckets = (pl.DataFrame({"key": band_keys(sig[index], band, rows), "row": index})
-                   .group_by("key").agg(pl.col("row").sort())
-                   .filter(pl.col("row").list.len() > 1))
-        if not buckets.height:
-            continue
-        star = buckets.select(pl.col("row").list.first().alias("left"), pl.col("row").list.slice(1).alias("right"))
-        chain = buckets.select(pl.col("row").list.slice(0, pl.col("row").list.len() - 1).alias("left"),
-                               pl.col("row").list.slice(1).alias("right"))
-        pairs.append(star.explode("right"))
-        pairs.append(chain.explode("left", "right"))
-    if not pairs:
-        return pl.DataFrame(schema={"left": pl.Int64, "right": pl.Int64})
-    return pl.concat(pairs).unique()
+    pairs = [bucket_pairs(band_keys(sig[index], band, rows), index) for band in range(bands)]
+    return pl.concat(pairs).unique() if pairs else pl.DataFrame(schema={"left": pl.Int64, "right": pl.Int64})
 
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -76,9 +76,14 @@ class NearDuplicates:
 def near_duplicates(sig: np.ndarray, threshold: float, bands: int, rows: int,
                     valid: np.ndarray | None = None) -> NearDuplicates:
     pairs = candidate_pairs(sig, bands, rows, valid)
-    left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    return verify(sig, pairs["left"].to_numpy(), pairs["right"].to_numpy(), threshold)
+
+
+def verify(sig: np.ndarray, left: np.ndarray, right: np.ndarray, threshold: float) -> NearDuplicates:
+    """Keep the candidate pairs whose estimated Jaccard reaches ``threshold``; cluster the rows of ``sig``."""
     est = jaccard(sig, left, right)
     keep = est >= threshold
+    candidates = len(left)
     left, right, est = left[keep], right[keep], est[keep]
     n = len(sig)
     best = np.full(n, np.nan, dtype=np.float32)
@@ -88,4 +93,4 @@ def near_duplicates(sig: np.ndarray, threshold: float, bands: int, rows: int,
     labels = components(n, left, right)
     sizes = np.bincount(labels, minlength=n)
     cluster = np.where(sizes[labels] > 1, labels, -1).astype(np.int64)
-    return NearDuplicates(cluster, best, len(pairs), int(keep.sum()))
+    return NearDuplicates(cluster, best, candidates, int(keep.sum()))

@@ -189,21 +189,56 @@ def _slice_signatures(texts, n: int, unit: Unit, a: np.ndarray, b: np.ndarray, c
     return sig
 
 
+def _slices(texts, docs_per_job: int, bytes_per_job: int) -> list[tuple[int, int]]:
+    """Consecutive document ranges of at most ``docs_per_job`` documents and about
+    ``bytes_per_job`` bytes of text (a longer document is a range of its own): the working
+    arrays of one job grow with its bytes, so this bounds the memory of each thread."""
+    ends = np.cumsum(_byte_lengths(texts))
+    cuts, lo = [], 0
+    while lo < len(ends):
+        base = ends[lo - 1] if lo else 0
+        hi = int(np.searchsorted(ends, base + bytes_per_job, side="right"))
+        hi = min(max(hi, lo + 1), lo + docs_per_job)
+        cuts.append((lo, hi))
+        lo = hi
+    return cuts
+
+
+def _byte_lengths(texts) -> np.ndarray:
+    if hasattr(texts, "str"):  # a polars Series
+        return texts.str.len_bytes().fill_null(0).to_numpy().astype(np.int64)
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def signatures(texts, n: int = 5, unit: Unit = "word", num_perm: int = 128, seed: int = 1,
-               threads: int | None = None, docs_per_job: int = 4_096, chunk_shingles: int = 32_768) -> np.ndarray:
+               threads: int | None = None, docs_per_job: int = 4_096, chunk_shingles: int = 32_768,
+               bytes_per_job: int = 4 << 20) -> np.ndarray:
     """uint32[len(texts), num_perm] MinHash signatures of normalized texts (a polars Series or
     Arrow string array). A text without shingles (empty) keeps datasketch's initial 2^32-1."""
     a, b = permutations(num_perm, seed)
     ndocs = len(texts)
     threads = threads or min(2, os.cpu_count() or 1)
     sig = np.empty((ndocs, num_perm), dtype=np.uint32)
-    with ThreadPoolExecutor(threads) as pool:
-        futures = {lo: pool.submit(_slice_signatures, texts[lo: lo + docs_per_job], n, unit, a, b, chunk_shingles)
-                   for lo in range(0, ndocs, docs_per_job)}
-        for lo, fut in futures.items():
-            part = fut.result()
-            sig[lo: lo + len(part)] = part
+    pool = _pool(threads)
+    futures = {lo: pool.submit(_slice_signatures, texts[lo:hi], n, unit, a, b, chunk_shingles)
+               for lo, hi in _slices(texts, docs_per_job, bytes_per_job)}
+    for lo, fut in futures.items():
+        part = fut.result()
+        sig[lo: lo + len(part)] = part
     return sig
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One long-lived pool per thread count: new threads for every batch would each get a fresh
+    malloc arena that keeps its peak, and RSS would climb with the number of batches."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="minhash")
+    return _POOLS[threads]
 
 
 def jaccard(sig: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 200_000) -> np.ndarray:

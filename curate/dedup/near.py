@@ -8,9 +8,12 @@ Signatures equal ``datasketch.MinHash(num_perm, seed, hashfunc=minhash.shingle_h
 same shingles (see minhash.py); bands × rows follow datasketch's optimal-parameter rule for
 ``threshold`` unless ``bands``/``rows`` are given; candidate pairs from a polars group-by per
 band are verified by estimated Jaccard ≥ threshold; clusters are transitive (union-find).
+Bounded form (what the runner uses): signatures and band keys are a map over batches; LSH is
+a shuffle by band key (one band's keys at a time); only the signatures of candidate rows are
+gathered for verification; clusters are the connected components of the verified edges.
 
-``near_dedup`` (decide, whole dataset) keeps one row per ``dup_near_cluster`` by the keep policy
-and rejects the others with reason ``near_duplicate`` and ``duplicate_of`` = the kept id
+``near_dedup`` (decide, whole dataset; bounded: only clustered rows travel) keeps one row per
+``dup_near_cluster`` by the keep policy and rejects the others with reason ``near_duplicate`` and ``duplicate_of`` = the kept id
 (``detail``: the row's best estimated Jaccard).
 
     - stage: minhash
@@ -29,12 +32,13 @@ import logging
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from pydantic import Field, model_validator
 
-from sluice.stage import Filter, Requirement, Scorer, StageConfig
+from sluice.stage import ROW, Filter, Requirement, Scorer, StageConfig
 
-from .keep import KeepOptions, decide_clusters
-from .lsh import near_duplicates, optimal_bands
+from .keep import KeepOptions, combine_clusters, decide_clusters, keep_reads, partial_clusters
+from .lsh import band_keys, bucket_pairs, near_duplicates, optimal_bands, verify
 from .minhash import Unit, signatures
 from .normalize import Key, NormalizeOptions, normalized_key
 
@@ -68,6 +72,7 @@ class MinHashScorer(Scorer):
     name = "minhash"
     Config = MinHashConfig
     whole_dataset = True
+    bounded = True
     reads = ("id", "messages")
     adds = ("dup_near_cluster", "dup_near_jaccard")
     requires = (Requirement("datasketch", "dedup"), Requirement("scipy", "dedup"))
@@ -102,13 +107,77 @@ class MinHashScorer(Scorer):
         return pl.select(cluster.alias("dup_near_cluster"), jac.alias("dup_near_jaccard"))
 
 
+    def bands(self) -> tuple[int, int]:
+        c = self.config
+        return (c.bands, c.rows) if c.bands else optimal_bands(c.threshold, c.num_perm, c.weights)
+
+    def partial(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """Per valid row: position, id, signature (bytes) and one uint64 key per band."""
+        c = self.config
+        bands, rows = self.bands()
+        texts = normalized_key(batch, c.key, c.normalize)
+        valid = (texts.str.len_bytes() > 0).to_numpy()
+        sig = signatures(texts.filter(pl.Series(valid)), c.ngram, c.unit, c.num_perm, c.seed, c.threads)
+        keys = {f"b{band}": band_keys(sig, band, rows) for band in range(bands)}
+        raw = pl.from_arrow(pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(4 * c.num_perm), len(sig), [None, pa.py_buffer(np.ascontiguousarray(sig))])).alias("sig")
+        return batch.filter(pl.Series(valid)).select(ROW, "id").with_columns(raw, **keys)
+
+    def combine(self, parts) -> pl.DataFrame:
+        c = self.config
+        bands, _ = self.bands()
+        empty = pl.DataFrame(schema={ROW: pl.Int64, "dup_near_cluster": pl.String, "dup_near_jaccard": pl.Float32})
+        if not parts.files:
+            return empty
+        pairs = []
+        for band in range(bands):  # the shuffle: one band's keys at a time, by hash partition when large
+            for frame in parts.partitions(f"b{band}", [ROW, f"b{band}"]):
+                pairs.append(bucket_pairs(frame[f"b{band}"].to_numpy(), frame[ROW].to_numpy()))
+        pairs = pl.concat(pairs).unique()
+        if not pairs.height:
+            return empty
+        # only candidate rows' signatures are gathered, in a compact index
+        rows_c = np.unique(np.r_[pairs["left"].to_numpy(), pairs["right"].to_numpy()])
+        got = parts.read([ROW, "sig"], pl.col(ROW).is_in(pl.Series(rows_c).implode())).sort(ROW)
+        sig = np.frombuffer(b"".join(got["sig"].to_list()), dtype=np.uint32).reshape(len(rows_c), c.num_perm)
+        found = verify(sig, np.searchsorted(rows_c, pairs["left"].to_numpy()),
+                       np.searchsorted(rows_c, pairs["right"].to_numpy()), c.threshold)
+        log.info("minhash: %d bands, %d candidate pairs, %d verified", bands, found.candidates, found.verified)
+        inside = np.flatnonzero(found.cluster >= 0)
+        if not len(inside):
+            return empty
+        first = pl.DataFrame({"c": found.cluster[inside], ROW: rows_c[inside]}).with_columns(
+            pl.col(ROW).min().over("c").alias("rep"))
+        reps = parts.read([ROW, "id"], pl.col(ROW).is_in(first["rep"].unique().implode())).rename({ROW: "rep"})
+        jac = pl.Series(found.max_jaccard[inside]).fill_nan(None).cast(pl.Float32)
+        return (first.with_columns(jac.alias("dup_near_jaccard"))
+                .join(reps, on="rep", how="left")
+                .select(ROW, pl.col("id").alias("dup_near_cluster"), "dup_near_jaccard"))
+
+
 class NearDedup(Filter):
     name = "near_dedup"
     Config = KeepOptions
     whole_dataset = True
-    reads = ("id", "messages", "dup_near_cluster", "dup_near_jaccard")
+    bounded = True
+    reads = ("id", "dup_near_cluster", "dup_near_jaccard")
     reasons = {"near_duplicate": "MinHash near duplicate (estimated Jaccard ≥ threshold) of the kept row in duplicate_of"}
 
+    def __init__(self, config=None, **fields):
+        super().__init__(config, **fields)
+        self.optional_reads = keep_reads(self.config)
+
+    @staticmethod
+    def _detail() -> pl.Expr:
+        return pl.format("jaccard≈{}", pl.col("dup_near_jaccard").round(3))
+
     def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
-        detail = pl.format("jaccard≈{}", pl.col("dup_near_jaccard").round(3))
-        return decide_clusters(batch, pl.col("dup_near_cluster"), self.config, "near_duplicate", detail)
+        return decide_clusters(batch, pl.col("dup_near_cluster"), self.config, "near_duplicate", self._detail())
+
+    def partial(self, batch: pl.DataFrame) -> pl.DataFrame:
+        # only rows of a cluster travel to the combine step
+        return partial_clusters(batch.filter(pl.col("dup_near_cluster").is_not_null()), pl.col("dup_near_cluster"),
+                                self.config, self._detail())
+
+    def combine(self, parts) -> pl.DataFrame:
+        return combine_clusters(parts, self.config, "near_duplicate")

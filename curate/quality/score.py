@@ -49,6 +49,7 @@ from pydantic import Field, model_validator
 
 from sluice.errors import RecipeError
 from sluice.privacy import is_remote
+from sluice.recipe import resolve_path
 from sluice.stage import Requirement, Scorer, StageConfig
 
 from . import deita
@@ -83,6 +84,8 @@ class QualityScoreConfig(StageConfig):
     @model_validator(mode="after")
     def _resolve(self):
         models = self.complexity_model and self.quality_model
+        if self.scorer not in NAMES:  # a scorer folder: relative to the recipe file's folder
+            object.__setattr__(self, "scorer", str(resolve_path(self.scorer)))
         if self.scorer == "auto":
             object.__setattr__(self, "scorer", "deita" if models else "heuristic")
         if self.scorer == "deita" and not models:

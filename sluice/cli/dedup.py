@@ -52,12 +52,12 @@ def semantic_curve(
     cluster_size: Annotated[int, typer.Option(help="target rows per k-means cluster when scoring")] = 1000,
     root: RootOption = None, as_json: JsonOption = False,
 ) -> None:
-    """Removed fraction for several eps (rows with cosine ≥ 1 − eps to an earlier-ranked row), as in the paper."""
+    """Removed fraction for several eps (rows with cosine ≥ 1 − eps to an earlier-ranked row), as in the
+    paper, over the semantic_dedup stage's input (kept rows and the rows it and later stages rejected)."""
     import polars as pl
-    import pyarrow.parquet as pq
     from rich.table import Table
 
-    from sluice.curate.dedup.semdedup import SemDedupScorer, semantic_curve as curve
+    from sluice.curate.dedup.semdedup import DEFAULT_EPS, SemDedupScorer, semantic_curve as curve, stage_input_sims
     from sluice.errors import InputError
 
     try:
@@ -65,22 +65,26 @@ def semantic_curve(
     except ValueError:
         raise InputError(f"--eps {eps!r} is not a comma-separated list of numbers", hint="e.g. --eps 0.01,0.05,0.1") from None
     v = store(root).resolve(ref)
-    files = v.files()
-    if files and "dup_sem_sim" in pq.read_schema(files[0]).names:
-        sims = pl.from_arrow(v.read(columns=["dup_sem_sim"]))["dup_sem_sim"]
-        source = "dup_sem_sim column"
+    found = stage_input_sims(v)
+    if found is not None:
+        sims, rows_in = found
+        source = f"semantic_dedup's input: {rows_in:,} rows"
     else:
         scorer = SemDedupScorer(key=key, cluster_size=cluster_size)
         console.print(escape(f"{v.ref} has no dup_sem_sim column: embedding and clustering {v.num_rows():,} rows…"))
-        sims = scorer.score(pl.from_arrow(v.read()))["dup_sem_sim"]
+        sims = scorer.score(pl.from_arrow(v.read()))
         source = "computed"
-    rows = curve(sims, values)
+    blocked = sims["dup_sem_blocked"] if "dup_sem_blocked" in sims.columns else None
+    rows = curve(sims["dup_sem_sim"], values, blocked)
     if as_json:
-        emit_json({"ref": v.ref, "source": source, "curve": rows})
+        emit_json({"ref": v.ref, "source": source, "default_eps": DEFAULT_EPS, "curve": rows})
         return
     table = Table(title=f"{v.ref}: SemDedup removed fraction by eps ({source})", title_justify="left")
-    for col in ("eps", "cosine ≥", "removed", "fraction"):
+    cols = ("eps", "cosine ≥", "removed", "fraction") + (("kept by facts guard",) if blocked is not None else ())
+    for col in cols:
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row(f"{r['eps']:g}", f"{1 - r['eps']:.3f}", f"{r['removed']:,}", f"{r['fraction']:.1%}")
+        mark = " (default)" if abs(r["eps"] - DEFAULT_EPS) < 1e-9 else ""
+        table.add_row(f"{r['eps']:g}{mark}", f"{1 - r['eps']:.3f}", f"{r['removed']:,}", f"{r['fraction']:.1%}",
+                      *([f"{r['guard_kept']:,}"] if blocked is not None else []))
     console.print(table)

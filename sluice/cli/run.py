@@ -35,6 +35,10 @@ def run(
     input_ref: Annotated[str | None, typer.Option("--input", help="dataset to read [default: the recipe's input]")] = None,
     output: Annotated[str | None, typer.Option("--output", help="dataset to publish [default: the recipe's output]")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="processes for batch stages")] = None,
+    executor: Annotated[str | None, typer.Option("--executor", help="local | ray [default: the recipe's executor]")] = None,
+    keep_raw_checkpoints: Annotated[bool, typer.Option(
+        "--keep-raw-checkpoints", help="keep the checkpoints of stages before PII redaction (they hold raw "
+                                       "values; `sluice gc` removes them later)")] = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write the HTML/PNG run report")] = True,
     root: RootOption = None,
     as_json: JsonOption = False,
@@ -52,7 +56,8 @@ def run(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), rate_column(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=as_json) as bar:
         result = run_recipe(spec, stages, store=store(root), input_ref=input_ref, output=output,
-                            progress=_RichProgress(bar))
+                            progress=_RichProgress(bar), executor=executor,
+                            keep_raw_checkpoints=keep_raw_checkpoints)
     page = None
     if report:
         from sluice.report import write_report

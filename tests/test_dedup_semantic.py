@@ -1,0 +1,125 @@
+"""Semantic dedup: the facts guard keeps template variants with different numbers or names, and the
+eps curve is computed over the stage's input (kept + removed rows), not over the survivors."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from embed_helpers import build_tiny_sentence_transformer
+
+from sluice.curate.dedup.semdedup import (SemanticDedup, SemDedupScorer, facts, facts_guard, semantic_curve,
+                                          stage_input_sims)
+
+
+def conversations(texts, **cols):
+    return pl.DataFrame({"id": [f"r{i}" for i in range(len(texts))],
+                         "messages": [[{"role": "user", "content": t}, {"role": "assistant", "content": "ok"}]
+                                      for t in texts], **cols})
+
+
+def test_facts_are_numbers_and_names_that_do_not_open_a_sentence():
+    assert facts("What is 17 times 23?") == (frozenset({"17", "23"}), frozenset())
+    assert facts("Calculate interest on $1,000 at 5%.") == (frozenset({"1000", "5"}), frozenset())
+    assert facts("What is the capital of Austria? Tell me.")[1] == frozenset({"austria"})
+    assert facts("Write a biography of Marie Curie's life")[1] == frozenset({"marie", "curie"})
+
+
+def test_guard_refuses_substitutions_and_accepts_added_details():
+    texts = ["What is 17 times 23?", "What is 18 times 23?",            # number substituted
+             "What is the capital of Australia?", "What is the capital of Austria?",  # name substituted
+             "Is 97 a prime number?", "Is the number 97 prime?",        # same facts
+             "There were 19 cases of measles.", "There were 19 cases of measles in 2002."]  # detail added
+    ok = facts_guard(texts)
+    assert not ok(0, 1) and not ok(2, 3)
+    assert ok(4, 5) and ok(6, 7)
+    assert facts_guard(texts, names=False)(2, 3)  # numbers only: names may differ
+
+
+def test_template_variants_with_different_facts_survive_semantic_dedup():
+    texts = ["What is 17 times 23?", "What is 18 times 23?", "What is the capital of Australia?",
+             "What is the capital of Austria?", "Is 97 a prime number?", "Is the number 97 prime?"]
+    rng = np.random.default_rng(0)
+    pair = np.repeat(rng.normal(size=(3, 16)), 2, axis=0)  # each pair: the same vector up to noise
+    emb = (pair + rng.normal(scale=1e-3, size=pair.shape)).astype(np.float32).tolist()
+    batch = conversations(texts, embedding=emb)
+    for guard, dropped in (("numbers_and_names", 1), ("numbers", 2), ("none", 3)):
+        scored = batch.hstack(SemDedupScorer(n_clusters=1, key="first_user", guard=guard, verify=None).score(batch))
+        stage = SemanticDedup(eps=0.05)
+        decision = stage.decide(scored)
+        assert decision["reason"].drop_nulls().len() == dropped, guard
+        if guard == "numbers_and_names":
+            assert set(batch["id"].filter(decision["reason"].is_not_null())) <= {"r4", "r5"}
+            assert stage.counters["facts_guard_kept"] == 2
+            assert scored["dup_sem_blocked"].drop_nulls().len() == 2
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build_tiny_sentence_transformer(tmp_path_factory.mktemp("tiny-st"))
+
+
+def test_semantic_curve_is_computed_on_the_stage_input(store, tiny, tmp_path, monkeypatch):
+    from sluice.curate.ingest import ingest
+    from sluice.recipe import Recipe
+    from sluice.runner import run
+
+    monkeypatch.setenv("SLUICE_MODELS", str(tmp_path / "models"))
+    prompts = ["how do i reset my password", "write a poem about autumn leaves", "what is the capital of france",
+               "give tips to sleep better", "explain python code"]
+    lines = [f'{{"messages": [{{"role": "user", "content": "{p}"}}, {{"role": "assistant", "content": "ok {i}"}}]}}'
+             for i, p in enumerate(prompts * 4)]  # each prompt 4 times: 15 semantic duplicates
+    logs = tmp_path / "logs.jsonl"
+    logs.write_text("\n".join(lines) + "\n")
+    ingest([str(logs)], "raw", store=store)
+    stages = [SemDedupScorer(model="static", source=tiny, verify=tiny, key="first_user", n_clusters=2),
+              SemanticDedup(eps=0.01)]
+    result = run(Recipe(input="raw", output="deduped"), stages, store=store)
+    acc = result.version.manifest["accounting"]
+    assert acc["rejected"]["semantic_dedup"] == {"semantic_duplicate": 15} and acc["kept"] == 5
+    sims, rows_in = stage_input_sims(result.version)
+    assert rows_in == 20 and sims.height == 20
+    curve = semantic_curve(sims["dup_sem_sim"], [0.01], sims["dup_sem_blocked"])
+    assert curve[0]["removed"] == 15 and curve[0]["fraction"] == pytest.approx(0.75)
+    # the survivors alone show nothing left to remove: the old curve's blind spot
+    survivors = pl.from_arrow(result.version.read(columns=["dup_sem_sim"]))["dup_sem_sim"]
+    assert semantic_curve(survivors, [0.01])[0]["removed"] == 0
+    # the CLI and the run report show the same curve over the stage's input
+    import json
+
+    from typer.testing import CliRunner
+
+    from sluice.cli import app
+    from sluice.report import write_report
+
+    out = CliRunner().invoke(app, ["dedup", "semantic-curve", "deduped@v1", "--eps", "0.01", "--json",
+                                   "--root", str(store.root)])
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.output)
+    assert [r["removed"] for r in shown["curve"]] == [15] and "20 rows" in shown["source"]
+    page = write_report(result.version, tmp_path / "report")
+    assert (tmp_path / "report" / "semantic_eps.png").is_file() and "15 of the 20 rows" in page.read_text()
+    semdedup = next(s for s in result.version.manifest["stages"] if s["name"] == "semdedup")
+    assert semdedup["info"]["model"]["kind"] == "static" and semdedup["info"]["model"]["verify"]["path"] == tiny
+    assert semdedup["counters"]["verified_rows"] == 20  # every row has identical twins: all re-scored
+
+
+def test_verify_rescores_only_close_rows_with_the_stronger_model(tiny):
+    from sluice.curate.dedup.semdedup import close_rows, semdedup_scores
+
+    rng = np.random.default_rng(1)
+    emb = rng.normal(size=(12, 8)).astype(np.float32)
+    emb[1] = emb[0] + 0.01  # one close pair in the first pass
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = np.zeros(12, dtype=np.int64)
+    assert set(np.flatnonzero(close_rows(emb, labels, 0.9))) == {0, 1}
+    asked = []
+
+    def verify(rows):  # the stronger model says the pair is not alike after all
+        asked.append(rows.tolist())
+        return np.eye(len(rows), 8, dtype=np.float32)
+
+    s = semdedup_scores(emb, 1, 0, verify=verify, floor=0.9)
+    assert asked == [[0, 1]] and s["verified"].tolist() == [0, 1]
+    assert np.nanmax(s["sim"][[0, 1]]) == pytest.approx(0.0, abs=1e-6)  # verify's cosine, not the first pass's
+    assert np.nanmax(np.delete(s["sim"], [0, 1])) < 0.9
