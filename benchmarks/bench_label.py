@@ -34,14 +34,12 @@ def main() -> None:
     import argilla as rg
     import argilla_harness as harness
     import generate_logs
-    from test_label_loop import _redaction
+    from test_label_loop import redacted
 
     from sluice.curate.ingest import ingest
     from sluice.labeling.client import quiet
     from sluice.labeling.pull import pull
     from sluice.labeling.push import push
-    from sluice.recipe import Recipe
-    from sluice.runner import run
     from sluice.store import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-label-"))
@@ -53,7 +51,7 @@ def main() -> None:
         store = Store(tmp / "store")
         generate_logs.write(tmp / "logs.jsonl", args.n, seed=0, clean=True)
         ingest([str(tmp / "logs.jsonl")], to="raw", store=store)
-        clean = run(Recipe(), _redaction(), store=store, input_ref="raw", output="clean").version
+        clean = redacted(store)  # language → pii_detect → redaction that records its coverage
         n = clean.num_rows()
         client = rg.Argilla(api_url=server.url, api_key=server.owner_key)
         results: dict[str, list[float]] = {"push": [], "log": [], "pull": [], "list": []}

@@ -1,55 +1,67 @@
-"""``sluice label push``: a sample of a redacted dataset → an Argilla dataset for review.
+"""``sluice label push``: a sample of a redacted dataset → Argilla datasets for review.
 
-The Argilla dataset (created once, reused after) has:
+In order, all before anything is sent:
 
-- fields: ``conversation`` (chat: the prompt), ``answer`` (the final answer under review),
-  ``alternative`` (optional second candidate: the rejected side of a preference row, or the
-  end user's edit);
-- questions: ``quality`` rating 1–5, ``verdict`` label good/bad, ``corrected_answer`` text
-  (optional), ``preference`` ranking of answer vs alternative (optional);
-- suggestions: ``quality`` from a sluice score column (percentile within the pushed sample
-  → 1–5), ``verdict`` from the end user's thumb, when present;
-- metadata: ``source``, ``lang``, ``sluice_ref``, ``reason`` (rejected rows) as terms, score
-  columns as floats — for filtering in the UI;
-- the ``embedding`` column (list of floats), when present, as vector ``embedding``;
-- guidelines, and a distribution of ``min_submitted`` responses per record.
+1. the lineage must show PII redaction (``sluice.privacy.require_redacted``; ``allow_unredacted``
+   overrides), and rows the redaction did not cover — their language or a field they show — are
+   refused (``guard.coverage_refusals``; ``allow_uncovered`` overrides);
+2. the sample is drawn from the rows that remain (``sampling``; stratified strategies keep the
+   data's language × source mix);
+3. each record is rendered (``render``: placeholders as ``[PERSON_1]``, tool calls as tool
+   calls), given honest suggestions (``suggest``), and its exact payload is scanned for PII
+   again (``guard.PayloadScan``): a record with a finding is refused (``payload_pii``);
+4. the push is recorded as a dataset version ``NAME-pushed`` (the pushed rows as they are in the
+   store; refused and unsampled rows in ``rejected/`` with their reason, so rows in = pushed +
+   refused + not sampled), whose manifest holds how the sample was drawn, the refusals, the
+   overrides, the suggestion agents and the payload scan. Records carry it as ``sluice_ref``, so
+   ``label pull`` finds the pushed rows and their lineage. An identical push reuses it.
 
-Record ids are sluice ids, so re-pushing the same rows updates them (no duplicates). Only data
-whose lineage shows PII redaction is pushed (``sluice.privacy.require_redacted``) unless
-``allow_unredacted`` is set, which is recorded in the result.
+Records go to ``NAME`` (no alternative) or ``NAME-compare`` (with an alternative and the ranking
+question), see ``form``. Record ids are sluice ids: re-pushing updates the same records.
 
-    sluice label push curated@latest --dataset review-1 --sample 200 --strategy lowest-score
+    sluice label push curated@latest --dataset review-1 --sample 200 --strategy stratified-lowest-score
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sluice.errors import InputError
 from sluice.privacy import require_redacted
-from sluice.store import Store
+from sluice.schemas import REJECTED
+from sluice.store import Store, check_name
 
-from .client import ArgillaError, connect, retry
-from .sampling import sample, score_columns
+from . import guard, render
+from .client import connect, retry
+from .convert import split
+from .form import COMPARE, SINGLE, build_settings, check_settings, check_suggestions, dataset_names
+from .sampling import mix, sample, score_columns
+from .suggest import Suggester
 
-FIELDS = ("conversation", "answer", "alternative")
-QUESTIONS = ("quality", "verdict", "corrected_answer", "preference")
-TERMS_METADATA = ("source", "lang", "sluice_ref", "reason")
-GUIDELINES = """\
-Review the assistant's **final answer** to the conversation.
-
-- **quality**: 1 = wrong, harmful or useless … 5 = correct, complete and well written.
-- **verdict**: would you want the model to answer like this? good / bad.
-- **corrected_answer**: if the answer can be fixed, write the answer it should have given.
-- **preference**: when an alternative is shown, rank the two candidates (best first).
-
-Discard a record you cannot judge (unreadable, not a real request). Personal data was redacted
-before this dataset was pushed; report any you still see.
-"""
+STEP = "label_push"
+FORM_VERSION = 2  # bump when the fields, questions or rendering change
+NOT_SAMPLED = "not_sampled"
+NO_FINAL_ANSWER = "no_final_answer"
+TOO_LONG = "too_long_to_show"
+MAX_CHAT_MESSAGE = 20_000  # argilla-server's default ARGILLA_MAX_MESSAGE_LENGTH: one longer fails the whole batch
+REASONS = {
+    TOO_LONG: f"a chat message is longer than Argilla shows ({MAX_CHAT_MESSAGE:,} characters)",
+    guard.LANGUAGE_NOT_COVERED: "its language is not one the redaction covers",
+    guard.LANGUAGE_UNKNOWN: "it has no language, so redaction coverage cannot be shown",
+    guard.FIELD_NOT_COVERED: "it shows a field the redaction did not cover",
+    guard.COVERAGE_UNKNOWN: "the redaction record does not say what it covered",
+    guard.PAYLOAD_PII: "the scan of the exact payload found personal data",
+    NO_FINAL_ANSWER: "no assistant answer to review",
+    NOT_SAMPLED: "not drawn into the review sample",
+}
 
 
 @dataclass
@@ -59,95 +71,190 @@ class PushResult:
     source: str
     pushed: int
     strategy: str
-    created: bool
+    created: list[str]
     redacted_by: str | None
+    record: str  # the NAME-pushed version that records this push
+    datasets: dict[str, int] = field(default_factory=dict)  # Argilla dataset → records
+    refused: dict[str, dict[str, int]] = field(default_factory=dict)  # reason → {detail: rows}
+    overridden: dict[str, dict[str, int]] = field(default_factory=dict)
+    how: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
         return self.__dict__.copy()
 
 
-def build_settings(rg, *, vector_dims: int | None, float_metadata: list[str], min_submitted: int,
-                   guidelines: str = GUIDELINES):
-    meta = [rg.TermsMetadataProperty(name) for name in TERMS_METADATA]
-    meta += [rg.FloatMetadataProperty(name) for name in float_metadata]
-    vectors = [rg.VectorField(name="embedding", dimensions=vector_dims)] if vector_dims else []
-    return rg.Settings(
-        guidelines=guidelines,
-        fields=[rg.ChatField(name="conversation", title="Conversation (prompt)", required=True),
-                rg.TextField(name="answer", title="Final answer under review", required=True, use_markdown=True),
-                rg.TextField(name="alternative", title="Alternative answer", required=False, use_markdown=True)],
-        questions=[rg.RatingQuestion(name="quality", values=[1, 2, 3, 4, 5], required=True),
-                   rg.LabelQuestion(name="verdict", labels=["good", "bad"], required=True),
-                   rg.TextQuestion(name="corrected_answer", title="Corrected final answer", required=False,
-                                   use_markdown=True),
-                   rg.RankingQuestion(name="preference", values=["answer", "alternative"], required=False)],
-        metadata=meta, vectors=vectors,
-        distribution=rg.TaskDistribution(min_submitted=min_submitted),
-    )
+@dataclass
+class Payload:
+    id: str
+    form: str
+    fields: dict
+    metadata: dict
+    suggestions: dict  # question → (value, Agent)
+    vectors: dict
 
-
-def check_settings(dataset) -> None:
-    """Raise ArgillaError naming every field/question sluice needs that the dataset lacks."""
-    have_f = {f.name for f in dataset.settings.fields}
-    have_q = {q.name for q in dataset.settings.questions}
-    problems = [f"field {n!r} is missing" for n in FIELDS if n not in have_f]
-    problems += [f"question {n!r} is missing" for n in QUESTIONS if n not in have_q]
-    if problems:
-        raise ArgillaError(f"Argilla dataset {dataset.name!r} does not have the settings sluice expects",
-                           problems=problems + [f"it has fields {sorted(have_f)} and questions {sorted(have_q)}"],
-                           hint="push into a new dataset name (sluice label push REF --dataset NEW), or restore "
-                                "the renamed fields/questions")
+    def texts(self) -> list[str]:
+        """Every text about to be sent that holds record content: the fields as rendered. The
+        metadata are sluice's own values (source name, language code, dataset ref, reason code,
+        thumb, scores), no user text — and a NER reads a file name such as ``sample_logs.jsonl``
+        as an organisation."""
+        out = [m["content"] for m in self.fields["conversation"]]
+        return out + [v for k, v in self.fields.items() if k != "conversation"]
 
 
 def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str | None = None,
          n: int | None = None, strategy: str = "random", score_column: str | None = None, seed: int = 0,
          min_submitted: int = 2, api_url: str | None = None, api_key: str | None = None,
-         allow_unredacted: bool = False, batch_size: int = 500) -> PushResult:
+         allow_unredacted: bool = False, allow_uncovered: bool = False, stratify_by: tuple[str, ...] = ("lang", "source"),
+         batch_size: int = 500) -> PushResult:
     import argilla as rg
 
     store = store or Store()
+    record_name = check_name(f"{dataset}-pushed")
     version = store.resolve(ref)
     redaction = require_redacted(version, store, action=f"push {version.ref} to Argilla", override=allow_unredacted)
-    frame = pl.from_arrow(version.read())
-    rejected = pl.from_arrow(version.read("rejected")) if strategy == "rejected" else None
-    if version.kind == "conversation" and "messages" not in frame.columns:
+    part = "rejected" if strategy == "rejected" and version.num_rows("rejected") else "data"
+    table = version.read(part)
+    frame = pl.from_arrow(table)
+    if "messages" not in frame.columns and "prompt" not in frame.columns:
         raise InputError(f"{version.ref} has no messages column", hint="push a conversation or preference dataset")
-    picked = sample(frame, n, strategy, rejected=rejected, score_column=score_column, seed=seed)
-    rows = picked.frame
+
+    uncovered = guard.coverage_refusals(frame, version.kind, redaction)
+    refused = {} if allow_uncovered else dict(uncovered)
+    eligible = frame.filter(~pl.col("id").is_in(list(refused)))
+    # rejected/ rows are the population itself when reviewing what the curation dropped
+    picked = sample(eligible, n, "random" if part == "rejected" else strategy, score_column=score_column, seed=seed,
+                    stratify_by=stratify_by)
+    if part == "rejected":
+        picked.strategy = picked.how["strategy"] = "rejected"
+    picked.how["language_mix"]["dataset"] = mix(frame)  # "data" is what the sample was drawn from
     notes = [picked.note] if picked.note else []
     if redaction.by is None:
-        notes.append("pushed WITHOUT PII redaction in the lineage (explicit override)")
-    scores = [c for c in score_columns(rows)]
-    dims = _vector_dims(rows)
-    if "embedding" in rows.columns and not dims:
-        notes.append("column 'embedding' is not a list of floats: no vector pushed")
+        notes.append("pushed WITHOUT PII redaction in the lineage (explicit override, recorded)")
+    elif not getattr(redaction, "strong", False):
+        notes.append(f"the redaction by {redaction.by} is pattern-only (weak): names, places and organisations "
+                     "outside its lists may remain")
+    if uncovered and allow_uncovered:
+        notes.append(f"{len(uncovered)} row(s) the redaction did not cover may be pushed (--allow-uncovered, recorded)")
 
+    scores = score_columns(picked.frame)
+    dims = _vector_dims(picked.frame)
+    suggester = Suggester.for_version(version, store)
+    scan = guard.PayloadScan.for_redaction(redaction, store)
+    payloads, scan_hits = _payloads(picked.frame, version.kind, suggester, scan, scores, dims, refused)
+    if not payloads:
+        raise InputError(f"nothing to push from {version.ref}: every candidate row was refused",
+                         problems=_reasons(refused), hint=_override_hint(refused))
+
+    pushed_ids = {p.id for p in payloads}
+    sampled = set(picked.frame["id"].to_list())
+    not_sampled = [i for i in eligible["id"].to_list() if i not in sampled]
+    config = {"strategy": strategy, "n": n, "seed": seed, "score_column": score_column,
+              "stratify_by": list(stratify_by), "min_submitted": min_submitted, "form_version": FORM_VERSION,
+              "argilla_datasets": dataset_names(dataset)}
+    strong = redaction.redacted and getattr(redaction, "strong", False)
+    overrides = {"allow_unredacted": bool(allow_unredacted and not strong),  # none, or pattern-only (weak)
+                 "allow_uncovered": bool(allow_uncovered and uncovered)}
+    info = {"source": version.ref, "part": part, "sample": picked.how, "refused": guard.summarize(refused),
+            "overridden": guard.summarize(uncovered) if allow_uncovered else {}, "overrides": overrides,
+            "redaction": _redaction_info(redaction), "payload_scan": {**scan.describe(), "hits": dict(scan_hits)},
+            "suggestions": {"agents": {q: a.__dict__ for p in payloads for q, (_, a) in p.suggestions.items()},
+                            "counts": dict(suggester.counts)}}
     client = connect(api_url, api_key)
     ws = _workspace(client, rg, workspace)
-    ds = retry(lambda: client.datasets(name=dataset, workspace=ws), what=f"look up dataset {dataset!r}")
-    created = ds is None
-    if created:
-        settings = build_settings(rg, vector_dims=dims, float_metadata=scores, min_submitted=min_submitted)
-        ds = rg.Dataset(name=dataset, workspace=ws, settings=settings, client=client)
-        retry(ds.create, what=f"create Argilla dataset {dataset!r}")
-    else:
-        check_settings(ds)
+    names = dataset_names(dataset)
+    forms = [f for f in (SINGLE, COMPARE) if any(p.form == f for p in payloads)]
+    targets = {f: _dataset(client, rg, ws, names[f], f, scores, dims, min_submitted) for f in forms}  # checked first
+    rec = _record(store, record_name, version, table, pushed_ids, refused, not_sampled, config, info, overrides)
+    for p in payloads:
+        p.metadata["sluice_ref"] = rec.ref
+    created, counts = [names[f] for f in forms if targets[f][1]], {}
+    for form, (ds, _) in targets.items():
         have = {m.name for m in ds.settings.metadata}
-        scores = [s for s in scores if s in have]
-        if dims and not any(v.name == "embedding" for v in ds.settings.vectors):
-            dims = None
-    records = [_record(rg, row, version.ref, version.kind, scores, dims, rows_rank=_ranks(rows, scores))
-               for row in _iter_rows(rows)]
-    records = [r for r in records if r is not None]
-    for start in range(0, len(records), batch_size):
-        chunk = records[start:start + batch_size]
-        retry(lambda chunk=chunk: ds.records.log(chunk, batch_size=batch_size), what=f"log records to {dataset!r}")
-    skipped = rows.height - len(records)
-    if skipped:
-        notes.append(f"{skipped} row(s) without a final assistant answer were not pushed")
-    return PushResult(dataset, ws.name if ws else None, version.ref, len(records), picked.strategy, created,
-                      redaction.by, notes)
+        with_vectors = any(v.name == "embedding" for v in ds.settings.vectors)
+        records = [_argilla_record(rg, p, have, with_vectors) for p in payloads if p.form == form]
+        for start in range(0, len(records), batch_size):
+            chunk = records[start:start + batch_size]
+            retry(lambda chunk=chunk: ds.records.log(chunk, batch_size=batch_size),
+                  what=f"log records to {names[form]!r}")
+        counts[names[form]] = len(records)
+    return PushResult(dataset, ws.name if ws else None, version.ref, len(payloads), picked.strategy, created,
+                      redaction.by, rec.ref, counts, guard.summarize(refused),
+                      info["overridden"], picked.how, notes)
+
+
+def _payloads(rows: pl.DataFrame, kind: str, suggester: Suggester, scan: guard.PayloadScan, scores: list[str],
+              dims: int | None, refused: dict) -> tuple[list[Payload], Counter]:
+    """Render each sampled row; refuse (into ``refused``) what cannot or must not be shown."""
+    payloads, hits = [], Counter()
+    for row in rows.iter_rows(named=True):
+        p = _payload(row, kind, suggester, scores, dims)
+        if p is None:
+            refused[row["id"]] = (NO_FINAL_ANSWER, "no assistant answer to review")
+        elif any(len(m["content"]) > MAX_CHAT_MESSAGE for m in p.fields["conversation"]):
+            refused[row["id"]] = (TOO_LONG, f"a chat message over {MAX_CHAT_MESSAGE:,} characters")
+        elif found := scan.findings(p.texts()):
+            hits.update(found)
+            refused[row["id"]] = (guard.PAYLOAD_PII, ",".join(sorted(found)))
+        else:
+            payloads.append(p)
+    return payloads, hits
+
+
+def _reasons(refused: dict) -> list[str]:
+    return [f"{reason}: {sum(d.values()):,} ({', '.join(f'{k} {v:,}' for k, v in d.items())})"
+            for reason, d in guard.summarize(refused).items()]
+
+
+def _override_hint(refused: dict) -> str:
+    reasons = {r for r, _ in refused.values()}
+    if reasons & {guard.LANGUAGE_NOT_COVERED, guard.LANGUAGE_UNKNOWN, guard.FIELD_NOT_COVERED,
+                  guard.COVERAGE_UNKNOWN}:
+        return ("redact those languages/fields (examples/pii.yaml), or pass --allow-uncovered if they hold no "
+                "personal data (the override is recorded in the push manifest)")
+    return "run `sluice pii scan REF` and redact again; rows with residual PII are never pushed"
+
+
+def _redaction_info(redaction) -> dict:
+    keys = ("redacted", "by", "strong", "engine", "languages", "fields")
+    return {k: (list(v) if isinstance(v, tuple) else v) for k in keys if (v := getattr(redaction, k, None)) is not None}
+
+
+def _record(store, name, version, table, pushed_ids, refused, not_sampled, config, info, overrides):
+    """Publish (or reuse, when identical) the NAME-pushed version that records this push."""
+    order = sorted(pushed_ids)
+    fingerprint = hashlib.sha256(json.dumps([version.ref, order, config, overrides, info["refused"]],
+                                            sort_keys=True, default=str).encode()).hexdigest()[:24]
+    existing = store.versions(name)
+    if existing and existing[-1].manifest.get("fingerprint") == fingerprint:
+        return existing[-1]
+    data = table.filter(pc.is_in(table.column("id"), pa.array(order)))
+    data = data.drop_columns([c for c in ("stage", "reason", "detail", "duplicate_of") if c in data.column_names])
+    rejected = [{"id": i, "stage": STEP, "reason": r, "detail": d, "duplicate_of": None} for i, (r, d) in refused.items()]
+    rejected += [{"id": i, "stage": STEP, "reason": NOT_SAMPLED, "detail": None, "duplicate_of": None}
+                 for i in not_sampled]
+    reasons = dict(Counter(r["reason"] for r in rejected))
+    accounting = {"rows_in": data.num_rows + len(rejected), "kept": data.num_rows, "rejected_total": len(rejected),
+                  "rejected": {STEP: reasons} if rejected else {}, "quarantined_total": 0, "quarantined": {}}
+    stage = {"name": STEP, "index": 0, "fingerprint": fingerprint, "rows_in": accounting["rows_in"],
+             "kept": data.num_rows, "rejected": reasons, "quarantined": {}, "config": config, "info": info}
+    with store.create(name, version.kind) as w:
+        w.write(data)
+        if rejected:
+            w.write_rejected(pa.Table.from_pylist(rejected, schema=REJECTED.schema))
+        return w.publish(accounting, parents=[version.ref], stages=[stage], fingerprint=fingerprint,
+                         overrides=overrides, reasons={STEP: {r: REASONS[r] for r in reasons}})
+
+
+def _dataset(client, rg, ws, name, form, scores, dims, min_submitted):
+    ds = retry(lambda: client.datasets(name=name, workspace=ws), what=f"look up dataset {name!r}")
+    if ds is not None:
+        check_settings(ds, form)
+        return ds, False
+    settings = build_settings(rg, form, vector_dims=dims, float_metadata=scores, min_submitted=min_submitted)
+    ds = rg.Dataset(name=name, workspace=ws, settings=settings, client=client)
+    retry(ds.create, what=f"create Argilla dataset {name!r}")
+    return ds, True
 
 
 def _workspace(client, rg, name: str | None):
@@ -169,71 +276,34 @@ def _vector_dims(rows: pl.DataFrame) -> int | None:
     return len(first[0]) if first and first[0] else None
 
 
-def _ranks(rows: pl.DataFrame, scores: list[str]) -> dict[str, list[float]]:
-    """Percentile (0..1) of the first score column within the pushed sample, per row."""
-    if not scores:
-        return {}
-    col = scores[0]
-    pct = rows[col].rank("average") / max(rows[col].count(), 1)
-    return {col: pct.to_list()}
-
-
-def _iter_rows(rows: pl.DataFrame):
-    for i, row in enumerate(rows.iter_rows(named=True)):
-        row["_i"] = i
-        yield row
-
-
-def _chat(messages: list[dict]) -> list[dict]:
-    out = []
-    for m in messages or []:
-        content = m.get("content") or ""
-        if m.get("tool_calls"):
-            calls = "; ".join(f"{c['function']['name']}({c['function']['arguments']})" for c in m["tool_calls"])
-            content = f"{content}\n[tool calls] {calls}".strip()
-        role = m["role"] if m["role"] in ("user", "assistant", "system") else "assistant"
-        if m["role"] == "tool":
-            content = f"[tool result] {content}"
-        out.append({"role": role, "content": content or " "})
-    return out or [{"role": "user", "content": " "}]
-
-
-def _record(rg, row: dict, ref: str, kind: str, scores: list[str], dims: int | None, rows_rank: dict):
-    from .convert import split
-
+def _payload(row: dict, kind: str, suggester: Suggester, scores: list[str], dims: int | None) -> Payload | None:
     if kind == "preference":
-        prompt, answer, alternative = row["prompt"], row["chosen"][-1], row["rejected"][-1]
-        alt_text = alternative.get("content") or ""
+        prompt, final, alt = row["prompt"], row["chosen"][-1], row["rejected"][-1]
     else:
         sp = split(row.get("messages"))
         if sp is None:
             return None
-        prompt, answer = sp.prompt, sp.final
-        fb = row.get("feedback") or {}
-        alt_text = fb.get("edited") or ""
-    metadata = {"source": row.get("source"), "lang": row.get("lang"), "sluice_ref": ref,
-                "reason": row.get("reason")}
+        prompt, final = sp.prompt, sp.final
+        edited = (row.get("feedback") or {}).get("edited")
+        alt = {"content": edited} if edited and edited.strip() else None
+    fields = {"conversation": render.chat(prompt), "answer": render.answer_text(final)}
+    if alt is not None and render.answer_text(alt).strip():
+        fields["alternative"] = render.answer_text(alt)
+    thumb = (row.get("feedback") or {}).get("thumb") if kind == "conversation" else None
+    metadata = {"source": row.get("source"), "lang": row.get("lang"), "reason": row.get("reason"),
+                "user_thumb": {1: "up", -1: "down"}.get(thumb)}
     for s in scores:
         v = row.get(s)
         metadata[s] = float(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else None
     metadata = {k: v for k, v in metadata.items() if v is not None}
-    suggestions = []
-    if scores and rows_rank.get(scores[0]) and row.get(scores[0]) is not None:
-        pct = rows_rank[scores[0]][row["_i"]]
-        suggestions.append(rg.Suggestion("quality", value=min(5, max(1, math.ceil(pct * 5))), agent=f"sluice:{scores[0]}"))
-    thumb = (row.get("feedback") or {}).get("thumb") if kind == "conversation" else None
-    if thumb in (1, -1):
-        suggestions.append(rg.Suggestion("verdict", value="good" if thumb == 1 else "bad", agent="end-user-thumb"))
-    fields = {"conversation": _chat(prompt) if prompt else [{"role": "user", "content": " "}],
-              "answer": _answer_text(answer)}
-    if alt_text:
-        fields["alternative"] = alt_text
+    suggestions = suggester.row(row)
+    check_suggestions(list(suggestions))
     vectors = {"embedding": [float(x) for x in row["embedding"]]} if dims and row.get("embedding") is not None else {}
-    return rg.Record(id=row["id"], fields=fields, metadata=metadata, suggestions=suggestions, vectors=vectors)
+    return Payload(row["id"], COMPARE if "alternative" in fields else SINGLE, fields, metadata, suggestions, vectors)
 
 
-def _answer_text(message: dict) -> str:
-    text = message.get("content") or ""
-    if message.get("tool_calls"):
-        text += "\n" + json.dumps([c["function"] for c in message["tool_calls"]])
-    return text or " "
+def _argilla_record(rg, p: Payload, metadata_names: set[str], with_vectors: bool):
+    suggestions = [rg.Suggestion(q, value=v, agent=a.label(), type=a.type) for q, (v, a) in p.suggestions.items()]
+    metadata = {k: v for k, v in p.metadata.items() if k in metadata_names}
+    return rg.Record(id=p.id, fields=p.fields, metadata=metadata, suggestions=suggestions,
+                     vectors=p.vectors if with_vectors else {})

@@ -177,6 +177,43 @@ def _limits(m: dict) -> list[str]:
             *(["", "Weaker fallbacks that ran:"] + fallbacks if fallbacks else []), ""]
 
 
+def _review(m: dict) -> list[str]:
+    """How a review sample was drawn and what was refused (label push), or what came back (label pull)."""
+    lines = []
+    for s in m.get("stages") or []:
+        info = s.get("info") or {}
+        if s["name"] == "label_push":
+            how = info.get("sample") or {}
+            mix = how.get("language_mix") or {}
+            lines += ["## Review sample (Argilla)", "",
+                      f"Drawn from `{info.get('source')}` with strategy `{how.get('strategy')}` (asked: "
+                      f"`{how.get('requested')}`, n={how.get('n')}, seed {how.get('seed')}): {how.get('note') or ''}",
+                      ""]
+            whole = mix.get("dataset") or mix.get("data") or {}
+            langs = sorted(set(whole) | set(mix.get("data") or {}) | set(mix.get("sample") or {}))
+            lines += _table(("language", "share of dataset", "share of rows not refused", "share of sample"),
+                            [(k, f"{whole.get(k, 0):.1%}", f"{(mix.get('data') or {}).get(k, 0):.1%}",
+                              f"{(mix.get('sample') or {}).get(k, 0):.1%}") for k in langs])
+            refused = [(r, d, f"{n:,}") for r, ds in (info.get("refused") or {}).items() for d, n in ds.items()]
+            lines += ["Refused before sending (never shown to annotators):", ""] if refused else []
+            lines += _table(("reason", "detail", "rows"), refused)
+            overrides = [k for k, v in (info.get("overrides") or {}).items() if v]
+            overridden = [(r, d, f"{n:,}") for r, ds in (info.get("overridden") or {}).items() for d, n in ds.items()]
+            lines += ["Pushed despite (explicit override):", ""] if overridden else []
+            lines += _table(("reason", "detail", "rows"), overridden)
+            lines += [f"Overrides: {', '.join(overrides) if overrides else 'none'}; redaction: "
+                      f"`{json.dumps(info.get('redaction'), sort_keys=True)}`; payload scan findings: "
+                      f"{(info.get('payload_scan') or {}).get('hits') or 'none'}", "",
+                      f"Suggestions: `{json.dumps(info.get('suggestions'), sort_keys=True)}`", ""]
+        elif s["name"] == "label_pull":
+            lines += ["## Annotation (Argilla)", "",
+                      f"From {', '.join(info.get('argilla_datasets') or [])}; submitted responses per annotator "
+                      f"{info.get('annotators')}; agreement {info.get('agreement')}; {info.get('counts')}; "
+                      f"answers equal to their pre-filled suggestion {info.get('suggestions_accepted')}. Records "
+                      "an annotator marked as holding personal data are quarantined (see Row accounting).", ""]
+    return lines
+
+
 def render_datacard(m: dict[str, Any]) -> str:
-    sections = [_header(m), _sources(m), _accounting(m), _warnings(m), _ingest_warnings(m), _stages(m), _quality(m), _pii(m), _splits(m), _limits(m)]
+    sections = [_header(m), _sources(m), _accounting(m), _warnings(m), _ingest_warnings(m), _stages(m), _review(m), _quality(m), _pii(m), _splits(m), _limits(m)]
     return "\n".join(line for section in sections for line in section)

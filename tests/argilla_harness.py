@@ -113,3 +113,8 @@ def records_by_external_id(server: Server, dataset_name: str) -> tuple[dict, dic
         offset += len(page["items"])
         if not page["items"] or offset >= page["total"]:
             return ds, ids
+
+
+def dataset_names(server: Server) -> list[str]:
+    owner = httpx.Client(base_url=server.url, headers={"X-Argilla-Api-Key": server.owner_key}, timeout=60)
+    return [d["name"] for d in owner.get("/api/v1/me/datasets").json()["items"]]

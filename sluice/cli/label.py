@@ -24,26 +24,51 @@ def push(ref: Annotated[str, typer.Argument(help="dataset to review: NAME, NAME@
          workspace: Annotated[str | None, typer.Option(help="Argilla workspace [default: the first one]")] = None,
          sample: Annotated[int | None, typer.Option("--sample", help="push N rows [default: all]")] = None,
          strategy: Annotated[str, typer.Option(
-             help="random | lowest-score | uncertain | near-duplicate-boundary | rejected")] = "random",
+             help="random | lowest-score | uncertain | near-duplicate-boundary | rejected | stratified | "
+                  "stratified-lowest-score | stratified-uncertain (stratified: keep the data's mix of "
+                  "--stratify-by)")] = "random",
+         stratify_by: Annotated[str, typer.Option(help="columns the stratified strategies keep the mix of")
+                                ] = "lang,source",
          score_column: Annotated[str | None, typer.Option(help="score column for lowest-score/uncertain")] = None,
          min_submitted: Annotated[int, typer.Option(help="responses needed per record")] = 2,
          seed: Annotated[int, typer.Option(help="random sampling seed")] = 0,
          allow_unredacted: Annotated[bool, typer.Option(
              "--allow-unredacted", help="push data with no PII redaction in its lineage (recorded)")] = False,
+         allow_uncovered: Annotated[bool, typer.Option(
+             "--allow-uncovered", help="push rows whose language or fields the redaction did not cover "
+                                       "(recorded in the push manifest)")] = False,
          api_url: ApiUrl = None, api_key: ApiKey = None, root: RootOption = None, as_json: JsonOption = False) -> None:
     """Push a (sampled) redacted dataset to Argilla; re-pushing updates the same records."""
     from sluice.labeling.push import push as run
 
     result = run(ref, dataset, store=store(root), workspace=workspace, n=sample, strategy=strategy,
                  score_column=score_column, seed=seed, min_submitted=min_submitted, api_url=api_url,
-                 api_key=api_key, allow_unredacted=allow_unredacted)
+                 api_key=api_key, allow_unredacted=allow_unredacted, allow_uncovered=allow_uncovered,
+                 stratify_by=tuple(c.strip() for c in stratify_by.split(",") if c.strip()))
     if as_json:
         emit_json(result.summary())
         return
-    verb = "created" if result.created else "updated"
-    console.print(f"pushed {result.pushed:,} records of {escape(result.source)} to Argilla dataset "
-                  f"[bold]{escape(result.dataset)}[/] ({verb}, workspace {escape(str(result.workspace))}, "
-                  f"strategy {result.strategy})", highlight=False)
+    where = ", ".join(f"{escape(k)} ({v:,}{', created' if k in result.created else ''})"
+                      for k, v in result.datasets.items())
+    console.print(f"pushed {result.pushed:,} records of {escape(result.source)} to Argilla: {where} "
+                  f"(workspace {escape(str(result.workspace))}, strategy {result.strategy}); "
+                  f"recorded as [bold]{escape(result.record)}[/]", highlight=False)
+    mix = result.how.get("language_mix") or {}
+    if mix.get("sample"):
+        eligible = f" | not refused {_mix(mix['data'])}" if mix["data"] != mix.get("dataset") else ""
+        console.print(f"language mix: sample {_mix(mix['sample'])}{eligible} | dataset {_mix(mix.get('dataset', {}))}",
+                      highlight=False)
+    for reason, details in result.refused.items():
+        if reason == "not_sampled":
+            continue
+        shown = ", ".join(f"{escape(str(k))} {v:,}" for k, v in details.items())
+        console.print(f"[red]refused[/] {sum(details.values()):,} row(s): {reason} ({shown})", highlight=False)
+    if any(r not in ("payload_pii", "no_final_answer", "too_long_to_show") for r in result.refused):
+        console.print("  to push rows the redaction did not cover (only if they hold no personal data): "
+                      "--allow-uncovered (recorded in the push manifest)", highlight=False)
+    for reason, details in result.overridden.items():
+        console.print(f"[yellow]override:[/] pushed despite {reason}: {sum(details.values()):,} row(s)",
+                      highlight=False)
     for note in result.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
@@ -73,3 +98,12 @@ def pull(dataset: Annotated[str, typer.Argument(help="Argilla dataset name")],
     alpha = {k: (round(v, 3) if v is not None else "n/a") for k, v in summary["agreement"].items()}
     console.print(f"agreement (Krippendorff's alpha): {alpha}; not converted: {summary['kto_rejected']}",
                   highlight=False)
+    if summary["quarantined"]:
+        console.print(f"[yellow]quarantined[/] (annotators reported personal data): {summary['quarantined']}",
+                      highlight=False)
+    if summary["unchanged"]:
+        console.print("nothing new since the last pull: no new version published", highlight=False)
+
+
+def _mix(shares: dict) -> str:
+    return " ".join(f"{escape(str(k))} {v:.0%}" for k, v in list(shares.items())[:8])
