@@ -174,6 +174,8 @@ def _write_stage(stage: Stage, index: int, files: list[Path], ckpt: Checkpoint, 
     key = ckpt.fingerprint
     if stage.whole_dataset and total:
         answer = _answer(stage, key, jobs, ckpt, executor)
+        counted = ckpt.partial / "answer-counters.json"
+        stats.counters.update(json.loads(counted.read_text()) if counted.is_file() else {})
         jobs = [replace(j, mode="answer", answer=answer) for j in jobs]
     done = ckpt.finished()
     for batch in [*done.values(), *executor.map(stage, key, [j for j in jobs if j.index not in done])]:
@@ -201,6 +203,9 @@ def _answer(stage: Stage, key: str, jobs: list[Job], ckpt: Checkpoint, executor:
     if path.is_file():
         return str(path.resolve())
     columns = tuple(stage.columns(pq.read_schema(jobs[0].file).names))
+    # what the stage counts while answering (rows re-scored, …) goes to its stats
+    live = stage if stage.bounded else live_stage(stage, key)
+    live.counters.clear()
     if stage.bounded:
         partials = [replace(j, mode="partial", columns=columns, out=str((ckpt.partial / "spill").resolve()))
                     for j in jobs]
@@ -208,11 +213,10 @@ def _answer(stage: Stage, key: str, jobs: list[Job], ckpt: Checkpoint, executor:
         for _ in executor.map(stage, key, [j for j in partials if j.index not in done]):
             pass
         parts = Parts([str(p) for p in sorted((ckpt.partial / "spill" / "partials").glob("part-*.parquet"))])
-        answer = stage.combine(parts)
+        answer = live.combine(parts)
     else:
         whole = pl.concat([with_rows(read_rows(j.file, j.start, j.rows, columns), j.first_row) for j in jobs],
                           how="diagonal_relaxed")
-        live = live_stage(stage, key)
         answer = live.score(whole) if isinstance(live, Scorer) else live.decide(whole)
         answer = answer.to_frame("reason") if isinstance(answer, pl.Series) else answer
         if answer.height != whole.height:
@@ -220,6 +224,7 @@ def _answer(stage: Stage, key: str, jobs: list[Job], ckpt: Checkpoint, executor:
                               f"for {whole.height}", hint="this is a bug in the stage; see sluice/stage.py")
         answer = answer.with_columns(whole[ROW])
         del whole
+    (ckpt.partial / "answer-counters.json").write_text(json.dumps(dict(live.counters)))
     write_table(normalize_answer(stage, answer).to_arrow(), str(path.resolve()))
     shutil.rmtree(ckpt.partial / "spill", ignore_errors=True)
     return str(path.resolve())

@@ -75,7 +75,8 @@ def test_projection_reads_only_declared_columns(conversations):
     exact = stage_class("exact_dedup")(keep="earliest")
     assert set(exact.columns(conversations.columns + ["dup_exact_hash"])) == {"id", "dup_exact_hash", "created_at"}
     semdedup = stage_class("semdedup")()
-    assert semdedup.columns(["id", "messages", "embedding", "metadata"]) == ["id", "embedding"]
+    # the texts feed its facts guard and verify; the vectors come from the embedding column
+    assert semdedup.columns(["id", "messages", "embedding", "metadata"]) == ["id", "messages", "embedding"]
 
 
 def test_signatures_do_not_depend_on_how_the_work_is_sliced(conversations):

@@ -183,7 +183,7 @@ def load_model(model: str = STATIC, device: str | None = None, max_tokens: int |
     st = _backend((resolved, device or ""), build)
     get_dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
     identity = {"model": model, "kind": "transformer", "path": resolved, "device": str(st.device),
-                "max_tokens": max_tokens or st.max_seq_length}
+                "dim": int(get_dim()), "max_tokens": max_tokens or st.max_seq_length}
     if Path(resolved).is_dir():
         identity["sha256"] = content_hash(resolved)
     return Embedder(model, "transformer", st, int(get_dim()), max_tokens, identity)
