@@ -92,9 +92,10 @@ def _ascii_alnum(ch: str) -> bool:
 
 def plausible(text: str, result) -> bool:
     """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
-    ``#``) or inside a token are an identifier, not a phone or bank number; English NER findings
-    in a text that is clearly not English are dropped; a greeting or pronoun is no PERSON; a
-    finding inside a placeholder that redaction wrote (``<PERSON_1>``) is no new PII."""
+    ``#``) or inside a token are an identifier, not a phone or bank number; a greeting or pronoun
+    is no PERSON; a finding inside a placeholder that redaction wrote (``<PERSON_1>``) is no new
+    PII. (English NER on a text clearly in another language answers nothing at all: see
+    ``engine._english_only``.)"""
     if "<" in text and any(m.start() <= result.start and result.end <= m.end() + 1
                            for m in PLACEHOLDER.finditer(text, max(0, result.start - 40), result.end + 40)):
         return False
@@ -103,8 +104,6 @@ def plausible(text: str, result) -> bool:
             or (result.start > 0 and _ascii_alnum(text[result.start - 1]))
             or (result.end < len(text) and _ascii_alnum(text[result.end]))):
         return False  # ORD-069306, sess_7cf0123456c30: digits of an identifier
-    if (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer" and not_english(text):
-        return False  # English NER on other languages: name lists, cues and patterns still run
     return not (result.entity_type == "PERSON" and text[result.start:result.end].strip().lower() in NOT_A_NAME)
 
 

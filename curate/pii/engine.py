@@ -177,6 +177,21 @@ def _nlp_engine(spec: str):
                       hint="use auto, blank, spacy:<model or path> or transformers:<hub id or path>")
 
 
+def _english_only(recognizer) -> None:
+    """English NER on a text that is clearly another language tags ordinary words ("Du bist ein
+    freundlicher Assistent" → two ORGANIZATIONs), so it answers nothing there. This happens inside
+    the recognizer, before Presidio merges overlapping results: a cue or name-list finding on the
+    same span ("Je m'appelle David Joseph-Bouvier") is then kept, not merged into a dropped one."""
+    from .detector import not_english
+
+    analyze = recognizer.analyze
+
+    def english_analyze(text, entities, nlp_artifacts=None):
+        return [] if not_english(text) else analyze(text, entities, nlp_artifacts)
+
+    recognizer.analyze = english_analyze
+
+
 def build_analyzer(config: EngineConfig, *, fast: bool = False):
     """(AnalyzerEngine, EngineInfo) for a config: Presidio's engine with sluice's recognizers.
 
@@ -203,6 +218,9 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
     if not ner:  # a blank pipeline has no NER: its recognizer could only ever return nothing
         registry.recognizers = [r for r in registry.recognizers if r.name in PREDEFINED]
+    for r in registry.recognizers:
+        if r.name == "SpacyRecognizer":
+            _english_only(r)
     for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers(), *pattern_recognizers()]:
         registry.add_recognizer(r)
     if config.name_lists:
