@@ -70,3 +70,20 @@ def test_pii_eval_cli_reports_recall_precision_and_survival(tmp_path):
     bad.write_text('{"text": "abc", "spans": [{"entity_type": "PERSON", "start": 1, "end": 9}]}\n')
     res = CliRunner().invoke(app, ["pii", "eval", str(bad)])
     assert res.exit_code != 0 and "bad.jsonl:1" in res.output and "outside its text" in res.output
+
+
+@pytest.mark.parametrize("text, name", [
+    ("C'est assez urgent. Je m'appelle David Joseph-Bouvier, mon e-mail est d@example.fr.", "David Joseph-Bouvier"),
+    ("Buenas, ¿qué equipaje puedo llevar? Me llamo Soledad Garay Miró y mi correo es s@example.es.",
+     "Soledad Garay Miró"),
+])
+def test_a_cue_name_in_another_language_survives_the_merge_with_english_ner(text, name):
+    """English NER also tags these names but answers nothing on non-English text; its finding used
+    to win Presidio's merge and then be dropped, taking the cue recognizer's finding with it."""
+    from sluice.curate.pii.detector import Detector
+
+    detector = Detector(EngineConfig())
+    start = text.index(name)
+    for findings in (detector.findings([text])[0], detector.presidio(text)):
+        assert any(r.entity_type == "PERSON" and r.start <= start and r.end >= start + len(name) for r in findings)
+    assert not any(r.entity_type == "ORGANIZATION" for r in detector.findings([text])[0])
