@@ -51,12 +51,7 @@ def redacted(store, languages=None, name="clean"):
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    try:
-        srv = harness.start(tmp_path_factory.mktemp("argilla"))
-    except harness.Impossible as e:
-        pytest.skip(f"argilla-server cannot run on this machine: {e}")
-    yield srv
-    srv.stop()
+    yield from harness.serving(tmp_path_factory.mktemp("argilla"))
 
 
 @pytest.fixture

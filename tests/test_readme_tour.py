@@ -46,12 +46,7 @@ def test_tour_is_parsed():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    try:
-        srv = harness.start(tmp_path_factory.mktemp("argilla"))
-    except harness.Impossible as e:
-        pytest.skip(f"argilla-server cannot run on this machine: {e}")
-    yield srv
-    srv.stop()
+    yield from harness.serving(tmp_path_factory.mktemp("argilla"))
 
 
 def annotate(server, dataset: str) -> None:
