@@ -79,7 +79,7 @@ def test_readme_tour_runs_as_written(tmp_path, server):
         assert "Traceback" not in out, f"{command}\n{out[-3000:]}"
         if r.returncode != 0:
             assert command.startswith(MAY_DECLINE) and r.returncode == 1, f"{command} → {r.returncode}\n{out[-3000:]}"
-            assert "error:" in out
+            assert "error:" in out or "FAIL:" in out  # a one-line reason (pii scan: residual findings)
     assert (work / "train.jsonl").stat().st_size > 0
     assert (work / "runs" / "sft" / "adapter_model.safetensors").is_file()
     assert (work / "runs" / "dpo" / "adapter_model.safetensors").is_file()
