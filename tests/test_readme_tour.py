@@ -32,7 +32,7 @@ def tour_commands(readme: str) -> list[str]:
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     commands = []
     for line in block.splitlines():
-        line = line.split("  #", 1)[0].strip()
+        line = re.split(r"\s#", line, maxsplit=1)[0].strip()
         if line and not line.startswith("#"):
             commands.append(line)
     return commands
