@@ -96,21 +96,10 @@ def in_manifest(manifest: dict, ref: str) -> Redaction | None:
 
 def redaction_of(version: Version, store: Store) -> Redaction:
     """Walk the lineage until a version whose manifest records sluice's redaction (module doc)."""
-    seen: set[str] = set()
-    queue = [version]
-    while queue:
-        v = queue.pop(0)
-        if v.ref in seen:
-            continue
-        seen.add(v.ref)
+    for v in store.lineage(version):
         found = in_manifest(v.manifest, v.ref)
         if found is not None:
             return found
-        for parent in v.manifest.get("parents") or []:
-            try:
-                queue.append(store.resolve(parent))
-            except SluiceError:
-                continue  # a deleted parent proves nothing
     return Redaction(False, None)
 
 

@@ -130,6 +130,23 @@ class Store:
                 found.append(Version(name, int(m.group(1)), p))
         return sorted(found, key=lambda v: v.number)
 
+    def lineage(self, version: Version):
+        """``version``, then its ancestors breadth-first (each once, through manifests' ``parents``).
+        A parent that was deleted ends its branch: it proves nothing either way."""
+        seen: set[str] = set()
+        queue = [version]
+        while queue:
+            v = queue.pop(0)
+            if v.ref in seen:
+                continue
+            seen.add(v.ref)
+            yield v
+            for parent in v.manifest.get("parents") or []:
+                try:
+                    queue.append(self.resolve(parent))
+                except SluiceError:
+                    continue
+
     def resolve(self, ref: str) -> Version:
         """``name``, ``name@latest`` or ``name@vN`` → the published version."""
         m = _REF.match(ref.strip())

@@ -29,21 +29,10 @@ SCORER_MODEL = "all-MiniLM-L6-v2"
 
 def embed_config(version, store) -> dict | None:
     """The config of the ``embed`` stage that made this version's ``embedding`` column (lineage walked)."""
-    seen: set[str] = set()
-    todo = [version]
-    while todo:
-        v = todo.pop(0)
-        if v.ref in seen:
-            continue
-        seen.add(v.ref)
+    for v in store.lineage(version):
         for stage in reversed((v.manifest.get("recipe") or {}).get("stages") or []):
             if stage.get("stage") == "embed":
                 return stage
-        for parent in v.manifest.get("parents") or []:
-            try:
-                todo.append(store.resolve(parent))
-            except Exception:  # a parent that was removed: the lineage ends there
-                continue
     return None
 
 
