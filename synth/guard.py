@@ -21,6 +21,7 @@ import os
 import socket
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 
 from sluice.errors import SluiceError
@@ -43,6 +44,11 @@ def disable_distilabel_network() -> None:
     os.environ.setdefault("DISABLE_TELEMETRY", "1")
     if _patched:
         return
+    # distilabel's own models declare Field(default=None) on union members; pydantic warns about
+    # that at import, on every command that loads distilabel. It is not the user's to fix.
+    from pydantic.warnings import UnsupportedFieldAttributeWarning
+
+    warnings.filterwarnings("ignore", category=UnsupportedFieldAttributeWarning)
     import distilabel.distiset as distiset
     import distilabel.pipeline._dag as dag
     import distilabel.utils.docstring as docstring

@@ -56,11 +56,11 @@ def make(cls_name: str, model: str, **settings: Any):
 def _make(cls_name: str, model: str, settings_json: str):
     import json
 
-    from distilabel.steps import tasks
-
     from .guard import quiet_distilabel
 
     quiet_distilabel()
+    from distilabel.steps import tasks
+
     task = getattr(tasks, cls_name)(llm=_task_llm_class()(model=model), **json.loads(settings_json))
     task.load()
     return task

@@ -13,21 +13,25 @@ import re
 import shlex
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 import argilla_harness as harness
+from test_synth_serve import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SLUICE = Path(sys.executable).parent / "sluice"
 # Commands whose non-zero exit is a documented outcome with the tiny random model: synthesis that
-# keeps nothing and an eval gate that does not promote both exit 1 with a one-line reason.
+# keeps nothing, an eval gate that does not promote and a calibration whose judge gave no usable
+# judgment all exit 1 with a one-line reason.
 MAY_DECLINE = ("sluice synth", "sluice train eval", "sluice pii scan")  # a scan finding residual PII exits 1
 
 
 def tour_commands(readme: str) -> list[str]:
-    """The `sluice …` lines of the first bash block under "## CLI tour", comments removed."""
+    """The command lines of the first bash block under "## CLI tour", comments removed."""
     section = readme.split("## CLI tour", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     commands = []
@@ -40,8 +44,22 @@ def tour_commands(readme: str) -> list[str]:
 
 def test_tour_is_parsed():
     commands = tour_commands((REPO / "README.md").read_text(encoding="utf-8"))
-    assert len(commands) >= 20 and all(c.startswith("sluice ") for c in commands)
+    assert len(commands) >= 20 and all(c.startswith(("sluice ", "transformers serve ", "kill %")) for c in commands)
     assert not [c for c in commands if "..." in c or "PATH_OR" in c], "the tour has placeholders"
+    assert any(c.endswith("&") for c in commands) and commands[-1] == "kill %1"  # the judge server is stopped
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, f"the background server exited:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +80,6 @@ def annotate(server, dataset: str) -> None:
         b.respond(uuid, {"quality": 4 if good else 2, "verdict": "good" if good else "bad"})
 
 
-@pytest.mark.slow
 def test_readme_tour_runs_as_written(tmp_path, server):
     work = tmp_path / "work"
     work.mkdir()
@@ -70,16 +87,45 @@ def test_readme_tour_runs_as_written(tmp_path, server):
     env = {**os.environ, "SLUICE_HOME": str(work / "sluice-data"), "HF_HUB_OFFLINE": "1",
            "ARGILLA_API_URL": server.url, "ARGILLA_API_KEY": server.owner_key,
            "PATH": f"{SLUICE.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    for command in tour_commands((REPO / "README.md").read_text(encoding="utf-8")):
-        args = shlex.split(command)
-        if args[:3] == ["sluice", "label", "pull"]:
-            annotate(server, args[3])
-        r = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=1200)
-        out = r.stdout + r.stderr
-        assert "Traceback" not in out, f"{command}\n{out[-3000:]}"
-        if r.returncode != 0:
-            assert command.startswith(MAY_DECLINE) and r.returncode == 1, f"{command} → {r.returncode}\n{out[-3000:]}"
-            assert "error:" in out or "FAIL:" in out  # a one-line reason (pii scan: residual findings)
+    port = str(free_port())  # the tour's judge port, 8000, may be taken on this machine
+    jobs: list[subprocess.Popen] = []
+    try:
+        for command in tour_commands((REPO / "README.md").read_text(encoding="utf-8")):
+            command = command.replace("--port 8000", f"--port {port}").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+            if command.endswith("&"):  # a background job, as the shell runs it
+                log = work / f"job{len(jobs) + 1}.log"
+                jobs.append(subprocess.Popen(shlex.split(command[:-1]), cwd=work, env=env,
+                                             stdout=log.open("wb"), stderr=subprocess.STDOUT))
+                wait_healthy(jobs[-1], f"http://127.0.0.1:{port}/health", log)
+                continue
+            if command.startswith("kill %"):
+                stop(jobs[int(command.removeprefix("kill %")) - 1])
+                continue
+            run_tour_command(command, work, env, server)
+    finally:
+        for job in jobs:
+            stop(job)
     assert (work / "train.jsonl").stat().st_size > 0
     assert (work / "runs" / "sft" / "adapter_model.safetensors").is_file()
     assert (work / "runs" / "dpo" / "adapter_model.safetensors").is_file()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_tour_command(command: str, work: Path, env: dict, server) -> None:
+    args = shlex.split(command)
+    if args[:3] == ["sluice", "label", "pull"]:
+        annotate(server, args[3])
+    r = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=1200)
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out and "Warning:" not in out, f"{command}\n{out[-3000:]}"
+    if r.returncode != 0:
+        assert command.startswith(MAY_DECLINE) and r.returncode == 1, f"{command} → {r.returncode}\n{out[-3000:]}"
+        assert "error:" in out or "FAIL:" in out  # a one-line reason (pii scan: residual findings)

@@ -21,7 +21,7 @@ from sluice.train.gate import rouge_l, score
 from test_synth_run import ConnectRecorder, _redaction
 from test_synth_serve import server  # noqa: F401 — the real `transformers serve` fixture
 
-LABELS = Path(__file__).parent / "data" / "synth" / "calibration.jsonl"
+LABELS = Path(__file__).parents[1] / "examples" / "evalsets" / "judge-labels.jsonl"
 REMOTE = "http://10.255.255.1:9/v1"  # never contacted: the guard refuses first
 
 

@@ -9,6 +9,12 @@ Import-light: trl, peft, transformers and torch are imported inside the function
 
 from __future__ import annotations
 
+import warnings
+
+# PEFT and TRL still call transformers' old `*gradient_checkpointing*` aliases, which warn on every
+# run, load and eval: those calls are theirs, not the user's to fix (sluice passes the new names).
+warnings.filterwarnings("ignore", message=r"`(is_)?gradient_checkpointing\w*` is deprecated", category=FutureWarning)
+
 
 def train(method: str, store, *, yaml_path=None, overrides=None, **values):
     """Build the method's config and run its recipe; returns a ``run.TrainResult``."""

@@ -13,6 +13,7 @@ Output folder layout::
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -92,8 +93,7 @@ def training_args(cfg, prep: Prepared, config_cls, **method_args):
         per_device_eval_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps, lr_scheduler_type=cfg.lr_scheduler_type,
         warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
-        gradient_checkpointing=cfg.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        **checkpointing_args(config_cls, cfg.gradient_checkpointing),
         seed=cfg.seed, logging_steps=cfg.logging_steps, report_to="none", bf16=use_bf16(),
         max_length=cfg.max_length, disable_tqdm=True, dataloader_pin_memory=use_bf16(),
         eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps,
@@ -101,6 +101,14 @@ def training_args(cfg, prep: Prepared, config_cls, **method_args):
         save_only_model=True, load_best_model_at_end=has_eval, metric_for_best_model="eval_loss",
         greater_is_better=False)
     return config_cls(**{**kwargs, **method_args})
+
+
+def checkpointing_args(config_cls, enabled: bool) -> dict:
+    """Activation checkpointing under the name this transformers takes (``gradient_checkpointing``
+    became ``activation_checkpointing``; the old name warns)."""
+    name = ("activation_checkpointing" if "activation_checkpointing" in inspect.signature(config_cls).parameters
+            else "gradient_checkpointing")
+    return {name: enabled, f"{name}_kwargs": {"use_reentrant": False} if enabled else None}
 
 
 def callbacks(cfg, prep: Prepared):

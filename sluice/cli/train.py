@@ -86,13 +86,18 @@ def _judge_spec(url: str | None, model: str | None, key_env: str, llm_file: Path
                    generation={"temperature": 0.0, "max_new_tokens": 512})
 
 
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {why}" for why, n in counts.items())
+
+
 def _print_calibration(report: dict) -> None:
     if report["agreement"] is None:
-        console.print(f"[bold red]calibration:[/] {escape(report['warning'])} ({report['errors']})", highlight=False)
+        console.print(f"[bold red]calibration:[/] {escape(report['warning'])} ({_counts(report['errors'])})",
+                      highlight=False)
         return
     console.print(f"judge calibration on {report['judged']} of {report['items']} labelled items "
                   f"({report['scale']}): agreement {report['agreement']:.1%}, Cohen's kappa {report['kappa']:.3f}"
-                  + (f"; {sum(report['errors'].values())} judgment(s) failed: {report['errors']}"
+                  + (f"; {sum(report['errors'].values())} judgment(s) failed: {_counts(report['errors'])}"
                      if report["errors"] else ""), highlight=False)
     if "warning" in report:
         console.print(f"[bold yellow]warning:[/] {escape(report['warning'])}", highlight=False)
@@ -127,7 +132,7 @@ def eval_(
     20% disagreement); with --calibrate alone, only that.
     """
     _quiet()
-    from sluice.errors import RecipeError
+    from sluice.errors import DataError, RecipeError
     from sluice.train.config import GateRule, parse_overrides
     from sluice.train.gate import evaluate
     from sluice.train.run import read_info
@@ -144,8 +149,11 @@ def eval_(
         if adapter is None and golden is None:
             if as_json:
                 emit_json({"calibration": calibration})
-            else:
+            elif calibration["agreement"] is not None:
                 _print_calibration(calibration)
+            if calibration["agreement"] is None:  # nothing to compare: an empty result, not a pass
+                raise DataError(f"calibration: {calibration['warning']} ({_counts(calibration['errors'])})",
+                                hint="check that --judge-model names a model that follows the judge prompt")
             return
         if not as_json:
             _print_calibration(calibration)
