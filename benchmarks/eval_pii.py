@@ -2,6 +2,7 @@
 privacy settings (default: the quickstart's), with a score-threshold curve.
 
     HF_HUB_OFFLINE=1 python benchmarks/devsets/pii/build.py      # (re)builds faker.jsonl, hard.jsonl
+    /tmp/pe/bin/python benchmarks/devsets/pii/build_pe.py         # pe.jsonl (presidio-evaluator venv, see there)
     HF_HUB_OFFLINE=1 python benchmarks/eval_pii.py [--recipe examples/quickstart.yaml] [--curve]
 
 The same measurement as ``sluice pii eval LABELS --recipe R`` (sluice.curate.pii.evaluate).
@@ -54,7 +55,7 @@ def curve(examples, detect, redact) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--recipe", type=Path, default=ROOT / "examples" / "quickstart.yaml")
-    ap.add_argument("--sets", nargs="*", default=["faker", "hard"])
+    ap.add_argument("--sets", nargs="*", default=["faker", "hard", "pe"])
     ap.add_argument("--curve", action="store_true", help="also print the score-threshold curve")
     ap.add_argument("--misses", default=None, help="print surviving gold values of this type (dev sets only)")
     args = ap.parse_args()

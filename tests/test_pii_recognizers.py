@@ -121,13 +121,19 @@ def test_not_secrets(detector):
     ("配送先を愛知県西多摩郡瑞穂町月島20丁目24番18号に更新しました。", "愛知県西多摩郡瑞穂町月島20丁目24番18号"),
     ("请寄到宁夏回族自治区兰州县双滦南昌街G座 263381。", "宁夏回族自治区兰州县双滦南昌街G座 263381"),
     ("收货地址已更新为河北省深圳市长寿李街r座 851948。", "河北省深圳市长寿李街r座 851948"),
+    ("I live at PSC 7653, Box 9064\nAPO AP 12172 now", "PSC 7653, Box 9064\nAPO AP 12172"),
+    ("addressed to Unit 4765 Box 8173\nDPO AA 07016", "Unit 4765 Box 8173\nDPO AA 07016"),
+    ("billing address: USNV Collier\nFPO AE 65853", "USNV Collier\nFPO AE 65853"),
+    ("deliver to 91614 Phillips Brook Apt. 330 Suite 666, Lake Thomasborough", "91614 Phillips Brook Apt. 330 Suite 666"),
+    ("I live at 12 Main St #4B, Springfield, IL 62704", "12 Main St #4B, Springfield, IL 62704"),
 ])
 def test_street_addresses_beyond_us_and_de(detector, text, part):
     assert covers(detector, text, part, "STREET_ADDRESS")
 
 
 def test_not_addresses(detector):
-    for text in ("Here are the 10 most common mistakes.", "String 1 and String 2 differ.", "Born 1996\nAge 30"):
+    for text in ("Here are the 10 most common mistakes.", "String 1 and String 2 differ.", "Born 1996\nAge 30",
+                 "We finished Unit 3 of the course.", "Box 12 of the archive, shelf 4"):
         assert not any(e == "STREET_ADDRESS" for _, e in found(detector, text)), text
 
 

@@ -177,16 +177,20 @@ def address_recognizer() -> PatternRecognizer:
     street = _street_suffixes()
     core = "Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl"
     city = r"(?:(?:,[ ]?|[ ]?\n[ ]?)\p{Lu}[\p{L}]*(?:[ ]\p{Lu}[\p{L}]*){0,3},?[ ][A-Z]{2}[ ]\d{5}(?:-\d{4})?)?"
-    tail = r"\b\.?(?:,?[ ](?:Apt\.|Suite|Unit)[ ]?\d+)?" + city
+    tail = r"\b\.?(?:,?[ ](?:Apt\.?|Apartment|Suite|Ste\.?|Unit|\#)[ ]?\d+[A-Z]?\b){0,2}" + city
     us = rf"\b\d{{1,6}}(?:[ ]\p{{Lu}}[\p{{L}}]*){{1,4}}[ ](?:{street})" + tail
     lower = rf"\b\d{{1,6}}(?:[ ][\p{{L}}]+){{1,3}}[ ](?i:{core})" + tail
     eu = r"\b[^\W\d_]+(?:straße|strasse|weg|gasse|platz|allee)[ ]\d{1,4}[a-z]?(?:,?[ ]\d{5}[ ][^\W\d_]+)?"
     po = r"\b(?:PO|P\.O\.)[ ]Box[ ]\d+" + city
+    # US military mail: PSC 8242, Box 3718 / APO AA 67000 · Unit 4765 Box 8173 / DPO AE 07016 · USNS Lopez / FPO AP 10663
+    military_post = r"[,]?[ ]?\n?[ ]?[ADF]PO[ ]A[AEP][ ]\d{5}(?:-\d{4})?\b"
+    military = (r"\b(?:(?:PSC|Unit|CMR)[ ]\d{1,5},?[ ]Box[ ]\d{1,5}|(?:USNS|USNV|USS|USCGC)[ ]\p{Lu}[\p{L}]*)"
+                + military_post)
     recognizer = PatternRecognizer("STREET_ADDRESS", name="StreetAddressRecognizer", patterns=[
         Pattern("us street", us, 0.7), Pattern("us street, any case", lower, 0.7), Pattern("de street", eu, 0.7),
-        Pattern("po box", po, 0.7)], context=["address", "ship", "live", "deliver"],
+        Pattern("po box", po, 0.7), Pattern("us military", military, 0.7)], context=["address", "ship", "live", "deliver"],
         global_regex_flags=regex.DOTALL | regex.MULTILINE)
-    return _gated(recognizer, r"\d[ ][^\W\d_]|(?:straße|strasse|weg|gasse|platz|allee)[ ]\d|Box[ ]\d")
+    return _gated(recognizer, r"\d[ ][^\W\d_]|(?:straße|strasse|weg|gasse|platz|allee)[ ]\d|Box[ ]\d|PO[ ]A[AEP][ ]\d")
 
 
 def extra_number_recognizers() -> list[EntityRecognizer]:
