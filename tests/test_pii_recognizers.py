@@ -156,3 +156,13 @@ def test_names_after_cues_in_caps_hyphenated_and_other_scripts(detector, text, v
 def test_not_names(detector):
     for text in ("My order is late. My bad.", "What's the baggage allowance on ANA for economy?", "Hi! Thanks!"):
         assert not any(e == "PERSON" for _, e in found(detector, text)), text
+
+
+def test_llm_vocabulary_is_not_a_place_organisation_or_person(detector):
+    """What NER tagged most often on Alpaca 9k that is never personal data; the names next to it stay."""
+    for text in ("I'm sorry, but as an AI language model I cannot browse the web.",
+                 "Convert the following sentence into passive voice.",
+                 "Explain how GPT and NLP relate to Machine Learning.",
+                 "Write a SQL query and some HTML for the API."):
+        assert not any(e in ("PERSON", "LOCATION", "ORGANIZATION", "NRP") for _, e in found(detector, text)), text
+    assert covers(detector, "As an AI, I told Maria Gonzalez to call back.", "Maria Gonzalez", "PERSON")

@@ -66,7 +66,20 @@ NUMBER_TYPES = frozenset({"PHONE_NUMBER", "US_BANK_NUMBER", "UK_NHS", "US_DRIVER
                           "US_PASSPORT", "US_ITIN"})
 IDENTIFIER_PREFIX = regex.compile(r"(?:\b[A-Za-z]{1,8}[-_#]|#)$")
 PLACEHOLDER = regex.compile(r"<[A-Z][A-Z_]*(?:_\d+|:[0-9a-f]{8,})>")  # what redact_pii writes
-NOT_A_NAME = frozenset({"my", "i", "me", "hi", "hello", "hey", "dear", "thanks", "thank", "yes", "no", "ok", "okay"})
+NOT_A_NAME = frozenset({"my", "i", "me", "hi", "hello", "hey", "dear", "thanks", "thank", "yes", "no", "ok", "okay",
+                        # instruction verbs the small NER model tags as PERSON at the start of a prompt
+                        "convert", "reword", "rewrite", "rephrase", "paraphrase", "summarize", "summarise", "classify",
+                        "categorize", "generate", "describe", "explain", "translate", "edit", "compose", "create",
+                        "identify", "analyze", "analyse", "calculate", "compare", "suggest", "construct", "design",
+                        "evaluate", "outline", "brainstorm", "formulate", "arrange", "determine", "predict"})
+# What NER tags as a place, organisation or person in LLM traffic and is never personal data: the
+# most frequent such findings on Alpaca 9k ("As an AI language model" made "AI" a LOCATION 292
+# times there). Exact text, case-sensitive (BENCHMARKS.md, "PII redaction", over-redaction).
+NOT_AN_ENTITY = frozenset("""AI A.I. AGI GPT GPT-2 GPT-3 GPT-3.5 GPT-4 ChatGPT LLM LLMs NLP ML IoT API APIs HTML CSS SQL
+JSON XML URL HTTP HTTPS PDF CSV Java JavaScript TypeScript Python Blockchain COVID-19 COVID Earth Mars Jupiter Venus
+Saturn Neptune Uranus Pluto""".split()) | {"Machine Learning", "Artificial Intelligence", "Deep Learning",
+                                           "Natural Language Processing", "the Milky Way", "Milky Way", "the Moon"}
+NER_TYPES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP"})
 
 
 EN_WORDS = frozenset("the and is are you your to of for in on with this that it have my please can what".split())
@@ -93,7 +106,8 @@ def _ascii_alnum(ch: str) -> bool:
 def plausible(text: str, result) -> bool:
     """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
     ``#``) or inside a token are an identifier, not a phone or bank number; a greeting or pronoun
-    is no PERSON; a finding inside a placeholder that redaction wrote (``<PERSON_1>``) is no new
+    is no PERSON, nor is an instruction verb ("Convert …"); "AI", "GPT", "Earth" and the like are no
+    place, organisation or person (``NOT_AN_ENTITY``); a finding inside a placeholder that redaction wrote (``<PERSON_1>``) is no new
     PII. (English NER on a text clearly in another language answers nothing at all: see
     ``engine._english_only``.)"""
     if "<" in text and any(m.start() <= result.start and result.end <= m.end() + 1
@@ -104,7 +118,10 @@ def plausible(text: str, result) -> bool:
             or (result.start > 0 and _ascii_alnum(text[result.start - 1]))
             or (result.end < len(text) and _ascii_alnum(text[result.end]))):
         return False  # ORD-069306, sess_7cf0123456c30: digits of an identifier
-    return not (result.entity_type == "PERSON" and text[result.start:result.end].strip().lower() in NOT_A_NAME)
+    value = text[result.start:result.end].strip()
+    if result.entity_type in NER_TYPES and value in NOT_AN_ENTITY:
+        return False
+    return not (result.entity_type == "PERSON" and value.lower() in NOT_A_NAME)
 
 
 class GatedRegistry(RecognizerRegistry):

@@ -67,7 +67,7 @@ class PiiDetect(Scorer):
     reads = ("messages",)
     adds = ("pii_findings", "pii_error", "pii_digest")
     requires = REQUIRES
-    version = 4  # 4: US military mail and repeated secondary-address parts (Apt. 330 Suite 666, #4B)
+    version = 4  # 4: US military mail, repeated secondary-address parts; LLM vocabulary ("AI", "GPT") is no entity
 
     def setup(self) -> None:
         from .detector import Detector
