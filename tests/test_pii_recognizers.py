@@ -34,6 +34,9 @@ def covers(detector, text: str, value: str, entity: str) -> bool:
     ("Telefon: 030 12345678", "030 12345678"),
     ("mijn nummer is 06-12345678", "06-12345678"),
     ("il mio cellulare è 347 123 4567", "347 123 4567"),
+    ("my phone number is 3623981475 if you need it", "3623981475"),  # libphonenumber rejects it: the cue decides
+    ("Could you call me back at 5429.3251?", "5429.3251"),
+    ("Call 5388886528 ext. 4973 and ask for me.", "5388886528 ext. 4973"),
 ])
 def test_national_phones_with_extensions(detector, text, value):
     assert covers(detector, text, value, "PHONE_NUMBER")
@@ -42,6 +45,7 @@ def test_national_phones_with_extensions(detector, text, value):
 @pytest.mark.parametrize("text", [
     "My order ORD-069306 has not arrived yet.", "Invoice INV-2024-0091 is paid.", "Count 9 10 11 12 13 14 15",
     "It happened on 2024-05-17 10:35 at the latest.", "Server 192.168.100.200 is down",
+    "my order number is 3623981475", "Call me at 10.30 tomorrow.", "I called 3 times in 2023 and 2024.",
 ])
 def test_not_phones(detector, text):
     assert not any(e == "PHONE_NUMBER" for _, e in found(detector, text))

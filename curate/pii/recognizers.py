@@ -206,7 +206,16 @@ def extra_number_recognizers() -> list[EntityRecognizer]:
         Pattern("nanp", r"\b(?:\d{3}-\d{3}-\d{4}|\(\d{3}\) ?\d{3}-\d{4}|\d{3}\.\d{3}\.\d{4})(?: ?x\d{1,5})?\b", 0.6),
         Pattern("digits with context", r"(?<![\d-])0\d{9,11}(?![\d-])", 0.45)],
         context=["phone", "call", "tel", "telephone", "telefon", "mobile", "cell", "number", "reach"])
-    return [card, _gated(phone, r"\+\d|\d{3}[-.)]|0\d{9}")]  # international | nanp | digits with context
+    # "my phone number is 3623981475": a bare digit run right after a phone cue, whatever libphonenumber says
+    cue = (r"(?:\b(?:phone|mobile|cell|telephone|tel|whatsapp)(?:[ ](?:number|no\.?|\#))?(?:[ ]?:|[ ](?:is|at|on))"
+           r"|\b(?:phone|mobile|cell|telephone)[ ]number"
+           r"|\b(?:call|text|ring)(?:[ ](?:me|us|him|her))?(?:[ ]back)?(?:[ ](?:at|on))?"
+           r"|\b(?:reach|contact)[ ](?:me|us|him|her)[ ](?:at|on))[ ]")
+    digits = r"\+?(?:\d[.\- ]?){6,14}\d(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?"  # 7–15 digits, any grouping
+    cued = PatternRecognizer("PHONE_NUMBER", name="CuedDigitsPhoneRecognizer", patterns=[
+        Pattern("digits after a phone cue", rf"(?<={cue}){digits}(?![\w\-/.,]\d|\w)", 0.6)])
+    return [card, _gated(phone, r"\+\d|\d{3}[-.)]|0\d{9}"),  # international | nanp | digits with context
+            _gated(cued, r"\d[.\- ]?\d[.\- ]?\d")]
 
 
 def custom_recognizers(spec: list) -> list[EntityRecognizer]:
