@@ -64,7 +64,9 @@ def hard_texts(n: int = 400, seed: int = 7) -> list[str]:
         lambda: f"mail {fake.user_name()} [at] {fake.domain_name()} or {fake.user_name()}＠{fake.domain_name()}",
     ]
     texts = [rng.choice(makers)() for _ in range(n)]
-    return texts + [e.text for e in labeled.make(160, seed=seed)] + ["", " ", "\n", "::", "@"]
+    places = [f"I lived in {fake.city()}, then moved to {fake.city()} for {fake.last_name()} GmbH; born in May"
+              for _ in range(5)]
+    return texts + [e.text for e in labeled.make(160, seed=seed)] + places + ["", " ", "\n", "::", "@"]
 
 
 @pytest.fixture(scope="module")

@@ -170,3 +170,21 @@ def test_llm_vocabulary_is_not_a_place_organisation_or_person(detector):
                  "Write a SQL query and some HTML for the API."):
         assert not any(e in ("PERSON", "LOCATION", "ORGANIZATION", "NRP") for _, e in found(detector, text)), text
     assert covers(detector, "As an AI, I told Maria Gonzalez to call back.", "Maria Gonzalez", "PERSON")
+
+
+@pytest.mark.parametrize("text,value,entity", [
+    ("I have lived in Żary since 2019.", "Żary", "LOCATION"),
+    ("Our supplier is based in Termini Imerese.", "Termini Imerese", "LOCATION"),
+    ("She grew up in Monnet-près-Beguin.", "Monnet-près-Beguin", "LOCATION"),
+    ("My colleague from Bourgeois SARL will join.", "Bourgeois SARL", "ORGANIZATION"),
+    ("Please invoice Tabisz Sp.k. for the parts.", "Tabisz Sp.k.", "ORGANIZATION"),
+    ("Bachinger OG sent the invoice.", "Bachinger OG", "ORGANIZATION"),
+])
+def test_places_after_cues_and_companies_by_legal_form(detector, text, value, entity):
+    assert covers(detector, text, value, entity)
+
+
+def test_not_places_or_companies(detector):
+    for text in ("I was born in March and lived in fear.", "He grew up in poverty.", "We moved to Python 3."):
+        assert not any(e in ("LOCATION", "ORGANIZATION") for _, e in found(detector, text)), text
+    assert not any(e == "ORGANIZATION" for _, e in found(detector, "We flew to Las Vegas, NV on Monday."))

@@ -216,8 +216,38 @@ def address_recognizers() -> list[PatternRecognizer]:
     return [recognizer, _gated(cjk, r"丁目|[街路道巷](?:[A-Z]座|\d)", digits=False)]
 
 
+# Legal forms that end a company name: "Memon Inc", "Bourgeois SARL", "Tabisz Sp.k.", "Pires e Filhos"
+LEGAL_FORMS = (r"Inc\.?|Incorporated|Ltd\.?|Limited|LLC|L\.L\.C\.|LLP|PLC|plc|Corp\.?|Corporation|Co\.|GmbH|"
+               r"SARL|Sàrl\.?|SAS|S\.A\.S\.|S\.A\.|S\.p\.A\.|S\.r\.l\.|S\.L\.|S\.Coop\.|B\.V\.|N\.V\.|"
+               r"Sp\.[ ]z[ ]o\.o\.|Sp\.k\.|S\.C\.|Oy|Oyj|ASA|A/S|ApS|e[ ]Filhos|and[ ]Sons|&[ ]Sons|& Co\.")
+SHORT_FORMS = r"AG|KG|OG|SE|AB"  # two capitals: never after a comma ("Las Vegas, NV"-like state codes)
+MONTHS_DAYS = (r"January|February|March|April|May|June|July|August|September|October|November|December|"
+               r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday")
+
+
+def organization_recognizer() -> PatternRecognizer:
+    """A capitalized name followed by a legal form (1–4 words before it, hyphens and particles allowed)."""
+    name = rf"{UPPER}(?:[ ,]{{1,2}}(?:and[ ]|&[ ]|{PARTICLE}[ ])?{UPPER}){{0,3}}"
+    recognizer = PatternRecognizer("ORGANIZATION", name="LegalFormOrgRecognizer", patterns=[
+        Pattern("name + legal form", rf"\b{name}(?:,?[ ](?:{LEGAL_FORMS})|[ ](?:{SHORT_FORMS}))(?![\p{{L}}\d])", 0.6)],
+        global_regex_flags=CASED)
+    return _gated(recognizer, rf"[ ](?:{LEGAL_FORMS}|{SHORT_FORMS})", digits=False)
+
+
+def place_cue_recognizer() -> PatternRecognizer:
+    """The capitalized place after "lived in", "based in", "grew up in", "moved to", "the office in" … —
+    names in any script of Latin letters (Żary, Monnet-près-Beguin, Termini Imerese); not months or days."""
+    cue = (r"(?:live|lives|lived|living|grew[ ]up|born|based|reside|resides|resided|settled|office|offices|headquartered)"
+           r"[ ]in|(?:moved|moving|relocated|relocating)[ ]to")
+    place = rf"(?!(?:{MONTHS_DAYS})\b){UPPER}(?:[ \-](?:{PARTICLE}[ ])?{UPPER}){{0,3}}"
+    recognizer = PatternRecognizer("LOCATION", name="PlaceCueRecognizer", patterns=[
+        Pattern("place after a cue", rf"(?<=\b(?i:{cue})[ ]){place}", 0.5)], global_regex_flags=CASED)
+    return _gated(recognizer, r"\p{Lu}", digits=False)
+
+
 def pattern_recognizers() -> list[PatternRecognizer]:
     """Every recognizer of this module, gated."""
     return [_gated(CardRecognizer(), r"\d{4}"), national_phone_recognizer(), email_recognizer(),
             _gated(IbanAnyRecognizer(), r"[A-Z]{2}\d{2}"), password_recognizer(), *token_recognizers(),
-            *[r if hasattr(r, "sluice_gate") else _gated(r, r"\d") for r in address_recognizers()]]
+            *[r if hasattr(r, "sluice_gate") else _gated(r, r"\d") for r in address_recognizers()],
+            organization_recognizer(), place_cue_recognizer()]

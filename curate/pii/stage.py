@@ -67,7 +67,7 @@ class PiiDetect(Scorer):
     reads = ("messages",)
     adds = ("pii_findings", "pii_error", "pii_digest")
     requires = REQUIRES
-    version = 4  # 4: US military mail, repeated secondary-address parts; LLM vocabulary ("AI", "GPT") is no entity
+    version = 4  # 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
 
     def setup(self) -> None:
         from .detector import Detector
