@@ -256,3 +256,12 @@ def test_lists_of_names_and_tasks_about_english_words_are_not_mismatches():
     scored = df.hstack(Language().score(df))
     assert scored["lang_mismatch"].to_list() == [False, False, True]
     assert scored["lang_translation"].to_list() == [False, True, False]
+
+
+def test_norwegian_is_nb_and_keep_no_still_keeps_it():
+    df = _frame([_chat("Kan du hjelpe meg med å skrive et brev til utleieren min om en ødelagt vaskemaskin?",
+                       "Selvfølgelig. Her er et forslag til et kort og høflig brev til utleieren din.")])
+    scored = df.hstack(Language().score(df))
+    assert scored["lang"][0] == "nb"  # fastText says "no", lingua "nb": one code
+    assert LanguageFilter(keep=["no"]).decide(scored)["reason"].to_list() == [None]
+    assert LanguageFilter(keep=["nb"]).decide(scored)["reason"].to_list() == [None]

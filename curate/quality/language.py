@@ -313,10 +313,11 @@ class LanguageFilter(Filter):
                     & (pl.col("lang_assistant_conf") >= c.mismatch_confidence)).fill_null(False)
         rules: list[tuple[pl.Expr, str, pl.Expr]] = []
         if c.keep is not None:
+            keep = [_FASTTEXT_TO_ISO.get(code, code) for code in c.keep]  # `no` keeps Norwegian, labelled nb
             # a translation into a kept language keeps its source text ("Translate from Dutch: …")
             answer = pl.col("lang_assistant").fill_null(UND)
-            into_kept = pl.col("lang_translation") & ((answer == UND) | answer.is_in(c.keep))
-            rules.append((~und & ~lang.is_in(c.keep) & ~into_kept.fill_null(False), "wrong_language",
+            into_kept = pl.col("lang_translation") & ((answer == UND) | answer.is_in(keep))
+            rules.append((~und & ~lang.is_in(keep) & ~into_kept.fill_null(False), "wrong_language",
                           pl.format("lang={}", lang)))
         if not c.keep_undetermined:
             rules.append((und, "undetermined_language", pl.lit(None, pl.String)))
