@@ -98,26 +98,8 @@ class Suggester:
         return min(5, max(1, round(value))), scorer
 
 
-def lineage(version, store):
-    """The version, then its ancestors (breadth first; a deleted parent is skipped)."""
-    from sluice.errors import SluiceError
-
-    queue, seen = [version], set()
-    while queue:
-        v = queue.pop(0)
-        if v.ref in seen:
-            continue
-        seen.add(v.ref)
-        yield v
-        for parent in v.manifest.get("parents") or []:
-            try:
-                queue.append(store.resolve(parent))
-            except SluiceError:
-                continue
-
-
 def _quality_stage(version, store):
-    for v in lineage(version, store):
+    for v in store.lineage(version):
         configs = (v.manifest.get("recipe") or {}).get("stages") or []
         for i, s in enumerate(v.manifest.get("stages") or []):
             if s.get("name") == "quality_score":
