@@ -13,14 +13,11 @@ import re
 import shlex
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 import argilla_harness as harness
-from test_synth_serve import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SLUICE = Path(sys.executable).parent / "sluice"
@@ -49,19 +46,6 @@ def test_tour_is_parsed():
     assert any(c.endswith("&") for c in commands) and commands[-1] == "kill %1"  # the judge server is stopped
 
 
-def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout: float = 180) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        assert proc.poll() is None, f"the background server exited:\n{log.read_text()[-3000:]}"
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     yield from harness.serving(tmp_path_factory.mktemp("argilla"))
@@ -87,7 +71,7 @@ def test_readme_tour_runs_as_written(tmp_path, server):
     env = {**os.environ, "SLUICE_HOME": str(work / "sluice-data"), "HF_HUB_OFFLINE": "1",
            "ARGILLA_API_URL": server.url, "ARGILLA_API_KEY": server.owner_key,
            "PATH": f"{SLUICE.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    port = str(free_port())  # the tour's judge port, 8000, may be taken on this machine
+    port = str(harness.free_port())  # the tour's judge port, 8000, may be taken on this machine
     jobs: list[subprocess.Popen] = []
     try:
         for command in tour_commands((REPO / "README.md").read_text(encoding="utf-8")):
@@ -96,7 +80,7 @@ def test_readme_tour_runs_as_written(tmp_path, server):
                 log = work / f"job{len(jobs) + 1}.log"
                 jobs.append(subprocess.Popen(shlex.split(command[:-1]), cwd=work, env=env,
                                              stdout=log.open("wb"), stderr=subprocess.STDOUT))
-                wait_healthy(jobs[-1], f"http://127.0.0.1:{port}/health", log)
+                harness.wait_healthy(jobs[-1], f"http://127.0.0.1:{port}/health", log)
                 continue
             if command.startswith("kill %"):
                 stop(jobs[int(command.removeprefix("kill %")) - 1])

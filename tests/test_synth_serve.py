@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
+from argilla_harness import free_port, wait_healthy  # the test servers' port and health helpers
 from sluice.curate.ingest import ingest
 from sluice.synth.runner import LLMFile, SynthesisFailed, synthesize
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(model: str, port: int, log_path, extra: tuple[str, ...] = ()) -> subprocess.Popen:
@@ -29,18 +22,8 @@ def start_server(model: str, port: int, log_path, extra: tuple[str, ...] = ()) -
     log = open(log_path, "wb")
     proc = subprocess.Popen([exe, "serve", model, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", *extra],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"transformers serve exited: {open(log_path).read()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("transformers serve did not become healthy in 120 s")
+    wait_healthy(proc, f"http://127.0.0.1:{port}/health", log_path, timeout=120)
+    return proc
 
 
 def serve_tiny_model(folder):
