@@ -41,6 +41,7 @@ installed, short sides are ``und``. Counters record how many sides each detector
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 from pathlib import Path
@@ -100,33 +101,31 @@ def load_model(path: str | None = None):
 
 def load_short_detector(languages: tuple[str, ...]):
     """lingua's detector over ``languages`` (ISO 639-1), cached per process; None when lingua is absent."""
-    key = ("lingua", tuple(sorted(languages)))
-    if key not in _MODELS:
-        try:
-            from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
-        except ImportError:
-            return None
-        try:
-            langs = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in languages]
-        except AttributeError as e:
-            raise RecipeError(f"language: lingua does not know the language code {e.name!r}",
-                              hint="short_languages takes ISO 639-1 codes such as en, de, zh") from None
-        if len(_MODELS) > 512:  # candidate sets vary with fastText's guesses: bound the cache
-            for stale in [k for k in _MODELS if isinstance(k, tuple) and k[0] == "lingua"][:256]:
-                del _MODELS[stale]
-        _MODELS[key] = LanguageDetectorBuilder.from_languages(*langs).build()
-    return _MODELS[key]
+    return _short_detector(tuple(sorted(languages)))
 
 
+@functools.lru_cache(maxsize=256)  # candidate sets vary with fastText's guesses: bounded
+def _short_detector(languages: tuple[str, ...]):
+    try:
+        from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+    except ImportError:
+        return None
+    try:
+        langs = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in languages]
+    except AttributeError as e:
+        raise RecipeError(f"language: lingua does not know the language code {e.name!r}",
+                          hint="short_languages takes ISO 639-1 codes such as en, de, zh") from None
+    return LanguageDetectorBuilder.from_languages(*langs).build()
+
+
+@functools.lru_cache(maxsize=1)
 def lingua_languages() -> frozenset[str]:
     """The ISO 639-1 codes lingua knows (empty without lingua)."""
-    if "lingua-codes" not in _MODELS:
-        try:
-            from lingua import Language
-        except ImportError:
-            return frozenset()
-        _MODELS["lingua-codes"] = frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all())
-    return _MODELS["lingua-codes"]
+    try:
+        from lingua import Language
+    except ImportError:
+        return frozenset()
+    return frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all())
 
 
 def clean(text: str) -> str:
