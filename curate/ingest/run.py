@@ -85,17 +85,11 @@ class IngestResult:
 
     @property
     def quarantined(self) -> Counter:
-        total: Counter = Counter()
-        for f in self.files:
-            total.update(f.quarantined)
-        return total
+        return _total(f.quarantined for f in self.files)
 
     @property
     def rejected(self) -> Counter:
-        total: Counter = Counter()
-        for f in self.files:
-            total.update(f.rejected)
-        return total
+        return _total(f.rejected for f in self.files)
 
 
 # -- per-record work (runs in worker processes) ------------------------------------------
@@ -517,3 +511,10 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
         for i, record in enumerate(records):
             parser.sized_record(i, orjson.dumps(record, default=str), record)
     yield *parser.tables(), inp.path.stat().st_size
+
+
+def _total(counts) -> Counter:
+    total: Counter = Counter()
+    for c in counts:
+        total.update(c)
+    return total
