@@ -14,6 +14,7 @@ Then the stage with and without fastText's candidates for lingua (``fasttext_can
 on three sets: these texts, spaCy's example sentences (real sentences written by spaCy's
 contributors for 60+ languages, ``spacy.lang.*.examples``; only languages lid.176 knows) and
 Faker's lorem sentences in 24 locales (word salad in the language, a second check).
+``--speed`` times the stage with and without those candidates instead (interleaved rounds).
 """
 
 from __future__ import annotations
@@ -121,12 +122,38 @@ def prefix(text: str, k: int) -> str:
     return text if len(units) <= k else text[: units[k - 1].end()]
 
 
+def speed(shared: Path, rows: int = 3000, rounds: int = 3) -> None:
+    """The stage's sides/s with and without fastText's candidates, interleaved on Alpaca 9k sides."""
+    import time
+
+    from sluice.curate.quality.language import Language
+
+    alpaca = json.loads((shared / "instructions/alpaca_random_9k/random_9k.json").read_text())[:rows]
+    sides = [r["instruction"] + " " + r["input"] for r in alpaca] + [r["output"] for r in alpaca]
+    stages = {k: Language(fasttext_candidates=k) for k in (0, 5)}
+    for stage in stages.values():
+        stage.setup()
+        stage.identify(sides[:200])  # models loaded before timing
+    took = dict.fromkeys(stages, 0.0)
+    for n in range(rounds):
+        for k in (0, 5) if n % 2 == 0 else (5, 0):
+            start = time.perf_counter()
+            stages[k].identify(sides)
+            took[k] += time.perf_counter() - start
+    print(f"\nspeed on {len(sides)} Alpaca sides, {rounds} interleaved rounds: "
+          + ", ".join(f"fasttext_candidates={k} {rounds * len(sides) / t:.0f} sides/s" for k, t in took.items())
+          + f"; time ratio 5/0 = {took[5] / took[0]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--per-source", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--speed", action="store_true", help="only time the stage with and without fastText's candidates")
     args = ap.parse_args()
+    if args.speed:
+        return speed(args.shared)
     from sluice.curate.quality.language import (SHORT_LANGUAGES, Language, _fasttext, _lingua, clean, load_model,
                                                 load_short_detector, word_count)
 
