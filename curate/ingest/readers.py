@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import errno
 import glob
 import lzma
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,7 +75,13 @@ def expand_all(paths: list[str]) -> tuple[list[Path], list[Skipped]]:
     for raw in map(str, paths):
         p = Path(raw)
         if glob.has_magic(raw) and not p.exists():  # a real path may contain [ ] too
-            matches = sorted(Path(m) for m in glob.glob(raw, recursive=True) if Path(m).is_file())
+            matches = []
+            for m in sorted(glob.glob(raw, recursive=True)):
+                why = _not_regular(Path(m))
+                if why is None:
+                    matches.append(Path(m))
+                elif why:
+                    skipped.append(Skipped(m, why))
             if not matches:
                 raise InputError(f"no file matches {raw!r}", hint="check the pattern; quote it so the shell does not expand it")
             found += matches
@@ -92,7 +100,13 @@ def expand_all(paths: list[str]) -> tuple[list[Path], list[Skipped]]:
                 raise InputError(f"cannot read {p}", hint="check its permissions")
             found.append(p)
         else:
-            raise InputError(f"no such file or directory: {p}", hint="check the path (relative paths start from the current directory)")
+            why = _not_regular(p)
+            if why is None or not why and not p.is_symlink():
+                raise InputError(f"no such file or directory: {p}",
+                                 hint="check the path (relative paths start from the current directory)")
+            raise InputError(f"cannot read {p}: {why or 'not a regular file'}",
+                             hint="fix the link or pass its target" if p.is_symlink() else
+                             "pass a regular file (copy a pipe's or device's contents to one first)")
     unique, seen = [], set()
     for f in found:
         key = f.resolve()
@@ -105,7 +119,11 @@ def expand_all(paths: list[str]) -> tuple[list[Path], list[Skipped]]:
 def _folder(root: Path) -> tuple[list[Path], list[Skipped]]:
     files, skipped = [], []
     for f in sorted(root.rglob("*")):
-        if not f.is_file():
+        why = _not_regular(f)
+        if why:  # a pipe, device, socket, looping or broken symlink: listed, never opened
+            skipped.append(Skipped(str(f), why))
+            continue
+        if why is not None:  # a folder (walked itself)
             continue
         if _hidden(f, root):
             skipped.append(Skipped(str(f), "hidden file (name starts with '.'); pass it by name to read it"))
@@ -122,6 +140,24 @@ def _folder(root: Path) -> tuple[list[Path], list[Skipped]]:
             skipped.append(Skipped(str(f), f"unknown file type {''.join(f.suffixes) or '(no extension)'}; "
                                            f"pass it by name with --format to read it"))
     return files, skipped
+
+
+def _not_regular(p: Path) -> str | None:
+    """None for a regular file (through symlinks), "" for a folder or a path that does not
+    exist, else why it cannot be read as a file."""
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link (its target does not exist)" if p.is_symlink() else ""
+    except OSError as e:  # ELOOP: a symlink loop
+        return f"{e.strerror or e}" + (" (a symbolic link loop)" if e.errno == errno.ELOOP else "")
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return ""
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    return f"{kind}, not a regular file; copy its contents to a file to read them"
 
 
 def _strip_compression(name: str) -> str:

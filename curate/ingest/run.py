@@ -230,7 +230,14 @@ class ChunkParser:
             except UnicodeDecodeError as u:
                 self.bad(index, index + 1, raw, "invalid_utf8", f"invalid UTF-8 at byte {u.start}")
                 return
+            if str(e).startswith("depth limit exceeded"):
+                self.bad(index, index + 1, raw, "too_deep", _TOO_DEEP)
+                return
             self.bad(index, index + 1, raw, "bad_json", f"malformed JSON: {_json_position(e)}")
+            return
+        problem = structure_problem(raw, record)
+        if problem:
+            self.bad(index, index + 1, raw, *problem)
             return
         self.record(index, index + 1, raw, record)
 
@@ -257,6 +264,99 @@ _BOM = b"\xef\xbb\xbf"
 
 def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+
+
+# Nesting kept, in levels of objects and arrays: the standard library writes what orjson refuses
+# (past 254 levels) by recursion, which Python stops near 1,000; deeper records are quarantined.
+MAX_DEPTH = 900
+_TOO_DEEP = f"nesting deeper than {MAX_DEPTH} levels (the limit kept; flatten the record)"
+# A key's end: a quote not escaped, whitespace, a colon. Counted in the raw line, keys that
+# orjson's parse has fewer of were duplicates (it keeps the last value of a key, silently).
+_KEY_SPACED = re.compile(rb'(?<!\\)"[ \t\r\n]*:')
+
+
+def structure_problem(raw: bytes, record: Any) -> tuple[str, str, str | None] | None:
+    """(kind, message, field) when a parsed line hides something: a key given twice in one object
+    (the parse kept only the last) or nesting past MAX_DEPTH; None when it is whole."""
+    if type(record) is not dict:
+        return None
+    if len(raw) > 2 * MAX_DEPTH and raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(record) > MAX_DEPTH:
+        return "too_deep", _TOO_DEEP, None
+    return _first_duplicate(_exact_tree(raw)) if _may_hide_keys(raw, record) else None
+
+
+def _may_hide_keys(raw: bytes, value: Any) -> bool:
+    """Whether ``raw`` holds more key tokens than ``value`` (its orjson parse) has keys: exact and
+    cheap (byte counts; a regex only for keys written with space before their colon). Measured:
+    +6% CPU on parsing (BENCHMARKS.md, #35)."""
+    keys = _count_keys(value)
+    if b'\\\\"' in raw:  # an escaped backslash before a quote: the counts below cannot tell
+        return True
+    tokens = raw.count(b'":') - raw.count(b'\\":')  # key ends, less escaped quotes inside strings
+    if tokens < keys or b'" ' in raw or b'"\t' in raw or b'"\n' in raw or b'"\r' in raw:
+        tokens = len(_KEY_SPACED.findall(raw))  # every key end, spaced or not
+    return tokens > keys
+
+
+def _count_keys(value: Any) -> int:
+    n, stack = 0, [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is dict:
+            n += len(v)
+            stack.extend(v.values())
+        elif type(v) is list:
+            stack.extend(v)
+    return n
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if type(v) is dict or type(v) is list:
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in (v.values() if type(v) is dict else v))
+    return deepest
+
+
+class _Pairs(dict):
+    duplicate: str | None = None
+
+
+def _pairs(pairs: list) -> _Pairs:
+    out = _Pairs(pairs)
+    if len(out) < len(pairs):
+        seen: set = set()
+        out.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
+    return out
+
+
+def _exact_tree(raw: bytes) -> Any:
+    """The parse that sees every key (the standard library's, objects as _Pairs), for the rare
+    input the cheap count flags; None where it cannot parse what orjson could."""
+    import json
+
+    try:
+        return json.loads(raw, object_pairs_hook=_pairs)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _first_duplicate(tree: Any, path: str = "") -> tuple[str, str, str | None] | None:
+    """The first key given twice in one object, by path (``messages``, ``messages[0].role``)."""
+    stack = [(tree, path)]
+    while stack:
+        v, path = stack.pop(0)
+        if isinstance(v, _Pairs):
+            if v.duplicate is not None:
+                where = f"{path}.{v.duplicate}" if path else v.duplicate
+                return ("duplicate_key", f"key {where} is given twice in one object; JSON parsers keep only "
+                                         "one of the values, so the record is not guessed at", where)
+            stack += [(x, f"{path}.{k}" if path else k) for k, x in v.items()]
+        elif isinstance(v, list):
+            stack += [(x, f"{path}[{i}]") for i, x in enumerate(v)]
+    return None
 
 
 def _blank_message(first: int, end: int) -> str:
@@ -589,8 +689,15 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
             parser.bad(0, None, raw, "bad_json", f"the file is not valid JSON: {_json_position(e)}")
             data = []
         items = data if isinstance(data, list) else [data]
+        # Keys given twice inside a record: found over the whole document, quarantined per record.
+        exact = _exact_tree(raw) if _may_hide_keys(raw, data) else None
+        exact = (exact if isinstance(exact, list) else [exact]) if exact is not None else None
         for i, record in enumerate(items):
-            parser.sized_record(i, dumps_bytes(record), record)
+            problem = _first_duplicate(exact[i]) if exact is not None and isinstance(record, dict) else None
+            if problem:
+                parser.bad(i, None, dumps_bytes(record), *problem)
+            else:
+                parser.sized_record(i, dumps_bytes(record), record)
     else:
         try:
             records = _table_records(inp.path, inp.container, mapping=job.mapping)
