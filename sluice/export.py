@@ -20,8 +20,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import stat
+import sys
+import tempfile
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -253,30 +258,94 @@ def _dump(record: dict) -> bytes:
         return dumps_bytes(record)
 
 
-def export(version: Version, fmt: str, out: str | Path, part: str = "data", plain: bool = False) -> int:
-    """Write the version's rows to ``out`` (.gz / .zst compress); returns the row count."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    n = 0
+def export(version: Version, fmt: str, out: str | Path, part: str = "data", plain: bool = False,
+           force: bool = False) -> int:
+    """Write the version's rows to ``out`` (.gz / .zst compress); returns the row count.
+
+    ``out`` of ``-`` streams to standard output. A regular file is written to a temporary file
+    in its folder and renamed into place, so readers never see half an export. An existing
+    directory is refused; a symlink, device, FIFO or socket is refused unless ``force``: then a
+    symlink is written through (the link stays, its target is replaced) and a special file is
+    written into directly.
+    """
+    if str(out) == "-":
+        return _write(sys.stdout.buffer, version, fmt, part, plain)
+    target = Path(out)
+    if target.is_symlink():
+        if not force:
+            raise SluiceError(f"{target} is a symbolic link; nothing was written",
+                              hint="pass --force to write through it (the link is kept, its target replaced), "
+                                   "or choose another --out")
+        target = Path(os.path.realpath(target))
     try:
-        with _open(tmp) as f:
-            for line in rows(version, fmt, part, plain):
-                f.write(line + b"\n")
-                n += 1
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:  # a looping symlink, a folder we may not enter
+        raise SluiceError(f"cannot write {out}: {e.strerror or e}", hint="choose another --out") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise SluiceError(f"{out} is a directory; nothing was written", hint="name a file inside it with --out")
+    if mode is not None and not stat.S_ISREG(mode):
+        what = _special(mode)
+        if not force:
+            raise SluiceError(f"{out} is {what}, not a regular file; nothing was written",
+                              hint="pass --force to write into it as it is, or choose another --out")
+        try:
+            with _open(open(target, "wb"), str(out)) as f:  # written into, never replaced
+                return _write(f, version, fmt, part, plain)
+        except OSError as e:
+            raise SluiceError(f"cannot write {out}: {e.strerror or e}; what was written is incomplete",
+                              hint="choose another --out") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    tmp = Path(name)
+    try:
+        os.chmod(fd, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
+        with _open(os.fdopen(fd, "wb"), target.name) as f:
+            n = _write(f, version, fmt, part, plain)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a failed export (a full disk) leaves nothing behind
         raise
-    tmp.replace(out)  # readers never see a half-written export
+    tmp.replace(target)  # readers never see a half-written export
     return n
 
 
-def _open(path: Path):
-    name = path.name.removesuffix(".partial")
-    if name.endswith(".gz"):
-        return gzip.open(path, "wb", compresslevel=6)
-    if name.endswith((".zst", ".zstd")):
-        import zstandard
+def _write(f, version: Version, fmt: str, part: str, plain: bool) -> int:
+    n = 0
+    for line in rows(version, fmt, part, plain):
+        f.write(line + b"\n")
+        n += 1
+    f.flush()
+    return n
 
-        return zstandard.ZstdCompressor().stream_writer(open(path, "wb"), closefd=True)
-    return open(path, "wb")
+
+def _special(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _open(raw, name: str):
+    """``raw`` (a binary file, closed after) wrapped in the compressor ``name``'s ending asks for."""
+    with raw:
+        if name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, filename="") as f:
+                yield f
+        elif name.endswith((".zst", ".zstd")):
+            import zstandard
+
+            with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as f:
+                yield f
+        else:
+            yield raw

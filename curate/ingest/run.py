@@ -9,6 +9,7 @@ deterministic and memory stays flat however large the input.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -145,12 +146,42 @@ class ChunkParser:
         self.quarantine: list[dict] = []
         self.dropped = builder_for(self.format.kind, job.source)
         self.drop_reasons: list[tuple[str, str | None]] = []
+        self.blanks: list | None = None  # [first index, end index, bytes, first line] of the open run of blank lines
+        self.blank_lines = 0
+        self.runs: list[tuple[int, int, int]] = []  # (first index, end index, bytes) of each run written
 
-    def bad(self, row: int, line: int | None, raw: bytes, kind: str, message: str, fld: str | None = None) -> None:
+    def bad(self, row: int, line: int | None, raw: bytes, kind: str, message: str, fld: str | None = None,
+            size: int | None = None) -> None:
+        self.flush_blanks()
         self.quarantine.append({
             "source_file": self.job.path, "line": line, "row": row, "stage": STAGE, "error_kind": kind,
-            "field": fld, "error": message, "raw": raw[:RAW_PREFIX_BYTES], "raw_size": len(raw), "id": None,
+            "field": fld, "error": message, "raw": raw[:RAW_PREFIX_BYTES], "raw_size": len(raw) if size is None else size,
+            "id": None,
         })
+
+    def blank(self, index: int, raw: bytes, n: int = 1) -> None:
+        """``n`` blank lines from ``index``: a run of them is one quarantine row that counts them
+        (a file of 20 million blank lines is one row, not 20 million)."""
+        if self.blanks and self.blanks[1] == index:
+            self.blanks[1] = index + n
+            self.blanks[2] += len(raw)
+        else:
+            self.flush_blanks()
+            self.blanks = [index, index + n, len(raw), raw[:RAW_PREFIX_BYTES]]
+        self.blank_lines += n
+
+    def flush_blanks(self) -> None:
+        if not self.blanks:
+            return
+        first, end, size, raw = self.blanks
+        self.blanks = None
+        self.bad(first, first + 1, raw, "empty_line", _blank_message(first, end), size=size)
+        self.runs.append((first, end, size))
+
+    def oversized(self, index: int, item: readers.Oversized) -> None:
+        """A line the reader skipped while streaming because it passed the limit."""
+        self.bad(index, index + 1, item.prefix, "oversized", _oversized(item.size, self.job.max_record_bytes),
+                 size=item.size)
 
     def sized_record(self, row: int, raw: bytes, record: Any) -> None:
         """A record of a JSON array or table file, held to the same size limit as a line."""
@@ -188,8 +219,9 @@ class ChunkParser:
             self.bad(index, index + 1, raw, "oversized", _oversized(len(raw), self.job.max_record_bytes))
             return
         if not raw.strip():
-            self.bad(index, index + 1, raw, "empty_line", "blank line")
+            self.blank(index, raw)
             return
+        self.flush_blanks()
         try:
             record = loads(raw)
         except orjson.JSONDecodeError as e:
@@ -198,12 +230,20 @@ class ChunkParser:
             except UnicodeDecodeError as u:
                 self.bad(index, index + 1, raw, "invalid_utf8", f"invalid UTF-8 at byte {u.start}")
                 return
+            if str(e).startswith("depth limit exceeded"):
+                self.bad(index, index + 1, raw, "too_deep", _TOO_DEEP)
+                return
             self.bad(index, index + 1, raw, "bad_json", f"malformed JSON: {_json_position(e)}")
+            return
+        problem = structure_problem(raw, record)
+        if problem:
+            self.bad(index, index + 1, raw, *problem)
             return
         self.record(index, index + 1, raw, record)
 
     def tables(self) -> tuple[pa.Table, pa.Table, pa.Table, list[str | None]]:
         """(kept rows, quarantine rows, rejected rows with stage and reason, the kept rows' content ids)."""
+        self.flush_blanks()
         content_ids = self.builder.take_content_ids()
         data = self.builder.table()
         quarantine = pa.Table.from_pylist(self.quarantine, schema=QUARANTINE.schema)
@@ -226,6 +266,104 @@ def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
+# Nesting kept, in levels of objects and arrays: the standard library writes what orjson refuses
+# (past 254 levels) by recursion, which Python stops near 1,000; deeper records are quarantined.
+MAX_DEPTH = 900
+_TOO_DEEP = f"nesting deeper than {MAX_DEPTH} levels (the limit kept; flatten the record)"
+# A key's end: a quote not escaped, whitespace, a colon. Counted in the raw line, keys that
+# orjson's parse has fewer of were duplicates (it keeps the last value of a key, silently).
+_KEY_SPACED = re.compile(rb'(?<!\\)"[ \t\r\n]*:')
+
+
+def structure_problem(raw: bytes, record: Any) -> tuple[str, str, str | None] | None:
+    """(kind, message, field) when a parsed line hides something: a key given twice in one object
+    (the parse kept only the last) or nesting past MAX_DEPTH; None when it is whole."""
+    if type(record) is not dict:
+        return None
+    if len(raw) > 2 * MAX_DEPTH and raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(record) > MAX_DEPTH:
+        return "too_deep", _TOO_DEEP, None
+    return _first_duplicate(_exact_tree(raw)) if _may_hide_keys(raw, record) else None
+
+
+def _may_hide_keys(raw: bytes, value: Any) -> bool:
+    """Whether ``raw`` holds more key tokens than ``value`` (its orjson parse) has keys: exact and
+    cheap (byte counts; a regex only for keys written with space before their colon). Measured:
+    +6% CPU on parsing (BENCHMARKS.md, #35)."""
+    keys = _count_keys(value)
+    if b'\\\\"' in raw:  # an escaped backslash before a quote: the counts below cannot tell
+        return True
+    tokens = raw.count(b'":') - raw.count(b'\\":')  # key ends, less escaped quotes inside strings
+    if tokens < keys or b'" ' in raw or b'"\t' in raw or b'"\n' in raw or b'"\r' in raw:
+        tokens = len(_KEY_SPACED.findall(raw))  # every key end, spaced or not
+    return tokens > keys
+
+
+def _count_keys(value: Any) -> int:
+    n, stack = 0, [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is dict:
+            n += len(v)
+            stack.extend(v.values())
+        elif type(v) is list:
+            stack.extend(v)
+    return n
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if type(v) is dict or type(v) is list:
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in (v.values() if type(v) is dict else v))
+    return deepest
+
+
+class _Pairs(dict):
+    duplicate: str | None = None
+
+
+def _pairs(pairs: list) -> _Pairs:
+    out = _Pairs(pairs)
+    if len(out) < len(pairs):
+        seen: set = set()
+        out.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
+    return out
+
+
+def _exact_tree(raw: bytes) -> Any:
+    """The parse that sees every key (the standard library's, objects as _Pairs), for the rare
+    input the cheap count flags; None where it cannot parse what orjson could."""
+    import json
+
+    try:
+        return json.loads(raw, object_pairs_hook=_pairs)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _first_duplicate(tree: Any, path: str = "") -> tuple[str, str, str | None] | None:
+    """The first key given twice in one object, by path (``messages``, ``messages[0].role``)."""
+    stack = [(tree, path)]
+    while stack:
+        v, path = stack.pop(0)
+        if isinstance(v, _Pairs):
+            if v.duplicate is not None:
+                where = f"{path}.{v.duplicate}" if path else v.duplicate
+                return ("duplicate_key", f"key {where} is given twice in one object; JSON parsers keep only "
+                                         "one of the values, so the record is not guessed at", where)
+            stack += [(x, f"{path}.{k}" if path else k) for k, x in v.items()]
+        elif isinstance(v, list):
+            stack += [(x, f"{path}[{i}]") for i, x in enumerate(v)]
+    return None
+
+
+def _blank_message(first: int, end: int) -> str:
+    n = end - first
+    return "blank line" if n == 1 else f"{n:,} blank lines (lines {first + 1:,}-{end:,}), one row for the run"
+
+
 def _oversized(size: int, limit: int) -> str:
     return f"record is {size:,} bytes, over the limit of {limit:,} (raise it with --max-record-bytes)"
 
@@ -235,14 +373,33 @@ def _json_position(e: orjson.JSONDecodeError) -> str:
     return str(e).split(":", 1)[0] + f" at column {e.colno}" if hasattr(e, "colno") else "could not parse"
 
 
-def parse_lines(job: Job, first_line: int, chunk: bytes) -> tuple[pa.Table, pa.Table, pa.Table, list]:
+def parse_lines(job: Job, first_line: int, chunk: bytes | readers.Oversized) -> tuple:
+    """(kept, quarantine, rejected, content ids, first run of blank lines, last run): the runs let
+    the caller join a run that a chunk boundary cut in two."""
     parser = ChunkParser(job)
-    lines = chunk.split(b"\n")
+    if isinstance(chunk, readers.Oversized):
+        parser.oversized(first_line, chunk)
+        return *parser.tables(), None, None
+    index, pos = first_line, 0
+    for run in _BLANK_RUN.finditer(chunk):  # long runs of empty lines, counted without a line loop
+        start, end = run.span()
+        if start:  # the first newline of the run ends the line before it
+            for raw in chunk[pos:start].split(b"\n"):
+                parser.line(index, raw)
+                index += 1
+        empty = end - start - (start > 0)
+        parser.blank(index, b"", empty)
+        index, pos = index + empty, end
+    lines = chunk[pos:].split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     for i, raw in enumerate(lines):
-        parser.line(first_line + i, raw)
-    return parser.tables()
+        parser.line(index + i, raw)
+    tables = parser.tables()
+    return *tables, (parser.runs[0] if parser.runs else None), (parser.runs[-1] if parser.runs else None)
+
+
+_BLANK_RUN = re.compile(rb"\n{64,}")
 
 
 
@@ -256,11 +413,18 @@ class _Input:
     fmt: str
 
 
-def _first_records(path: Path, container: str, compression: str | None, mapping, limit: int = 50) -> list[dict]:
+def _first_records(path: Path, container: str, compression: str | None, mapping, limit: int = 50,
+                   guards: dict | None = None) -> list[dict]:
+    guards = guards or {}
     out: list[dict] = []
     if container == "jsonl":
-        for _first, chunk, _pos in readers.line_chunks(path, compression, chunk_bytes=1 << 20):
+        for _first, chunk, _pos in readers.line_chunks(path, compression, chunk_bytes=1 << 20, max_line=1 << 20,
+                                                      **guards):
+            if isinstance(chunk, readers.Oversized):
+                continue
             for raw in chunk.split(b"\n"):
+                if not raw.strip():  # a file of blank lines must not cost a failed parse per line
+                    continue
                 try:
                     rec = loads(raw.removeprefix(_BOM))
                 except orjson.JSONDecodeError:
@@ -272,7 +436,7 @@ def _first_records(path: Path, container: str, compression: str | None, mapping,
             break
     elif container == "json":
         try:
-            data = loads(readers.read_all(path, compression)[0].removeprefix(_BOM))
+            data = loads(readers.read_all(path, compression, **guards)[0].removeprefix(_BOM))
         except orjson.JSONDecodeError:
             return []
         items = data if isinstance(data, list) else [data]
@@ -309,7 +473,7 @@ def _table_records(path: Path, container: str, limit: int | None = None,
 
 
 def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | None = None,
-         skipped: list[readers.Skipped] | None = None) -> list[_Input]:
+         skipped: list[readers.Skipped] | None = None, guards: dict | None = None) -> list[_Input]:
     """Resolve files and their formats, reporting every problem at once before any work.
 
     Files of named folders that are not read (hidden, unknown type, empty) are appended to
@@ -336,7 +500,7 @@ def plan(paths: list[str], fmt: str | None = None, mapping: dict[str, str] | Non
         name = fmt
         if name is None:
             try:
-                records = _first_records(path, container, compression, mapping)
+                records = _first_records(path, container, compression, mapping, guards=guards)
             except (OSError, pa.ArrowException) as e:
                 problems.append(f"{path}: cannot read it as {container} ({_first_line(e)})")
                 continue
@@ -364,18 +528,22 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
            source: str | None = None, mapping: dict[str, str] | None = None,
            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, strict: bool = False, workers: int | None = None,
            chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None,
-           allow_partial: bool = False, check: checks.CheckOptions | None = None) -> IngestResult:
+           allow_partial: bool = False, check: checks.CheckOptions | None = None,
+           max_expansion: float = readers.MAX_EXPANSION, max_file_bytes: int = readers.MAX_FILE_BYTES) -> IngestResult:
     """Ingest files into a new version of dataset ``to`` and publish it.
 
     Raises DataError (and publishes nothing) when every record is bad, with ``strict=True``
     when any record was quarantined, and when a compressed file is damaged (truncated,
     corrupt) unless ``allow_partial=True``: then the lines read before the damage are kept
-    and the damage is one quarantine row naming file, byte offset and lines recovered.
+    and the damage is one quarantine row naming file, byte offset and lines recovered. A
+    compressed file that expands past ``max_expansion`` times its size (once past 64 MiB) or past
+    ``max_file_bytes`` stops the run with DataError (a decompression bomb).
     """
+    guards = {"max_expansion": max_expansion, "max_bytes": max_file_bytes}
     store = store or Store()
     start = time.perf_counter()
     skipped: list[readers.Skipped] = []
-    inputs = plan(paths, fmt, mapping, skipped)
+    inputs = plan(paths, fmt, mapping, skipped, guards)
     kind = FORMATS[inputs[0].fmt].kind
     workers = workers or min(2, os.cpu_count() or 1)
     reports: list[FileReport] = []
@@ -391,7 +559,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
             # A pool only pays off past a few chunks; small files parse in this process.
             file_workers = workers if size > 2 * chunk_bytes else 1
             for data, quarantine, rejected, content_ids, pos in _parse_file(job, inp, file_workers, chunk_bytes,
-                                                                              report):
+                                                                              report, guards):
                 before = collisions.count
                 data = collisions.resolve(data, content_ids)
                 report.id_collisions += collisions.count - before
@@ -468,19 +636,40 @@ def _damage_tables(job: Job, report: FileReport, damage: readers.Damage, row: in
     return parser.tables()
 
 
+def _restart_run(quarantine: pa.Table, run: tuple[int, int, int], raw: bytes) -> pa.Table:
+    """``quarantine`` with its first row (a run of blank lines) widened to ``run``."""
+    row = quarantine.slice(0, 1).to_pylist()[0]
+    row.update(line=run[0] + 1, row=run[0], error=_blank_message(run[0], run[1]), raw_size=run[2], raw=raw)
+    return pa.concat_tables([pa.Table.from_pylist([row], schema=quarantine.schema), quarantine.slice(1)])
+
+
 def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
-                report: FileReport) -> Iterator[tuple[pa.Table, pa.Table, int]]:
+                report: FileReport, guards: dict) -> Iterator[tuple[pa.Table, pa.Table, int]]:
     if inp.container == "jsonl":
         positions: list[int] = []
-        lines = readers.LineChunks(inp.path, inp.compression, chunk_bytes)
+        lines = readers.LineChunks(inp.path, inp.compression, chunk_bytes, max_line=job.max_record_bytes,
+                                   prefix_bytes=RAW_PREFIX_BYTES, **guards)
 
         def chunks():
             for first, chunk, pos in lines:
                 positions.append(pos)
                 yield job, first, chunk
 
-        for tables in ordered_map(parse_lines, chunks(), workers):
-            yield *tables, positions.pop(0)
+        held = None  # a chunk's result, held until the next shows whether its last blank run goes on
+        for *tables, first_run, last_run in ordered_map(parse_lines, chunks(), workers):
+            pos = positions.pop(0)
+            if held is not None:
+                if held[6] and first_run and held[6][1] == first_run[0]:  # one run across the boundary
+                    q = held[1]
+                    raw = q.column("raw")[q.num_rows - 1].as_py()
+                    held[1] = q.slice(0, q.num_rows - 1)
+                    run = (held[6][0], first_run[1], held[6][2] + first_run[2])
+                    tables[1] = _restart_run(tables[1], run, raw)
+                    last_run = run if last_run == first_run else last_run
+                yield tuple(held[:5])
+            held = [*tables, pos, first_run, last_run]
+        if held is not None:
+            yield tuple(held[:5])
         report.encoding = lines.encoding
         if lines.damage is not None:
             yield (*_damage_tables(job, report, lines.damage, lines.lines, lines.lines + 1, lines.tail, lines.lines),
@@ -488,7 +677,7 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
         return
     parser = ChunkParser(job)
     if inp.container == "json":
-        raw, damage = readers.read_all(inp.path, inp.compression)
+        raw, damage = readers.read_all(inp.path, inp.compression, **guards)
         raw = raw.removeprefix(_BOM)
         if damage is not None:  # a JSON document cut short holds no record that can be trusted
             report.encoding = "utf-8"
@@ -500,8 +689,15 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
             parser.bad(0, None, raw, "bad_json", f"the file is not valid JSON: {_json_position(e)}")
             data = []
         items = data if isinstance(data, list) else [data]
+        # Keys given twice inside a record: found over the whole document, quarantined per record.
+        exact = _exact_tree(raw) if _may_hide_keys(raw, data) else None
+        exact = (exact if isinstance(exact, list) else [exact]) if exact is not None else None
         for i, record in enumerate(items):
-            parser.sized_record(i, dumps_bytes(record), record)
+            problem = _first_duplicate(exact[i]) if exact is not None and isinstance(record, dict) else None
+            if problem:
+                parser.bad(i, None, dumps_bytes(record), *problem)
+            else:
+                parser.sized_record(i, dumps_bytes(record), record)
     else:
         try:
             records = _table_records(inp.path, inp.container, mapping=job.mapping)

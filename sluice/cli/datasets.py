@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -106,19 +105,26 @@ def _lineage(s, v) -> list[str]:
 @handle_errors
 def export(
     ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@vN")],
-    out: Annotated[Path, typer.Option("--out", help="output file (.jsonl, .jsonl.gz or .jsonl.zst)")],
+    out: Annotated[str, typer.Option("--out", help="output file (.jsonl, .jsonl.gz or .jsonl.zst); - for standard "
+                                                   "output")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl (sluice's own) | openai | sharegpt | trl")] = "jsonl",
     part: Annotated[str, typer.Option("--part", help="data | rejected | quarantine")] = "data",
     plain: Annotated[bool, typer.Option("--plain", help="leave out sluice lineage and message extras")] = False,
+    force: Annotated[bool, typer.Option("--force", help="write into an existing device, FIFO or socket, or through "
+                                                        "a symlink (the link is kept)")] = False,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Export a version to JSONL (round-trips through `sluice ingest`)."""
+    from sluice.errors import SluiceError
     from sluice.export import export as run_export
 
+    if out == "-" and as_json:
+        raise SluiceError("--json and --out - both write to standard output", hint="drop one of them")
     v = store(root).resolve(ref)
-    n = run_export(v, fmt, out, part=part, plain=plain)
+    n = run_export(v, fmt, out, part=part, plain=plain, force=force)
     if as_json:
         emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part})
     else:
-        console.print(escape(f"wrote {n:,} rows of {v.ref} ({part}) as {fmt} → {out}"), highlight=False)
+        where = "standard output" if out == "-" else out
+        console.print(escape(f"wrote {n:,} rows of {v.ref} ({part}) as {fmt} → {where}"), highlight=False)

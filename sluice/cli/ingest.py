@@ -22,6 +22,10 @@ def ingest(
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="publish the lines read from a truncated or "
                                                 "corrupt compressed file (the damage is quarantined) instead of failing")] = False,
     max_record_bytes: Annotated[int, typer.Option("--max-record-bytes", help="records larger than this are quarantined")] = 2 << 20,
+    max_expansion: Annotated[float, typer.Option("--max-expansion", help="refuse a compressed file that decodes to "
+                                                 "more than this many times its size (past 64 MiB)")] = 500,
+    max_file_bytes: Annotated[int, typer.Option("--max-file-bytes", help="refuse a compressed file that decodes to "
+                                                "more bytes than this")] = 256 << 30,
     workers: Annotated[int | None, typer.Option("--workers", help="parser processes [default: up to 2]")] = None,
     root: RootOption = None,
     as_json: JsonOption = False,
@@ -55,7 +59,8 @@ def ingest(
 
         result = run_ingest(paths, to, store=store(root), fmt=fmt, source=source, mapping=columns,
                             max_record_bytes=max_record_bytes, strict=strict, workers=workers, progress=advance,
-                            allow_partial=allow_partial)
+                            allow_partial=allow_partial, max_expansion=max_expansion,
+                            max_file_bytes=max_file_bytes)
     summary = {"version": result.version.ref, "path": str(result.version.path), "rows_in": result.rows_in,
                "kept": result.kept, "rejected": dict(result.rejected), "quarantined": dict(result.quarantined),
                "id_collisions": result.id_collisions,
