@@ -5,5 +5,6 @@ STAGES = {
     "normalize": "sluice.curate.stages.normalize:Normalize",
     "length": "sluice.curate.stages.length:Length",
     "length_filter": "sluice.curate.stages.length:LengthFilter",
+    "trace_check": "sluice.curate.stages.trace_check:TraceCheck",
     "split": "sluice.curate.stages.split:Split",
 }
