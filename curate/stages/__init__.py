@@ -6,5 +6,7 @@ STAGES = {
     "length": "sluice.curate.stages.length:Length",
     "length_filter": "sluice.curate.stages.length:LengthFilter",
     "trace_check": "sluice.curate.stages.trace_check:TraceCheck",
+    "trim_to_answer": "sluice.curate.stages.trace_check:TrimToAnswer",
+    "render_check": "sluice.curate.stages.trace_check:RenderCheck",
     "split": "sluice.curate.stages.split:Split",
 }

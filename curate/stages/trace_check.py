@@ -18,6 +18,18 @@ as ``sluice datasets export --format openai`` links them. The same check is
 
     - stage: trace_check
       codes: [undeclared_tool, bad_arguments, result_without_call, dangling_call, bad_ids, bad_tool_schema]
+
+``trim_to_answer`` (transform) cuts what follows the last assistant turn (a user's goodbye, an
+unanswered tool result), so such a trace keeps its answers instead of being dropped whole.
+
+``render_check`` (decide) renders each trace with ``tokenizer.apply_chat_template(messages,
+tools=…)`` of the target model (any HF tokenizer by id or path) and drops, or with ``gate: true``
+fails the run on, a trace that does not render whole (reason ``render_failed``): a template
+error, or a declared tool, a call or a tool result missing from the rendered text.
+
+    - stage: render_check
+      tokenizer: Qwen/Qwen2.5-0.5B-Instruct
+      gate: true
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from typing import Any
 import polars as pl
 from pydantic import Field
 
-from sluice.stage import Filter, Requirement, StageConfig
+from sluice.stage import Filter, Requirement, StageConfig, Transform
 
 REASONS = {
     "undeclared_tool": "a tool call names a tool the row does not declare",
@@ -180,3 +192,140 @@ class TraceCheck(Filter):
             for c in {c for c, _ in problems}:
                 self.count(c)
         return pl.DataFrame({"reason": pl.Series(out, dtype=pl.String), "detail": pl.Series(where, dtype=pl.String)})
+
+
+# -- render check: does each trace render through the target model's chat template? -----------
+
+def hf_messages(messages: list[dict]) -> list[dict]:
+    """Messages as transformers chat templates read them: tool-call arguments as objects, ids
+    linked, reasoning as ``reasoning_content`` (what reasoning templates such as Qwen3's read)."""
+    from sluice.export import link_tool_calls
+
+    out = []
+    for m in messages:
+        msg: dict[str, Any] = {"role": m["role"], "content": m.get("content")}
+        if m.get("tool_calls"):
+            msg["tool_calls"] = [{"id": c.get("id"), "type": c.get("type") or "function",
+                                  "function": {"name": c["function"]["name"],
+                                               "arguments": json.loads(c["function"]["arguments"] or "{}")}}
+                                 for c in m["tool_calls"]]
+        if m.get("tool_call_id") is not None:
+            msg["tool_call_id"] = m["tool_call_id"]
+        if m.get("name") is not None:
+            msg["name"] = m["name"]
+        extra = json.loads(m["extra"]) if m.get("extra") else {}
+        if isinstance(extra.get("reasoning"), str):
+            msg["reasoning_content"] = extra["reasoning"]
+        out.append(msg)
+    link_tool_calls(out, "render")
+    return out
+
+
+def render_problems(messages: list[dict], tools: Any, tokenizer) -> list[str]:
+    """What goes wrong rendering one trace with ``tokenizer.apply_chat_template(…, tools=…)``:
+    a template error, or a part of the trace the rendered text leaves out (a declared tool's
+    name, a call's name, a tool result). Empty when it renders whole. Never quotes row text."""
+    from sluice.export import openai_tools
+
+    try:
+        msgs = hf_messages(messages)
+    except (ValueError, TypeError, KeyError):
+        return ["tool-call arguments are not a JSON object"]
+    declared = openai_tools(json.loads(tools) if isinstance(tools, str) else tools) if tools else None
+    try:
+        text = tokenizer.apply_chat_template(msgs, tools=declared, tokenize=False)
+    except Exception as e:  # jinja's TemplateError, raise_exception(), a template bug: the trace does not render
+        return [f"the chat template failed ({type(e).__name__})"]
+    problems = []
+    for tool in declared or ():
+        fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+        # the definition, not just the name (a call renders the name too): its description, else its name
+        marker = (fn.get("description") or "").strip()[:40] or fn.get("name") or ""
+        if marker and not _rendered(marker, text):
+            problems.append("a declared tool is missing from the rendered text (the template ignores tools=)")
+            break
+    for i, m in enumerate(msgs):
+        for c in m.get("tool_calls") or ():
+            if c["function"]["name"] not in text:
+                problems.append(f"the call of message {i} is missing from the rendered text")
+        if m["role"] == "tool" and (m.get("content") or "").strip() and not _rendered(m["content"].strip()[:40], text):
+            problems.append(f"the tool result of message {i} is missing from the rendered text")
+    return problems
+
+
+def _rendered(part: str, text: str) -> bool:
+    """``part`` is in ``text`` as written, or as a template's ``tojson`` escapes it."""
+    return part in text or json.dumps(part)[1:-1] in text or json.dumps(part, ensure_ascii=False)[1:-1] in text
+
+
+def load_tokenizer(name: str):
+    """Any HF tokenizer by hub id or local path (offline when HF_HUB_OFFLINE=1)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        from sluice.errors import RecipeError
+
+        raise RecipeError(f"render_check: cannot load the tokenizer {name!r} ({type(e).__name__})",
+                          hint="give a local model folder (e.g. `sluice models tiny --out models/tiny`) or a "
+                               "cached hub id") from None
+
+
+class RenderCheckConfig(StageConfig):
+    tokenizer: str = Field(..., description="HF tokenizer (hub id or local path) whose chat template must render "
+                                            "every trace with its tools")
+    gate: bool = Field(False, description="fail the run when any trace does not render (instead of dropping it)")
+
+
+class RenderCheck(Filter):
+    name = "render_check"
+    Config = RenderCheckConfig
+    reads = ("messages", "tools")
+    reasons = {"render_failed": "the trace does not render whole through the target chat template with its tools"}
+    requires = (Requirement("transformers", "quality"),)
+
+    def setup(self) -> None:
+        self.tok = load_tokenizer(self.config.tokenizer)
+
+    def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
+        if not hasattr(self, "tok"):
+            self.setup()
+        tools = batch["tools"] if "tools" in batch.columns else pl.Series([None] * batch.height)
+        reasons, details = [], []
+        for row_id, messages, tool_json in zip(batch["id"] if "id" in batch.columns else range(batch.height),
+                                               batch["messages"].to_list(), tools.to_list()):
+            problems = render_problems(messages, tool_json, self.tok)
+            if problems and self.config.gate:
+                from sluice.errors import DataError
+
+                raise DataError(f"render_check: row {row_id} does not render through {self.config.tokenizer}: "
+                                f"{problems[0]}", hint="fix or drop the trace (gate: false drops such rows)")
+            reasons.append("render_failed" if problems else None)
+            details.append(problems[0] if problems else None)
+        return pl.DataFrame({"reason": pl.Series(reasons, dtype=pl.String),
+                             "detail": pl.Series(details, dtype=pl.String)})
+
+
+# -- trim_to_answer: a trace that ends after its answer keeps the answer ----------------------
+
+class TrimToAnswer(Transform):
+    """Messages after the last assistant turn (a user's "thanks", a tool result nobody answered)
+    are cut, so the trace ends with an answer instead of being dropped as ``no_final_answer``.
+    Rows with no assistant turn are left as they are (the heuristics filter drops them). Counts
+    ``trimmed_rows`` and ``trimmed_messages`` (manifest counters)."""
+
+    name = "trim_to_answer"
+    reads = ("messages",)
+    rewrites = ("messages",)
+
+    def transform(self, batch: pl.DataFrame) -> pl.DataFrame:
+        out = []
+        for messages in batch["messages"].to_list():
+            last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=None)
+            if last is not None and last < len(messages) - 1:
+                self.count("trimmed_rows")
+                self.count("trimmed_messages", len(messages) - 1 - last)
+                messages = messages[:last + 1]
+            out.append(messages)
+        return batch.with_columns(pl.Series("messages", out, dtype=batch.schema["messages"]))
