@@ -60,7 +60,9 @@ def reasoning_text(item: dict, field: str) -> str:
 class _Turns:
     """Canonical messages built item by item; calls join the assistant turn before them."""
 
-    def __init__(self):
+    def __init__(self, owners: list[int] | None = None):
+        self.owners = owners  # message index of each item (sluice's own export): exact turn boundaries
+        self.seen = 0
         self.messages: list[list] = []
         self.reasoning: list[dict] = []  # reasoning items waiting for the next assistant turn
         self.open_assistant = False
@@ -147,6 +149,11 @@ class _Turns:
 
     def add(self, item: Any, field: str) -> None:
         expect(item, dict, field, "an item object")
+        if self.owners is not None:
+            k = self.seen
+            self.seen += 1
+            if 0 < k < len(self.owners) and self.owners[k] != self.owners[k - 1]:
+                self.open_assistant = False
         kind = item.get("type", "message" if "role" in item else None)
         if kind == "message":
             self.message(item, field)
@@ -164,7 +171,9 @@ class _Turns:
 def responses(record: dict) -> dict:
     """A Responses API call: ``input`` + ``output`` items (+ instructions, tools, response fields)."""
     row, metadata = _common(record, ("input", "output", "instructions"))
-    turns = _Turns()
+    lineage = record.get("sluice") if isinstance(record.get("sluice"), dict) else None
+    owners = lineage.get("message_of_item") if lineage else None
+    turns = _Turns(owners if isinstance(owners, list) else None)
     instructions = record.get("instructions")
     if instructions is not None:
         expect(instructions, str, "instructions", "a string")
@@ -191,5 +200,27 @@ def responses(record: dict) -> dict:
         extra["responses_output"] = True
         m[5] = dumps(extra)
     row["messages"] = [tuple(m) for m in turns.messages]
+    if lineage is not None and "message_of_item" in lineage:
+        _undo_export(row, lineage)
     return row
+
+
+def _undo_export(row: dict, lineage: dict) -> None:
+    """What `sluice datasets export --format responses` moved or generated, put back exactly."""
+    from .chat_formats import _undo_openai_export
+
+    messages = [list(m) for m in row["messages"]]
+    extras = lineage.get("message_extra") or {}
+    names = lineage.get("names") or {}
+    expect(extras, dict, "sluice.message_extra", "an object of message index → extra keys")
+    try:
+        for i, m in enumerate(messages):
+            m[5] = dumps(extras[str(i)]) if extras.get(str(i)) else None
+            m[2] = names.get(str(i))
+    except (TypeError, AttributeError):
+        raise RecordError("wrong_type", "sluice.names must be an object", "sluice.names") from None
+    row["messages"] = [tuple(m) for m in messages]
+    if "generated" in lineage or "tools" in lineage:
+        _undo_openai_export(row, {"generated": {**(lineage.get("generated") or {}),
+                                                **({"tools": lineage["tools"]} if "tools" in lineage else {})}})
 
