@@ -3,6 +3,7 @@ kept, and how many kept traces still have every tool call naming a declared tool
 that validate against that tool's JSON Schema (after redaction, in the `--format openai` export).
 
     python benchmarks/bench_agent_traces.py --out /tmp/agent-bench [FILE ...]
+    python benchmarks/bench_agent_traces.py --variants --out /tmp/agent-variants   # what embed should hold
 
 Default inputs: /work/shared/data/formats — LLaMA-Factory's glaive_toolcall_en_demo.json (300
 ShareGPT traces with function_call/observation turns) and the OpenAI cookbook's
@@ -23,12 +24,64 @@ DATA = Path(os.environ.get("SLUICE_SHARED_DATA", "/work/shared/data")) / "format
 DEFAULT = [DATA / "llamafactory" / "glaive_toolcall_en_demo.json", DATA / "openai_cookbook" / "drone_training.jsonl"]
 
 
+def variants(files: list[Path], out: Path) -> None:
+    """Rows a greedy diversity walk (select's rule, input order) keeps at τ 0.9 and 0.97 when the
+    embedding holds user text, the whole conversation, user text + calls + final answer, and user
+    text with the agent-signature block (calls only; tools offered + calls: what embed does)."""
+    import numpy as np
+    import polars as pl
+
+    from sluice.curate.ingest import ingest
+    from sluice.curate.quality import embed as E
+    from sluice.curate.quality.text import agent_signature, call_signature, conversation_text
+    from sluice.store import Store
+
+    model = E.load_model("static")
+
+    def walk(v, t):
+        kept = []
+        for i in range(len(v)):
+            if not kept or float((v[kept] @ v[i]).max()) < t:
+                kept.append(i)
+        return len(kept)
+
+    def block(v, sigs):
+        sig = np.zeros((len(v), E.SIGNATURE_DIMS), np.float32)
+        scale = np.ones((len(v), 1), np.float32)
+        for i, s in enumerate(sigs):
+            if s:
+                sig[i], scale[i] = E.SIGNATURE_WEIGHT * E._signature_vector(s), np.sqrt(1 - E.SIGNATURE_WEIGHT ** 2)
+        return np.hstack([v * scale, sig])
+
+    for f in files:
+        shutil.rmtree(out, ignore_errors=True)
+        df = pl.from_arrow(ingest([str(f)], "raw", store=Store(out / "v")).version.read())
+        msgs, tools = df["messages"].to_list(), df["tools"].to_list()
+        user = E.embed_texts(model, [conversation_text(m, ("user",)) for m in msgs])
+        calls = ["\n".join([call_signature(m), next((x["content"] for x in reversed(m) if x["role"] == "assistant"
+                                                     and x["content"]), "")]) for m in msgs]
+        rows = {"user text": user,
+                "conversation text": E.embed_texts(model, [conversation_text(m) for m in msgs]),
+                "user text + calls + final answer": E.embed_texts(
+                    model, [conversation_text(m, ("user",)) + "\n" + c for m, c in zip(msgs, calls)]),
+                "user text + signature block (calls)": block(user, [call_signature(m) for m in msgs]),
+                "user text + signature block (tools + calls)": block(
+                    user, [agent_signature(m, t) for m, t in zip(msgs, tools)])}
+        distinct = df.select("messages", "tools").unique().height
+        print(f"{f.name}: {df.height} rows, {distinct} distinct")
+        for name, v in rows.items():
+            print(f"  {name:45s} kept at 0.97: {walk(v, 0.97):4d}   at 0.9: {walk(v, 0.9):4d}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="*", type=Path, default=DEFAULT)
     ap.add_argument("--out", type=Path, default=Path("/tmp/agent-bench"))
     ap.add_argument("--recipe", type=Path, default=REPO / "examples" / "quickstart.yaml")
+    ap.add_argument("--variants", action="store_true", help="compare what the embedding holds (no recipe run)")
     args = ap.parse_args()
+    if args.variants:
+        return variants(args.files, args.out)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     from sluice.curate.ingest import ingest
