@@ -8,6 +8,14 @@
   else a row had (message extras, lineage, what was generated) travels in one top-level
   ``sluice`` object so `sluice ingest` restores the exact row.
 * ``sharegpt`` — LLaMA-Factory / FastChat ``conversations``; round-trips exactly.
+* ``responses`` — OpenAI Responses API items: ``input`` (the history) and ``output`` (the trailing
+  assistant turn: ``reasoning``, ``message``, ``function_call`` items), ``tools`` in the flat
+  Responses shape; tool results are ``function_call_output`` items. Reasoning travels as
+  ``reasoning`` items; round-trips exactly (``sluice`` object: message extras, names, which item
+  came from which message, generated ids).
+* Reasoning (``extra.reasoning``): ``openai`` and ``sharegpt`` messages have no field for it, so
+  it travels only in the ``sluice`` object (dropped by ``--plain``); ``trl`` writes it as
+  ``reasoning_content`` (what reasoning chat templates read).
 * ``trl`` — TRL's conversational formats: ``messages`` (+ ``tools``) for conversations,
   ``prompt``/``chosen``/``rejected`` for preference, ``prompt``/``completion``/``label`` for kto.
   Plain by design (TRL keeps extra columns as data).
@@ -36,7 +44,7 @@ from sluice.curate.ingest.messages import dumps_bytes, loads
 from sluice.errors import SluiceError
 from sluice.store import Version
 
-FORMATS = ("jsonl", "openai", "sharegpt")  # every one round-trips through `sluice ingest`
+FORMATS = ("jsonl", "openai", "sharegpt", "responses")  # every one round-trips through `sluice ingest`
 PLAIN_FORMATS = ("trl",)
 ALL_FORMATS = FORMATS + PLAIN_FORMATS
 _MESSAGE_COLUMNS = ("messages", "prompt", "chosen", "rejected", "completion")
@@ -97,11 +105,16 @@ def native(row: dict) -> dict:
 # -- OpenAI ------------------------------------------------------------------------------
 
 def openai_tools(tools: list) -> list:
-    """Tool definitions in OpenAI's shape: a bare function definition gets its wrapper."""
+    """Tool definitions in OpenAI's shape: a bare function definition (glaive), an Anthropic tool
+    (``input_schema`` → ``parameters``) or a Responses tool (flat ``type: function``) gets the wrapper."""
     out = []
     for tool in tools:
-        if isinstance(tool, dict) and "type" not in tool and "name" in tool:
-            tool = {"type": "function", "function": tool}
+        flat = isinstance(tool, dict) and "name" in tool and "function" not in tool
+        if flat and tool.get("type", "function") == "function":  # bare (glaive), Anthropic or Responses shape
+            fn = {k: v for k, v in tool.items() if k not in ("type", "input_schema")}
+            if "input_schema" in tool and "parameters" not in tool:
+                fn["parameters"] = tool["input_schema"]
+            tool = {"type": "function", "function": fn}
         out.append(tool)
     return out
 
@@ -210,10 +223,90 @@ def sharegpt(row: dict, plain: bool = False) -> dict:
     return out
 
 
+# -- Responses ---------------------------------------------------------------------------
+
+def responses_tools(tools: list) -> list:
+    """Tool definitions in the Responses API's flat shape: ``{"type": "function", "name", …}``."""
+    out = []
+    for tool in tools:
+        if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
+            tool = {"type": "function", **tool["function"]}
+        elif isinstance(tool, dict) and "type" not in tool and "name" in tool:
+            fn = {k: v for k, v in tool.items() if k != "input_schema"}
+            if "input_schema" in tool:
+                fn["parameters"] = tool["input_schema"]
+            tool = {"type": "function", **fn}
+        out.append(tool)
+    return out
+
+
+def _responses_items(m: dict, extra: dict) -> list[dict]:
+    role = m["role"]
+    if role == "tool":
+        return [{"type": "function_call_output", "call_id": m.get("tool_call_id"), "output": m["content"] or ""}]
+    if role != "assistant":
+        return [{"role": role, "content": m["content"] if m["content"] is not None else ""}]
+    items: list[dict] = []
+    if extra.get("responses_reasoning"):
+        items += extra["responses_reasoning"]
+    elif isinstance(extra.get("reasoning"), str):  # reasoning of another source, as a summary
+        items.append({"type": "reasoning", "summary": [{"type": "summary_text", "text": extra["reasoning"]}]})
+    if m["content"] is not None and (m["content"] or not m.get("tool_calls")):
+        items.append({"type": "message", "role": "assistant",
+                      "content": [{"type": "output_text", "text": m["content"]}]})
+    for call in m.get("tool_calls") or ():
+        items.append({"type": "function_call", "call_id": call.get("id"), "name": call["function"]["name"],
+                      "arguments": call["function"]["arguments"] or "{}"})
+    return items
+
+
+def responses(row: dict, plain: bool = False) -> dict:
+    """A logged Responses API call: ``input`` items (the history), ``output`` items (the trailing
+    assistant turns: reasoning, message, function calls). Reasoning travels as ``reasoning`` items
+    (the source's own when it came from the Responses API, else a summary item holding the text)."""
+    messages = [_openai_message(m) for m in row["messages"]]
+    made = link_tool_calls(messages, row["id"])
+    tail = len(messages)
+    while tail > 0 and messages[tail - 1]["role"] == "assistant":
+        tail -= 1
+    if tail == 0:
+        tail = len(messages) - 1
+    items, owner = [], []
+    for i, (m, src) in enumerate(zip(messages, row["messages"])):
+        for item in _responses_items(m, _extra(src)):
+            items.append(item)
+            owner.append(i)
+    split = next((k for k, i in enumerate(owner) if i >= tail), len(items))
+    out: dict[str, Any] = {"input": items[:split], "output": items[split:]}
+    tools = _json(row.get("tools"))
+    if tools is not None:
+        out["tools"] = responses_tools(tools)
+    metadata = _json(row.get("metadata")) or {}
+    if isinstance(metadata.get("parallel_tool_calls"), bool):
+        out["parallel_tool_calls"] = metadata["parallel_tool_calls"]
+    if not plain:
+        lineage = _lineage(row)
+        lineage["message_extra"] = {str(i): _extra(m) for i, m in enumerate(row["messages"]) if m.get("extra")}
+        lineage["message_of_item"] = owner
+        names = {str(i): m["name"] for i, m in enumerate(row["messages"]) if m.get("name") is not None}
+        if names:
+            lineage["names"] = names
+        if made:
+            lineage["generated"] = made
+        if tools is not None and out["tools"] != tools:
+            lineage["tools"] = row["tools"]
+        out["sluice"] = lineage
+    return out
+
+
 # -- TRL ---------------------------------------------------------------------------------
 
 def _trl_messages(messages: list[dict], row_id: str) -> list[dict]:
     out = [_openai_message(m) for m in messages]
+    for m, src in zip(out, messages):
+        reasoning = _extra(src).get("reasoning") if src.get("extra") else None
+        if isinstance(reasoning, str):
+            m["reasoning_content"] = reasoning
     link_tool_calls(out, row_id)
     return out
 
@@ -237,13 +330,13 @@ def rows(version: Version, fmt: str, part: str = "data", plain: bool = False) ->
     if fmt not in ALL_FORMATS:
         raise SluiceError(f"unknown export format {fmt!r}", hint=f"choose one of {', '.join(ALL_FORMATS)}")
     kind = version.kind
-    if fmt in ("openai", "sharegpt") and (part != "data" or kind != "conversation"):
+    if fmt in ("openai", "sharegpt", "responses") and (part != "data" or kind != "conversation"):
         raise SluiceError(f"the {fmt} layout holds conversations; {version.ref} {part} is {kind}",
                           hint="use --format jsonl (or trl for preference and kto data) for other rows")
     if fmt == "trl" and part != "data":
         raise SluiceError(f"the trl layout holds training rows, not {part} rows", hint="use --format jsonl")
     convert = {"jsonl": native, "openai": lambda r: openai(r, plain), "sharegpt": lambda r: sharegpt(r, plain),
-               "trl": lambda r: trl(r, kind)}[fmt]
+               "responses": lambda r: responses(r, plain), "trl": lambda r: trl(r, kind)}[fmt]
     for batch in version.iter_batches(10_000, part):
         for row in batch.to_pylist():
             if part == "quarantine" and row.get("raw") is not None:

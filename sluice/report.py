@@ -2,7 +2,8 @@
 
 Figures are drawn from what the version holds, so the same code serves every recipe:
 
-- ``funnel``: rows in, kept, rejected (by reason) and quarantined per stage (manifest);
+- ``funnel``: rows in, kept, rejected (by reason) and quarantined per stage (manifest); agent
+  traces and tool calls each stage removed (``agent_funnel``, from the rejected rows);
 - ``lengths``: message length distribution per role (data);
 - ``languages``: language mix, when a ``lang``/``lang_*`` column exists;
 - ``pii``: PII findings per entity type, from the ``redact_pii`` stage's counters (manifest);
@@ -223,6 +224,21 @@ def _semantic_eps(version: Version) -> Figure | None:
     return Figure("semantic_eps", "Semantic dedup: eps curve", caption, draw)
 
 
+def agent_funnel(version: Version) -> dict[str, dict[str, int]]:
+    """Per stage, the agent traces (rows with tool calls) and the tool calls its rejections removed,
+    from the rejected rows; empty when no rejected row had a tool call."""
+    if version.kind != "conversation":
+        return {}
+    rejected = version.read("rejected", columns=None)
+    if rejected.num_rows == 0 or "messages" not in rejected.column_names or "stage" not in rejected.column_names:
+        return {}
+    df = pl.from_arrow(rejected.select(["stage", "messages"]))
+    calls = pl.col("messages").list.eval(pl.element().struct.field("tool_calls").list.len().fill_null(0)).list.sum()
+    counts = (df.with_columns(calls.alias("calls")).filter(pl.col("calls") > 0)
+              .group_by("stage", maintain_order=True).agg(pl.len().alias("traces"), pl.col("calls").sum()))
+    return {r["stage"]: {"traces": r["traces"], "tool_calls": int(r["calls"])} for r in counts.to_dicts()}
+
+
 def figures(version: Version) -> list[Figure]:
     manifest = version.manifest
     df = pl.from_arrow(version.read())
@@ -264,6 +280,11 @@ def _html(version: Version, figs: list[Figure]) -> str:
         f'<figure id="{f.slug}" data-plot="{f.slug}"><h2>{html.escape(f.title)}</h2>'
         f'<img src="{f.slug}.png" alt="{html.escape(f.title)}"><figcaption>{html.escape(f.caption)}</figcaption></figure>'
         for f in figs)
+    agents = agent_funnel(version)
+    agent_rows = "".join(f"<tr><td>{html.escape(stage)}</td><td>{n['traces']:,}</td><td>{n['tool_calls']:,}</td></tr>"
+                         for stage, n in agents.items())
+    agent_table = ('<table id="agent-funnel"><tr><th>stage</th><th>agent traces removed</th><th>tool calls removed'
+                   f"</th></tr>{agent_rows}</table>") if agents else ""
     meta = html.escape(json.dumps({"ref": version.ref, "kind": m["kind"], "parents": m.get("parents", [])}))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sluice report — {html.escape(version.ref)}</title>
@@ -281,6 +302,7 @@ figcaption {{ color: #555; font-size: .9rem; }}
 + quarantined {acc['quarantined_total']:,}</p>
 <table id="stages"><tr><th>stage</th><th>rows in</th><th>kept</th><th>rejected (reason)</th><th>quarantined</th></tr>
 {rows}</table>
+{agent_table}
 {sections}
 </body></html>
 """

@@ -87,7 +87,7 @@ def test_trl_layouts_are_what_trl_reads(shared_data, tmp_path, store):
             assert is_conversational(rec), kind
             for column in keys[kind] - {"label"}:
                 for m in rec[column]:
-                    assert set(m) <= {"role", "content", "name", "tool_calls", "tool_call_id"}
+                    assert set(m) <= {"role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content"}
         if kind == "conversation":
             for rec in records:
                 check_openai_line({k: v for k, v in rec.items()})

@@ -20,7 +20,7 @@ TOOLS = [{"type": "function", "function": {
     "name": "lookup_customer", "description": f"Look up a customer, e.g. {EMAIL}",
     "parameters": {"type": "object", "properties": {
         "email": {"type": "string", "description": "customer email", "default": EMAIL, "examples": [PHONE]},
-        "tier": {"type": "string", "enum": ["gold", CARD]}}}}}]
+        "tier": {"type": "string", "enum": ["gold", "platinum"]}}}}}]
 ROW = {
     "id": "c1", "source": "t", "source_id": "1",
     "messages": [
@@ -53,6 +53,7 @@ def test_pii_in_every_field_is_gone_and_structure_kept():
     tools = json.loads(row["tools"])  # still valid JSON, keys and tool names kept
     assert tools[0]["function"]["name"] == "lookup_customer"
     assert set(tools[0]["function"]["parameters"]["properties"]) == {"email", "tier"}
+    assert tools[0]["function"]["parameters"]["properties"]["tier"]["enum"] == ["gold", "platinum"]  # schema, kept
     result = json.loads(row["messages"][2]["content"])
     assert result["id"] == 12 and set(result) == {"customer", "shipping_address", "card", "id"}
     assert json.loads(row["messages"][1]["tool_calls"][0]["function"]["arguments"])["filters"]["phone"].startswith("<")

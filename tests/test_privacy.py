@@ -64,7 +64,9 @@ def test_real_redaction_is_certified_with_engine_and_fields_along_the_lineage(st
     clean = _redact(store, "auto", "clean")
     found = redaction_of(clean, store)
     assert found.redacted and found.strong and found.engine == "ner" and found.languages == ("en",)
-    assert found.stage == "sluice.curate.pii.stage:RedactPii v2"
+    from sluice.curate.pii.stage import RedactPii
+
+    assert found.stage == f"sluice.curate.pii.stage:RedactPii v{RedactPii.version}"
     assert {"content", "tool_calls", "tool_results", "tools", "feedback", "metadata", "name"} <= set(found.fields)
     later = run(Recipe(stages=[{"stage": "length"}]), Recipe(stages=[{"stage": "length"}]).build(),
                 store=store, input_ref="clean", output="scored").version

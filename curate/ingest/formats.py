@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sluice.errors import InputError
 
+from . import anthropic, otel, responses
 from . import chat_formats as chat
 from . import pair_formats as pairs
 
@@ -28,6 +29,12 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            "Self-Instruct seed tasks: instruction + instances[0] input/output"),
     Format("prompt-completion", "conversation", chat.prompt_completion, "prompt and completion"),
     Format("sluice", "conversation", chat.sluice_conversation, "sluice's own JSONL export"),
+    Format("responses", "conversation", responses.responses,
+           "OpenAI Responses API: input/output items (function_call, function_call_output, reasoning)"),
+    Format("anthropic", "conversation", anthropic.anthropic,
+           "Anthropic Messages: content blocks (text, tool_use, tool_result, thinking); request/response logs"),
+    Format("otel-genai", "conversation", otel.otel_trace,
+           "OpenTelemetry GenAI spans (OTLP JSON file exporter): one row per trace, stitched by trace id"),
     Format("trl-preference", "preference", pairs.trl_preference, "TRL: prompt/chosen/rejected (or implicit prompt)"),
     Format("llamafactory-preference", "preference", pairs.llamafactory_preference,
            "LLaMA-Factory: conversations + chosen/rejected turns"),
@@ -53,8 +60,15 @@ def detect(record: dict) -> str | None:
             return "sluice-preference"
         if "completion" in keys and "label" in keys:
             return "sluice-kto"
+    if "resourceSpans" in keys or "otel_trace_id" in keys:
+        return "otel-genai"
     if "request" in keys and "response" in keys:
+        response = record.get("response")
+        if isinstance(response, dict) and response.get("type") == "message" and "content" in response:
+            return "anthropic"
         return "openai-log"
+    if isinstance(record.get("output"), list) and ("input" in keys or record.get("object") == "response"):
+        return "responses"
     if {"output_1", "output_2", "preference"} <= keys:
         return "pairwise-preference"
     if "chosen_messages" in keys and "rejected_messages" in keys:
@@ -73,7 +87,7 @@ def detect(record: dict) -> str | None:
         if "messages" in keys or "conversations" in keys:
             return "llamafactory-kto"
     if "messages" in keys:
-        return "openai"
+        return "anthropic" if _anthropic_shaped(record) else "openai"
     if "conversations" in keys:
         return "sharegpt"
     if "instruction" in keys and "output" in keys:
@@ -83,6 +97,26 @@ def detect(record: dict) -> str | None:
     if "prompt" in keys and "completion" in keys:
         return "prompt-completion"
     return None
+
+
+_ANTHROPIC_BLOCKS = frozenset(("tool_use", "tool_result", "thinking", "redacted_thinking"))
+
+
+def _anthropic_shaped(record: dict) -> bool:
+    """Anthropic Messages rather than OpenAI chat: a top-level ``system``, tools with an
+    ``input_schema``, or content blocks only Anthropic has."""
+    if "system" in record and "max_tokens" in record:
+        return True
+    tools = record.get("tools")
+    if isinstance(tools, list) and any(isinstance(t, dict) and "input_schema" in t for t in tools):
+        return True
+    messages = record.get("messages")
+    for m in messages if isinstance(messages, list) else ():
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list) and any(isinstance(b, dict) and b.get("type") in _ANTHROPIC_BLOCKS
+                                             for b in content):
+            return True
+    return False
 
 
 def get_format(name: str) -> Format:

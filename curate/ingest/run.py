@@ -645,6 +645,9 @@ def _restart_run(quarantine: pa.Table, run: tuple[int, int, int], raw: bytes) ->
 
 def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
                 report: FileReport, guards: dict) -> Iterator[tuple[pa.Table, pa.Table, int]]:
+    if inp.fmt == "otel-genai":  # spans of a trace can lie on any line: the file is read whole
+        yield *_otel_tables(job, inp, report), inp.path.stat().st_size
+        return
     if inp.container == "jsonl":
         positions: list[int] = []
         lines = readers.LineChunks(inp.path, inp.compression, chunk_bytes, max_line=job.max_record_bytes,
@@ -707,6 +710,45 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
         for i, record in enumerate(records):
             parser.sized_record(i, orjson.dumps(record, default=str), record)
     yield *parser.tables(), inp.path.stat().st_size
+
+
+def _otel_tables(job: Job, inp: _Input, report: FileReport) -> tuple:
+    """OTLP JSON documents → one record per trace (``otel.group``); a bad document is one quarantine row."""
+    from . import otel
+
+    parser = ChunkParser(job)
+    raw, damage = readers.read_all(inp.path, inp.compression)
+    raw = raw.removeprefix(_BOM)
+    report.encoding = "utf-8"
+    if damage is not None:
+        return _damage_tables(job, report, damage, 0, None, raw, 0)
+    docs: list[tuple[int, bytes, Any]] = []
+    if inp.container == "jsonl":
+        for index, line in enumerate(raw.split(b"\n")):
+            line = line.removesuffix(b"\r")
+            if not line.strip():
+                continue
+            try:
+                docs.append((index, line, loads(line)))
+            except orjson.JSONDecodeError as e:
+                parser.bad(index, index + 1, line, "bad_json", f"malformed JSON: {_json_position(e)}")
+    else:
+        try:
+            data = loads(raw)
+        except orjson.JSONDecodeError as e:
+            parser.bad(0, None, raw, "bad_json", f"the file is not valid JSON: {_json_position(e)}")
+            data = []
+        docs = [(i, dumps_bytes(d), d) for i, d in enumerate(data if isinstance(data, list) else [data])]
+    lines = inp.container == "jsonl"
+    n = 0
+    for what, item, error in otel.group(docs):
+        if what == "bad":
+            index, doc_raw = item
+            parser.bad(index, index + 1 if lines else None, doc_raw, error.kind, error.message, error.field)
+        else:
+            parser.sized_record(n, dumps_bytes(item), item)
+            n += 1
+    return parser.tables()
 
 
 def _total(counts) -> Counter:

@@ -10,7 +10,7 @@ key                            group             what
 ``m3.name``                    ``name``          the participant's name (not a tool's function)
 ``m3.tc0.args/<json path>``    ``tool_calls``    tool-call arguments, leaf by leaf
 ``m3.extra/<json path>``       ``extra``         source keys kept on a message
-``tools/<json path>``          ``tools``         tool definitions: descriptions, enum/default/example values
+``tools/<json path>``          ``tools``         tool definitions: free-text descriptions only (tools.py)
 ``fb.edited``, ``fb.comment``  ``feedback``      the user's edited answer and comment
 ``meta/<key>/<json path>``     ``metadata``      every string in ``metadata``, recursively (keys kept)
 =============================  ================  ==============================================
@@ -26,6 +26,8 @@ import json
 from typing import Any, Iterator, Literal
 
 import xxhash
+
+from . import tools as tool_structure
 
 GROUPS = ("content", "tool_results", "name", "tool_calls", "extra", "tools", "feedback", "metadata")
 Group = Literal["content", "tool_results", "name", "tool_calls", "extra", "tools", "feedback", "metadata"]
@@ -104,6 +106,7 @@ def texts(row: dict, skip: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
         if fb.get(name):
             out.append((f"fb.{name}", "feedback", fb[name]))
     out += [(k, "metadata", t) for k, t in _json_texts(row.get("metadata"), "meta")]
+    out = tool_structure.schema_free(row, out)  # tool schemas and schema-constrained arguments are not text
     return [t for t in out if t[2] and not skipped(t[0], skip)]
 
 

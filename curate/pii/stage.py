@@ -45,6 +45,7 @@ from sluice.errors import RecipeError
 from sluice.stage import Filter, Requirement, Scorer, StageConfig, Transform
 
 from . import fields
+from . import tools as tool_structure
 from .engine import EngineConfig
 from .operators import Operator, Redactor
 
@@ -67,7 +68,7 @@ class PiiDetect(Scorer):
     reads = ("messages",)
     adds = ("pii_findings", "pii_error", "pii_digest")
     requires = REQUIRES
-    version = 4  # 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
+    version = 5  # 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
 
     def setup(self) -> None:
         from .detector import Detector
@@ -130,7 +131,7 @@ class RedactPii(Transform):
     reads = ("messages", "pii_findings", "pii_error", "pii_digest")
     rewrites = ("messages", "tools", "feedback", "metadata")
     requires = REQUIRES
-    version = 2
+    version = 3  # 3: tool schemas and schema-constrained call arguments kept; typed surrogates (tools.py)
 
     def describe(self) -> dict:
         """What the privacy guard certifies from the manifest (sluice.privacy.redaction_of)."""
@@ -192,6 +193,7 @@ class RedactPii(Transform):
             raise _Reject("findings name fields the row does not have", "pii_text_changed")
         if c.sweep and redactor.memo:
             self._sweep(items, new, redactor)
+        tool_structure.conform(row, new, {k: t for k, _, t in items})  # typed surrogates; calls stay valid
         return fields.rebuild(row, new)
 
     @staticmethod

@@ -8,6 +8,18 @@ The text embedded is the user and assistant contents, one per line (``text: conv
 the user turns only (``text: user``); the model reads it up to its own maximum length unless
 ``max_tokens`` caps it.
 
+Agent traces (``tools: true``, the default): traces of one domain share their user phrasing
+("Can you book a flight…"), and no text embedding tells them apart (measured on the glaive demo:
+embedding the calls and final answer too kept as few rows as user text alone, BENCHMARKS.md
+#28). So the vector gets ``SIGNATURE_DIMS`` more dimensions holding the trace's *agent
+signature* — the tools it was offered (names) and the calls it made (names and arguments),
+``text.agent_signature`` — hashed to a fixed random unit vector of weight ``SIGNATURE_WEIGHT``
+(zero for rows with neither tools nor calls). The same chat offered other tools is another
+example (as its id already says, ingest/builder.py): two traces with different signatures are
+at most ``1 − SIGNATURE_WEIGHT²`` = 0.84 similar whatever their text, so ``select`` (τ 0.9) and
+semantic dedup (ε ≤ 0.16) never drop one for the other; traces with the same signature compare
+by their text, as every other row does.
+
 Models (this module is the one embedding loader of the project):
 
 - ``static`` (default): a model2vec static model distilled from ``source`` (default: the embedded
@@ -44,7 +56,7 @@ from pydantic import Field
 from sluice.errors import RecipeError
 from sluice.stage import Requirement, Scorer, StageConfig
 
-from .text import conversation_text
+from .text import agent_signature, conversation_text
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +137,8 @@ class Embedder:
     identity: dict = field(default_factory=dict)
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:  # an empty batch (every row dropped upstream) embeds to nothing, not an error
+            return np.zeros((0, self.dim), dtype=np.float32)
         if self.kind == "static":
             vectors = self.backend.encode(texts, batch_size=max(batch_size, 1024), max_length=self.max_tokens or 512,
                                           show_progress_bar=False, use_multiprocessing=False)
@@ -199,6 +213,28 @@ def model_identity(model: Embedder) -> dict:
     return dict(model.identity)
 
 
+SIGNATURE_DIMS = 64
+SIGNATURE_WEIGHT = 0.4
+
+
+def _signature_vector(signature: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.blake2b(signature.encode(), digest_size=8).digest(), "little")
+    v = np.random.default_rng(seed).standard_normal(SIGNATURE_DIMS)
+    return v / np.linalg.norm(v)
+
+
+def with_call_signature(vectors: np.ndarray, messages: list, tools: list | None = None) -> np.ndarray:
+    """``vectors`` (unit rows) widened by the agent-signature block (module doc); still unit rows."""
+    sig = np.zeros((len(vectors), SIGNATURE_DIMS), dtype=np.float32)
+    scale = np.ones((len(vectors), 1), dtype=np.float32)
+    for i, m in enumerate(messages):
+        signature = agent_signature(m, tools[i] if tools is not None else None)
+        if signature:
+            sig[i] = SIGNATURE_WEIGHT * _signature_vector(signature)
+            scale[i] = np.sqrt(1 - SIGNATURE_WEIGHT ** 2)
+    return np.hstack([vectors * scale, sig]).astype(np.float32)
+
+
 class EmbedConfig(StageConfig):
     model: str = Field(STATIC, description="static (model2vec, distilled from source on first use) or a "
                                            "sentence-transformers id or local path")
@@ -211,15 +247,19 @@ class EmbedConfig(StageConfig):
                                                            "model's own maximum)")
     device: str | None = Field(None, description="torch device for a transformer: cpu, cuda, auto (default: "
                                                  "sentence-transformers' choice)")
+    tools: bool = Field(True, description="agent traces carry their signature (tools offered, calls made with their "
+                                          "arguments) in the vector: traces with different signatures are never "
+                                          "near each other (traces of one domain share their user phrasing)")
 
 
 class Embed(Scorer):
     name = "embed"
     Config = EmbedConfig
     reads = ("messages",)
+    optional_reads = ("tools",)
     adds = ("embedding",)
     requires = (Requirement("model2vec", "quality"), Requirement("sentence_transformers", "quality"))
-    version = 2
+    version = 3  # 3: agent traces embed their calls and final answer (tools: true)
 
     def setup(self) -> None:
         c = self.config
@@ -236,5 +276,8 @@ class Embed(Scorer):
         roles = ("user",) if self.config.text == "user" else ("user", "assistant")
         texts = [conversation_text(m, roles) for m in batch["messages"].to_list()]
         vectors = embed_texts(self.model, texts, self.config.batch_size)
-        dim = self.model.dim
+        if self.config.tools:
+            tools = batch["tools"].to_list() if "tools" in batch.columns else None
+            vectors = with_call_signature(vectors, batch["messages"].to_list(), tools)
+        dim = vectors.shape[1]
         return pl.DataFrame({"embedding": pl.Series("embedding", vectors, dtype=pl.Array(pl.Float32, dim))})

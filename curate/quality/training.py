@@ -65,7 +65,8 @@ def fit_version(version, store, *, label: str, out: Path, threshold: float | Non
                         hint=f"a scorer needs at least {MIN_LABELS} labelled rows and 5 of each class")
     conf = embed_config(version, store) if "embedding" in df.columns else None
     model_name = embedding_model or SCORER_MODEL
-    reuse = conf is not None and conf.get("model") == model_name
+    # an embedding widened by agent call signatures (embed `tools: true`) is not the model's own vector
+    reuse = conf is not None and conf.get("model") == model_name and not conf.get("tools", False)
     source = (conf.get("source") if reuse else None) or None
     spec = EmbeddingSpec(model=model_name, text=conf.get("text", "conversation") if reuse else "conversation",
                          max_tokens=conf.get("max_tokens") if reuse else None, source=source)

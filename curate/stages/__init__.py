@@ -5,5 +5,8 @@ STAGES = {
     "normalize": "sluice.curate.stages.normalize:Normalize",
     "length": "sluice.curate.stages.length:Length",
     "length_filter": "sluice.curate.stages.length:LengthFilter",
+    "trace_check": "sluice.curate.stages.trace_check:TraceCheck",
+    "trim_to_answer": "sluice.curate.stages.trace_check:TrimToAnswer",
+    "render_check": "sluice.curate.stages.trace_check:RenderCheck",
     "split": "sluice.curate.stages.split:Split",
 }

@@ -107,7 +107,7 @@ def export(
     ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@vN")],
     out: Annotated[str, typer.Option("--out", help="output file (.jsonl, .jsonl.gz or .jsonl.zst); - for standard "
                                                    "output")],
-    fmt: Annotated[str, typer.Option("--format", help="jsonl (sluice's own) | openai | sharegpt | trl")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", help="jsonl (sluice's own) | openai | sharegpt | responses | trl")] = "jsonl",
     part: Annotated[str, typer.Option("--part", help="data | rejected | quarantine")] = "data",
     plain: Annotated[bool, typer.Option("--plain", help="leave out sluice lineage and message extras")] = False,
     force: Annotated[bool, typer.Option("--force", help="write into an existing device, FIFO or socket, or through "
