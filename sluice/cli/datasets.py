@@ -110,15 +110,23 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="jsonl (sluice's own) | openai | sharegpt | trl")] = "jsonl",
     part: Annotated[str, typer.Option("--part", help="data | rejected | quarantine")] = "data",
     plain: Annotated[bool, typer.Option("--plain", help="leave out sluice lineage and message extras")] = False,
+    allow_unredacted: Annotated[bool, typer.Option(
+        "--allow-unredacted", help="export data whose privacy certificate is not strong (none or weak; reported)")] = False,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Export a version to JSONL (round-trips through `sluice ingest`)."""
+    """Export a version to JSONL (round-trips through `sluice ingest`). Only strongly redacted data
+    leaves without --allow-unredacted (see `sluice datasets show`, section Personal data)."""
+    from sluice.export import certify_export
     from sluice.export import export as run_export
 
-    v = store(root).resolve(ref)
+    st = store(root)
+    v = st.resolve(ref)
+    privacy = certify_export(v, st, part=part, override=allow_unredacted)
     n = run_export(v, fmt, out, part=part, plain=plain)
     if as_json:
-        emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part})
+        emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part, "privacy": privacy})
     else:
+        if privacy.get("warning"):
+            console.print(f"[bold yellow]warning:[/] {escape(privacy['warning'])}", highlight=False)
         console.print(escape(f"wrote {n:,} rows of {v.ref} ({part}) as {fmt} → {out}"), highlight=False)
