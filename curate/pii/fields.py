@@ -16,10 +16,11 @@ key                            group             what
 ``src.source``, ``src.id``     ``source``        the input's name (a file name) and the source's own id
 =============================  ================  ==============================================
 
-JSON is walked leaf by leaf so it stays valid, and **keys are texts too**: ``<path>~k`` is the
-key that ends ``<path>`` (path segments are JSON-pointer escaped: ``~0`` for ``~``, ``~1`` for
-``/``, so ``~k`` cannot occur in a segment). A replaced key is renamed in place; a value never
-changes type: strings and integers of 6+ digits are analyzed, and an integer found to be PII
+JSON is walked leaf by leaf so it stays valid, and **keys are texts too**. Paths are positional
+and never hold key text (a key can be an e-mail address, and a path is written into findings and
+reports): ``#2`` is an object's third key, ``3`` a list's fourth item, and ``<path>~k`` is the key
+that ends ``<path>`` (``meta/#1/#0~k``). A replaced key is renamed in place; a value never changes
+type: strings and integers of 6+ digits are analyzed, and an integer found to be PII
 becomes an integer surrogate of the same length, or its key is dropped (``numbers`` policy of
 ``redact_pii``). Floats, booleans and nulls carry no text.
 
@@ -73,18 +74,10 @@ _OPAQUE = re.compile(r"^(?:[A-Za-z]{1,16}[_-]){0,2}(?:(?=[0-9]*[a-fA-F])[0-9a-fA
                      r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")  # UUID
 
 
-def _last(path: str) -> str:
-    """The key a JSON path ends in (the list's key for a list item), lower-cased."""
-    for seg in reversed([s for s in path.split("/") if s]):
-        if not seg.isdigit():
-            return unescape(seg).lower()
-    return ""
-
-
-def operational(path: str, value: Any) -> bool:
+def operational(key: str, value: Any) -> bool:
     """True for a well-known operational field (module doc): its key names it *and* its value has the
-    shape of one. ``path`` is the JSON path of the value (``/response/model``)."""
-    key = _last(path)
+    shape of one. ``key`` is the object key the value sits under (a list item: the list's key)."""
+    key = (key or "").lower()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return bool(_NUMBER_KEYS.match(key))
     if not isinstance(value, str) or not value or "@" in value or " " in value:
@@ -103,34 +96,31 @@ def opaque_id(value: str) -> bool:
 
 # -- JSON leaves and keys -------------------------------------------------------------------------
 
-def escape(segment: str) -> str:
-    return segment.replace("~", "~0").replace("/", "~1")
-
-
-def unescape(segment: str) -> str:
-    return segment.replace("~1", "/").replace("~0", "~")
-
-
-def _leaves(obj: Any, path: str, ops: bool) -> Iterator[tuple[str, str]]:
+def _leaves(obj: Any, path: str, ops: bool, name: str = "", skip_top: frozenset = frozenset()
+            ) -> Iterator[tuple[str, str]]:
     if isinstance(obj, dict):
-        for k, v in obj.items():
-            sub = f"{path}/{escape(str(k))}"
+        for i, (k, v) in enumerate(obj.items()):
+            if not path and k in skip_top:
+                continue
+            sub = f"{path}/#{i}"
             if k:
                 yield sub + KEY, str(k)
-            if not (ops and operational(sub, v)):
-                yield from _leaves(v, sub, ops)
+            if not (ops and operational(str(k), v)):
+                yield from _leaves(v, sub, ops, str(k))
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            yield from _leaves(v, f"{path}/{i}", ops)
+            if not (ops and operational(name, v)):
+                yield from _leaves(v, f"{path}/{i}", ops, name)
     elif isinstance(obj, str):
         yield path, obj
     elif isinstance(obj, int) and not isinstance(obj, bool) and abs(obj) >= 10 ** (MIN_DIGITS - 1):
         yield path, str(obj)
 
 
-def _json_texts(raw: str | None, key: str, ops: bool = False) -> Iterator[tuple[str, str]]:
+def _json_texts(raw: str | None, key: str, ops: bool = False, skip_top: frozenset = frozenset()
+                ) -> Iterator[tuple[str, str]]:
     """(key, text) of every string leaf, integer of MIN_DIGITS+ digits and object key; ``ops``
-    leaves out operational fields."""
+    leaves out operational fields, ``skip_top`` top-level keys (opted out, with their values)."""
     if not raw:
         return
     try:
@@ -138,7 +128,7 @@ def _json_texts(raw: str | None, key: str, ops: bool = False) -> Iterator[tuple[
     except ValueError:
         obj = None
     if isinstance(obj, (dict, list)):
-        for path, text in _leaves(obj, "", ops):
+        for path, text in _leaves(obj, "", ops, skip_top=skip_top):
             yield f"{key}{path or '/'}", text
     else:
         yield key, raw
@@ -161,15 +151,12 @@ def group_of(key: str) -> str:
 
 
 def skipped(key: str, skip: tuple[str, ...]) -> bool:
-    """True when an opt-out covers this key: its group, or ``metadata/<top-level key>``."""
-    if not skip:
-        return False
-    if group_of(key) in skip:
-        return True
-    if not key.startswith("meta/"):
-        return False
-    top = key[5:].split("/")[0]
-    return f"metadata/{unescape(top.removesuffix(KEY))}" in skip
+    """True when an opt-out covers this key's group (``metadata/<key>`` opt-outs: ``texts``)."""
+    return bool(skip) and group_of(key) in skip
+
+
+def skipped_metadata_keys(skip: tuple[str, ...]) -> frozenset:
+    return frozenset(s[len("metadata/"):] for s in skip if s.startswith("metadata/"))
 
 
 # -- the call point for tool calls and tool definitions -------------------------------------------
@@ -227,7 +214,8 @@ def texts(row: dict, skip: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
     for name in ("edited", "comment"):
         if fb.get(name):
             out.append((f"fb.{name}", "feedback", fb[name]))
-    out += [(k, "metadata", t) for k, t in _json_texts(row.get("metadata"), "meta", ops=True)]
+    out += [(k, "metadata", t) for k, t in _json_texts(row.get("metadata"), "meta", ops=True,
+                                                       skip_top=skipped_metadata_keys(skip))]
     if row.get("source"):
         out.append(("src.source", "source", row["source"]))
     if row.get("source_id") and not opaque_id(row["source_id"]):
@@ -258,6 +246,10 @@ def digest(row: dict) -> str:
 _DROP = object()
 
 
+def _key_at(obj: dict, segment: str) -> str:
+    return list(obj)[int(segment[1:])]
+
+
 def _set(obj: Any, parts: list[str], value: str, number) -> Any:
     if not parts:
         if isinstance(obj, str):
@@ -266,30 +258,39 @@ def _set(obj: Any, parts: list[str], value: str, number) -> Any:
             return obj
         typed = number(obj) if number else None  # a number stays a number, or the key goes
         return _DROP if typed is None else typed
-    head, rest = unescape(parts[0]), parts[1:]
+    head, rest = parts[0], parts[1:]
     if isinstance(obj, list):
         got = _set(obj[int(head)], rest, value, number)
         obj[int(head)] = None if got is _DROP else got
     else:
-        got = _set(obj[head], rest, value, number)
+        name = _key_at(obj, head)
+        got = _set(obj[name], rest, value, number)
         if got is _DROP:
-            del obj[head]
+            obj[name] = _DROP  # removed after every edit, so positions hold meanwhile
         else:
-            obj[head] = got
+            obj[name] = got
     return obj
 
 
 def _rename(obj: Any, parts: list[str], new_key: str) -> None:
     for p in parts[:-1]:
-        obj = obj[int(p)] if isinstance(obj, list) else obj[unescape(p)]
-    old = unescape(parts[-1])
-    if not isinstance(obj, dict) or old not in obj or new_key == old:
+        obj = obj[int(p)] if isinstance(obj, list) else obj[_key_at(obj, p)]
+    old = _key_at(obj, parts[-1])
+    if new_key == old:
         return
     if new_key in obj:
         raise ValueError("a redacted key collides with another key")  # fail closed: the row is quarantined
     items = [(new_key if k == old else k, v) for k, v in obj.items()]
     obj.clear()
     obj.update(items)
+
+
+def _purge(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _purge(v) for k, v in obj.items() if v is not _DROP}
+    if isinstance(obj, list):
+        return [_purge(v) for v in obj]
+    return obj
 
 
 def _rewrite_json(raw: str | None, key: str, new: dict[str, str], number=None) -> str | None:
@@ -306,9 +307,9 @@ def _rewrite_json(raw: str | None, key: str, new: dict[str, str], number=None) -
             keys.append(([p for p in path[:-len(KEY)].split("/") if p != ""], v))
         else:
             obj = _set(obj, [p for p in path.split("/") if p != ""] if path else [], v, number)
-    for parts, v in sorted(keys, key=lambda kv: -len(kv[0])):  # deepest first: parents keep their names
+    for parts, v in sorted(keys, key=lambda kv: -len(kv[0])):  # positions hold: renames keep the order
         _rename(obj, parts, v)
-    return json.dumps(obj, ensure_ascii=False)
+    return json.dumps(_purge(obj), ensure_ascii=False)
 
 
 def rebuild(row: dict, new: dict[str, str], number: Callable[[int], int | None] | None = None) -> dict[str, Any]:

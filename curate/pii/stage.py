@@ -35,6 +35,7 @@ the participant, is PERSON as a whole unless ``participant_names: false``)
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from typing import Literal
@@ -158,6 +159,14 @@ class RedactPii(Transform):
         if not key and self.config.pseudonyms == "dataset":
             key = store_salt(self.config.salt_file)
         self.key = key.encode() if isinstance(key, str) else key
+
+    def fingerprint(self, upstream: str) -> str:
+        """The key (or salt) is part of what the output depends on: a new one is a new checkpoint.
+        Only a one-way id of it enters the fingerprint."""
+        if not hasattr(self, "key"):
+            self.setup()
+        key_id = hashlib.sha256(b"sluice-key-id\x00" + self.key).hexdigest()[:16] if self.key else None
+        return super().fingerprint(f"{upstream}|key={key_id}")
 
     def transform(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "key"):

@@ -1,4 +1,4 @@
-"""`sluice pii …`: leak scan, counts of findings, and what the engine detects."""
+"""`sluice pii …`: leak scan (a second opinion), the engine in use, evaluation, the review loop."""
 
 from __future__ import annotations
 
@@ -27,35 +27,56 @@ def _config(nlp: str, entities: list[str] | None):
 def scan(
     ref: Annotated[str, typer.Argument(help="dataset version to scan, e.g. curated@latest")],
     max_findings: Annotated[int, typer.Option("--max-findings", help="exit 1 when more findings than this")] = 0,
-    min_score: Annotated[float, typer.Option("--min-score", help="count findings scored at least this")] = 0.5,
-    nlp: Annotated[str, typer.Option("--nlp", help=NLP_HELP)] = "auto",
-    entity: Annotated[list[str] | None, typer.Option("--entity", help="entity types to look for (repeatable)")] = None,
+    detector: Annotated[str, typer.Option(
+        "--detector", help="second (a detector that shares no model with the redactor) | redactor (the "
+                           "redaction engine again) | both")] = "second",
+    min_score: Annotated[float, typer.Option("--min-score", help="redactor: count findings scored at least this")] = 0.5,
+    nlp: Annotated[str, typer.Option("--nlp", help=f"redactor: {NLP_HELP}")] = "auto",
+    entity: Annotated[list[str] | None, typer.Option("--entity", help="redactor: entity types (repeatable)")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="scan at most this many rows")] = None,
+    show: Annotated[int, typer.Option("--show", help="findings listed (row id, field, offsets, masked shape)")] = 20,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Re-analyze REF and report residual findings per type: a leak check for any output."""
+    """Look for PII left in REF with a second opinion: every field redaction covers (keys and source
+    too); each finding with its row id, field and offsets, the value masked. A leak check for any output."""
+    from sluice.curate.pii.scan import DETECTORS
     from sluice.curate.pii.scan import scan as run_scan
+    from sluice.errors import InputError
 
-    report = run_scan(store(root), ref, _config(nlp, entity), min_score=min_score, limit=limit)
+    if detector not in DETECTORS:
+        raise InputError(f"--detector {detector!r} is not one of {', '.join(DETECTORS)}")
+    report = run_scan(store(root), ref, _config(nlp, entity), min_score=min_score, limit=limit, detector=detector)
     report["threshold"] = max_findings
     report["passed"] = report["findings"] <= max_findings
     if as_json:
         emit_json(report)
     else:
-        if report["engine"]["person_detection"] != "ner":
+        red = report["engines"].get("redactor")
+        if red and red["person_detection"] != "ner":
             console.print(PERSON_WARNING)
         from rich.table import Table
 
-        table = Table(title=f"residual PII in {escape(report['ref'])}: {report['rows']:,} rows, "
-                            f"{report['texts']:,} texts", title_justify="left")
-        table.add_column("entity")
-        table.add_column("findings", justify="right")
-        for name, n in report["by_entity"].items():
-            table.add_row(escape(name), f"{n:,}")
+        table = Table(title=f"residual PII in {escape(report['ref'])} ({escape(detector)} opinion): "
+                            f"{report['rows']:,} rows, {report['texts']:,} texts", title_justify="left")
+        for col in ("entity", "findings", "rule", "findings ", "field group", "findings  "):
+            table.add_column(col, justify="right" if col.startswith("findings") else "left")
+        cols = [list(report[k].items()) for k in ("by_entity", "by_rule", "by_field")]
+        for i in range(max(map(len, cols), default=0)):
+            cells = []
+            for c in cols:
+                cells += [escape(str(c[i][0])), f"{c[i][1]:,}"] if i < len(c) else ["", ""]
+            table.add_row(*cells)
         console.print(table)
+        for f in report["listed"][:show]:
+            console.print(f"  row {escape(str(f['row']))}  field {escape(f['field'])}  [{f['start']}:{f['end']}]  "
+                          f"{f['entity']} ({f['rule']})  {escape(f['shape'])}", highlight=False)
+        if report["findings"] > min(show, len(report["listed"])):
+            console.print(f"  … {report['findings'] - min(show, len(report['listed'])):,} more (--show N, --json)",
+                          highlight=False)
         verdict = "[green]pass[/]" if report["passed"] else "[bold red]FAIL[/]"
-        console.print(f"{verdict}: {report['findings']:,} findings (threshold {max_findings:,})", highlight=False)
+        console.print(f"{verdict}: {report['findings']:,} findings in {report['rows_with_findings']:,} rows "
+                      f"(threshold {max_findings:,})", highlight=False)
     if not report["passed"]:
         raise typer.Exit(1)
 
