@@ -139,3 +139,72 @@ def eval_(
     console.print(f"surviving verbatim: pattern types {fmt(report['pattern_types']['surviving'])}, "
                   f"names/addresses/places/organisations/patterns {fmt(report['overall']['surviving'])}; "
                   f"{report['findings_outside_gold']:,} findings outside any gold span", highlight=False)
+
+
+review = typer.Typer(help="A human loop for missed PII: an Argilla 'PII review' dataset and the labelled set "
+                          "it gives back.", no_args_is_help=True)
+app.add_typer(review, name="review")
+
+
+@review.command("push")
+@handle_errors
+def review_push(
+    ref: Annotated[str, typer.Argument(help="redacted dataset version, e.g. curated@latest")],
+    dataset: Annotated[str, typer.Option("--dataset", help="Argilla dataset name")],
+    n: Annotated[int | None, typer.Option("--n", help="rows to sample (all their texts are sent)")] = 50,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    strategy: Annotated[str, typer.Option("--strategy", help="scan (rows the second opinion flags first) | "
+                                                             "random")] = "scan",
+    workspace: Annotated[str | None, typer.Option("--workspace")] = None,
+    allow_unredacted: Annotated[bool, typer.Option(
+        "--allow-unredacted", help="push data whose privacy certificate is not strong (recorded)")] = False,
+    root: RootOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send redacted texts to Argilla for annotators to mark what redaction missed."""
+    from dataclasses import asdict
+
+    from sluice.labeling.pii_review import push_review
+
+    res = push_review(ref, dataset, store=store(root), n=n, seed=seed, strategy=strategy, workspace=workspace,
+                      allow_unredacted=allow_unredacted)
+    if as_json:
+        emit_json(asdict(res))
+        return
+    if res.privacy.get("warning"):
+        console.print(f"[bold yellow]warning:[/] {escape(res.privacy['warning'])}", highlight=False)
+    console.print(escape(f"pushed {res.records:,} texts of {res.rows:,} rows of {res.ref} to {res.dataset!r} "
+                         f"({res.suggested:,} with pre-filled spans from the second opinion)"), highlight=False)
+
+
+@review.command("pull")
+@handle_errors
+def review_pull(
+    dataset: Annotated[str, typer.Argument(help="the Argilla PII review dataset")],
+    out: Annotated[str, typer.Option("--out", help="labelled JSONL for `sluice pii eval` (pii_dev format)")],
+    recipe: Annotated[str | None, typer.Option("--recipe", help="add the missed values to this recipe's "
+                                                                "pii_detect deny-lists …")] = None,
+    recipe_out: Annotated[str | None, typer.Option("--recipe-out", help="… written here (the original is kept)")] = None,
+    workspace: Annotated[str | None, typer.Option("--workspace")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read the annotators' spans into a labelled set (and, optionally, recipe deny-lists)."""
+    from dataclasses import asdict
+
+    from sluice.errors import InputError
+    from sluice.labeling.pii_review import deny_list_recipe, pull_review
+
+    if (recipe is None) != (recipe_out is None):
+        raise InputError("--recipe and --recipe-out go together", hint="--recipe pii.yaml --recipe-out pii-reviewed.yaml")
+    res = pull_review(dataset, out, workspace=workspace)
+    report = asdict(res)
+    if recipe:
+        report["deny_list"] = deny_list_recipe(out, recipe, recipe_out)
+    if as_json:
+        emit_json(report)
+        return
+    console.print(escape(f"{res.written:,} labelled texts of {res.records:,} records → {res.out}; spans "
+                         f"{res.spans or 'none'}; {res.counts}"), highlight=False)
+    console.print("[yellow]the labelled file holds the missed values themselves: keep it on this machine[/]")
+    if recipe:
+        console.print(escape(f"deny-lists added to {recipe_out}: {report['deny_list']['added']}"), highlight=False)
