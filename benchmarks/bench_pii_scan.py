@@ -1,7 +1,7 @@
 """The second-opinion leak scan on real labelled text: of the gold values the redactor leaves,
 how many does `sluice pii scan` (``SecondOpinion``) flag, and how noisy is it on text without them.
 
-    HF_HUB_OFFLINE=1 python benchmarks/bench_pii_scan.py --rows 600
+    HF_HUB_OFFLINE=1 python benchmarks/bench_pii_scan.py --rows 600 [--sets wnut17_en meddocan_es]
 
 For each /work/shared/data/pii_dev file (the first ``--rows`` rows with spans, and its rows without
 spans): the redactor's engine (``pii_detect`` defaults) runs over the texts; a gold span *survives*
@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=600, help="rows with spans per file")
     ap.add_argument("--negatives", type=int, default=400, help="span-free rows per file")
     ap.add_argument("--alpaca", type=int, default=1000)
+    ap.add_argument("--sets", nargs="*", help="pii_dev file stems [default: all]")
     args = ap.parse_args()
     from sluice.curate.pii.detector import Detector
     from sluice.curate.pii.engine import EngineConfig
@@ -44,6 +45,8 @@ def main() -> None:
     redactor, second = Detector(EngineConfig()), SecondOpinion()
     out = {}
     for path in sorted(DATA.glob("*.jsonl")):
+        if args.sets and path.stem not in args.sets:
+            continue
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         labelled = [r for r in rows if r["spans"]][:args.rows]
         negatives = [r for r in rows if not r["spans"]][:args.negatives]
