@@ -2,8 +2,8 @@
 
 Two checks, both counted per reason and recorded in the push manifest:
 
-1. **Coverage** (``coverage_refusals``), from the redaction record of the lineage
-   (``sluice.privacy.redaction_of``: ``languages`` and ``fields`` it covered). A row is refused
+1. **Coverage** (``coverage_refusals``), from the privacy certificate of the lineage
+   (``sluice.privacy.certificate``: ``languages`` and ``fields`` it covered). A row is refused
    when its ``lang`` is not a covered language (reason ``language_not_covered``; no ``lang`` at
    all: ``language_unknown``), or when it would show a field the redaction did not cover (reason
    ``field_not_covered``: message text ``content``, ``tool_calls``, ``tool_results``, the end
@@ -11,8 +11,8 @@ Two checks, both counted per reason and recorded in the push manifest:
    does not say what it covered covers nothing (``coverage_unknown``): the check fails closed.
    ``--allow-uncovered`` pushes such rows anyway; the override is recorded.
 2. **Payload scan** (``PayloadScan``): the exact texts about to be sent — after rendering — are
-   analyzed again with the PII engine that the lineage's ``pii_detect`` ran (its recorded
-   settings); a record with a finding is refused (reason ``payload_pii``, entity types only).
+   analyzed again with the PII engine that the lineage's ``pii_detect`` ran (the settings the
+   certificate records); a record with a finding is refused (reason ``payload_pii``, entity types only).
 """
 
 from __future__ import annotations
@@ -94,13 +94,10 @@ class PayloadScan:
     engine: dict  # EngineConfig settings (as recorded in the manifest)
 
     @classmethod
-    def for_redaction(cls, redaction, store) -> PayloadScan:
-        """The ``pii_detect`` settings recorded next to the redaction that ran (defaults without one)."""
-        stages = []
-        if getattr(redaction, "by", None):
-            stages = (store.resolve(redaction.by).manifest.get("recipe") or {}).get("stages") or []
-        found = next((c for c in stages if c.get("stage") == "pii_detect"), {})
-        return cls({k: v for k, v in found.items() if k != "stage"})
+    def for_redaction(cls, redaction, store=None) -> PayloadScan:
+        """The ``pii_detect`` settings the certificate records (``sluice.privacy.certificate``; the
+        defaults without one)."""
+        return cls(dict(getattr(redaction, "detect_settings", None) or {}))
 
     def __post_init__(self):
         from sluice.curate.pii.detector import Detector

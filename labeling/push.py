@@ -132,8 +132,8 @@ def push(ref: str, dataset: str, *, store: Store | None = None, workspace: str |
     if redaction.by is None:
         notes.append("pushed WITHOUT PII redaction in the lineage (explicit override, recorded)")
     elif not getattr(redaction, "strong", False):
-        notes.append(f"the redaction by {redaction.by} is pattern-only (weak): names, places and organisations "
-                     "outside its lists may remain")
+        notes.append(f"the redaction by {redaction.by} is weaker than the standard (explicit override, recorded): "
+                     + "; ".join(redaction.shortfalls))
     if uncovered and allow_uncovered:
         notes.append(f"{len(uncovered)} row(s) the redaction did not cover may be pushed (--allow-uncovered, recorded)")
 
@@ -216,8 +216,7 @@ def _override_hint(refused: dict) -> str:
 
 
 def _redaction_info(redaction) -> dict:
-    keys = ("redacted", "by", "strong", "engine", "languages", "fields")
-    return {k: (list(v) if isinstance(v, tuple) else v) for k in keys if (v := getattr(redaction, k, None)) is not None}
+    return {**redaction.as_dict(), "strong": redaction.strong}
 
 
 def _record(store, name, version, table, pushed_ids, refused, not_sampled, config, info, overrides):

@@ -118,10 +118,11 @@ def _pii(m: dict) -> list[str]:
                         "Argilla.", ""]
     config = next((c for c in _configs(m) if c.get("stage") == PII_STAGE), {})
     lines += [f"Redacted by `{found.stage}` with settings `{_settings(config)}`.", "",
-              f"- engine: **{found.engine}**" + ("" if found.strong else
-                                                  " — WEAK: no NER model ran; names outside the name lists, places and "
-                                                  "organisations can remain. Not certified for Argilla or remote "
-                                                  "endpoints without an explicit, recorded override."),
+              f"- certificate: **{found.grade}** against the `{found.standard}` standard" + (
+                  "" if found.strong else " — WEAK: " + "; ".join(found.shortfalls) + ". Not certified for export, "
+                  "Argilla or remote endpoints without an explicit, recorded override."),
+              f"- engine: **{found.engine}**" + (f" (model {found.model})" if found.model else ""),
+              f"- thresholds: detection score ≥ {found.score_threshold}, redaction min_score {found.min_score}",
               f"- NER languages: {', '.join(found.languages) or 'none'} (pattern recognizers are language-independent)",
               f"- fields covered: {', '.join(found.fields) or 'none'}"
               + (f"; opted out: {', '.join(found.skipped_fields)}" if found.skipped_fields else ""),

@@ -22,6 +22,10 @@
 
 ``plain=True`` leaves the ``sluice`` object and message extras out, for consumers that reject
 unknown keys.
+
+An export leaves the machine: ``sluice datasets export`` first asks ``certify_export`` (the privacy
+certificate, ``sluice.privacy.require_certified``) and refuses a version whose lineage is not
+``strong``ly redacted unless ``--allow-unredacted`` is passed; the record is printed with the result.
 """
 
 from __future__ import annotations
@@ -349,6 +353,18 @@ def _dump(record: dict) -> bytes:
         return orjson.dumps(record, default=str)
     except TypeError:  # integers past 64 bits or deep nesting: the exact, slower writer
         return dumps_bytes(record)
+
+
+def certify_export(version: Version, store, *, part: str = "data", override: bool = False) -> dict[str, Any]:
+    """The privacy gate of an export (module doc): the certificate record, or ``NotRedacted``. The
+    quarantine part holds raw input lines: it is never certified."""
+    from sluice.privacy import require_certified
+
+    action = f"export {version.ref} ({part})"
+    if part == "quarantine":
+        return require_certified(None, store, action=action, override=override,
+                                 what=f"the quarantine of {version.ref} (raw input lines)")
+    return require_certified(version, store, action=action, override=override)
 
 
 def export(version: Version, fmt: str, out: str | Path, part: str = "data", plain: bool = False,

@@ -5,7 +5,8 @@ judgment is distilabel's ``PrometheusEval`` task (absolute mode, with reference,
 sent through a ``sluice.synth.llm.Backend``: the same clients, key handling (environment or key
 file, never code), retries and egress guard as synthesis. Before any request, ``guard`` applies
 the privacy rule: a non-loopback judge (``sluice.privacy.is_remote``) only sees a dataset whose
-lineage shows PII redaction, and never a file without lineage, unless explicitly overridden.
+lineage holds a ``strong`` privacy certificate (``sluice.privacy.require_certified``), and never a
+file without lineage, unless explicitly overridden.
 
 A reply that does not parse is an error, counted and reported by reason
 (``judge_unparseable``, or ``generation_failed`` with its cause) — never a score. Scores are
@@ -55,25 +56,13 @@ def guard(spec: LLMSpec, store, *, version=None, what: str, allow_unredacted: bo
     ``version`` is the dataset being sent (None: a file without lineage). Returns the privacy
     record for the results.
     """
-    from sluice.privacy import NotRedacted, require_redacted
+    from sluice.privacy import require_certified
 
     record: dict[str, Any] = {"judge_endpoint": spec.base_url, "remote": spec.remote, "override": False}
     if not spec.remote:
         return record
-    action = f"send {what} to the judge at {spec.base_url}"
-    if version is not None:
-        found = require_redacted(version, store, action=action, override=allow_unredacted)
-        record["redaction_verified_by"] = found.by
-        redacted = found.redacted
-    elif allow_unredacted:
-        redacted = False
-    else:
-        raise NotRedacted(f"refusing to {action}: a file has no redaction lineage",
-                          hint="use a local judge (127.0.0.1), or pass --allow-unredacted if the file is known "
-                               "to hold no personal data (recorded in the results)")
-    if not redacted:
-        record.update(override=True, warning="UNREDACTED DATA SENT TO A REMOTE JUDGE (--allow-unredacted)")
-    return record
+    return {**record, **require_certified(version, store, action=f"send {what} to the judge at {spec.base_url}",
+                                          override=allow_unredacted, what=what)}
 
 
 def judge(items: list[dict[str, Any]], spec: LLMSpec, *, rubric: str = "helpfulness", backend=None) -> Judgments:

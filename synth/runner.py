@@ -98,7 +98,7 @@ def synthesize(recipe: str | Recipe, *, source: str, to: str, llm: LLMFile, stor
     ``SynthesisFailed`` naming the reasons and the errors behind them and publishes nothing (its
     journal stays, so a rerun retries the transient failures), unless ``allow_empty``.
     """
-    from sluice.privacy import require_redacted
+    from sluice.privacy import require_certified
 
     from .guard import egress_guard, quiet_distilabel
 
@@ -111,21 +111,8 @@ def synthesize(recipe: str | Recipe, *, source: str, to: str, llm: LLMFile, stor
     remote = sorted({s.base_url for s in specs.values() if s.remote})
     privacy: dict[str, Any] = {"remote_endpoints": remote, "override": False}
     if remote:
-        action = f"send {src.ref} to {', '.join(remote)}"
-        if src.version is not None:
-            found = require_redacted(src.version, store, action=action, override=allow_unredacted)
-            privacy["redaction_verified_by"] = found.by
-            redacted = found.redacted
-        else:
-            redacted = False
-            if not allow_unredacted:
-                from sluice.privacy import NotRedacted
-
-                raise NotRedacted(f"refusing to {action}: a seed file has no redaction lineage",
-                                  hint="ingest it and run the redact_pii stage, or pass --allow-unredacted "
-                                       "if it is known to hold no personal data (recorded in the manifest)")
-        if not redacted:
-            privacy.update(override=True, warning="UNREDACTED DATA SENT TO A REMOTE ENDPOINT (--allow-unredacted)")
+        privacy.update(require_certified(src.version, store, action=f"send {src.ref} to {', '.join(remote)}",
+                                         override=allow_unredacted, what=f"seed file {src.ref}"))
 
     fingerprint = _fingerprint(recipe, specs, src, limit)
     previous = store.versions(to)

@@ -204,13 +204,15 @@ def test_datasets_list_and_show(root, sample_logs):
 def test_datasets_export(root, sample_logs, tmp_path):
     ingested(root, sample_logs)
     out = tmp_path / "out.jsonl"
-    r = sluice("datasets", "export", "raw@v1", "--out", out, "--root", root)
+    refused = sluice("datasets", "export", "raw@v1", "--out", out, "--root", root)  # no redaction: no exit
+    assert refused.exit_code != 0 and "no PII redaction ran on raw@v1" in refused.stderr and not out.exists()
+    r = sluice("datasets", "export", "raw@v1", "--out", out, "--root", root, "--allow-unredacted")
     assert r.exit_code == 0, r.stderr
     lines = out.read_text().splitlines()
     assert len(lines) == 591
     assert all("messages" in json.loads(line) for line in lines[:5])
     res = sluice("datasets", "export", "raw", "--out", tmp_path / "q.jsonl", "--part", "quarantine", "--root", root,
-                 "--json")
+                 "--json", "--allow-unredacted")
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["rows"] == 9
 

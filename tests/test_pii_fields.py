@@ -59,7 +59,8 @@ def test_pii_in_every_field_is_gone_and_structure_kept():
     assert json.loads(row["messages"][1]["tool_calls"][0]["function"]["arguments"])["filters"]["phone"].startswith("<")
     meta = json.loads(row["metadata"])
     assert meta["app"] == "support-bot" and set(meta["user"]) == {"email", "contacts"}
-    assert info["fields"] == ["content", "tool_results", "name", "tool_calls", "extra", "tools", "feedback", "metadata"]
+    assert info["fields"] == ["content", "tool_results", "name", "tool_calls", "extra", "tools", "feedback", "metadata",
+                              "source"]
 
 
 def test_opting_out_is_explicit_and_recorded():

@@ -116,13 +116,14 @@ def test_cli_scan_exit_code(store, raw):
 
     from sluice.cli import app
 
-    res = CliRunner().invoke(app, ["pii", "scan", "raw@latest", "--root", str(store.root), "--json"])
+    res = CliRunner().invoke(app, ["pii", "scan", "raw@latest", "--root", str(store.root), "--json",
+                                   "--detector", "redactor"])
     assert res.exit_code == 1
     report = json.loads(res.stdout)
-    assert report["findings"] > 0 and report["engine"]["engine"] == "ner"  # the strongest engine installed
+    assert report["findings"] > 0 and report["engines"]["redactor"]["engine"] == "ner"  # the strongest installed
     assert SECRET not in res.stdout
     res = CliRunner().invoke(app, ["pii", "scan", "raw@latest", "--root", str(store.root), "--max-findings", "100000",
-                                   "--nlp", "blank", "--limit", "20"])
+                                   "--nlp", "blank", "--limit", "20", "--detector", "redactor"])
     assert res.exit_code == 0 and "pattern-only" in res.output
 
 

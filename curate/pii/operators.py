@@ -4,13 +4,19 @@ replacement in every turn and field of that conversation.
 Operators (per entity type, ``operators: {PERSON: surrogate, CREDIT_CARD: mask, …}``):
 
 * ``placeholder`` — ``<PERSON_1>``; numbered per conversation in order of first appearance,
-  the same value (case- and space-insensitive) always gets the same number.
+  the same value (case- and space-insensitive) always gets the same number. With dataset-wide
+  pseudonyms (``Redactor(..., dataset=True)``) the number is keyed instead — ``<PERSON_48213907>``,
+  eight digits of HMAC(key, type + value) — so a value gets the same placeholder in every
+  conversation of the dataset (and of any dataset redacted with the same key).
 * ``surrogate`` — a realistic Faker value of the same kind. Consistent within a conversation;
   with a key (``key_env``) it is derived from HMAC(key, value), so it is consistent across the
   dataset too. Without a key, surrogates are drawn from a random per-process seed.
 * ``mask`` — every character but separators becomes ``*`` (``mask_keep_last`` keeps a suffix).
 * ``hash`` — ``<EMAIL_ADDRESS:3f9a…>``: HMAC-SHA256 of the value with the key from the env var.
 * ``drop`` — placeholder in the text, and the row is dropped by ``pii_filter`` (``pii_high_risk``).
+
+An integer that is PII (a phone number stored as a JSON number) gets ``number()``: an integer of
+the same length, keyed like a surrogate, so the value keeps its JSON type.
 
 ``apply(text, findings)`` resolves overlapping findings first (a run of overlapping spans becomes
 one span, typed by its highest-scoring finding), then replaces right to left, so offsets — code
@@ -60,8 +66,10 @@ class Redactor:
     """Replacements for one conversation (see module doc)."""
 
     def __init__(self, operators: dict[str, Operator], default: Operator = "placeholder", key: bytes | None = None,
-                 mask_keep_last: int = 0):
-        self.operators, self.default, self.key, self.keep = operators, default, key, mask_keep_last
+                 mask_keep_last: int = 0, dataset: bool = False):
+        if dataset and key is None:
+            raise ValueError("dataset-wide pseudonyms need a key")
+        self.operators, self.default, self.key, self.keep, self.dataset = operators, default, key, mask_keep_last, dataset
         self.memo: dict[tuple[str, str], str] = {}
         self.numbers: dict[str, int] = {}
         self.originals: dict[str, str] = {}  # value as written → its replacement (for the sweep)
@@ -85,7 +93,9 @@ class Redactor:
         if op != "mask" and memo_key in self.memo:
             self.originals.setdefault(value, self.memo[memo_key])
             return self.memo[memo_key]
-        if op in ("placeholder", "drop"):
+        if op in ("placeholder", "drop") and self.dataset:
+            out = f"<{entity}_{int(self.digest(entity, memo_key[1])[:12], 16) % 10**8:08d}>"
+        elif op in ("placeholder", "drop"):
             self.numbers[entity] = self.numbers.get(entity, 0) + 1
             out = f"<{entity}_{self.numbers[entity]}>"
         elif op == "mask":
@@ -98,6 +108,16 @@ class Redactor:
         self.memo[memo_key] = out
         self.originals.setdefault(value, out)
         return out
+
+    def number(self, value: int) -> int:
+        """An integer of the same length (and sign) standing for ``value``, keyed like a surrogate."""
+        digits = len(str(abs(value)))
+        seed = self.digest("NUMBER", str(value)) if self.key else hashlib.sha256(_SEED_SALT + str(value).encode()).hexdigest()
+        low = 10 ** (digits - 1)
+        out = low + int(seed[:24], 16) % (9 * low)
+        if out == abs(value):
+            out = low + (out - low + 1) % (9 * low)
+        return -out if value < 0 else out
 
     def digest(self, entity: str, norm: str) -> str:
         if self.key is None:

@@ -35,8 +35,10 @@ the participant, is PERSON as a whole unless ``participant_names: false``)
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from typing import Literal
 
 import polars as pl
 from pydantic import Field
@@ -68,7 +70,7 @@ class PiiDetect(Scorer):
     reads = ("messages",)
     adds = ("pii_findings", "pii_error", "pii_digest")
     requires = REQUIRES
-    version = 5  # 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
+    version = 6  # 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
 
     def setup(self) -> None:
         from .detector import Detector
@@ -81,8 +83,10 @@ class PiiDetect(Scorer):
             self.setup()
         skip = tuple(self.config.skip_fields)
         covered = [g for g in fields.GROUPS if g not in skip]
+        c = self.config
         return {**self.detector.info.as_dict(), **stage_identity(self), "fields": covered, "skipped_fields": list(skip),
-                "participant_names": self.config.participant_names}
+                "participant_names": c.participant_names, "score_threshold": c.score_threshold,
+                "allow_list": len(c.allow_list), "custom_recognizers": [r.entity for r in c.recognizers]}
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         if getattr(self, "detector", None) is None:
@@ -123,20 +127,29 @@ class RedactConfig(StageConfig):
     min_score: float = Field(0.0, ge=0, le=1, description="ignore findings scored below this")
     sweep: bool = Field(True, description="also replace further verbatim occurrences of a found value in the "
                                           "conversation (values of 4+ characters)")
+    numbers: Literal["surrogate", "drop"] = Field(
+        "surrogate", description="a JSON integer found to be PII: an integer surrogate of the same length (keyed "
+                                 "like hash), or drop its key; a value never changes type")
+    pseudonyms: Literal["conversation", "dataset"] = Field(
+        "conversation", description="conversation: <PERSON_1>, numbered per conversation (nothing links two rows); "
+                                    "dataset: the same value gets the same placeholder/surrogate in every row "
+                                    "(keyed hash: $key_env, else the store's salt file, never in the data)")
+    salt_file: str | None = Field(None, description="salt for dataset-wide pseudonyms when $key_env is unset "
+                                                    "[default: <store root>/.secrets/pii_salt, created once]")
 
 
 class RedactPii(Transform):
     name = "redact_pii"
     Config = RedactConfig
     reads = ("messages", "pii_findings", "pii_error", "pii_digest")
-    rewrites = ("messages", "tools", "feedback", "metadata")
+    rewrites = ("messages", "tools", "feedback", "metadata", "source", "source_id")
     requires = REQUIRES
-    version = 3  # 3: tool schemas and schema-constrained call arguments kept; typed surrogates (tools.py)
+    version = 4  # 4: source, source_id and JSON keys; integers stay integers; tool schemas and schema-constrained call arguments kept, typed surrogates (tools.py)
 
     def describe(self) -> dict:
         """What the privacy guard certifies from the manifest (sluice.privacy.redaction_of)."""
         return {**stage_identity(self), "operators": dict(self.config.operators), "default": self.config.default,
-                "min_score": self.config.min_score}
+                "min_score": self.config.min_score, "numbers": self.config.numbers}
 
     def setup(self) -> None:
         key = os.environ.get(self.config.key_env)
@@ -144,33 +157,41 @@ class RedactPii(Transform):
         if needs_key and not key:
             raise RecipeError(f"the hash operator needs a key in ${self.config.key_env}",
                               hint=f"export {self.config.key_env}=<a long random secret> (keep it out of the recipe)")
-        self.key = key.encode() if key else None
+        if not key and self.config.pseudonyms == "dataset":
+            key = store_salt(self.config.salt_file)
+        self.key = key.encode() if isinstance(key, str) else key
+
+    def fingerprint(self, upstream: str) -> str:
+        """The key (or salt) is part of what the output depends on: a new one is a new checkpoint.
+        Only a one-way id of it enters the fingerprint."""
+        if not hasattr(self, "key"):
+            self.setup()
+        key_id = hashlib.sha256(b"sluice-key-id\x00" + self.key).hexdigest()[:16] if self.key else None
+        return super().fingerprint(f"{upstream}|key={key_id}")
 
     def transform(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "key"):
             self.setup()
         cols = [c for c in (*fields.TEXT_COLUMNS, "pii_findings", "pii_error", "pii_digest") if c in batch.columns]
-        out_m, out_t, out_f, out_meta, err, kind = [], [], [], [], [], []
+        out = {c: [] for c in self.rewrites}
+        err, kind = [], []
         for row in batch.select(cols).iter_rows(named=True):
             try:
-                m, t, f, meta = self.redact_row(row)
-                out_m.append(m), out_t.append(t), out_f.append(f), out_meta.append(meta)
+                new = self.redact_row(row)
                 err.append(None), kind.append(None)
-            except _Reject as e:
-                out_m.append([]), out_t.append(None), out_f.append(None), out_meta.append(None)
-                err.append(e.args[0]), kind.append(e.kind)
             except Exception as e:  # fail closed; the message names the error class only, never text
-                out_m.append([]), out_t.append(None), out_f.append(None), out_meta.append(None)
-                err.append(f"redaction failed ({type(e).__name__})"), kind.append("pii_redact_failed")
+                new = {"messages": [], "source": ""}
+                reject = isinstance(e, _Reject)
+                err.append(e.args[0] if reject else f"redaction failed ({type(e).__name__})")
+                kind.append(e.kind if reject else "pii_redact_failed")
+            for c in self.rewrites:
+                out[c].append(new.get(c))
         s = batch.schema
         return pl.DataFrame({
-            "messages": pl.Series(out_m, dtype=s["messages"]),
-            "tools": pl.Series(out_t, dtype=pl.String),
-            "feedback": pl.Series(out_f, dtype=s["feedback"]) if "feedback" in s else pl.Series(out_f),
-            "metadata": pl.Series(out_meta, dtype=pl.String),
+            **{c: pl.Series(out[c], dtype=s[c] if c in s else pl.String) for c in self.rewrites},
             "_error": pl.Series(err, dtype=pl.String), "_error_kind": pl.Series(kind, dtype=pl.String)})
 
-    def redact_row(self, row: dict) -> tuple[list, str | None, dict | None, str | None]:
+    def redact_row(self, row: dict) -> dict:
         if row.get("pii_error") or row.get("pii_findings") is None:
             raise _Reject(f"PII detection failed ({row.get('pii_error') or 'no findings'})", "pii_detect_failed")
         if fields.digest(row) != row.get("pii_digest"):
@@ -181,7 +202,7 @@ class RedactPii(Transform):
             if f["score"] >= c.min_score:
                 by_field.setdefault(f["field"], []).append((f["start"], f["end"], f["entity"], f["score"]))
         items = fields.texts(row)
-        redactor = Redactor(c.operators, c.default, self.key, c.mask_keep_last)
+        redactor = Redactor(c.operators, c.default, self.key, c.mask_keep_last, dataset=c.pseudonyms == "dataset")
         new: dict[str, str] = {}
         for key, _, text in items:
             spans = by_field.pop(key, None)
@@ -194,7 +215,8 @@ class RedactPii(Transform):
         if c.sweep and redactor.memo:
             self._sweep(items, new, redactor)
         tool_structure.conform(row, new, {k: t for k, _, t in items})  # typed surrogates; calls stay valid
-        return fields.rebuild(row, new)
+        number = redactor.number if c.numbers == "surrogate" else (lambda value: None)
+        return fields.rebuild(row, new, number)
 
     @staticmethod
     def _sweep(items, new: dict[str, str], redactor: Redactor) -> None:
@@ -208,6 +230,33 @@ class RedactPii(Transform):
             swept = rx.sub(lambda mt: lookup.get(mt.group().casefold(), mt.group()), current)
             if swept != current:
                 new[key] = swept
+
+
+def store_salt(path: str | None = None) -> bytes:
+    """The salt of dataset-wide pseudonyms: a random secret kept in the store, outside every version
+    (``<root>/.secrets/pii_salt``, mode 0600), created once; every worker reads the same one."""
+    from pathlib import Path
+
+    from sluice.store import default_root
+
+    file = Path(path) if path else default_root() / ".secrets" / "pii_salt"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    if not file.exists():  # written whole, then linked into place: a reader never sees half a salt
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.{os.urandom(4).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32).hex().encode())
+        try:
+            os.link(tmp, file)
+        except FileExistsError:
+            pass  # another worker won the race: its salt is the salt
+        finally:
+            tmp.unlink()
+    salt = file.read_bytes().strip()
+    if len(salt) < 32:
+        raise RecipeError(f"the pseudonym salt in {file} is too short or half-written",
+                          hint="delete it to create a new one (pseudonyms then change), or set $SLUICE_PII_KEY")
+    return salt
 
 
 def stage_identity(stage) -> dict:

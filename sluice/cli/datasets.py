@@ -112,19 +112,27 @@ def export(
     plain: Annotated[bool, typer.Option("--plain", help="leave out sluice lineage and message extras")] = False,
     force: Annotated[bool, typer.Option("--force", help="write into an existing device, FIFO or socket, or through "
                                                         "a symlink (the link is kept)")] = False,
+    allow_unredacted: Annotated[bool, typer.Option(
+        "--allow-unredacted", help="export data whose privacy certificate is not strong (none or weak; reported)")] = False,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Export a version to JSONL (round-trips through `sluice ingest`)."""
+    """Export a version to JSONL (round-trips through `sluice ingest`). Only strongly redacted data
+    leaves without --allow-unredacted (see `sluice datasets show`, section Personal data)."""
     from sluice.errors import SluiceError
+    from sluice.export import certify_export
     from sluice.export import export as run_export
 
     if out == "-" and as_json:
         raise SluiceError("--json and --out - both write to standard output", hint="drop one of them")
-    v = store(root).resolve(ref)
+    st = store(root)
+    v = st.resolve(ref)
+    privacy = certify_export(v, st, part=part, override=allow_unredacted)
     n = run_export(v, fmt, out, part=part, plain=plain, force=force)
     if as_json:
-        emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part})
+        emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part, "privacy": privacy})
     else:
+        if privacy.get("warning"):
+            console.print(f"[bold yellow]warning:[/] {escape(privacy['warning'])}", highlight=False)
         where = "standard output" if out == "-" else out
         console.print(escape(f"wrote {n:,} rows of {v.ref} ({part}) as {fmt} → {where}"), highlight=False)

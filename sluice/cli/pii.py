@@ -1,4 +1,4 @@
-"""`sluice pii …`: leak scan, counts of findings, and what the engine detects."""
+"""`sluice pii …`: leak scan (a second opinion), the engine in use, evaluation, the review loop."""
 
 from __future__ import annotations
 
@@ -27,35 +27,56 @@ def _config(nlp: str, entities: list[str] | None):
 def scan(
     ref: Annotated[str, typer.Argument(help="dataset version to scan, e.g. curated@latest")],
     max_findings: Annotated[int, typer.Option("--max-findings", help="exit 1 when more findings than this")] = 0,
-    min_score: Annotated[float, typer.Option("--min-score", help="count findings scored at least this")] = 0.5,
-    nlp: Annotated[str, typer.Option("--nlp", help=NLP_HELP)] = "auto",
-    entity: Annotated[list[str] | None, typer.Option("--entity", help="entity types to look for (repeatable)")] = None,
+    detector: Annotated[str, typer.Option(
+        "--detector", help="second (a detector that shares no model with the redactor) | redactor (the "
+                           "redaction engine again) | both")] = "second",
+    min_score: Annotated[float, typer.Option("--min-score", help="redactor: count findings scored at least this")] = 0.5,
+    nlp: Annotated[str, typer.Option("--nlp", help=f"redactor: {NLP_HELP}")] = "auto",
+    entity: Annotated[list[str] | None, typer.Option("--entity", help="redactor: entity types (repeatable)")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="scan at most this many rows")] = None,
+    show: Annotated[int, typer.Option("--show", help="findings listed (row id, field, offsets, masked shape)")] = 20,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Re-analyze REF and report residual findings per type: a leak check for any output."""
+    """Look for PII left in REF with a second opinion: every field redaction covers (keys and source
+    too); each finding with its row id, field and offsets, the value masked. A leak check for any output."""
+    from sluice.curate.pii.scan import DETECTORS
     from sluice.curate.pii.scan import scan as run_scan
+    from sluice.errors import InputError
 
-    report = run_scan(store(root), ref, _config(nlp, entity), min_score=min_score, limit=limit)
+    if detector not in DETECTORS:
+        raise InputError(f"--detector {detector!r} is not one of {', '.join(DETECTORS)}")
+    report = run_scan(store(root), ref, _config(nlp, entity), min_score=min_score, limit=limit, detector=detector)
     report["threshold"] = max_findings
     report["passed"] = report["findings"] <= max_findings
     if as_json:
         emit_json(report)
     else:
-        if report["engine"]["person_detection"] != "ner":
+        red = report["engines"].get("redactor")
+        if red and red["person_detection"] != "ner":
             console.print(PERSON_WARNING)
         from rich.table import Table
 
-        table = Table(title=f"residual PII in {escape(report['ref'])}: {report['rows']:,} rows, "
-                            f"{report['texts']:,} texts", title_justify="left")
-        table.add_column("entity")
-        table.add_column("findings", justify="right")
-        for name, n in report["by_entity"].items():
-            table.add_row(escape(name), f"{n:,}")
+        table = Table(title=f"residual PII in {escape(report['ref'])} ({escape(detector)} opinion): "
+                            f"{report['rows']:,} rows, {report['texts']:,} texts", title_justify="left")
+        for col in ("entity", "findings", "rule", "findings ", "field group", "findings  "):
+            table.add_column(col, justify="right" if col.startswith("findings") else "left")
+        cols = [list(report[k].items()) for k in ("by_entity", "by_rule", "by_field")]
+        for i in range(max(map(len, cols), default=0)):
+            cells = []
+            for c in cols:
+                cells += [escape(str(c[i][0])), f"{c[i][1]:,}"] if i < len(c) else ["", ""]
+            table.add_row(*cells)
         console.print(table)
+        for f in report["listed"][:show]:
+            console.print(f"  row {escape(str(f['row']))}  field {escape(f['field'])}  [{f['start']}:{f['end']}]  "
+                          f"{f['entity']} ({f['rule']})  {escape(f['shape'])}", highlight=False)
+        if report["findings"] > min(show, len(report["listed"])):
+            console.print(f"  … {report['findings'] - min(show, len(report['listed'])):,} more (--show N, --json)",
+                          highlight=False)
         verdict = "[green]pass[/]" if report["passed"] else "[bold red]FAIL[/]"
-        console.print(f"{verdict}: {report['findings']:,} findings (threshold {max_findings:,})", highlight=False)
+        console.print(f"{verdict}: {report['findings']:,} findings in {report['rows_with_findings']:,} rows "
+                      f"(threshold {max_findings:,})", highlight=False)
     if not report["passed"]:
         raise typer.Exit(1)
 
@@ -118,3 +139,72 @@ def eval_(
     console.print(f"surviving verbatim: pattern types {fmt(report['pattern_types']['surviving'])}, "
                   f"names/addresses/places/organisations/patterns {fmt(report['overall']['surviving'])}; "
                   f"{report['findings_outside_gold']:,} findings outside any gold span", highlight=False)
+
+
+review = typer.Typer(help="A human loop for missed PII: an Argilla 'PII review' dataset and the labelled set "
+                          "it gives back.", no_args_is_help=True)
+app.add_typer(review, name="review")
+
+
+@review.command("push")
+@handle_errors
+def review_push(
+    ref: Annotated[str, typer.Argument(help="redacted dataset version, e.g. curated@latest")],
+    dataset: Annotated[str, typer.Option("--dataset", help="Argilla dataset name")],
+    n: Annotated[int | None, typer.Option("--n", help="rows to sample (all their texts are sent)")] = 50,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    strategy: Annotated[str, typer.Option("--strategy", help="scan (rows the second opinion flags first) | "
+                                                             "random")] = "scan",
+    workspace: Annotated[str | None, typer.Option("--workspace")] = None,
+    allow_unredacted: Annotated[bool, typer.Option(
+        "--allow-unredacted", help="push data whose privacy certificate is not strong (recorded)")] = False,
+    root: RootOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send redacted texts to Argilla for annotators to mark what redaction missed."""
+    from dataclasses import asdict
+
+    from sluice.labeling.pii_review import push_review
+
+    res = push_review(ref, dataset, store=store(root), n=n, seed=seed, strategy=strategy, workspace=workspace,
+                      allow_unredacted=allow_unredacted)
+    if as_json:
+        emit_json(asdict(res))
+        return
+    if res.privacy.get("warning"):
+        console.print(f"[bold yellow]warning:[/] {escape(res.privacy['warning'])}", highlight=False)
+    console.print(escape(f"pushed {res.records:,} texts of {res.rows:,} rows of {res.ref} to {res.dataset!r} "
+                         f"({res.suggested:,} with pre-filled spans from the second opinion)"), highlight=False)
+
+
+@review.command("pull")
+@handle_errors
+def review_pull(
+    dataset: Annotated[str, typer.Argument(help="the Argilla PII review dataset")],
+    out: Annotated[str, typer.Option("--out", help="labelled JSONL for `sluice pii eval` (pii_dev format)")],
+    recipe: Annotated[str | None, typer.Option("--recipe", help="add the missed values to this recipe's "
+                                                                "pii_detect deny-lists …")] = None,
+    recipe_out: Annotated[str | None, typer.Option("--recipe-out", help="… written here (the original is kept)")] = None,
+    workspace: Annotated[str | None, typer.Option("--workspace")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read the annotators' spans into a labelled set (and, optionally, recipe deny-lists)."""
+    from dataclasses import asdict
+
+    from sluice.errors import InputError
+    from sluice.labeling.pii_review import deny_list_recipe, pull_review
+
+    if (recipe is None) != (recipe_out is None):
+        raise InputError("--recipe and --recipe-out go together", hint="--recipe pii.yaml --recipe-out pii-reviewed.yaml")
+    res = pull_review(dataset, out, workspace=workspace)
+    report = asdict(res)
+    if recipe:
+        report["deny_list"] = deny_list_recipe(out, recipe, recipe_out)
+    if as_json:
+        emit_json(report)
+        return
+    console.print(escape(f"{res.written:,} labelled texts of {res.records:,} records → {res.out}; spans "
+                         f"{res.spans or 'none'}; {res.counts}"), highlight=False)
+    console.print("[yellow]the labelled file holds the missed values themselves: keep it on this machine[/]")
+    if recipe:
+        console.print(escape(f"deny-lists added to {recipe_out}: {report['deny_list']['added']}"), highlight=False)
