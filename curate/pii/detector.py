@@ -80,6 +80,52 @@ JSON XML URL HTTP HTTPS PDF CSV Java JavaScript TypeScript Python Blockchain COV
 Saturn Neptune Uranus Pluto""".split()) | {"Machine Learning", "Artificial Intelligence", "Deep Learning",
                                            "Natural Language Processing", "the Milky Way", "Milky Way", "the Moon"}
 NER_TYPES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP"})
+# Technical vocabulary that NER tags as a person, place or organisation in software talk ("connect
+# to PostgreSQL" → LOCATION): languages, frameworks, databases, tools and platforms (a general list,
+# not read off any test set). Exact words, case-sensitive; a person cue before them keeps the finding.
+TECH_WORDS = frozenset("""Python Java JavaScript TypeScript Rust Go Golang Rails Perl PHP Swift Kotlin Scala Haskell
+Elixir Erlang Clojure Lua Dart Flutter Bash Zsh PowerShell Shell Fortran COBOL MATLAB Django Flask FastAPI
+Starlette Pydantic SQLAlchemy Alembic Celery React Redux Angular Vue Svelte Next.js Node Node.js Deno Express Spring
+Hibernate Laravel Symfony NumPy Pandas SciPy Matplotlib PyTorch TensorFlow Keras Jupyter Spark Hadoop Kafka Airflow
+PostgreSQL Postgres MySQL MariaDB SQLite MongoDB Redis Elasticsearch Cassandra DynamoDB Snowflake BigQuery Oracle
+Docker Kubernetes Helm Terraform Ansible Jenkins Nginx Git GitHub GitLab Bitbucket npm pip Conda Homebrew Linux
+Ubuntu Debian Fedora CentOS macOS Windows Android iOS AWS Azure GCP Lambda Heroku Vercel Netlify Cloudflare Slack
+Jira Confluence Trello Notion Figma Excel Word PowerPoint Outlook Chrome Firefox Safari Edge VSCode Vim Emacs
+IntelliJ Xcode Gradle Maven Webpack Vite Babel ESLint Prettier Pytest JUnit Selenium Playwright Stripe PayPal
+Shopify WordPress OAuth JWT GraphQL REST gRPC WebSocket YAML TOML Markdown LaTeX Regex""".split())
+# Labels of user interfaces ("go to Account Settings, then Subscriptions"): a finding made only of
+# these words is no entity.
+UI_WORDS = frozenset("""account settings setting subscriptions subscription billing dashboard profile preferences
+notifications privacy security home orders order history payments payment methods method cart checkout help
+support center inbox messages sign log in out up login logout password reset plan plans my wallet""".split())
+# Greetings and openers that NER takes for a place or a name at the start of a prompt, by language.
+OPENERS = frozenset("""hola buenos buenas días tardes noches bonjour bonsoir salut coucou hallo guten tag morgen abend
+servus moin ciao buongiorno buonasera olá oi привет здравствуйте добрый день hello hi hey dear gracias merci danke
+por favor bitte""".split())
+PERSON_CUE = regex.compile(r"(?i:\b(?:mr|mrs|ms|dr|prof|miss|herr|frau|señor|señora|monsieur|madame|"
+                           r"my name is|name:|called|named|signed)\.?)[ ]+$")
+CAMEL = regex.compile(r"^(?!(?:Mc|Mac|Di|De|Da|Du|Le|La|Van|Von|O'|D')\p{Lu})\p{L}*\p{Ll}\p{Lu}\p{L}*$")
+ERROR_NAME = regex.compile(r"^[A-Z][A-Za-z]*(?:Error|Exception|Warning|Fault|Interrupt)$")
+
+
+def technical(value: str) -> bool:
+    """A product, library, error name or UI label, not a person, place or organisation: every word
+    is technical vocabulary, a CamelCase identifier (``SQLAlchemy``, not ``McDonald``), an error
+    name (``IndexError``), or every word is an interface label ("Account Settings")."""
+    words = value.split()
+    if not words:
+        return False
+    if all(w in TECH_WORDS or CAMEL.match(w) or ERROR_NAME.match(w) for w in words):
+        return True
+    return all(w.lower() in UI_WORDS for w in words) and value[0].isupper()
+
+
+def opener(text: str, result) -> bool:
+    """A greeting at the start of a text or line ("Buenos días", "Привет") taken for an entity."""
+    value = text[result.start:result.end].strip(" ,!.¡")
+    before = text[:result.start].rstrip(" ¡¿\"'")
+    return (not before or before[-1] in "\n.!?") and all(w.lower() in OPENERS for w in value.split()) \
+        and bool(value)
 
 
 EN_WORDS = frozenset("the and is are you your to of for in on with this that it have my please can what".split())
@@ -120,6 +166,9 @@ def plausible(text: str, result) -> bool:
         return False  # ORD-069306, sess_7cf0123456c30: digits of an identifier
     value = text[result.start:result.end].strip()
     if result.entity_type in NER_TYPES and value in NOT_AN_ENTITY:
+        return False
+    if result.entity_type in NER_TYPES and (technical(value) or opener(text, result)) \
+            and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
         return False
     return not (result.entity_type == "PERSON" and value.lower() in NOT_A_NAME)
 
