@@ -24,6 +24,7 @@ finding:
 
 from __future__ import annotations
 
+import functools
 import re
 
 import regex
@@ -149,13 +150,55 @@ def _ascii_alnum(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()  # CJK text touches numbers without a space
 
 
-def plausible(text: str, result) -> bool:
+def ner_noise(text: str, result, value: str) -> bool:
+    """What a NER model tags in text that is not English and is no name, place or organisation
+    (structural, in any language): a form label before its colon ("Provincia:", "Apellidos:"); a
+    word with no capital (names and places are capitalised in these languages); one capitalised
+    word opening a sentence that no name list knows ("Antecedentes", "También"); an organisation
+    that is a short acronym ("NHC", "CP": clinical and form abbreviations); a run with a lower-case
+    word that is no particle ("Personen eingefunden hatten"); one word with a German common-noun
+    ending that no name list knows ("Versammlung")."""
+    words = value.split()
+    if not words:
+        return False
+    after = text[result.end:result.end + 3].lstrip(" ")
+    before = text[:result.start].rstrip(" \t")
+    line_start = not before or before[-1] == "\n"
+    if after.startswith(":") and (line_start or before[-1] in ".;,"):
+        return True
+    if not any(ch.isupper() for ch in value):
+        return True
+    if len(words) == 1 and (not before or before[-1] in "\n.!?:") and value.lower() not in name_set():
+        return True
+    if len(words) > 1 and any(w[0].islower() and w.lower() not in PARTICLES for w in words[1:]):
+        return True  # "Personen eingefunden hatten": a name's inner words are capitalised or particles
+    if len(words) == 1 and GERMAN_NOUN.search(value) and value.lower() not in name_set():
+        return True  # "Versammlung", "Gedankenaustausch": German common nouns, capitalised as all nouns are
+    return result.entity_type == "ORGANIZATION" and len(words) == 1 and len(value) <= 4 and value.isupper()
+
+
+PARTICLES = frozenset("von van de der den del della di da du la le las los zu zum zur y e et und and of ten ter "
+                      "bin al el".split())
+# endings of German (and Dutch) common nouns that names rarely have: -ung, -heit, -keit, -schaft, …
+GERMAN_NOUN = regex.compile(r"(?:ung|ungen|heit|keit|schaft|nisse?|tät|ion|ionen|chen|lein|ismus|ment|tausch|"
+                            r"sammlung|stände|gäste|tage|tagen|zeit)$")
+
+
+@functools.lru_cache(maxsize=1)
+def name_set() -> frozenset:
+    from .recognizers import name_lists
+
+    first, last = name_lists()
+    return first | last
+
+
+def plausible(text: str, result, lang: str | None = None) -> bool:
     """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
     ``#``) or inside a token are an identifier, not a phone or bank number; a greeting or pronoun
     is no PERSON, nor is an instruction verb ("Convert …"); "AI", "GPT", "Earth" and the like are no
     place, organisation or person (``NOT_AN_ENTITY``); a finding inside a placeholder that redaction wrote (``<PERSON_1>``) is no new
-    PII. (English NER on a text clearly in another language answers nothing at all: see
-    ``engine._english_only``.)"""
+    PII; in text of another language (``lang``), NER's ``ner_noise`` is dropped. (NER on a text of a
+    language no model covers answers nothing at all: see ``engine._covered_only``.)"""
     if "<" in text and any(m.start() <= result.start and result.end <= m.end() + 1
                            for m in PLACEHOLDER.finditer(text, max(0, result.start - 40), result.end + 40)):
         return False
@@ -169,6 +212,9 @@ def plausible(text: str, result) -> bool:
         return False
     if result.entity_type in NER_TYPES and (technical(value) or opener(text, result)) \
             and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
+        return False
+    if lang not in (None, "en") and result.entity_type in NER_TYPES and ner_noise(text, result, value) \
+            and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer":
         return False
     return not (result.entity_type == "PERSON" and value.lower() in NOT_A_NAME)
 
@@ -287,7 +333,13 @@ class Detector:
 
     def findings(self, texts: list[str]) -> list[list]:
         """What sluice acts on: Presidio's findings (``analyze_many``) that pass ``plausible``."""
-        return [[r for r in rs if plausible(t, r)] for t, rs in zip(texts, self.analyze_many(texts))]
+        from .nlp import text_language
+
+        out = []
+        for t, rs in zip(texts, self.analyze_many(texts)):
+            lang = text_language(t) if rs else None
+            out.append([r for r in rs if plausible(t, r, lang)])
+        return out
 
     def analyze_many(self, texts: list[str]) -> list[list]:
         """Findings per text. With NER, spaCy runs once per distinct new text, batched (``nlp.pipe``)."""
