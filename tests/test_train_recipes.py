@@ -120,7 +120,9 @@ def test_promote_writes_a_signed_record_and_a_tampered_adapter_fails_to_verify(s
     from sluice.train.registry import SignatureError
 
     adapter = tmp_path / "candidate"
-    shutil.copytree(sft_run.output_dir, adapter, ignore=shutil.ignore_patterns("checkpoints"))
+    shutil.copytree(sft_run.output_dir, adapter, ignore=shutil.ignore_patterns("checkpoints", "eval_*"))
+    info = json.loads((adapter / "sluice_train.json").read_text())
+    (adapter / "sluice_train.json").write_text(json.dumps({**info, "eval": None}))  # a fresh candidate
     runner, root = CliRunner(), ["--root", str(tstore.root)]
     r = runner.invoke(app, ["models", "promote", "--adapter", str(adapter), *root])
     assert r.exit_code != 0 and "no gate result" in r.output  # only a gate pass on these bytes promotes
