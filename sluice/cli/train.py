@@ -202,7 +202,8 @@ def eval_(
         console.print(table)
         for reason in decision["reasons"]:
             console.print(f"  • {escape(reason)}", highlight=False)
-        verdict = "[bold green]gate passed[/]: promote" if decision["passed"] else "[bold red]gate failed[/]: do not promote"
+        verdict = ("[bold green]gate passed[/]: promote (`sluice models promote --adapter DIR`)" if decision["passed"]
+                   else "[bold red]FAIL:[/] gate failed, do not promote (every reason above; kept in eval_history.jsonl)")
         console.print(verdict)
     if not decision["passed"]:
         raise typer.Exit(1)
