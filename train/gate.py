@@ -237,6 +237,9 @@ def resolve_incumbent(store, folder: Path, info: dict, explicit: str | None = No
     name = R.lineage_of(info, lineage)
     promoted = R.current(store, name, exclude_sha256=R.adapter_hash(folder))
     if promoted is not None:
+        if not Path(promoted["adapter"]).is_dir():
+            raise DataError(f"the promoted adapter of lineage {name!r} ({promoted['adapter']}) is gone",
+                            hint="restore it, roll back with `sluice models rollback`, or pass --incumbent DIR|base")
         return {"kind": "adapter", "path": promoted["adapter"], "adapter_sha256": promoted["adapter_sha256"],
                 "why": f"promoted in lineage {name!r}"}
     init = (info.get("config") or {}).get("init_adapter")
