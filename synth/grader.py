@@ -9,11 +9,14 @@ lineage holds a ``strong`` privacy certificate (``sluice.privacy.require_certifi
 file without lineage, unless explicitly overridden.
 
 A reply that does not parse is an error, counted and reported by reason
-(``judge_unparseable``, or ``generation_failed`` with its cause) — never a score. Scores are
+(``judge_unparseable``; a request that failed — an HTTP error status, a connection error — is a
+``transport_error`` with its cause, never a parse failure) — never a score. Scores are
 ``(result - 1) / 4`` in 0-1.
 
 Calibration compares the judge with human labels on the same items: exact agreement and
 Cohen's kappa, with a warning when the judge disagrees on more than ``MAX_DISAGREEMENT`` of them.
+It reports the parsed fraction and refuses to report agreement at all when fewer than
+``MIN_PARSED_ITEMS`` judgments (or under ``MIN_PARSED_SHARE`` of the items) parsed.
 Labels are the rubric's 1-5 scale, or pass/fail (true/false; the judge passes at ``PASS_AT``).
 """
 
@@ -31,6 +34,8 @@ from sluice.errors import InputError
 from .llm import GenerationFailed, LLMSpec
 
 MAX_DISAGREEMENT = 0.20  # the seed guides' bar for trusting an LLM judge
+MIN_PARSED_ITEMS = 10  # calibration reports no agreement on fewer parsed judgments than this
+MIN_PARSED_SHARE = 0.9  # ... nor when fewer than this share of the labelled items parsed
 PASS_AT = 4  # a judgment of 4 or 5 is a pass when labels are pass/fail
 RUBRICS = ("helpfulness", "harmlessness", "honesty", "factual-validity", "reasoning")  # PrometheusEval's
 
@@ -92,8 +97,8 @@ async def _judge_all(task, items, backend) -> Judgments:
     async def one(item):
         try:
             reply = await backend.chat(task.format_input(item))
-        except GenerationFailed as e:
-            return e.reason, e.detail
+        except GenerationFailed as e:  # the request itself failed (HTTP status, connection): not a parse failure
+            return ("transport_error" if e.reason == "generation_failed" else e.reason), e.detail
         result = task.format_output(reply, item)["result"]
         return (result, None) if result is not None else ("judge_unparseable", "no '[RESULT] 1-5' in the reply")
 
@@ -156,8 +161,13 @@ def calibrate(labels: list[int | bool], judged: Judgments) -> dict[str, Any]:
     binary = isinstance(labels[0], bool)
     pairs = [(h, (j >= PASS_AT) if binary else j) for h, j in zip(labels, judged.results) if j is not None]
     report: dict[str, Any] = {"items": len(labels), "scale": "pass/fail" if binary else "1-5", **judged.report()}
-    if not pairs:
-        report.update(agreement=None, kappa=None, warning="the judge returned no usable judgment")
+    report["parsed_fraction"] = len(pairs) / len(labels)
+    if len(pairs) < MIN_PARSED_ITEMS or report["parsed_fraction"] < MIN_PARSED_SHARE:
+        causes = ", ".join(f"{n} {why}" for why, n in sorted(judged.errors.items()))
+        report.update(agreement=None, kappa=None, warning=(
+            f"the judge's reply parsed for {len(pairs)} of {len(labels)} labelled items "
+            f"({report['parsed_fraction']:.0%}; failed: {causes or 'none'}); agreement needs at least "
+            f"{MIN_PARSED_ITEMS} parsed items and {MIN_PARSED_SHARE:.0%} of them, so none is reported"))
         return report
     human, machine = [h for h, _ in pairs], [m for _, m in pairs]
     agreement = sum(h == m for h, m in pairs) / len(pairs)

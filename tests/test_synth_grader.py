@@ -17,7 +17,7 @@ import pytest
 from sluice.privacy import NotRedacted
 from sluice.synth.grader import MAX_DISAGREEMENT, calibrate_file, cohen_kappa, judge, load_labels
 from sluice.synth.llm import Backend, LLMSpec, build_backend
-from sluice.train.gate import rouge_l, score
+from sluice.train.gate import rouge_l
 from test_synth_run import ConnectRecorder, _redaction
 from test_synth_serve import server  # noqa: F401 — the real `transformers serve` fixture
 
@@ -91,14 +91,84 @@ def test_cohen_kappa_matches_a_reference_implementation():
 
 def test_failed_judgments_are_left_out_and_reported_never_zero():
     from sluice.synth.grader import Judgments
-    from sluice.train.data import GoldenItem
+    from sluice.train.config import GateRule
+    from sluice.train.gate import decide
 
-    items = [GoldenItem(f"g{i}", [{"role": "user", "content": "q"}], "ref", "all") for i in range(3)]
-    judged = Judgments([5, None, 3])
+    judged = Judgments([5] * 10 + [None, 3])
     judged.errors["judge_unparseable"] += 1
-    out = score(items, ["ref", "x", "y"], judged)
-    assert out["overall"]["judge"] == pytest.approx((1.0 + 0.5) / 2)  # the failed one is not a 0
-    assert out["judge_errors"]["errors"] == {"judge_unparseable": 1} and out["judge_errors"]["judged"] == 2
+    base = Judgments([3] * 12)
+    out = decide({"judge": base.scores}, {"judge": judged.scores}, ["all"] * 12, GateRule(metric="judge"),
+                 {"incumbent": base.report(), "candidate": judged.report()})
+    gain = out["gains"]["judge"]
+    assert gain["n"] == 11 and gain["candidate"] == pytest.approx((10 * 1.0 + 0.5) / 11)  # the failed one: not a 0
+    assert judged.report()["errors"] == {"judge_unparseable": 1} and judged.report()["judged"] == 11
+    assert any("1 candidate judgment(s) failed" in r for r in out["reasons"])
+
+
+class _Endpoint:
+    """A real HTTP server on 127.0.0.1 that answers every chat completion with one fixed reply."""
+
+    def __init__(self, status: int, content: str = ""):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = ({"error": {"message": "prompt too long for this model", "type": "invalid_request_error"}}
+                        if status >= 400 else
+                        {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": content}}],
+                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("status,content,says", [
+    (200, "I would rather not grade this.", "12 judge_unparseable"),
+    (400, "", "12 transport_error"),
+])
+def test_calibration_with_an_unusable_judge_fails_in_one_line(store, status, content, says):
+    """Unparseable replies and an HTTP 400 both refuse calibration (exit 1), each named for what it is."""
+    from typer.testing import CliRunner
+
+    from sluice.cli import app
+
+    endpoint = _Endpoint(status, content)
+    try:
+        r = CliRunner().invoke(app, ["train", "eval", "--calibrate", str(LABELS), "--judge-url", endpoint.url,
+                                     "--judge-model", "m", "--root", str(store.root)])
+    finally:
+        endpoint.close()
+    assert r.exit_code == 1, r.output
+    assert "parsed for 0 of 12 labelled items (0%" in r.stderr and says in r.stderr
+    assert "agreement needs at least 10 parsed items" in r.stderr and "kappa" not in r.output.lower()
+    assert ("transport errors" in r.stderr) == (status == 400) and "Traceback" not in r.output
+
+
+def test_calibration_refuses_agreement_on_too_few_parsed_items():
+    from sluice.synth.grader import Judgments, calibrate
+
+    report = calibrate([5] * 12, Judgments([5] + [None] * 11, errors={"judge_unparseable": 11}))
+    assert report["agreement"] is None and report["kappa"] is None and report["parsed_fraction"] == pytest.approx(1 / 12)
+    assert "parsed for 1 of 12" in report["warning"]
 
 
 def test_judge_refuses_a_remote_endpoint_on_unredacted_data(store, tmp_path, monkeypatch):

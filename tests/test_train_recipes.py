@@ -68,20 +68,26 @@ def test_model_card_records_lineage_and_serving(sft_run, tstore):
 
     assert "`memo@v1`" in card and content_hash(memo)[:16] in card
     assert "golden@v1" in card and sft_run.info["golden"]["content_sha256"][:16] in card
-    for text in ("DoRA", "learning_rate", "train loss", "eval loss", "vllm serve", "--enable-lora", "Not evaluated"):
+    for text in ("DoRA", "learning_rate", "train loss", "eval loss", "Not evaluated"):
         assert text in card
+    # vLLM refuses DoRA adapters: the card says so and serves the merged model instead
+    serve = card.split("## Serve", 1)[1]
+    assert "vLLM cannot serve DoRA" in serve and "sluice train merge" in serve and "--enable-lora --max" not in serve
+    assert "sluice models verify" in serve
 
 
 def test_gate_passes_when_tuned_beats_base(sft_run, tstore):
     from sluice.train.gate import evaluate
 
-    result = evaluate(sft_run.output_dir, "golden@v1", tstore, max_new_tokens=12)
-    assert result["tuned"]["overall"]["exact_match"] == 1.0
-    assert result["base"]["overall"]["exact_match"] == 0.0
-    assert set(result["tuned"]["by_category"]) == {"math", "chat"}
+    result = evaluate(sft_run.output_dir, "golden@v1", tstore, max_new_tokens=12, metrics=["exact_match"])
+    gains = result["decision"]["gains"]
+    assert result["incumbent"]["kind"] == "base"
+    assert gains["exact_match"]["candidate"] == 1.0 and gains["exact_match"]["incumbent"] == 0.0
+    assert gains["loglik"]["ci_low"] > 0  # the gate metric: reference log-likelihood, paired
+    assert set(result["decision"]["by_category"]) == {"math", "chat"}
     assert result["decision"]["passed"] is True
     card = sft_run.card.read_text()
-    assert "PASSED" in card and "| exact_match | 0.0000 | 1.0000 |" in card
+    assert "PASSED" in card and "| exact_match | 0.0000 | 1.0000 | 1.0000 |" in card
 
 
 def test_gate_fails_and_cli_exits_1(sft_run, tstore):
@@ -95,18 +101,76 @@ def test_gate_fails_and_cli_exits_1(sft_run, tstore):
     assert r.exit_code == 1 and "differs from the one recorded" in r.stderr
     # An unreachable promotion rule fails the gate: exit 1 and FAILED in the card.
     r = CliRunner().invoke(app, ["train", "eval", "--adapter", str(sft_run.output_dir), "--golden", "golden@v1",
-                                 "--root", str(tstore.root), "--max-new-tokens", "12", "min_gain=1.5", "--json"])
+                                 "--root", str(tstore.root), "min_gain=100", "--json"])
     assert r.exit_code == 1, r.output
     decision = json.loads(r.stdout)["decision"]
-    assert decision["passed"] is False and "min_gain" not in decision["reasons"][0]
+    assert decision["passed"] is False and "not above min_gain 100" in decision["reasons"][0]
     assert "FAILED" in sft_run.card.read_text()
+
+
+def test_promote_writes_a_signed_record_and_a_tampered_adapter_fails_to_verify(sft_run, tiny, tstore, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from sluice.cli import app
+    from sluice.train import train
+    from sluice.train.gate import evaluate
+    from sluice.train.merge import merge
+    from sluice.train.registry import SignatureError
+
+    adapter = tmp_path / "candidate"
+    shutil.copytree(sft_run.output_dir, adapter, ignore=shutil.ignore_patterns("checkpoints", "eval_*"))
+    info = json.loads((adapter / "sluice_train.json").read_text())
+    (adapter / "sluice_train.json").write_text(json.dumps({**info, "eval": None}))  # a fresh candidate
+    runner, root = CliRunner(), ["--root", str(tstore.root)]
+    r = runner.invoke(app, ["models", "promote", "--adapter", str(adapter), *root])
+    assert r.exit_code != 0 and "no gate result" in r.output  # only a gate pass on these bytes promotes
+    assert evaluate(adapter, "golden@v1", tstore)["decision"]["passed"]
+    r = runner.invoke(app, ["models", "promote", "--adapter", str(adapter), *root, "--json"])
+    assert r.exit_code == 0, r.output
+    record = json.loads(r.stdout)
+    assert record["adapter_sha256"] == json.loads((adapter / "promotion.json").read_text())["adapter_sha256"]
+    assert record["data"][0]["ref"] == "memo@v1" and len(record["data"][0]["content_sha256"]) == 64
+    assert record["golden"]["ref"] == "golden@v1" and record["gate"]["gains"]["loglik"]["ci_low"] > 0
+    assert "judge_calibration" in record and (adapter / "model.sig").is_file()
+    listed = json.loads(runner.invoke(app, ["models", "list", *root, "--json"]).stdout)
+    assert listed[record["lineage"]]["adapter_sha256"] == record["adapter_sha256"]
+    assert runner.invoke(app, ["models", "verify", "--adapter", str(adapter), *root]).exit_code == 0
+
+    # One byte of the weights changed: verify, merge, eval and --init-adapter all refuse it.
+    weights = adapter / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    r = runner.invoke(app, ["models", "verify", "--adapter", str(adapter), *root])
+    assert r.exit_code == 1 and "signature does not verify" in r.stderr
+    with pytest.raises(SignatureError):
+        merge(adapter, tmp_path / "merged", store=tstore)
+    with pytest.raises(SignatureError):
+        evaluate(adapter, "golden@v1", tstore)
+    with pytest.raises(SignatureError):
+        train("dpo", tstore, model=tiny, data="prefs@v1", init_adapter=str(adapter), output_dir=str(tmp_path / "d"))
+    # The record is signed too: editing it breaks the signature as well.
+    weights.write_bytes(bytes(data[:-1] + bytes([data[-1] ^ 1])))
+    assert runner.invoke(app, ["models", "verify", "--adapter", str(adapter), *root]).exit_code == 0
+    rec = json.loads((adapter / "promotion.json").read_text())
+    rec["gate"]["gains"]["loglik"]["ci_low"] = 9.0
+    (adapter / "promotion.json").write_text(json.dumps(rec))
+    assert runner.invoke(app, ["models", "verify", "--adapter", str(adapter), *root]).exit_code == 1
+
+    r = runner.invoke(app, ["models", "rollback", record["lineage"], *root, "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["to"] == "base model"
+    assert json.loads(runner.invoke(app, ["models", "list", *root, "--json"]).stdout)[record["lineage"]] is None
+    history = json.loads(runner.invoke(app, ["models", "list", "--history", *root, "--json"]).stdout)
+    assert [e["event"] for e in history] == ["promote", "rollback"]  # appended, never rewritten
 
 
 def test_training_refuses_data_overlapping_golden(tiny, tstore, tmp_path):
     from sluice.errors import DataError
     from sluice.train import train
 
-    with pytest.raises(DataError, match="share a prompt with the golden set") as e:
+    with pytest.raises(DataError, match="hold an item of a golden set") as e:
         train("sft", tstore, model=tiny, data="golden@v1", golden="golden@v1", output_dir=str(tmp_path / "x"))
     assert all("row id" in p for p in e.value.problems) and ANSWER not in str(e.value)
 

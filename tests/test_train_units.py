@@ -175,26 +175,47 @@ def test_rouge_l_and_exact_match():
     assert exact_match("  The answer is 42. ", "the answer is 42") == 1.0 and exact_match("42", "41") == 0.0
 
 
-def _scores(overall: float, by_cat: dict[str, float]) -> dict:
-    return {"overall": {"rouge_l": overall, "exact_match": 0.0},
-            "by_category": {c: {"rouge_l": v, "exact_match": 0.0} for c, v in by_cat.items()}}
+CATS = ["math"] * 6 + ["chat"] * 6
 
 
-def test_gate_rule_pass_and_fail():
+def test_gate_rule_promotes_only_a_gain_beyond_the_noise():
     from sluice.train.config import GateRule
     from sluice.train.gate import decide
 
-    base = _scores(0.40, {"math": 0.5, "chat": 0.3})
-    ok = decide(base, _scores(0.50, {"math": 0.6, "chat": 0.4}), GateRule(min_gain=0.05))
-    assert ok["passed"] and len(ok["reasons"]) == 1
-    small = decide(base, _scores(0.42, {"math": 0.5, "chat": 0.34}), GateRule(min_gain=0.05))
-    assert not small["passed"] and "< base" in small["reasons"][0]
-    regress = decide(base, _scores(0.55, {"math": 0.3, "chat": 0.8}), GateRule())
+    inc = {"rouge_l": [0.4] * 12}
+    ok = decide(inc, {"rouge_l": [0.5 + 0.01 * (i % 3) for i in range(12)]}, CATS, GateRule(metric="rouge_l"))
+    assert ok["passed"] and ok["gains"]["rouge_l"]["ci_low"] > 0 and len(ok["reasons"]) == 1
+    # Equal scores (a no-op): gain exactly 0, lower bound 0 is not > min_gain 0.
+    same = decide(inc, {"rouge_l": [0.4] * 12}, CATS, GateRule(metric="rouge_l"))
+    assert not same["passed"] and "no gain beyond the noise" in same["reasons"][0]
+    # A mean gain carried by two items: inside the noise.
+    noisy = decide(inc, {"rouge_l": [0.4] * 10 + [0.9, 0.1]}, CATS, GateRule(metric="rouge_l"))
+    assert not noisy["passed"] and noisy["gains"]["rouge_l"]["ci_low"] <= 0
+    small = decide(inc, {"rouge_l": [0.45] * 12}, CATS, GateRule(metric="rouge_l", min_gain=0.1))
+    assert not small["passed"]
+    regress = decide(inc, {"rouge_l": [0.3] * 6 + [0.9] * 6}, CATS, GateRule(metric="rouge_l"))
     assert not regress["passed"] and any("'math'" in r for r in regress["reasons"])
-    floor = decide(base, _scores(0.5, {"math": 0.6, "chat": 0.4}), GateRule(min_score=0.9))
+    floor = decide(inc, {"rouge_l": [0.5] * 12}, CATS, GateRule(metric="rouge_l", min_score=0.9))
     assert not floor["passed"]
-    with pytest.raises(SluiceError, match="judge"):
-        decide(base, _scores(0.5, {"math": 0.6, "chat": 0.4}), GateRule(metric="judge"))
+
+
+def test_gate_fails_closed_on_missing_metrics_and_unparsed_judges():
+    from sluice.train.config import GateRule
+    from sluice.train.gate import decide
+
+    missing = decide({"loglik": [-2.0] * 12}, {"loglik": [-1.0] * 11 + [None]}, CATS, GateRule())
+    assert not missing["passed"] and "loglik: not computed for 1 of 12 items (candidate)" in missing["reasons"]
+    nojudge = decide({"loglik": [-2.0] * 12}, {"loglik": [-1.0] * 12}, CATS, GateRule(metric="judge"))
+    assert not nojudge["passed"] and "judge" in nojudge["reasons"][0]
+    # One parsed judgment per side used to decide the gate alone; now it fails under min_parsed.
+    one = [1.0] + [None] * 11
+    judged = decide({"judge": [0.0] + [None] * 11}, {"judge": one}, CATS, GateRule(metric="judge"),
+                    {"incumbent": {"errors": {"judge_unparseable": 11}}, "candidate": {"errors": {}}})
+    assert not judged["passed"]
+    assert any("parsed for 1 of 12 items (8%, minimum 90%)" in r for r in judged["reasons"])
+    # 11 of 12 parsed on each side clears min_parsed; compared on the items judged on both sides.
+    most = decide({"judge": [0.25] * 11 + [None]}, {"judge": [0.75] * 11 + [None]}, CATS, GateRule(metric="judge"))
+    assert most["passed"] and most["gains"]["judge"]["n"] == 11
 
 
 def test_shipped_train_configs_load():

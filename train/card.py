@@ -2,7 +2,7 @@
 
 It records the base model, the adapter config, the datasets with versions and content hashes,
 the hyperparameters, loss curves, eval results and the gate decision, and says how to serve the
-adapter with vLLM multi-LoRA. ``sluice train eval`` re-renders it with the gate's results.
+adapter: vLLM multi-LoRA for LoRA, merge first for DoRA (vLLM does not serve DoRA adapters). ``sluice train eval`` re-renders it with the gate's results.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ def _curve(name: str, points: list) -> list[str]:
     values = [v for _, v in points]
     return [f"- {name}: `{sparkline(values)}` {values[0]:.4f} → {values[-1]:.4f} "
             f"(min {min(values):.4f}, {len(values)} points, steps {points[0][0]}–{points[-1][0]})"]
+
+
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
 
 
 def render(folder: Path, info: dict) -> str:
@@ -85,25 +89,45 @@ def render(folder: Path, info: dict) -> str:
     if not ev:
         lines.append("Not evaluated yet: `sluice train eval --adapter " + str(folder) + " --golden REF`.")
     else:
+        inc = ev["incumbent"]
+        against = "the base model" if inc["kind"] == "base" else f"adapter `{inc['path']}` ({inc['why']})"
         lines += [f"Golden set `{ev['golden']['ref']}` ({ev['golden']['rows']} items, content sha256 "
-                  f"`{ev['golden']['content_sha256'][:16]}…`).", "",
-                  "| metric | base | tuned |", "|---|---|---|"]
-        for metric in ev["tuned"]["overall"]:
-            lines.append(f"| {metric} | {ev['base']['overall'][metric]:.4f} | {ev['tuned']['overall'][metric]:.4f} |")
-        if len(ev["tuned"]["by_category"]) > 1:
-            lines += ["", f"By category ({ev['rule']['metric']}):", "", "| category | base | tuned |", "|---|---|---|"]
-            for cat, vals in ev["tuned"]["by_category"].items():
-                lines.append(f"| {cat} | {ev['base']['by_category'][cat][ev['rule']['metric']]:.4f} | "
-                             f"{vals[ev['rule']['metric']]:.4f} |")
+                  f"`{ev['golden']['content_sha256'][:16]}…`), compared per item with {against}.", "",
+                  "| metric | incumbent | candidate | gain | CI low | CI high |", "|---|---|---|---|---|---|"]
+        for metric, g in ev["decision"]["gains"].items():
+            lines.append(f"| {metric} | {_num(g['incumbent'])} | {_num(g['candidate'])} | {_num(g['mean'])} | "
+                         f"{_num(g['ci_low'])} | {_num(g['ci_high'])} |")
+        cats = ev["decision"]["by_category"]
+        if len(cats) > 1:
+            lines += ["", f"By category ({ev['rule']['metric']}):", "", "| category | items | incumbent | candidate |",
+                      "|---|---|---|---|"]
+            lines += [f"| {c} | {v['n']} | {_num(v['incumbent'])} | {_num(v['candidate'])} |" for c, v in cats.items()]
         d = ev["decision"]
         lines += ["", f"**Gate: {'PASSED — promote' if d['passed'] else 'FAILED — do not promote'}** "
                       f"(rule: {d['rule_text']}).", ""] + [f"- {r}" for r in d["reasons"]]
-    lines += ["", "## Serve", "", "With vLLM multi-LoRA (many adapters over one copy of the base model):", "",
-              "```bash", f"vllm serve {info['base_model']} --enable-lora --max-lora-rank {adapter.get('r', cfg['lora_r'])} \\",
-              f"    --lora-modules {name}={folder.resolve()}", "```", "",
-              f"Then request `\"model\": \"{name}\"` on the OpenAI-compatible endpoint. "
-              "Or merge into full weights: `sluice train merge --adapter " + str(folder) + " --out MERGED_DIR`.", ""]
+    lines += ["", "## Serve", ""] + serve_lines(folder, info, adapter, cfg)
     return "\n".join(lines)
+
+
+def serve_lines(folder: Path, info: dict, adapter: dict, cfg: dict) -> list[str]:
+    """A serving command that works for what was trained: vLLM multi-LoRA for LoRA adapters (rank
+    from the adapter's own config); merge first for DoRA, which vLLM does not serve as a LoRA."""
+    name, path = folder.name, folder.resolve()
+    rank = adapter.get("r", cfg.get("lora_r"))
+    verify = f"sluice models verify --adapter {path}"
+    if adapter.get("use_dora"):
+        return ["This is a DoRA adapter: vLLM cannot serve DoRA adapters with `--enable-lora` (\"vLLM does not "
+                "yet support DoRA\"). Merge it into full weights first, then serve the merged model:", "",
+                "```bash", f"{verify}   # a promoted adapter must verify first",
+                f"sluice train merge --adapter {path} --out {path}-merged",
+                f"vllm serve {path}-merged --served-model-name {name}", "```", "",
+                f"Then request `\"model\": \"{name}\"` on the OpenAI-compatible endpoint.", ""]
+    return ["With vLLM multi-LoRA (many adapters over one copy of the base model):", "",
+            "```bash", f"{verify}   # a promoted adapter must verify first",
+            f"vllm serve {info['base_model']} --enable-lora --max-lora-rank {rank} \\",
+            f"    --lora-modules {name}={path}", "```", "",
+            f"Then request `\"model\": \"{name}\"` on the OpenAI-compatible endpoint. "
+            f"Or merge into full weights: `sluice train merge --adapter {path} --out MERGED_DIR`.", ""]
 
 
 def write_card(folder: Path, info: dict) -> Path:

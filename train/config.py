@@ -28,16 +28,29 @@ from sluice.errors import RecipeError, SluiceError
 
 
 class GateRule(BaseModel):
-    """The promotion rule of the eval gate: when may the tuned adapter replace the base model."""
+    """The promotion rule of the eval gate: when may a candidate adapter replace the incumbent.
+
+    The incumbent is the currently promoted adapter of the lineage (``sluice models promote``),
+    else the adapter a second round started from, else the base model. The comparison is per
+    golden item and paired; the candidate is promoted only when the lower bound of the bootstrap
+    confidence interval of its mean gain exceeds ``min_gain``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    metric: Literal["exact_match", "rouge_l", "judge"] = Field(
-        "rouge_l", description="metric the rule compares (judge needs judge_url)")
-    min_gain: float = Field(0.0, description="tuned must score at least base + min_gain on the metric")
+    metric: Literal["loglik", "exact_match", "rouge_l", "judge"] = Field(
+        "loglik", description="metric the rule compares: loglik (mean log-prob per reference token, no "
+                              "generation), rouge_l, exact_match, judge (needs a judge endpoint)")
+    min_gain: float = Field(0.0, description="the CI lower bound of the per-item gain over the incumbent must be "
+                                             "strictly greater than this")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0, description="confidence level of the paired bootstrap interval")
     max_category_regression: float = Field(
-        0.05, description="no golden-set category may fall more than this below the base model")
-    min_score: float | None = Field(None, description="optional absolute floor for the tuned model")
+        0.05, ge=0.0, description="no golden-set category's mean may fall more than this below the incumbent's")
+    min_score: float | None = Field(None, description="optional absolute floor for the candidate's mean")
+    required: list[Literal["loglik", "exact_match", "rouge_l", "judge"]] = Field(
+        default_factory=list, description="further metrics that must be computed for every item (reported)")
+    min_parsed: float = Field(0.9, ge=0.0, le=1.0, description="judge: the share of items whose judgment parsed, "
+                                                               "on each side, below which the gate fails")
 
 
 class TrainConfig(BaseModel):

@@ -128,21 +128,6 @@ class GoldenItem:
     category: str
 
 
-def _normalize(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def _before_last_assistant(msgs: list[dict]) -> list[dict]:
-    last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=len(msgs))
-    return msgs[:last]
-
-
-def prompt_key(prompt: list[dict]) -> str:
-    """Hash of a prompt's user turns, normalized: how overlap with the golden set is detected."""
-    text = "\n".join(_normalize(m.get("content") or "") for m in prompt if m.get("role") == "user")
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def load_golden(store, ref: str) -> tuple[list[GoldenItem], dict]:
     """Golden items (prompt = turns before the last assistant turn, reference = that turn) and lineage."""
     version = store.resolve(ref)
@@ -169,19 +154,107 @@ def load_golden(store, ref: str) -> tuple[list[GoldenItem], dict]:
     return items, {"ref": version.ref, "rows": len(items), "content_sha256": h.hexdigest()}
 
 
-def check_no_overlap(split: Split, golden: list[GoldenItem], golden_ref: str) -> None:
-    """Refuse training data whose prompts appear in the golden set (row contents are never quoted)."""
-    keys = {prompt_key(g.prompt) for g in golden}
+def freeze_golden(store, ref: str) -> tuple[dict, bool]:
+    """Register ``NAME@vN`` as a golden set: its content hashes go to the store's registry, append-only.
+
+    Returns (entry, created). Freezing the same version again is a no-op; a frozen version whose
+    content no longer matches its hash is refused wherever it is used (``golden_entries``).
+    """
+    import time
+
+    from sluice.curate.dedup.evalsets import GOLDEN_REGISTRY
+
+    if "@v" not in ref:
+        raise SluiceError(f"freeze an exact version, e.g. {ref.split('@')[0]}@v1 (not {ref!r})",
+                          hint="`sluice datasets list` shows the versions")
+    version = store.resolve(ref)
+    items, golden = load_golden(store, version.ref)
+    entry = {"ref": version.ref, "rows": golden["rows"], "content_sha256": golden["content_sha256"],
+             "data_sha256": _bytes_hash(version), "frozen_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for e in golden_entries(store):
+        if e["ref"] == version.ref:
+            return e, False
+    path = store.root / GOLDEN_REGISTRY
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, sort_keys=True) + "\n")
+    return entry, True
+
+
+def _bytes_hash(version) -> str:
+    """sha256 over the version's data files as they are on disk now (not the manifest's record of them)."""
+    h = hashlib.sha256()
+    for f in sorted(version.files()):
+        h.update(hashlib.sha256(f.read_bytes()).hexdigest().encode())
+    return h.hexdigest()
+
+
+def golden_entries(store) -> list[dict]:
+    """The frozen golden sets, each checked against its frozen hash (a changed one is an error)."""
+    from sluice.curate.dedup.evalsets import registered_golden
+
+    out = []
+    for e in registered_golden(store.root):
+        version = store.resolve(e["ref"])
+        if _bytes_hash(version) != e["data_sha256"]:
+            raise DataError(f"golden set {e['ref']} changed since it was frozen at {e['frozen_at']} "
+                            f"(sha256 {e['data_sha256'][:16]}…)", hint="a frozen golden set is immutable: restore "
+                                                                       "it, or freeze a new version")
+        out.append(e)
+    return out
+
+
+def _as_conversations(rows: list[dict]) -> list[list[dict]]:
+    """Each training row as one message list: prompt and every answer it carries (chosen, rejected,
+    completion), so a golden answer anywhere in the row is found."""
+    out = []
+    for r in rows:
+        if "messages" in r:
+            msgs = r["messages"]
+        else:
+            msgs = list(r["prompt"])
+            for k in ("chosen", "rejected", "completion"):
+                msgs += r.get(k) or []
+        out.append([{"role": m["role"], "content": m.get("content") or ""} for m in msgs])
+    return out
+
+
+def overlapping(rows: list[dict], golden_refs: list[str], store) -> list[tuple[int, str]]:
+    """(row index, golden ref/item/field) for rows that hold a golden item by the decontamination rule
+    (``curate/dedup/decontaminate.py``: normalized words, verbatim or lightly edited or embedded,
+    placeholders of redacted PII as wildcards; prompts and answers both) — not an exact hash."""
+    import polars as pl
+
+    from sluice.curate.dedup.decontaminate import Contamination, Decontaminate, EvalSet
+
+    if not rows or not golden_refs:
+        return []
+    stage = Contamination(evalsets=[EvalSet(ref=r, root=str(store.root), name=r) for r in golden_refs],
+                          key="prompts_and_answers")
+    stage.setup()
+    batch = pl.DataFrame({"messages": _as_conversations(rows)},
+                         schema={"messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))})
+    scored = pl.concat([batch, stage.score(batch)], how="horizontal")
+    decided = Decontaminate().decide(scored)
+    return [(i, f"{s} item {it} ({f})") for i, (reason, s, it, f) in
+            enumerate(zip(decided["reason"], scored["contam_set"], scored["contam_item"], scored["contam_field"]))
+            if reason is not None]
+
+
+def check_no_overlap(split: Split, golden_ref: str | None, store) -> None:
+    """Refuse training/validation rows that hold an item of ``golden_ref`` or of any golden set frozen
+    in the store, by the decontamination rule (row contents are never quoted)."""
+    refs = sorted({*([golden_ref] if golden_ref else []),
+                   *(e["ref"] for e in golden_entries(store))})
+    if not refs:
+        return
     hits = []
     for role, rows in (("train", split.train), ("eval", split.eval)):
-        for r in rows:
-            prompt = _before_last_assistant(r["messages"]) if "messages" in r else r["prompt"]
-            if prompt_key(prompt) in keys:
-                hits.append(f"{role} row id {r['id']}")
+        hits += [f"{role} row id {rows[i]['id']}: {where}" for i, where in overlapping(rows, refs, store)]
     if hits:
-        raise DataError(f"{len(hits)} training/validation rows share a prompt with the golden set {golden_ref}",
+        raise DataError(f"{len(hits)} training/validation rows hold an item of a golden set ({', '.join(refs)})",
                         problems=hits[:10] + ([f"... and {len(hits) - 10} more"] if len(hits) > 10 else []),
-                        hint="remove them (e.g. a decontamination stage against the golden set) and publish "
+                        hint="remove them (a decontaminate stage with `golden: true` before training) and publish "
                              "a new version; a golden set must stay unseen to mean anything")
 
 

@@ -71,6 +71,10 @@ def load_model(cfg, model_id: str):
     if cfg.init_adapter:
         from peft import PeftModel
 
+        from .registry import verify_if_signed
+
+        verify_if_signed(cfg.init_adapter)  # a signed (promoted) adapter must verify before it is loaded
+
         # The trainer copies this adapter to a frozen "ref" adapter: the reference model of the second
         # round is the SFT policy, computed on the same base weights (no second copy of the model).
         model = PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)

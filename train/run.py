@@ -65,8 +65,8 @@ def prepare(cfg, store, method: str) -> Prepared:
     split = D.load_split(store, method, cfg.data, cfg.eval_data, cfg.eval_fraction, cfg.seed)
     golden = None
     if cfg.golden:
-        items, golden = D.load_golden(store, cfg.golden)
-        D.check_no_overlap(split, items, golden["ref"])
+        _, golden = D.load_golden(store, cfg.golden)
+    D.check_no_overlap(split, golden["ref"] if golden else None, store)  # and every frozen golden set
     tokenizer = load_tokenizer(cfg.model)
     first = split.train[0]
     sample = first["messages"] if method == "sft" else first["prompt"] + first.get("chosen", first.get("completion"))

@@ -48,6 +48,7 @@ import json
 import logging
 from difflib import SequenceMatcher
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -57,8 +58,8 @@ from sluice.errors import DataError
 from sluice.recipe import ExistingRecipePath
 from sluice.stage import Filter, Scorer, StageConfig
 
-from .evalsets import ID_FIELDS, Item, missing_fields, read_records, record_items
-from .normalize import Key, NormalizeOptions, key_text, normalize_strings, normalized_key
+from .evalsets import ID_FIELDS, Item, conversation_items, missing_fields, read_records, record_items, registered_golden
+from .normalize import Key, NormalizeOptions, key_text, normalize_strings
 
 log = logging.getLogger(__name__)
 _BIG = np.int64(1 << 31)
@@ -99,7 +100,10 @@ class SemanticCheck(StageConfig):
 
 
 class ContaminationConfig(StageConfig):
-    evalsets: list[EvalSet] = Field(min_length=1, description="reference eval sets")
+    evalsets: list[EvalSet] = Field(default_factory=list, description="reference eval sets")
+    golden: bool = Field(False, description="also every golden set frozen in the store (`sluice golden freeze`), "
+                                            "prompts and answers as separate items; fails if one changed since")
+    root: str | None = Field(None, description="store folder for golden (default: $SLUICE_HOME or ./sluice-data)")
     key: Key = Field("prompts_and_answers", description="which text of a conversation is checked")
     normalize: NormalizeOptions = Field(default_factory=NormalizeOptions, description="normalization of both sides")
     min_words: int = Field(4, ge=2, description="items shorter than this (after normalization) are not indexed: "
@@ -111,15 +115,30 @@ class ContaminationConfig(StageConfig):
                                                              "(cosine ≥ threshold) as a candidate: paraphrases that "
                                                              "share no rare bigram; off by default (slow on CPU)")
 
+    @model_validator(mode="after")
+    def _some_reference(self):
+        if not self.evalsets and not self.golden:
+            raise ValueError("give evalsets, or golden: true (the golden sets frozen in the store)")
+        return self
+
+
+def golden_specs(c: ContaminationConfig) -> list[EvalSet]:
+    """The store's frozen golden sets as eval sets (each checked against its frozen hash when read)."""
+    if not c.golden:
+        return []
+    from sluice.store import Store
+
+    root = Store(c.root).root
+    return [EvalSet(ref=g["ref"], root=str(root), name=f"golden:{g['ref']}") for g in registered_golden(root)]
+
 
 def load_items(spec: EvalSet) -> list[Item]:
     """Every reference item of one eval set."""
     if spec.ref:
         from sluice.store import Store
 
-        df = pl.from_arrow(Store(spec.root).resolve(spec.ref).read())
-        texts = df.select(key_text("prompts_and_answers")).to_series().to_list()
-        return [Item(spec.label, i, "messages", t) for i, t in zip(df["id"].cast(pl.String).to_list(), texts)]
+        return conversation_items(Store(spec.root).resolve(spec.ref).read(columns=["id", "messages"]).to_pylist(),
+                                  spec.label)
     records = read_records(Path(spec.path))
     id_field = spec.id_field or next((f for f in ID_FIELDS if records and f in records[0]), None)
     if spec.id_field and records and spec.id_field not in records[0]:
@@ -137,18 +156,64 @@ def _words(norm: pl.Series) -> list[list[str]]:
     return [t.split(" ") if t else [] for t in norm.to_list()]
 
 
+# What redact_pii writes (curate/pii/detector.py PLACEHOLDER); kept here so dedup does not load the PII stack.
+PLACEHOLDER = r"<[A-Z][A-Z_]*(?:_\d+|:[0-9a-f]{8,})>"
+_WILD_WORD = "sluicewildcardplaceholder"
+_WILD = -(1 << 40)
+MAX_WILD_WORDS = 6  # item words one placeholder may stand for (a full name, an e-mail, a street address)
+
+
+class _Block(NamedTuple):
+    a: int
+    b: int
+    size: int
+
+
+def _wildcards(item: list[int], row: list[int], blocks: list) -> list[_Block]:
+    """Matching blocks plus the item gaps that placeholders of the row fill (redacted names, e-mails):
+    a gap between two matched blocks (or before the first / after the last) whose row side is only
+    placeholders counts as matched, up to MAX_WILD_WORDS item words per placeholder."""
+    out: list[_Block] = []
+    prev_a = prev_b = 0
+    for k, blk in enumerate([*blocks, _Block(len(item), len(row), 0)]):
+        gap_a, gap_b = blk.a - prev_a, blk.b - prev_b
+        if k == 0:  # before the first block: the placeholders right before it
+            gap_b = 0
+            while gap_b < blk.b and row[blk.b - gap_b - 1] == _WILD:
+                gap_b += 1
+        elif blk.size == 0:  # after the last block: the placeholders right after it
+            gap_b = 0
+            while prev_b + gap_b < len(row) and row[prev_b + gap_b] == _WILD:
+                gap_b += 1
+        elif any(w != _WILD for w in row[prev_b:blk.b]):
+            gap_b = 0
+        if 0 < gap_a <= MAX_WILD_WORDS * gap_b:
+            out.append(_Block(prev_a, blk.b - gap_b if k == 0 else prev_b, gap_a))
+        if blk.size:
+            out.append(_Block(blk.a, blk.b, blk.size))
+        prev_a, prev_b = blk.a + blk.size, blk.b + blk.size
+    return out
+
+
 def _match(item: list[int], row: list[int], slack: int) -> tuple[int, int]:
-    """(item words matched in order inside one row window of len(item)+slack words, longest run)."""
+    """(item words matched in order inside one row window of len(item)+slack words, longest run).
+
+    Placeholders in the row (redacted PII) match the item words they stand for (``_wildcards``);
+    the longest verbatim run counts real matches only, and at least half of the item's words must
+    match for real before placeholders count."""
     blocks = [b for b in SequenceMatcher(None, item, row, autojunk=False).get_matching_blocks() if b.size]
-    best = run = total = lo = 0
+    real_run = max((b.size for b in blocks), default=0)
+    if _WILD in row and 2 * sum(b.size for b in blocks) >= len(item):  # placeholders fill gaps, never most of it
+        blocks = _wildcards(item, row, blocks)
+    best = total = lo = 0
     span = len(item) + slack
     for b in blocks:
         total += b.size
         while blocks[lo].b < b.b + b.size - span:
             total -= blocks[lo].size
             lo += 1
-        best, run = max(best, total), max(run, b.size)
-    return min(best, len(item)), run
+        best = max(best, total)
+    return min(best, len(item)), real_run
 
 
 class Contamination(Scorer):
@@ -161,7 +226,7 @@ class Contamination(Scorer):
 
     def fingerprint(self, upstream: str) -> str:
         digest = hashlib.sha256()
-        for spec in self.config.evalsets:
+        for spec in [*self.config.evalsets, *golden_specs(self.config)]:
             if spec.path:
                 p = Path(spec.path)
                 files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
@@ -176,7 +241,8 @@ class Contamination(Scorer):
 
     def setup(self) -> None:
         c = self.config
-        items = [it for spec in c.evalsets for it in load_items(spec)]
+        specs = [*c.evalsets, *golden_specs(c)]
+        items = [it for spec in specs for it in load_items(spec)]
         words = _words(normalize_strings(pl.Series([it.text for it in items], dtype=pl.String), c.normalize))
         keep = [i for i, w in enumerate(words) if len(w) >= c.min_words]
         ids_per_item = {(items[i].set, items[i].id) for i in range(len(items))}
@@ -194,7 +260,7 @@ class Contamination(Scorer):
             self.embedder = load_model(c.semantic.model)
             self.item_vectors = embed_texts(self.embedder, [it.text for it in self.items])
         log.info("contamination: %d items (%d texts) from %d eval sets; %d items shorter than %d words cannot be "
-                 "detected", self.stats["items"], len(items), len(c.evalsets), self.stats["too_short_items"],
+                 "detected", self.stats["items"], len(items), len(specs), self.stats["too_short_items"],
                  c.min_words)
 
     def _bigram_index(self) -> pl.DataFrame:
@@ -221,8 +287,10 @@ class Contamination(Scorer):
         c = self.config
         if not hasattr(self, "index"):
             self.setup()
-        rows = [np.array([self.vocab.get(w, -1 - i) for i, w in enumerate(ws)], np.int64)
-                for ws in _words(normalized_key(batch, c.key, c.normalize))]
+        # A redaction placeholder (<PERSON_1>) stands for the words it replaced: a wildcard in the match.
+        texts = batch.select(key_text(c.key).str.replace_all(PLACEHOLDER, f" {_WILD_WORD} ").alias("t")).to_series()
+        rows = [np.array([_WILD if w == _WILD_WORD else self.vocab.get(w, -1 - i) for i, w in enumerate(ws)], np.int64)
+                for ws in _words(normalize_strings(texts, c.normalize))]
         candidates = set(self._candidates(rows))
         similar = self._similar(batch) if c.semantic is not None else {}
         candidates |= {(doc, item) for doc, (item, _) in similar.items()}

@@ -146,3 +146,36 @@ def record_items(record: dict[str, Any], set_name: str, item_id: str, fields: li
 def missing_fields(records: list[dict[str, Any]], fields: list[str]) -> list[str]:
     leaves = _leaves(records[0]) if records else {}
     return [f for f in fields if not any(_under(p, f) for p in leaves)]
+
+
+# -- registered golden sets --------------------------------------------------------------------
+
+GOLDEN_REGISTRY = Path(".registry") / "golden.jsonl"  # inside the store; written by `sluice golden freeze`
+
+
+def registered_golden(root: str | Path) -> list[dict[str, Any]]:
+    """Every golden set frozen in the store at ``root`` (``sluice golden freeze``), oldest first."""
+    path = Path(root) / GOLDEN_REGISTRY
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+MIN_ANSWER_WORDS = 8  # a shorter answer ("Paris.", "the answer is 42") is shared by unrelated conversations
+
+
+def conversation_items(rows: list[dict[str, Any]], set_name: str) -> list[Item]:
+    """Up to two items per golden conversation: its user turns (the prompt) and its last assistant turn
+    (the answer, when at least MIN_ANSWER_WORDS words) — a copy of either is contamination, whatever
+    the other half of the row says."""
+    items = []
+    for r in rows:
+        msgs = r.get("messages") or []
+        last = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"), default=None)
+        prompt = "\n".join(m.get("content") or "" for m in (msgs[:last] if last is not None else msgs)
+                           if m.get("role") == "user")
+        items.append(Item(set_name, str(r["id"]), "prompt", prompt))
+        answer = (msgs[last].get("content") or "") if last is not None else ""
+        if len(answer.split()) >= MIN_ANSWER_WORDS:
+            items.append(Item(set_name, str(r["id"]), "answer", answer))
+    return items

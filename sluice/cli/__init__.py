@@ -36,7 +36,7 @@ app.add_typer(models.app, name="models")
 
 # Command groups of the other parts (`sluice pii …`, `sluice train …`): each is a module
 # sluice/cli/<name>.py with a typer `app`, added here when that part is present.
-for _name in ("pii", "quality", "dedup", "synth", "label", "feedback", "train"):
+for _name in ("pii", "quality", "dedup", "synth", "label", "feedback", "train", "golden"):
     if importlib.util.find_spec(f"sluice.cli.{_name}") is not None:
         app.add_typer(importlib.import_module(f"sluice.cli.{_name}").app, name=_name)
 

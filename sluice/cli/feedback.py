@@ -18,15 +18,23 @@ def build(ref: Annotated[str, typer.Argument(help="conversation dataset: NAME, N
           to: Annotated[str, typer.Option("--to", help="output name: writes NAME-kto and NAME-dpo")],
           good_at: Annotated[float, typer.Option(help="rating ≥ this → KTO true (when no thumb)")] = 4,
           bad_at: Annotated[float, typer.Option(help="rating ≤ this → KTO false (when no thumb)")] = 2,
+          allow_raw: Annotated[bool, typer.Option("--allow-raw", help="build from data without redaction and "
+                                                  "decontamination in its lineage (recorded in the manifests)")] = False,
           root: RootOption = None, as_json: JsonOption = False) -> None:
-    """Thumbs → KTO labels, user edits → DPO pairs (edit = chosen), ratings by threshold."""
+    """Thumbs → KTO labels, user edits → DPO pairs (edit = chosen), ratings by threshold.
+
+    Reads curated data only (redacted and decontaminated), unless --allow-raw; test/validation
+    conversations never become training rows; the same input twice gives the same versions."""
     from sluice.labeling.convert import Thresholds
     from sluice.labeling.feedback import build as run
 
-    summary = run(ref, to, store=store(root), thresholds=Thresholds(good_at=good_at, bad_at=bad_at)).summary()
+    summary = run(ref, to, store=store(root), thresholds=Thresholds(good_at=good_at, bad_at=bad_at),
+                  allow_raw=allow_raw).summary()
     if as_json:
         emit_json(summary)
         return
+    if summary["reused"]:
+        console.print("same input and settings as the last build: nothing new published", highlight=False)
     console.print(f"{summary['source']} → [bold]{summary['kto']}[/] ({summary['kto_rows']:,} KTO rows "
                   f"{summary['kto_origins']}) and [bold]{summary['dpo']}[/] ({summary['dpo_rows']:,} DPO pairs)",
                   highlight=False)

@@ -91,11 +91,8 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def _print_calibration(report: dict) -> None:
-    if report["agreement"] is None:
-        console.print(f"[bold red]calibration:[/] {escape(report['warning'])} ({_counts(report['errors'])})",
-                      highlight=False)
-        return
     console.print(f"judge calibration on {report['judged']} of {report['items']} labelled items "
+                  f"(parsed {report['parsed_fraction']:.0%}) "
                   f"({report['scale']}): agreement {report['agreement']:.1%}, Cohen's kappa {report['kappa']:.3f}"
                   + (f"; {sum(report['errors'].values())} judgment(s) failed: {_counts(report['errors'])}"
                      if report["errors"] else ""), highlight=False)
@@ -123,10 +120,20 @@ def eval_(
                                                                        "judge with them (agreement, Cohen's kappa)")] = None,
     allow_unredacted: Annotated[bool, typer.Option(
         "--allow-unredacted", help="let a remote judge see data with no PII redaction in its lineage (recorded)")] = False,
+    incumbent: Annotated[str | None, typer.Option(
+        "--incumbent", help="compare with this adapter folder, or 'base' (default: the lineage's promoted adapter, "
+                            "else the adapter this round started from, else the base model)")] = None,
+    lineage: Annotated[str | None, typer.Option("--lineage", help="registry lineage (default: the base model's "
+                                                                  "name)")] = None,
+    also: Annotated[list[str] | None, typer.Option("--metric", help="also report this metric (loglik, rouge_l, "
+                                                                    "exact_match, judge); repeatable")] = None,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Base vs tuned on a frozen golden set; exit 1 when the promotion rule fails.
+    """Candidate vs incumbent, per item, paired; exit 1 unless the gain's CI lower bound clears the rule.
+
+    The incumbent is the lineage's promoted adapter, else the adapter this round started from,
+    else the base model. Every result is appended to eval_history.jsonl.
 
     With --calibrate LABELS, first compare the judge with human labels on the same items (warns above
     20% disagreement); with --calibrate alone, only that.
@@ -146,17 +153,18 @@ def eval_(
             raise RecipeError("--calibrate needs a judge", hint="pass --judge-url and --judge-model, or --judge-llm")
         calibration = calibrate_file(calibrate, spec, store(root), rubric=judge_rubric,
                                      allow_unredacted=allow_unredacted)
-        if adapter is None and golden is None:
-            if as_json:
-                emit_json({"calibration": calibration})
-            elif calibration["agreement"] is not None:
-                _print_calibration(calibration)
-            if calibration["agreement"] is None:  # nothing to compare: an empty result, not a pass
-                raise DataError(f"calibration: {calibration['warning']} ({_counts(calibration['errors'])})",
-                                hint="check that --judge-model names a model that follows the judge prompt")
-            return
+        if as_json and adapter is None and golden is None:
+            emit_json({"calibration": calibration})
+        if calibration["agreement"] is None:  # too few parsed judgments to compare: a refusal, never a pass
+            transport = calibration["errors"].get("transport_error")
+            raise DataError(f"calibration: {calibration['warning']}",
+                            hint="the judge endpoint failed the requests (transport errors, e.g. HTTP 400): check "
+                                 "--judge-url/--judge-model and the server's log" if transport else
+                                 "check that --judge-model names a model that follows the judge prompt")
         if not as_json:
             _print_calibration(calibration)
+        if adapter is None and golden is None:
+            return
     if adapter is None or golden is None:
         raise RecipeError("sluice train eval needs --adapter and --golden (or --calibrate LABELS alone)")
     rule = None
@@ -168,23 +176,34 @@ def eval_(
             raise RecipeError("invalid gate rule", problems=[str(e).splitlines()[0]],
                               hint=f"known keys: {', '.join(GateRule.model_fields)}") from None
     result = evaluate(adapter, golden, store(root), rule=rule, max_new_tokens=max_new_tokens, judge=spec,
-                      judge_rubric=judge_rubric, allow_unredacted=allow_unredacted, calibration=calibration)
+                      judge_rubric=judge_rubric, allow_unredacted=allow_unredacted, calibration=calibration,
+                      incumbent=incumbent, lineage=lineage, metrics=list(also or []))
     decision = result["decision"]
     if as_json:
-        emit_json({k: result[k] for k in ("golden", "rule", "base", "tuned", "decision", "judge", "calibration")
-                   if k in result})
+        emit_json({k: result[k] for k in ("golden", "rule", "incumbent", "adapter_sha256", "lineage", "decision",
+                                          "judge", "judge_errors", "calibration") if k in result})
     else:
         from rich.table import Table
 
-        table = Table(title=f"golden {escape(result['golden']['ref'])}", title_justify="left")
-        for col in ("metric", "base", "tuned"):
+        inc = result["incumbent"]
+        against = "base model" if inc["kind"] == "base" else inc["path"]
+        table = Table(title=f"golden {escape(result['golden']['ref'])}: candidate vs {escape(against)} "
+                            f"({escape(inc['why'])})", title_justify="left")
+        for col in ("metric", "incumbent", "candidate", "gain", "95% CI" if rule is None or rule.confidence == 0.95
+                    else "CI"):
             table.add_column(col, justify="left" if col == "metric" else "right")
-        for metric, value in result["tuned"]["overall"].items():
-            table.add_row(metric, f"{result['base']['overall'].get(metric, float('nan')):.4f}", f"{value:.4f}")
+
+        def num(x):
+            return "n/a" if x is None else f"{x:.4f}"
+
+        for metric, g in decision["gains"].items():
+            table.add_row(metric, num(g["incumbent"]), num(g["candidate"]), num(g["mean"]),
+                          f"{num(g['ci_low'])} … {num(g['ci_high'])}")
         console.print(table)
         for reason in decision["reasons"]:
             console.print(f"  • {escape(reason)}", highlight=False)
-        verdict = "[bold green]gate passed[/]: promote" if decision["passed"] else "[bold red]gate failed[/]: do not promote"
+        verdict = ("[bold green]gate passed[/]: promote (`sluice models promote --adapter DIR`)" if decision["passed"]
+                   else "[bold red]FAIL:[/] gate failed, do not promote (every reason above; kept in eval_history.jsonl)")
         console.print(verdict)
     if not decision["passed"]:
         raise typer.Exit(1)
@@ -196,12 +215,15 @@ def merge(
     adapter: Annotated[Path, typer.Option("--adapter", help="adapter folder from `sluice train`")],
     out: Annotated[Path, typer.Option("--out", help="folder for the merged full model")],
     base_model: Annotated[str | None, typer.Option("--base-model", help="override the recorded base model")] = None,
+    root: RootOption = None,
 ) -> None:
-    """Merge the adapter into the base weights (for servers without LoRA support)."""
+    """Merge the adapter into the base weights (for servers without LoRA or DoRA support).
+
+    A promoted (signed) adapter is verified first; one that does not verify is refused."""
     _quiet()
     from sluice.train.merge import merge as run_merge
 
-    path = run_merge(adapter, out, base_model)
+    path = run_merge(adapter, out, base_model, store=store(root))
     console.print(f"[bold green]merged[/] → {escape(str(path))}", highlight=False)
 
 
