@@ -120,7 +120,7 @@ def build(work: Path, n_logs: int, n_golden: int, n_sharegpt: int, seed: int) ->
 
     counts = {k: 0 for k in RATES} | {"clean": 0, "exact_duplicate_copies": 0, "near_duplicates": 0,
                                       "sharegpt": 0}
-    records, ts = [], 1767225600
+    records, ts, kinds = [], 1767225600, {}
     for n, i in enumerate(pool):
         it = alpaca[i]
         u, acc, kind = rng.random(), 0.0, "clean"
@@ -130,7 +130,11 @@ def build(work: Path, n_logs: int, n_golden: int, n_sharegpt: int, seed: int) ->
                 kind = k
                 break
         prompt, answer, finish = plant(it["output"].strip(), _prompt(it), kind, rng)
+        if kind == "truncated" and finish != "length":  # answers under 6 words are left whole
+            kind = "clean"
         counts[kind] += 1
+        kinds[f"req{n:06d}"] = ("boilerplate_sign_off" if answer.endswith(SIGN_OFF) else "boilerplate_ai_prefix") \
+            if kind == "boilerplate" else kind
         records.append(_gateway(f"req{n:06d}", ts + n * 37, [{"role": "user", "content": prompt}], answer, finish))
     base = list(records)
     for rec in base:
@@ -165,6 +169,13 @@ def build(work: Path, n_logs: int, n_golden: int, n_sharegpt: int, seed: int) ->
     with open(work / "logs.jsonl", "w") as f:
         for r in records:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    with open(work / "planted.jsonl", "w") as f:  # request id -> defect (copies: "<id>r<k>", near: "<id>n")
+        for rec in records:
+            rid = rec["request_id"]
+            m = re.fullmatch(r"(req\d{6})(r\d+|n)?", rid)
+            kind = kinds[m.group(1)] if m else "sharegpt"
+            copy = ("original" if not (m and m.group(2)) else "near_copy" if m.group(2) == "n" else "exact_copy")
+            f.write(json.dumps({"request_id": rid, "defect": kind, "copy": copy}) + "\n")
     with open(work / "golden_eval.jsonl", "w") as f, open(work / "golden_chat.jsonl", "w") as g:
         for n, i in enumerate(golden):
             it = alpaca[i]
@@ -248,8 +259,14 @@ def evaluate(work: Path, model_dir: str, arms: list[str], max_new_tokens: int, g
     items = [json.loads(line) for line in open(work / "golden_eval.jsonl")]
     prompts = [[{"role": "user", "content": it["question"]}] for it in items]
     refs = [it["answer"] for it in items]
-    scores = {}
+    path = work / "eval_scores.json"
+    scores = json.loads(path.read_text()) if path.exists() else {}  # arms already scored are kept (resume)
+    if scores and scores.get("_golden") != refs:
+        scores = {}
+    scores["_golden"] = refs
     for arm in ["base", *arms]:
+        if arm in scores:
+            continue
         t = time.perf_counter()
         tok = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
@@ -263,7 +280,7 @@ def evaluate(work: Path, model_dir: str, arms: list[str], max_new_tokens: int, g
                        "exact_match": [exact_match(p, r) for p, r in zip(preds, refs)],
                        "predictions": preds, "seconds_loglik": round(t_ll, 1),
                        "seconds_total": round(time.perf_counter() - t, 1)}
-        (work / "eval_scores.json").write_text(json.dumps(scores, indent=1) + "\n")
+        path.write_text(json.dumps(scores, indent=1) + "\n")
         print(f"eval {arm}: loglik {sum(ll) / len(ll):.4f} rouge_l "
               f"{sum(scores[arm]['rouge_l']) / len(ll):.4f} ({scores[arm]['seconds_total']} s)", file=sys.stderr)
     return scores
@@ -275,7 +292,7 @@ def report(work: Path) -> dict:
     items = [json.loads(line) for line in open(work / "golden_eval.jsonl")]
     scores = json.loads((work / "eval_scores.json").read_text())
     checkable = [i for i, it in enumerate(items) if len(it["answer"].split()) <= 4]
-    arms = [a for a in ("base", "raw", "curated") if a in scores]
+    arms = [a for a in ("base", "raw", "curated") if a in scores]  # "_golden" is the references scored
     rows, pairs = {}, {}
     for arm in arms:
         s = scores[arm]
@@ -290,10 +307,16 @@ def report(work: Path) -> dict:
                 "exact_match": paired_bootstrap([scores[a]["exact_match"][i] for i in checkable],
                                                 [scores[b]["exact_match"][i] for i in checkable]).as_dict()}
     build_info = json.loads((work / "build.json").read_text())
-    trains = {a: json.loads((work / f"train_{a}.json").read_text()) for a in ("raw", "curated")
-              if (work / f"train_{a}.json").exists()}
+    trains = {}
+    for a in ("raw", "curated"):  # what `sluice train sft` recorded beside its adapter
+        info_path = work / f"adapter-{a}" / "sluice_train.json"
+        if info_path.exists():
+            info = json.loads(info_path.read_text())
+            trains[a] = {"metrics": info["metrics"], "datasets": info["datasets"], "golden": info["golden"],
+                         "train_loss": info["curves"]["train_loss"], "config": info["config"]}
     curate_info = json.loads((work / "curate.json").read_text()) if (work / "curate.json").exists() else {}
-    res = {"n_golden": len(items), "n_exact_match_items": len(checkable), "means": rows, "paired": pairs,
+    accounting = defect_accounting(work) if (work / "planted.jsonl").exists() else {}
+    res = {"defects": accounting, "n_golden": len(items), "n_exact_match_items": len(checkable), "means": rows, "paired": pairs,
            "build": build_info, "train": trains, "curate": curate_info,
            "load_average": os.getloadavg(), "uptime": subprocess.run(["uptime"], capture_output=True,
                                                                        text=True).stdout.strip()}
@@ -310,9 +333,52 @@ def report(work: Path) -> dict:
         cells = [f"{p[m]['mean']:+.4f} [{p[m]['ci_low']:+.4f}, {p[m]['ci_high']:+.4f}]"
                  for m in ("loglik", "rouge_l", "exact_match")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| trained on | train rows | steps | seconds | final train loss | validation loss |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for a, t in trains.items():
+        m, last = t["metrics"], (t["train_loss"][-1] if t["train_loss"] else None)
+        last_loss = last[1] if last else None  # (step, loss)
+        lines.append(f"| {a} | {m['train_rows']} | {m['global_step']} | {m['seconds']:.0f} | "
+                     f"{last_loss if last_loss is None else round(last_loss, 3)} | "
+                     f"{m['last_eval_loss'] if m['last_eval_loss'] is None else round(m['last_eval_loss'], 3)} |")
+    if accounting:
+        lines += ["", "| planted | raw rows (exact copies) | curated rows (exact copies) | curated train | "
+                  "rows with an e-mail, raw / curated |", "|---|---:|---:|---:|---:|"]
+        for kind, r in sorted(accounting.items()):
+            lines.append(f"| {kind} | {r['raw']} ({r['surplus_raw']}) | {r['curated']} ({r['surplus_curated']}) | "
+                         f"{r['curated_train']} | {r['email_raw']} / {r['email_curated']} |")
     (work / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return res
+
+
+def defect_accounting(work: Path) -> dict:
+    """Planted defect -> rows in the raw logs, rows left in curated (any split) and in its train split;
+    and rows of either that still hold an e-mail address."""
+    from sluice.store import Store
+
+    planted = {json.loads(x)["request_id"]: json.loads(x) for x in open(work / "planted.jsonl")}
+    store = Store(work / "store")
+    email = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+    table: dict = {}
+    origins: dict = {}
+    for name in ("raw", "curated"):
+        for r in store.resolve(f"{name}@latest").read().to_pylist():
+            p = planted.get(r["source_id"])
+            if p is None:
+                continue
+            row = table.setdefault(p["defect"], {"raw": 0, "curated": 0, "curated_train": 0, "surplus_raw": 0,
+                                                 "surplus_curated": 0, "email_raw": 0, "email_curated": 0})
+            seen = origins.setdefault((name, p["defect"]), set())
+            origin = p["request_id"] if p["copy"] == "near_copy" else re.sub(r"r\d+$", "", p["request_id"])
+            text = " ".join(m.get("content") or "" for m in r["messages"])
+            row[name] += 1
+            row[f"surplus_{name}"] += origin in seen  # a second row of one logged exchange (exact copy)
+            seen.add(origin)
+            row[f"email_{name}"] += bool(email.search(text))
+            if name == "curated" and r.get("split") == "train":
+                row["curated_train"] += 1
+    return table
 
 
 def main() -> None:
