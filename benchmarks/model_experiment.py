@@ -249,6 +249,9 @@ def train(work: Path, model: str, steps: int, max_length: int, batch: int, lr: f
 
 
 def evaluate(work: Path, model_dir: str, arms: list[str], max_new_tokens: int, gen_batch: int) -> dict:
+    """Score each arm into WORK/eval_<arm>.json: the log-likelihood first (saved at once), then the
+    greedy answers. An arm already scored on the same golden references is skipped, so arms can be
+    scored by separate processes as their adapters appear."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -259,13 +262,14 @@ def evaluate(work: Path, model_dir: str, arms: list[str], max_new_tokens: int, g
     items = [json.loads(line) for line in open(work / "golden_eval.jsonl")]
     prompts = [[{"role": "user", "content": it["question"]}] for it in items]
     refs = [it["answer"] for it in items]
-    path = work / "eval_scores.json"
-    scores = json.loads(path.read_text()) if path.exists() else {}  # arms already scored are kept (resume)
-    if scores and scores.get("_golden") != refs:
-        scores = {}
-    scores["_golden"] = refs
-    for arm in ["base", *arms]:
-        if arm in scores:
+    scores = {}
+    for arm in arms:
+        path = work / f"eval_{arm}.json"
+        s = json.loads(path.read_text()) if path.exists() else {}
+        if s.get("references") != refs:
+            s = {"references": refs}
+        if "rouge_l" in s:
+            scores[arm] = s
             continue
         t = time.perf_counter()
         tok = AutoTokenizer.from_pretrained(model_dir)
@@ -273,16 +277,21 @@ def evaluate(work: Path, model_dir: str, arms: list[str], max_new_tokens: int, g
         if arm != "base":
             model = PeftModel.from_pretrained(model, str(work / f"adapter-{arm}"))
         model.eval()
-        ll = reference_loglik(model, tok, prompts, refs, batch_size=8, max_length=512)
-        t_ll = time.perf_counter() - t
+        if "loglik" not in s:
+            s["loglik"] = reference_loglik(model, tok, prompts, refs, batch_size=8, max_length=512)
+            s["seconds_loglik"] = round(time.perf_counter() - t, 1)
+            path.write_text(json.dumps(s, indent=1) + "\n")
+            print(f"eval {arm}: loglik {sum(s['loglik']) / len(refs):.4f} ({s['seconds_loglik']} s)",
+                  file=sys.stderr, flush=True)
+        t = time.perf_counter()
         preds = generate(model, tok, prompts, max_new_tokens=max_new_tokens, batch_size=gen_batch)
-        scores[arm] = {"loglik": ll, "rouge_l": [rouge_l(p, r) for p, r in zip(preds, refs)],
-                       "exact_match": [exact_match(p, r) for p, r in zip(preds, refs)],
-                       "predictions": preds, "seconds_loglik": round(t_ll, 1),
-                       "seconds_total": round(time.perf_counter() - t, 1)}
-        path.write_text(json.dumps(scores, indent=1) + "\n")
-        print(f"eval {arm}: loglik {sum(ll) / len(ll):.4f} rouge_l "
-              f"{sum(scores[arm]['rouge_l']) / len(ll):.4f} ({scores[arm]['seconds_total']} s)", file=sys.stderr)
+        s.update({"rouge_l": [rouge_l(p, r) for p, r in zip(preds, refs)],
+                  "exact_match": [exact_match(p, r) for p, r in zip(preds, refs)], "predictions": preds,
+                  "max_new_tokens": max_new_tokens, "seconds_generate": round(time.perf_counter() - t, 1)})
+        path.write_text(json.dumps(s, indent=1) + "\n")
+        print(f"eval {arm}: rouge_l {sum(s['rouge_l']) / len(refs):.4f} ({s['seconds_generate']} s)",
+              file=sys.stderr, flush=True)
+        scores[arm] = s
     return scores
 
 
@@ -290,22 +299,28 @@ def report(work: Path) -> dict:
     from sluice.train.stats import paired_bootstrap
 
     items = [json.loads(line) for line in open(work / "golden_eval.jsonl")]
-    scores = json.loads((work / "eval_scores.json").read_text())
+    scores = {a: json.loads((work / f"eval_{a}.json").read_text()) for a in ("base", "raw", "curated")
+              if (work / f"eval_{a}.json").exists()}
+    refs = [it["answer"] for it in items]
+    scores = {a: s for a, s in scores.items() if s.get("references") == refs and "loglik" in s}
     checkable = [i for i, it in enumerate(items) if len(it["answer"].split()) <= 4]
-    arms = [a for a in ("base", "raw", "curated") if a in scores]  # "_golden" is the references scored
+    arms = [a for a in ("base", "raw", "curated") if a in scores]
     rows, pairs = {}, {}
+
+    def per_item(arm: str, metric: str) -> list[float] | None:
+        vals = scores[arm].get(metric)
+        if vals is None:
+            return None  # not computed (an interrupted run): shown as "—", never as a number
+        return [vals[i] for i in checkable] if metric == "exact_match" else vals
+
     for arm in arms:
-        s = scores[arm]
-        rows[arm] = {"loglik": sum(s["loglik"]) / len(s["loglik"]),
-                     "rouge_l": sum(s["rouge_l"]) / len(s["rouge_l"]),
-                     "exact_match": (sum(s["exact_match"][i] for i in checkable) / len(checkable)) if checkable else None}
+        rows[arm] = {m: (None if (v := per_item(arm, m)) is None or not v else sum(v) / len(v))
+                     for m in ("loglik", "rouge_l", "exact_match")}
     for a, b in (("base", "raw"), ("base", "curated"), ("raw", "curated")):
         if a in scores and b in scores:
-            pairs[f"{b} - {a}"] = {
-                "loglik": paired_bootstrap(scores[a]["loglik"], scores[b]["loglik"]).as_dict(),
-                "rouge_l": paired_bootstrap(scores[a]["rouge_l"], scores[b]["rouge_l"]).as_dict(),
-                "exact_match": paired_bootstrap([scores[a]["exact_match"][i] for i in checkable],
-                                                [scores[b]["exact_match"][i] for i in checkable]).as_dict()}
+            pairs[f"{b} - {a}"] = {m: paired_bootstrap(per_item(a, m), per_item(b, m)).as_dict()
+                                   for m in ("loglik", "rouge_l", "exact_match")
+                                   if per_item(a, m) is not None and per_item(b, m) is not None}
     build_info = json.loads((work / "build.json").read_text())
     trains = {}
     for a in ("raw", "curated"):  # what `sluice train sft` recorded beside its adapter
@@ -324,13 +339,12 @@ def report(work: Path) -> dict:
     lines = ["| model | ref. log-lik / token | ROUGE-L | exact match (n={}) |".format(len(checkable)),
              "|---|---:|---:|---:|"]
     for arm in arms:
-        r = rows[arm]
-        em = "—" if r["exact_match"] is None else f"{r['exact_match']:.3f}"
-        lines.append(f"| {arm} | {r['loglik']:.4f} | {r['rouge_l']:.4f} | {em} |")
+        r = {m: "—" if v is None else f"{v:.4f}" for m, v in rows[arm].items()}
+        lines.append(f"| {arm} | {r['loglik']} | {r['rouge_l']} | {r['exact_match']} |")
     lines += ["", "| paired difference (95% bootstrap CI) | log-lik / token | ROUGE-L | exact match |",
               "|---|---|---|---|"]
     for name, p in pairs.items():
-        cells = [f"{p[m]['mean']:+.4f} [{p[m]['ci_low']:+.4f}, {p[m]['ci_high']:+.4f}]"
+        cells = [f"{p[m]['mean']:+.4f} [{p[m]['ci_low']:+.4f}, {p[m]['ci_high']:+.4f}]" if m in p else "—"
                  for m in ("loglik", "rouge_l", "exact_match")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "| trained on | train rows | steps | seconds | final train loss | validation loss |",
@@ -387,6 +401,7 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="SmolLM2 folder (default: `sluice models get` into WORK/model)")
     ap.add_argument("--phase", default="all", choices=["all", "build", "curate", "train", "eval", "report"])
     ap.add_argument("--arms", default="raw,curated")
+    ap.add_argument("--no-base", dest="with_base", action="store_false", help="eval: skip the base model")
     ap.add_argument("--n-logs", type=int, default=1500, help="Alpaca rows in the logs (before duplicates)")
     ap.add_argument("--n-golden", type=int, default=120)
     ap.add_argument("--sharegpt", type=int, default=250)
@@ -417,7 +432,7 @@ def main() -> None:
         elif ph == "train":
             train(a.work, model, a.steps, a.max_length, a.batch, a.lr, arms)
         elif ph == "eval":
-            evaluate(a.work, model, arms, a.max_new_tokens, a.gen_batch)
+            evaluate(a.work, model, ["base", *arms] if a.with_base else arms, a.max_new_tokens, a.gen_batch)
         elif ph == "report":
             report(a.work)
         timings[ph] = round(time.perf_counter() - t, 1)
