@@ -231,8 +231,9 @@ def train_config(work: Path, steps: int, max_length: int, batch: int, lr: float)
            "per_device_train_batch_size": batch, "gradient_accumulation_steps": 1, "learning_rate": lr,
            "gradient_checkpointing": False, "eval_steps": steps, "early_stopping_patience": None,
            "save_total_limit": 1, "logging_steps": 5, "eval_fraction": 0.05, "seed": 42}
-    path = work / "train.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path, text = work / "train.yaml", yaml.safe_dump(cfg, sort_keys=False)
+    if not path.exists() or path.read_text() != text:  # arms may be trained by parallel processes
+        path.write_text(text)
     return path
 
 
@@ -248,7 +249,8 @@ def train(work: Path, model: str, steps: int, max_length: int, batch: int, lr: f
     return out
 
 
-def evaluate(work: Path, model_dir: str, arms: list[str], max_new_tokens: int, gen_batch: int) -> dict:
+def evaluate(work: Path, model_dir: str, arms: list[str], max_new_tokens: int, gen_batch: int,
+             generate_answers: bool = True) -> dict:
     """Score each arm into WORK/eval_<arm>.json: the log-likelihood first (saved at once), then the
     greedy answers. An arm already scored on the same golden references is skipped, so arms can be
     scored by separate processes as their adapters appear."""
@@ -268,7 +270,7 @@ def evaluate(work: Path, model_dir: str, arms: list[str], max_new_tokens: int, g
         s = json.loads(path.read_text()) if path.exists() else {}
         if s.get("references") != refs:
             s = {"references": refs}
-        if "rouge_l" in s:
+        if "rouge_l" in s or ("loglik" in s and not generate_answers):
             scores[arm] = s
             continue
         t = time.perf_counter()
@@ -283,6 +285,9 @@ def evaluate(work: Path, model_dir: str, arms: list[str], max_new_tokens: int, g
             path.write_text(json.dumps(s, indent=1) + "\n")
             print(f"eval {arm}: loglik {sum(s['loglik']) / len(refs):.4f} ({s['seconds_loglik']} s)",
                   file=sys.stderr, flush=True)
+        if not generate_answers:
+            scores[arm] = s
+            continue
         t = time.perf_counter()
         preds = generate(model, tok, prompts, max_new_tokens=max_new_tokens, batch_size=gen_batch)
         s.update({"rouge_l": [rouge_l(p, r) for p, r in zip(preds, refs)],
@@ -402,10 +407,12 @@ def main() -> None:
     ap.add_argument("--phase", default="all", choices=["all", "build", "curate", "train", "eval", "report"])
     ap.add_argument("--arms", default="raw,curated")
     ap.add_argument("--no-base", dest="with_base", action="store_false", help="eval: skip the base model")
+    ap.add_argument("--loglik-only", action="store_true", help="eval: the reference log-likelihood only (no "
+                    "generation: ROUGE-L and exact match are then shown as not computed)")
     ap.add_argument("--n-logs", type=int, default=1500, help="Alpaca rows in the logs (before duplicates)")
     ap.add_argument("--n-golden", type=int, default=120)
     ap.add_argument("--sharegpt", type=int, default=250)
-    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-4)
@@ -432,7 +439,8 @@ def main() -> None:
         elif ph == "train":
             train(a.work, model, a.steps, a.max_length, a.batch, a.lr, arms)
         elif ph == "eval":
-            evaluate(a.work, model, ["base", *arms] if a.with_base else arms, a.max_new_tokens, a.gen_batch)
+            evaluate(a.work, model, ["base", *arms] if a.with_base else arms, a.max_new_tokens, a.gen_batch,
+                     generate_answers=not a.loglik_only)
         elif ph == "report":
             report(a.work)
         timings[ph] = round(time.perf_counter() - t, 1)
