@@ -163,6 +163,35 @@ def test_load_in_4bit_without_cuda_fails_clearly(tmp_path):
     assert "Traceback" not in r.output and not (tmp_path / "out").exists()
 
 
+
+def test_qlora_device_map_is_the_local_rank(monkeypatch):
+    """Under a launcher each rank loads its 4-bit model onto its own GPU. The launcher's process state is
+    faked here (no GPUs, no second process on this machine); tests/test_train_distributed.py launches for real."""
+    import accelerate
+
+    from sluice.train.peft_setup import quantized_device_map
+
+    class Rank3:
+        local_process_index = 3
+
+    assert quantized_device_map() == {"": 0}  # one process: GPU 0
+    monkeypatch.setattr(accelerate, "PartialState", Rank3)
+    assert quantized_device_map() == {"": 3}
+
+
+def test_launch_the_trainer_does_not_see_is_refused(monkeypatch):
+    from sluice.train.run import check_launch
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.raises(RecipeError, match="launched as 2 processes with FSDP, but the trainer sees 1") as e:
+        check_launch(1)
+    assert "ACCELERATE_USE_CPU=true accelerate launch --multi_gpu" in e.value.hint
+    check_launch(2)  # a real two-process group passes
+    monkeypatch.delenv("WORLD_SIZE")
+    check_launch(1)
+
+
 # -- gate --------------------------------------------------------------------------------------
 
 def test_rouge_l_and_exact_match():

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sluice.errors import RecipeError
+from sluice.errors import RecipeError, SluiceError
 
 log = logging.getLogger("sluice.train")
 INFO_FILE = "sluice_train.json"
@@ -98,9 +98,40 @@ def training_args(cfg, prep: Prepared, config_cls, **method_args):
         max_length=cfg.max_length, disable_tqdm=True, dataloader_pin_memory=use_bf16(),
         eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps,
         save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
-        save_only_model=True, load_best_model_at_end=has_eval, metric_for_best_model="eval_loss",
+        # Under FSDP/DeepSpeed the Trainer refuses save_only_model with load_best_model_at_end: there the
+        # checkpoints keep the (sharded) optimizer state too, and the best one is still reloaded.
+        save_only_model=not sharded_launch(), load_best_model_at_end=has_eval, metric_for_best_model="eval_loss",
         greater_is_better=False)
-    return config_cls(**{**kwargs, **method_args})
+    args = config_cls(**{**kwargs, **method_args})
+    check_launch(args.world_size)
+    return args
+
+
+def check_launch(world_size: int) -> None:
+    """Refuse a multi-process launch that the trainer does not see as one: each process would train
+    its own copy and all would write the same folder. accelerate does this without a word when FSDP
+    or DeepSpeed is asked for on a machine without GPUs (it shards only on accelerators)."""
+    import os
+
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and world_size != launched:
+        how = f" with {sharded_launch()}" if sharded_launch() else ""
+        raise RecipeError(
+            f"launched as {launched} processes{how}, but the trainer sees {world_size}: each process would train "
+            "and save its own copy",
+            hint="FSDP/DeepSpeed shard only on GPUs; for data parallel on CPU run "
+                 "`ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes N ...` (gloo)")
+
+
+def sharded_launch() -> str | None:
+    """'FSDP' or 'DeepSpeed' when `accelerate launch` set this process up to shard the model, else None
+    (accelerate tells the Trainer through these environment variables)."""
+    import os
+
+    for var, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+        if os.environ.get(var, "").lower() in ("1", "true", "yes"):
+            return name
+    return None
 
 
 def checkpointing_args(config_cls, enabled: bool) -> dict:
@@ -157,6 +188,7 @@ def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
     adapters = sorted(getattr(peft_model, "peft_config", {}) or {})
     if "ref" in adapters:  # the frozen reference copy of init_adapter is not part of the result
         peft_model.delete_adapter("ref")
+    processes = rank_agreement(trainer)
     trainer.save_model(str(out))  # after load_best_model_at_end: the best checkpoint's adapter
     prep.tokenizer.save_pretrained(str(out))
     state = trainer.state
@@ -177,6 +209,7 @@ def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
                           "sample_tokens": prep.guard.total_tokens},
         "warnings": prep.warnings,
         "reference_model": reference,
+        "processes": processes,
         "metrics": {"global_step": state.global_step, "max_steps": state.max_steps,
                     "best_eval_loss": state.best_metric, "last_eval_loss": last_eval,
                     "best_checkpoint": state.best_model_checkpoint,
@@ -191,6 +224,35 @@ def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
         (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
         card = write_card(out, info)
     return TrainResult(out, card, info)
+
+
+def rank_agreement(trainer) -> dict:
+    """How many processes trained, and a digest of the trainable weights each one holds at the end.
+
+    Data-parallel ranks must finish with the same adapter; a difference means the gradients were not
+    synchronised, and the run fails instead of saving one rank's copy as the result."""
+    import hashlib
+
+    state = trainer.accelerator.state
+    n = state.num_processes
+    out = {"count": n, "distributed_type": str(state.distributed_type).rsplit(".", 1)[-1]}
+    if n <= 1:
+        return out
+    import torch.distributed as dist
+
+    h = hashlib.sha256()
+    for name, p in sorted(trainer.model.named_parameters()):
+        if p.requires_grad:
+            t = p.full_tensor() if hasattr(p, "full_tensor") else p  # FSDP2 shards are DTensors
+            h.update(name.encode() + t.detach().float().cpu().numpy().tobytes())
+    digests: list = [None] * n
+    dist.all_gather_object(digests, h.hexdigest())
+    out["adapter_sha256"] = digests
+    if len(set(digests)) != 1:
+        raise SluiceError(f"the {n} training processes ended with different adapters ({len(set(digests))} "
+                          "distinct weight digests): gradients were not synchronised, so no result is saved",
+                          hint="check the launcher configuration (accelerate config) and rerun")
+    return out
 
 
 def read_info(adapter_dir: str | Path) -> dict:
