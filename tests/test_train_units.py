@@ -134,6 +134,86 @@ def test_guard_catches_broken_templates(tokenizer):
         tok.chat_template = original
 
 
+TOOL_TURNS = [
+    {"role": "system", "content": "you can look up orders."},
+    {"role": "user", "content": "where is order 7?"},
+    {"role": "assistant", "content": '<tool_call>{"name": "lookup", "arguments": {"id": 7}}</tool_call>'},
+    {"role": "tool", "content": '{"status": "shipped"}'},
+    {"role": "assistant", "content": "order 7 has shipped."},
+]
+
+
+def _trl_template(name: str) -> str:
+    from pathlib import Path
+
+    import trl
+
+    return (Path(trl.__file__).parent / "chat_templates" / name).read_text()
+
+
+def test_wrong_family_template_is_refused_naming_both(tokenizer):
+    """A Gemma template on a ChatML vocabulary: the turn markers would be fed as plain text."""
+    from sluice.train.template import TemplateError, guard
+
+    original = tokenizer.chat_template
+    try:
+        tokenizer.chat_template = _trl_template("gemma.jinja")
+        for only in (True, False):
+            with pytest.raises(TemplateError) as e:
+                guard(tokenizer, SAMPLE, assistant_only_loss=only)
+            assert "chat template is Gemma" in e.value.message and "control tokens are ChatML" in e.value.message
+            assert "\n" not in e.value.message
+    finally:
+        tokenizer.chat_template = original
+    assert guard(tokenizer, SAMPLE).family == "ChatML"
+
+
+def test_preformatted_rows_are_refused_by_row_id():
+    from sluice.train.template import TemplateError, preformatted
+
+    plain = {"id": "r1", "messages": SAMPLE}
+    preformatted([plain], "ChatML")
+    rendered = {"id": "r2", "messages": [{"role": "user", "content": "<start_of_turn>user\nmy secret<end_of_turn>"},
+                                         {"role": "assistant", "content": "ok"}]}
+    with pytest.raises(TemplateError, match="row id r2: a user message is already formatted with Gemma") as e:
+        preformatted([plain, rendered], "ChatML")
+    assert "the ChatML chat template" in e.value.message and "secret" not in str(e.value)
+
+
+def test_mask_covers_tool_call_turns_and_nothing_else(tokenizer):
+    from sluice.train.template import TemplateError, guard
+
+    result = guard(tokenizer, TOOL_TURNS)  # the patched Qwen2.5 template: both assistant turns, tool call included
+    assert result.patched and 0 < result.assistant_tokens < result.total_tokens
+    original = tokenizer.chat_template
+    try:  # generation tags around every turn: user, system and tool text would be trained on
+        tokenizer.chat_template = ("{% for m in messages %}{% generation %}<|im_start|>{{ m.role }}\n{{ m.content }}"
+                                   "<|im_end|>\n{% endgeneration %}{% endfor %}")
+        with pytest.raises(TemplateError, match=r"turn 0 \(system\) is inside the assistant-only loss mask"):
+            guard(tokenizer, TOOL_TURNS)
+        # tags only on turns without a tool call: the tool-call turn would not be learned
+        tokenizer.chat_template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' and "
+                                   "'<tool_call>' not in m.content %}{% generation %}{{ m.content }}<|im_end|>"
+                                   "{% endgeneration %}{% else %}{{ m.content }}<|im_end|>{% endif %}\n{% endfor %}")
+        with pytest.raises(TemplateError, match=r"turn 2 \(assistant\) is not fully inside"):
+            guard(tokenizer, TOOL_TURNS)
+    finally:
+        tokenizer.chat_template = original
+
+
+def test_training_template_must_feed_the_models_tokens(tokenizer, monkeypatch):
+    """A training variant that renders other text than the model's template is refused (a faulty patch is
+    simulated: TRL's own patches render identically)."""
+    import trl.chat_template_utils as ctu
+
+    from sluice.train.template import TemplateError, guard
+
+    good = ctu.get_training_chat_template(tokenizer)
+    monkeypatch.setattr(ctu, "get_training_chat_template", lambda tok: good.replace("<|im_start|>", " <|im_start|>"))
+    with pytest.raises(TemplateError, match="differ from token 0 on"):
+        guard(tokenizer, SAMPLE)
+
+
 def test_anti_pattern_warnings():
     from sluice.train.config import load_config
     from sluice.train.template import anti_patterns
@@ -235,7 +315,7 @@ def test_shipped_train_configs_load():
 
     folder = Path(__file__).resolve().parents[1] / "examples" / "train"
     configs = [p for p in sorted(folder.glob("*.yaml")) if "train" in (yaml.safe_load(p.read_text()) or {})]
-    assert {p.stem for p in configs} == {"sft", "dpo", "kto"}
+    assert {p.stem for p in configs} == {"sft", "dpo", "kto", "orpo", "simpo", "grpo"}
     for path in configs:
         cfg = load_config(path.stem, yaml_path=path)
         assert cfg.model and cfg.data and cfg.output_dir, path

@@ -56,7 +56,7 @@ def prepare(cfg, store, method: str) -> Prepared:
     """Everything before the first step; every check that can fail, fails here."""
     from . import data as D
     from .peft_setup import load_model, load_tokenizer, quantization_config
-    from .template import anti_patterns, guard
+    from .template import anti_patterns, guard, preformatted
 
     if not cfg.model or not cfg.data:
         raise RecipeError(f"train {method} needs a model and a dataset",
@@ -68,9 +68,12 @@ def prepare(cfg, store, method: str) -> Prepared:
         items, golden = D.load_golden(store, cfg.golden)
         D.check_no_overlap(split, items, golden["ref"])
     tokenizer = load_tokenizer(cfg.model)
-    first = split.train[0]
-    sample = first["messages"] if method == "sft" else first["prompt"] + first.get("chosen", first.get("completion"))
-    result = guard(tokenizer, sample, assistant_only_loss=getattr(cfg, "assistant_only_loss", False))
+    samples = guard_samples(split.train)
+    only = getattr(cfg, "assistant_only_loss", False)
+    result = guard(tokenizer, samples[0], assistant_only_loss=only)
+    for other in samples[1:]:  # a tool-call conversation too, when the data has one
+        guard(tokenizer, other, assistant_only_loss=only)
+    preformatted(split.train + split.eval, result.family)
     if result.patched:
         tokenizer.chat_template = result.template  # trained (and saved) with the generation-tagged variant
     warnings = anti_patterns(cfg, len(split.train), cfg.model)
@@ -79,6 +82,23 @@ def prepare(cfg, store, method: str) -> Prepared:
     model = load_model(cfg, cfg.model)
     return Prepared(cfg, cfg.model, tokenizer, model, D.to_dataset(split.train),
                     D.to_dataset(split.eval) if split.eval else None, split.lineage, golden, result, warnings)
+
+
+def conversation(row: dict) -> list[dict]:
+    """A training row as the whole conversation the template renders."""
+    if "messages" in row:
+        return row["messages"]
+    if "reference" in row:  # GRPO: the prompt and its reference answer
+        return row["prompt"] + [{"role": "assistant", "content": row["reference"]}]
+    return row["prompt"] + row.get("chosen", row.get("completion"))
+
+
+def guard_samples(rows: list[dict]) -> list[list[dict]]:
+    """The first row's conversation, and the first one with an assistant tool call if that is another."""
+    first = conversation(rows[0])
+    calls = next((c for c in map(conversation, rows) if any(m["role"] == "assistant" and "<tool_call>" in
+                                                            (m.get("content") or "") for m in c)), None)
+    return [first] if calls is None or calls is first else [first, calls]
 
 
 def training_args(cfg, prep: Prepared, config_cls, **method_args):
@@ -96,12 +116,15 @@ def training_args(cfg, prep: Prepared, config_cls, **method_args):
         **checkpointing_args(config_cls, cfg.gradient_checkpointing),
         seed=cfg.seed, logging_steps=cfg.logging_steps, report_to="none", bf16=use_bf16(),
         max_length=cfg.max_length, disable_tqdm=True, dataloader_pin_memory=use_bf16(),
+        include_num_input_tokens_seen="non_padding",
         eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps,
         save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
         # Under FSDP/DeepSpeed the Trainer refuses save_only_model with load_best_model_at_end: there the
         # checkpoints keep the (sharded) optimizer state too, and the best one is still reloaded.
         save_only_model=not sharded_launch(), load_best_model_at_end=has_eval, metric_for_best_model="eval_loss",
         greater_is_better=False)
+    if "max_length" not in inspect.signature(config_cls).parameters:  # GRPO: max_completion_length instead
+        kwargs.pop("max_length")
     args = config_cls(**{**kwargs, **method_args})
     check_launch(args.world_size)
     return args
@@ -143,11 +166,23 @@ def checkpointing_args(config_cls, enabled: bool) -> dict:
 
 
 def callbacks(cfg, prep: Prepared):
-    from .callbacks import LossHistory, early_stopping
+    from .callbacks import LossHistory, Throughput, early_stopping
 
     history = LossHistory()
+    history.throughput = Throughput()
     extra = early_stopping(cfg) if prep.eval is not None and len(prep.eval) else []
-    return history, [history, *extra]
+    return history, [history, history.throughput, *extra]
+
+
+def packing_efficiency(trainer, cfg) -> float | None:
+    """Share of the packed blocks' max_length filled with real tokens (SFT with packing), else None."""
+    if not getattr(cfg, "packing", False):
+        return None
+    ds = trainer.train_dataset
+    if ds is None or "input_ids" not in getattr(ds, "column_names", []) or not len(ds):
+        return None
+    lengths = [len(x) for x in ds["input_ids"]]
+    return round(sum(lengths) / (len(lengths) * cfg.max_length), 4)
 
 
 def fit(cfg, store, method: str, config_cls, trainer_cls, trainer_args: dict | None = None,
@@ -215,7 +250,9 @@ def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
                     "best_checkpoint": state.best_model_checkpoint,
                     "stopped_early": bool(state.max_steps and state.global_step < state.max_steps),
                     "train_rows": len(prep.train), "eval_rows": len(prep.eval) if prep.eval is not None else 0,
-                    "seconds": round(time.perf_counter() - started, 2)},
+                    "seconds": round(time.perf_counter() - started, 2),
+                    "throughput": {**history.throughput.summary,
+                                   "packing_efficiency": packing_efficiency(trainer, cfg)}},
         "curves": {"train_loss": history.train, "eval_loss": history.eval},
         "eval": None,
     }
