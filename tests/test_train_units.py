@@ -96,6 +96,29 @@ def test_wrong_kind_for_method(tmp_path):
         load_split(store, "dpo", "c@v1")
 
 
+def test_grpo_rows_prompt_reference_and_tools(tmp_path):
+    import json
+
+    from sluice.train.data import load_split
+
+    store = Store(tmp_path)
+    rows = conv_rows(memo_prompts(0, 3), [ANSWER] * 3, "g")
+    tools = json.dumps([{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}])
+    rows[1]["tools"] = tools
+    rows[1]["messages"][1] = {**rows[1]["messages"][1], "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"id": 7}'}}]}
+    rows[2]["messages"] = rows[2]["messages"][:1]  # no assistant turn: nothing to reward
+    publish(store, "g", "conversation", rows)
+    split = load_split(store, "grpo", "g@v1", eval_fraction=0.0)
+    assert [r["id"] for r in split.train] == ["g-0", "g-1"] and split.lineage[0]["no_reference_rows"] == 1
+    assert split.train[0]["prompt"] == [{"role": "user", "content": memo_prompts(0, 1)[0]}]
+    assert split.train[0]["reference"] == ANSWER and split.train[0]["tools"] is None
+    assert split.train[1]["tools"] == tools and split.train[1]["reference"].startswith('<tool_call>{"name": "lookup"')
+    from sluice.train.rewards import tool_call
+
+    assert tool_call([split.train[1]["reference"]], [split.train[1]["reference"]], [tools]) == [1.0]
+
+
 # -- chat-template guard -----------------------------------------------------------------------
 
 def test_guard_patches_a_known_template(tokenizer):
