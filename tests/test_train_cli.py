@@ -57,6 +57,9 @@ def test_cli_errors_are_clear(tmp_path, tiny):
     assert r.exit_code == 2 and "lora_rank" in r.stderr and "Traceback" not in r.output
     r = sluice("train", "options", "dpo")
     assert r.exit_code == 0 and "beta" in r.stderr and "strength of the KL penalty" in r.stderr
+    for method, key in (("orpo", "odds-ratio"), ("simpo", "simpo_gamma"), ("grpo", "num_generations")):
+        r = sluice("train", "options", method)
+        assert r.exit_code == 0 and key in r.stderr, method
 
 
 @pytest.mark.slow

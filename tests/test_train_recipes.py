@@ -1,5 +1,5 @@
-"""Real TRL steps on CPU with a tiny Llama-style model built at test time: SFT, DPO, KTO, second-round
-DPO, early stopping, the eval gate and merge. One SFT run is shared by the tests that read it."""
+"""Real TRL steps on CPU with a tiny Llama-style model built at test time: SFT, DPO, KTO, ORPO, SimPO,
+GRPO, second-round DPO, early stopping, the eval gate and merge. One SFT run is shared by the tests that read it."""
 
 from __future__ import annotations
 
@@ -244,3 +244,43 @@ def test_merge_writes_full_model(sft_run, tmp_path):
     torch.manual_seed(0)
     [answer] = generate(model, tok, [[{"role": "user", "content": "tell me about books number 7?"}]], 12)
     assert answer == ANSWER and (out / "README.md").is_file()
+
+
+@pytest.mark.slow  # ~15 s each on 2 free cores
+@pytest.mark.parametrize("method", ["orpo", "simpo"])
+def test_reference_free_preference_methods_train(tiny, tstore, tmp_path, method):
+    from sluice.train import train
+
+    out = tmp_path / method
+    r = train(method, tstore, model=tiny, data="prefs@v1", output_dir=str(out),
+              overrides=["max_steps=4", "eval_steps=4", "learning_rate=5e-3", *FAST, *NO_CKPT])
+    losses = [v for _, v in r.info["curves"]["train_loss"]]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert any(t.abs().sum() > 0 for k, t in lora_tensors(out).items() if "lora_B" in k)
+    assert r.info["method"] == method and r.info["reference_model"] is None
+    t = r.info["metrics"]["throughput"]
+    assert t["tokens_seen"] > 0 and t["tokens_per_second"] > 0 and t["peak_rss_mb"] > 0
+    assert "tokens/s" in r.card.read_text()
+
+
+@pytest.mark.slow  # ~30 s on 2 free cores: 3 steps of 4 sampled completions each
+def test_grpo_from_sft_adapter_learns_from_rewards(sft_run, tiny, tstore, tmp_path):
+    """After SFT the model mostly answers the reference; hot sampling makes the group's exact-match rewards
+    differ, so the advantages are non-zero and the adapter moves."""
+    from sluice.train import train
+
+    out = tmp_path / "grpo"
+    r = train("grpo", tstore, model=tiny, data="memo@v1", init_adapter=str(sft_run.output_dir), output_dir=str(out),
+              overrides=["max_steps=3", "learning_rate=1e-3", "num_generations=4", "per_device_train_batch_size=4",
+                         "max_completion_length=12", "temperature=2.0", *FAST, *NO_CKPT])
+    before, after = lora_tensors(sft_run.output_dir), lora_tensors(out)
+    assert before.keys() == after.keys() and any((before[k] - after[k]).abs().sum() > 0 for k in before)
+    assert r.info["metrics"]["global_step"] == 3 and r.info["config"]["rewards"] == ["exact_match", "tool_call", "format"]
+
+
+def test_sft_card_shows_throughput_and_packing(sft_run):
+    t = sft_run.info["metrics"]["throughput"]
+    assert t["tokens_seen"] > 0 and t["tokens_per_second"] > 0
+    assert 0 < t["packing_efficiency"] <= 1  # packing is on by default for SFT
+    card = sft_run.card.read_text()
+    assert "tokens/s" in card and "packing efficiency" in card and "peak process memory" in card

@@ -96,6 +96,29 @@ def test_wrong_kind_for_method(tmp_path):
         load_split(store, "dpo", "c@v1")
 
 
+def test_grpo_rows_prompt_reference_and_tools(tmp_path):
+    import json
+
+    from sluice.train.data import load_split
+
+    store = Store(tmp_path)
+    rows = conv_rows(memo_prompts(0, 3), [ANSWER] * 3, "g")
+    tools = json.dumps([{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}])
+    rows[1]["tools"] = tools
+    rows[1]["messages"][1] = {**rows[1]["messages"][1], "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"id": 7}'}}]}
+    rows[2]["messages"] = rows[2]["messages"][:1]  # no assistant turn: nothing to reward
+    publish(store, "g", "conversation", rows)
+    split = load_split(store, "grpo", "g@v1", eval_fraction=0.0)
+    assert [r["id"] for r in split.train] == ["g-0", "g-1"] and split.lineage[0]["no_reference_rows"] == 1
+    assert split.train[0]["prompt"] == [{"role": "user", "content": memo_prompts(0, 1)[0]}]
+    assert split.train[0]["reference"] == ANSWER and split.train[0]["tools"] is None
+    assert split.train[1]["tools"] == tools and split.train[1]["reference"].startswith('<tool_call>{"name": "lookup"')
+    from sluice.train.rewards import tool_call
+
+    assert tool_call([split.train[1]["reference"]], [split.train[1]["reference"]], [tools]) == [1.0]
+
+
 # -- chat-template guard -----------------------------------------------------------------------
 
 def test_guard_patches_a_known_template(tokenizer):
@@ -134,6 +157,86 @@ def test_guard_catches_broken_templates(tokenizer):
         tok.chat_template = original
 
 
+TOOL_TURNS = [
+    {"role": "system", "content": "you can look up orders."},
+    {"role": "user", "content": "where is order 7?"},
+    {"role": "assistant", "content": '<tool_call>{"name": "lookup", "arguments": {"id": 7}}</tool_call>'},
+    {"role": "tool", "content": '{"status": "shipped"}'},
+    {"role": "assistant", "content": "order 7 has shipped."},
+]
+
+
+def _trl_template(name: str) -> str:
+    from pathlib import Path
+
+    import trl
+
+    return (Path(trl.__file__).parent / "chat_templates" / name).read_text()
+
+
+def test_wrong_family_template_is_refused_naming_both(tokenizer):
+    """A Gemma template on a ChatML vocabulary: the turn markers would be fed as plain text."""
+    from sluice.train.template import TemplateError, guard
+
+    original = tokenizer.chat_template
+    try:
+        tokenizer.chat_template = _trl_template("gemma.jinja")
+        for only in (True, False):
+            with pytest.raises(TemplateError) as e:
+                guard(tokenizer, SAMPLE, assistant_only_loss=only)
+            assert "chat template is Gemma" in e.value.message and "control tokens are ChatML" in e.value.message
+            assert "\n" not in e.value.message
+    finally:
+        tokenizer.chat_template = original
+    assert guard(tokenizer, SAMPLE).family == "ChatML"
+
+
+def test_preformatted_rows_are_refused_by_row_id():
+    from sluice.train.template import TemplateError, preformatted
+
+    plain = {"id": "r1", "messages": SAMPLE}
+    preformatted([plain], "ChatML")
+    rendered = {"id": "r2", "messages": [{"role": "user", "content": "<start_of_turn>user\nmy secret<end_of_turn>"},
+                                         {"role": "assistant", "content": "ok"}]}
+    with pytest.raises(TemplateError, match="row id r2: a user message is already formatted with Gemma") as e:
+        preformatted([plain, rendered], "ChatML")
+    assert "the ChatML chat template" in e.value.message and "secret" not in str(e.value)
+
+
+def test_mask_covers_tool_call_turns_and_nothing_else(tokenizer):
+    from sluice.train.template import TemplateError, guard
+
+    result = guard(tokenizer, TOOL_TURNS)  # the patched Qwen2.5 template: both assistant turns, tool call included
+    assert result.patched and 0 < result.assistant_tokens < result.total_tokens
+    original = tokenizer.chat_template
+    try:  # generation tags around every turn: user, system and tool text would be trained on
+        tokenizer.chat_template = ("{% for m in messages %}{% generation %}<|im_start|>{{ m.role }}\n{{ m.content }}"
+                                   "<|im_end|>\n{% endgeneration %}{% endfor %}")
+        with pytest.raises(TemplateError, match=r"turn 0 \(system\) is inside the assistant-only loss mask"):
+            guard(tokenizer, TOOL_TURNS)
+        # tags only on turns without a tool call: the tool-call turn would not be learned
+        tokenizer.chat_template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' and "
+                                   "'<tool_call>' not in m.content %}{% generation %}{{ m.content }}<|im_end|>"
+                                   "{% endgeneration %}{% else %}{{ m.content }}<|im_end|>{% endif %}\n{% endfor %}")
+        with pytest.raises(TemplateError, match=r"turn 2 \(assistant\) is not fully inside"):
+            guard(tokenizer, TOOL_TURNS)
+    finally:
+        tokenizer.chat_template = original
+
+
+def test_training_template_must_feed_the_models_tokens(tokenizer, monkeypatch):
+    """A training variant that renders other text than the model's template is refused (a faulty patch is
+    simulated: TRL's own patches render identically)."""
+    import trl.chat_template_utils as ctu
+
+    from sluice.train.template import TemplateError, guard
+
+    good = ctu.get_training_chat_template(tokenizer)
+    monkeypatch.setattr(ctu, "get_training_chat_template", lambda tok: good.replace("<|im_start|>", " <|im_start|>"))
+    with pytest.raises(TemplateError, match="differ from token 0 on"):
+        guard(tokenizer, SAMPLE)
+
+
 def test_anti_pattern_warnings():
     from sluice.train.config import load_config
     from sluice.train.template import anti_patterns
@@ -161,6 +264,35 @@ def test_load_in_4bit_without_cuda_fails_clearly(tmp_path):
     assert r.exit_code == 2
     assert "load_in_4bit (QLoRA) needs a CUDA GPU" in r.stderr and "drop --load-in-4bit" in r.stderr
     assert "Traceback" not in r.output and not (tmp_path / "out").exists()
+
+
+
+def test_qlora_device_map_is_the_local_rank(monkeypatch):
+    """Under a launcher each rank loads its 4-bit model onto its own GPU. The launcher's process state is
+    faked here (no GPUs, no second process on this machine); tests/test_train_distributed.py launches for real."""
+    import accelerate
+
+    from sluice.train.peft_setup import quantized_device_map
+
+    class Rank3:
+        local_process_index = 3
+
+    assert quantized_device_map() == {"": 0}  # one process: GPU 0
+    monkeypatch.setattr(accelerate, "PartialState", Rank3)
+    assert quantized_device_map() == {"": 3}
+
+
+def test_launch_the_trainer_does_not_see_is_refused(monkeypatch):
+    from sluice.train.run import check_launch
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.raises(RecipeError, match="launched as 2 processes with FSDP, but the trainer sees 1") as e:
+        check_launch(1)
+    assert "ACCELERATE_USE_CPU=true accelerate launch --multi_gpu" in e.value.hint
+    check_launch(2)  # a real two-process group passes
+    monkeypatch.delenv("WORLD_SIZE")
+    check_launch(1)
 
 
 # -- gate --------------------------------------------------------------------------------------
@@ -227,7 +359,7 @@ def test_shipped_train_configs_load():
 
     folder = Path(__file__).resolve().parents[1] / "examples" / "train"
     configs = [p for p in sorted(folder.glob("*.yaml")) if "train" in (yaml.safe_load(p.read_text()) or {})]
-    assert {p.stem for p in configs} == {"sft", "dpo", "kto"}
+    assert {p.stem for p in configs} == {"sft", "dpo", "kto", "orpo", "simpo", "grpo"}
     for path in configs:
         cfg = load_config(path.stem, yaml_path=path)
         assert cfg.model and cfg.data and cfg.output_dir, path

@@ -1,4 +1,5 @@
-"""Trainer callbacks: early stopping on eval loss, and the loss curves the model card draws.
+"""Trainer callbacks: early stopping on eval loss, the loss curves the model card draws, and throughput
+(tokens/s over non-padding input tokens, peak memory) in the training log.
 
 The best checkpoint is kept, not the last: the trainer evaluates and checkpoints every
 ``eval_steps`` with ``load_best_model_at_end`` on ``eval_loss``, so at the end the weights in
@@ -43,3 +44,51 @@ class StderrLog(TrainerCallback):
         shown = " ".join(f"{k}={logs[k]:.4g}" for k in keys if isinstance((logs or {}).get(k), (int, float)))
         if shown:
             print(f"step {state.global_step}/{state.max_steps} {shown}", file=sys.stderr, flush=True)
+
+
+def peak_memory_mb() -> dict:
+    """Peak memory so far: the GPU's allocator peak when CUDA is used, else this process's peak RSS."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return {"peak_rss_mb": round(rss / (2**20 if sys.platform == "darwin" else 2**10), 1)}
+
+
+class Throughput(TrainerCallback):
+    """Tokens per second (non-padding input tokens, all processes) and peak memory, on stderr every log
+    event and in ``summary`` at the end."""
+
+    def __init__(self):
+        self.started: float | None = None
+        self.summary: dict = {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        import time
+
+        self.started = time.perf_counter()
+
+    def _rate(self, state) -> dict:
+        import time
+
+        seconds = time.perf_counter() - (self.started or time.perf_counter())
+        tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
+        return {"tokens_seen": tokens, "train_seconds": round(seconds, 2),
+                "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 and tokens else None,
+                **peak_memory_mb()}
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        import sys
+
+        if state.is_world_process_zero and logs and "loss" in logs:
+            r = self._rate(state)
+            mem = ", ".join(f"{k} {v}" for k, v in r.items() if k.startswith("peak"))
+            print(f"step {state.global_step}/{state.max_steps} throughput {r['tokens_per_second']} tokens/s, {mem}",
+                  file=sys.stderr, flush=True)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.summary = self._rate(state)

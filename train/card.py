@@ -77,7 +77,7 @@ def render(folder: Path, info: dict) -> str:
               + (" (stopped early: no eval-loss improvement)" if m.get("stopped_early") else ""),
               f"- best eval loss: {m['best_eval_loss']}" + (f" at `{Path(m['best_checkpoint']).name}` — the adapter "
                                                              "here is that checkpoint" if m.get("best_checkpoint") else ""),
-              f"- wall time: {m['seconds']} s"]
+              f"- wall time: {m['seconds']} s"] + throughput_lines(m.get("throughput"))
     if info.get("reference_model"):
         lines.append(f"- reference model: {info['reference_model']}")
     lines.append("")
@@ -134,3 +134,17 @@ def write_card(folder: Path, info: dict) -> Path:
     path = Path(folder) / "README.md"
     path.write_text(render(Path(folder), info))
     return path
+
+
+def throughput_lines(t: dict | None) -> list[str]:
+    """Tokens/s (non-padding input tokens), packing efficiency and peak memory of the run (train/callbacks.py)."""
+    if not t:
+        return []
+    out = [f"- throughput: {t.get('tokens_per_second')} tokens/s ({t.get('tokens_seen')} non-padding input tokens "
+           f"in {t.get('train_seconds')} s of training)"]
+    if t.get("packing_efficiency") is not None:
+        out.append(f"- packing efficiency: {t['packing_efficiency']:.1%} of each max_length block holds tokens")
+    for key, label in (("peak_gpu_memory_mb", "peak GPU memory"), ("peak_rss_mb", "peak process memory (RSS)")):
+        if key in t:
+            out.append(f"- {label}: {t[key]} MiB")
+    return out

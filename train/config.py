@@ -138,7 +138,61 @@ class KTOConfig(TrainConfig):
         4, ge=2, description="batch size per device (KTO needs >= 2 to estimate its KL term)")
 
 
-CONFIGS: dict[str, type[TrainConfig]] = {"sft": SFTConfig, "dpo": DPOConfig, "kto": KTOConfig}
+class ORPOConfig(TrainConfig):
+    """Odds-ratio preference optimisation on preference datasets: SFT and preference in one loss, no
+    reference model (TRL's ORPOTrainer)."""
+
+    method: Literal["orpo"] = "orpo"
+    learning_rate: float = Field(8e-6, gt=0, description="peak learning rate (the ORPO paper's 8e-6)")
+    num_train_epochs: float = Field(1.0, gt=0, description="epochs over the training data (1-3 is typical)")
+    beta: float = Field(0.1, gt=0, description="weight of the odds-ratio term against the NLL term (lambda)")
+
+
+class SimPOConfig(TrainConfig):
+    """Simple preference optimisation on preference datasets: length-normalised log-likelihood margin,
+    no reference model (TRL's CPOTrainer with loss_type="simpo")."""
+
+    method: Literal["simpo"] = "simpo"
+    learning_rate: float = Field(5e-6, gt=0, description="peak learning rate")
+    num_train_epochs: float = Field(1.0, gt=0, description="epochs over the training data (1-3 is typical)")
+    beta: float = Field(2.0, gt=0, description="reward scale (the SimPO paper uses 2.0-2.5)")
+    simpo_gamma: float = Field(1.0, ge=0, description="target reward margin gamma (gamma/beta of about 0.5)")
+    cpo_alpha: float = Field(0.0, ge=0, description="weight of an added NLL term on chosen answers "
+                                                    "(0: pure SimPO; >0: CPO-SimPO)")
+
+
+GRPO_REWARDS = ("exact_match", "tool_call", "format", "judge")
+
+
+class GRPOConfig(TrainConfig):
+    """Group relative policy optimisation on conversation datasets: the prompt is every turn before
+    the last assistant turn, and that turn is the reference the verifiable rewards check against."""
+
+    method: Literal["grpo"] = "grpo"
+    learning_rate: float = Field(1e-5, gt=0, description="peak learning rate")
+    num_train_epochs: float = Field(1.0, gt=0, description="epochs over the training data (1-3 is typical)")
+    eval_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="held-out share of data for validation "
+                                                                  "(GRPO validates on mean reward)")
+    rewards: list[Literal["exact_match", "tool_call", "format", "judge"]] = Field(
+        default_factory=lambda: ["exact_match", "tool_call", "format"],
+        description="reward functions: exact_match (answer equals the reference, text turns), tool_call "
+                    "(call parses, names an offered tool, arguments valid under its JSON schema, equals the "
+                    "reference call), format (well-formed output of the reference's kind), judge (LLM judge "
+                    "vs the reference; needs judge_llm)")
+    reward_weights: list[float] | None = Field(None, description="one weight per reward (default: all 1)")
+    num_generations: int = Field(4, ge=2, description="completions sampled per prompt (the group)")
+    max_completion_length: int = Field(256, ge=1, description="tokens per sampled completion")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of the completions")
+    beta: float = Field(0.0, ge=0, description="KL penalty toward the reference model (0: none, as in DAPO/Dr GRPO)")
+    judge_llm: str | None = Field(None, description="LLM YAML (synth format; its judge entry, else llm) for the "
+                                                    "judge reward")
+    judge_rubric: str = Field("helpfulness", description="PrometheusEval rubric of the judge reward")
+    allow_unredacted: bool = Field(False, description="let a remote judge see data with no PII redaction in its "
+                                                      "lineage (recorded)")
+
+
+CONFIGS: dict[str, type[TrainConfig]] = {"sft": SFTConfig, "dpo": DPOConfig, "kto": KTOConfig, "orpo": ORPOConfig,
+                                         "simpo": SimPOConfig, "grpo": GRPOConfig}
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -3,6 +3,9 @@
 - conversation → ``{"messages": [...]}`` (SFT, conversational language modeling)
 - preference   → ``{"prompt", "chosen", "rejected"}`` message lists (DPO, conversational)
 - kto          → ``{"prompt", "completion", "label"}`` (KTO, conversational)
+- conversation → ``{"prompt", "reference", "tools"}`` for GRPO: the turns before the last assistant
+  turn, that turn's content (the reward's reference) and the row's tool definitions (JSON or None);
+  rows without an assistant turn have nothing to reward and are counted out (``no_reference_rows``)
 
 Validation rows come from ``eval_data`` when given, else from a ``split`` column (``validation``/
 ``val``/``dev``/``eval``; ``test`` rows are held out of training altogether), else from a
@@ -22,7 +25,8 @@ from typing import Any
 
 from sluice.errors import DataError, SluiceError
 
-METHOD_KIND = {"sft": "conversation", "dpo": "preference", "kto": "kto"}
+METHOD_KIND = {"sft": "conversation", "dpo": "preference", "kto": "kto", "orpo": "preference",
+               "simpo": "preference", "grpo": "conversation"}
 EVAL_SPLITS = {"validation", "valid", "val", "dev", "eval"}
 
 
@@ -62,14 +66,26 @@ def to_records(version, method: str, counter: dict | None = None) -> tuple[list[
     want = METHOD_KIND[method]
     if kind != want:
         raise SluiceError(f"{version.ref} holds {kind} rows, but `train {method}` needs {want} rows",
-                          hint={"conversation": "train sft on it", "preference": "train dpo on it",
+                          hint={"conversation": "train sft or grpo on it", "preference": "train dpo, orpo or simpo on it",
                                 "kto": "train kto on it"}[kind])
     counter = {} if counter is None else counter
     rows = version.read().to_pylist()
     splits = [r.get("split") for r in rows]
     if method == "sft":
         recs = [{"messages": _messages(r["messages"], counter), "id": r["id"]} for r in rows]
-    elif method == "dpo":
+    elif method == "grpo":
+        recs, kept = [], []
+        for r, s in zip(rows, splits):
+            msgs = _messages(r["messages"], counter)
+            last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
+            if last is None:
+                counter["no_reference_rows"] = counter.get("no_reference_rows", 0) + 1
+                continue
+            recs.append({"prompt": msgs[:last], "reference": msgs[last]["content"], "tools": r.get("tools"),
+                         "id": r["id"]})
+            kept.append(s)
+        splits = kept
+    elif kind == "preference":
         recs = [{"prompt": _messages(r["prompt"], counter), "chosen": _messages(r["chosen"], counter),
                  "rejected": _messages(r["rejected"], counter), "id": r["id"]} for r in rows]
     else:
@@ -115,6 +131,8 @@ def load_split(store, method: str, data: str, eval_data: str | None = None, eval
     lineage[0]["train_rows"], lineage[0]["eval_rows"] = len(train), len(ev)
     if counter:
         lineage[0]["tool_call_messages_as_text"] = counter.get("tool_call_messages", 0)
+    if counter.get("no_reference_rows"):
+        lineage[0]["no_reference_rows"] = counter["no_reference_rows"]
     return Split(train, ev, lineage)
 
 

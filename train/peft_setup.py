@@ -44,6 +44,14 @@ def quantization_config(cfg):
                               bnb_4bit_compute_dtype=torch.bfloat16)
 
 
+def quantized_device_map() -> dict:
+    """Where this process's 4-bit model goes: its own GPU. Under ``accelerate launch``/``torchrun`` every
+    rank has a local index; pinning all of them to GPU 0 would stack every copy onto one device."""
+    from accelerate import PartialState
+
+    return {"": PartialState().local_process_index}
+
+
 def use_bf16() -> bool:
     import torch
 
@@ -58,7 +66,7 @@ def load_model(cfg, model_id: str):
     quant = quantization_config(cfg)  # fails fast without CUDA, before any weights are read
     kwargs = {"dtype": torch.bfloat16 if use_bf16() else torch.float32}
     if quant is not None:
-        kwargs.update(quantization_config=quant, device_map={"": 0})
+        kwargs.update(quantization_config=quant, device_map=quantized_device_map())
     try:
         model = AutoModelForCausalLM.from_pretrained(model_id, **kwargs)
     except OSError as e:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sluice.errors import RecipeError
+from sluice.errors import RecipeError, SluiceError
 
 log = logging.getLogger("sluice.train")
 INFO_FILE = "sluice_train.json"
@@ -56,7 +56,7 @@ def prepare(cfg, store, method: str) -> Prepared:
     """Everything before the first step; every check that can fail, fails here."""
     from . import data as D
     from .peft_setup import load_model, load_tokenizer, quantization_config
-    from .template import anti_patterns, guard
+    from .template import anti_patterns, guard, preformatted
 
     if not cfg.model or not cfg.data:
         raise RecipeError(f"train {method} needs a model and a dataset",
@@ -68,9 +68,12 @@ def prepare(cfg, store, method: str) -> Prepared:
         _, golden = D.load_golden(store, cfg.golden)
     D.check_no_overlap(split, golden["ref"] if golden else None, store)  # and every frozen golden set
     tokenizer = load_tokenizer(cfg.model)
-    first = split.train[0]
-    sample = first["messages"] if method == "sft" else first["prompt"] + first.get("chosen", first.get("completion"))
-    result = guard(tokenizer, sample, assistant_only_loss=getattr(cfg, "assistant_only_loss", False))
+    samples = guard_samples(split.train)
+    only = getattr(cfg, "assistant_only_loss", False)
+    result = guard(tokenizer, samples[0], assistant_only_loss=only)
+    for other in samples[1:]:  # a tool-call conversation too, when the data has one
+        guard(tokenizer, other, assistant_only_loss=only)
+    preformatted(split.train + split.eval, result.family)
     if result.patched:
         tokenizer.chat_template = result.template  # trained (and saved) with the generation-tagged variant
     warnings = anti_patterns(cfg, len(split.train), cfg.model)
@@ -79,6 +82,23 @@ def prepare(cfg, store, method: str) -> Prepared:
     model = load_model(cfg, cfg.model)
     return Prepared(cfg, cfg.model, tokenizer, model, D.to_dataset(split.train),
                     D.to_dataset(split.eval) if split.eval else None, split.lineage, golden, result, warnings)
+
+
+def conversation(row: dict) -> list[dict]:
+    """A training row as the whole conversation the template renders."""
+    if "messages" in row:
+        return row["messages"]
+    if "reference" in row:  # GRPO: the prompt and its reference answer
+        return row["prompt"] + [{"role": "assistant", "content": row["reference"]}]
+    return row["prompt"] + row.get("chosen", row.get("completion"))
+
+
+def guard_samples(rows: list[dict]) -> list[list[dict]]:
+    """The first row's conversation, and the first one with an assistant tool call if that is another."""
+    first = conversation(rows[0])
+    calls = next((c for c in map(conversation, rows) if any(m["role"] == "assistant" and "<tool_call>" in
+                                                            (m.get("content") or "") for m in c)), None)
+    return [first] if calls is None or calls is first else [first, calls]
 
 
 def training_args(cfg, prep: Prepared, config_cls, **method_args):
@@ -96,11 +116,45 @@ def training_args(cfg, prep: Prepared, config_cls, **method_args):
         **checkpointing_args(config_cls, cfg.gradient_checkpointing),
         seed=cfg.seed, logging_steps=cfg.logging_steps, report_to="none", bf16=use_bf16(),
         max_length=cfg.max_length, disable_tqdm=True, dataloader_pin_memory=use_bf16(),
+        include_num_input_tokens_seen="non_padding",
         eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps,
         save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
-        save_only_model=True, load_best_model_at_end=has_eval, metric_for_best_model="eval_loss",
+        # Under FSDP/DeepSpeed the Trainer refuses save_only_model with load_best_model_at_end: there the
+        # checkpoints keep the (sharded) optimizer state too, and the best one is still reloaded.
+        save_only_model=not sharded_launch(), load_best_model_at_end=has_eval, metric_for_best_model="eval_loss",
         greater_is_better=False)
-    return config_cls(**{**kwargs, **method_args})
+    if "max_length" not in inspect.signature(config_cls).parameters:  # GRPO: max_completion_length instead
+        kwargs.pop("max_length")
+    args = config_cls(**{**kwargs, **method_args})
+    check_launch(args.world_size)
+    return args
+
+
+def check_launch(world_size: int) -> None:
+    """Refuse a multi-process launch that the trainer does not see as one: each process would train
+    its own copy and all would write the same folder. accelerate does this without a word when FSDP
+    or DeepSpeed is asked for on a machine without GPUs (it shards only on accelerators)."""
+    import os
+
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and world_size != launched:
+        how = f" with {sharded_launch()}" if sharded_launch() else ""
+        raise RecipeError(
+            f"launched as {launched} processes{how}, but the trainer sees {world_size}: each process would train "
+            "and save its own copy",
+            hint="FSDP/DeepSpeed shard only on GPUs; for data parallel on CPU run "
+                 "`ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes N ...` (gloo)")
+
+
+def sharded_launch() -> str | None:
+    """'FSDP' or 'DeepSpeed' when `accelerate launch` set this process up to shard the model, else None
+    (accelerate tells the Trainer through these environment variables)."""
+    import os
+
+    for var, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+        if os.environ.get(var, "").lower() in ("1", "true", "yes"):
+            return name
+    return None
 
 
 def checkpointing_args(config_cls, enabled: bool) -> dict:
@@ -112,11 +166,23 @@ def checkpointing_args(config_cls, enabled: bool) -> dict:
 
 
 def callbacks(cfg, prep: Prepared):
-    from .callbacks import LossHistory, early_stopping
+    from .callbacks import LossHistory, Throughput, early_stopping
 
     history = LossHistory()
+    history.throughput = Throughput()
     extra = early_stopping(cfg) if prep.eval is not None and len(prep.eval) else []
-    return history, [history, *extra]
+    return history, [history, history.throughput, *extra]
+
+
+def packing_efficiency(trainer, cfg) -> float | None:
+    """Share of the packed blocks' max_length filled with real tokens (SFT with packing), else None."""
+    if not getattr(cfg, "packing", False):
+        return None
+    ds = trainer.train_dataset
+    if ds is None or "input_ids" not in getattr(ds, "column_names", []) or not len(ds):
+        return None
+    lengths = [len(x) for x in ds["input_ids"]]
+    return round(sum(lengths) / (len(lengths) * cfg.max_length), 4)
 
 
 def fit(cfg, store, method: str, config_cls, trainer_cls, trainer_args: dict | None = None,
@@ -157,6 +223,7 @@ def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
     adapters = sorted(getattr(peft_model, "peft_config", {}) or {})
     if "ref" in adapters:  # the frozen reference copy of init_adapter is not part of the result
         peft_model.delete_adapter("ref")
+    processes = rank_agreement(trainer)
     trainer.save_model(str(out))  # after load_best_model_at_end: the best checkpoint's adapter
     prep.tokenizer.save_pretrained(str(out))
     state = trainer.state
@@ -177,12 +244,15 @@ def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
                           "sample_tokens": prep.guard.total_tokens},
         "warnings": prep.warnings,
         "reference_model": reference,
+        "processes": processes,
         "metrics": {"global_step": state.global_step, "max_steps": state.max_steps,
                     "best_eval_loss": state.best_metric, "last_eval_loss": last_eval,
                     "best_checkpoint": state.best_model_checkpoint,
                     "stopped_early": bool(state.max_steps and state.global_step < state.max_steps),
                     "train_rows": len(prep.train), "eval_rows": len(prep.eval) if prep.eval is not None else 0,
-                    "seconds": round(time.perf_counter() - started, 2)},
+                    "seconds": round(time.perf_counter() - started, 2),
+                    "throughput": {**history.throughput.summary,
+                                   "packing_efficiency": packing_efficiency(trainer, cfg)}},
         "curves": {"train_loss": history.train, "eval_loss": history.eval},
         "eval": None,
     }
@@ -191,6 +261,35 @@ def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
         (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
         card = write_card(out, info)
     return TrainResult(out, card, info)
+
+
+def rank_agreement(trainer) -> dict:
+    """How many processes trained, and a digest of the trainable weights each one holds at the end.
+
+    Data-parallel ranks must finish with the same adapter; a difference means the gradients were not
+    synchronised, and the run fails instead of saving one rank's copy as the result."""
+    import hashlib
+
+    state = trainer.accelerator.state
+    n = state.num_processes
+    out = {"count": n, "distributed_type": str(state.distributed_type).rsplit(".", 1)[-1]}
+    if n <= 1:
+        return out
+    import torch.distributed as dist
+
+    h = hashlib.sha256()
+    for name, p in sorted(trainer.model.named_parameters()):
+        if p.requires_grad:
+            t = p.full_tensor() if hasattr(p, "full_tensor") else p  # FSDP2 shards are DTensors
+            h.update(name.encode() + t.detach().float().cpu().numpy().tobytes())
+    digests: list = [None] * n
+    dist.all_gather_object(digests, h.hexdigest())
+    out["adapter_sha256"] = digests
+    if len(set(digests)) != 1:
+        raise SluiceError(f"the {n} training processes ended with different adapters ({len(set(digests))} "
+                          "distinct weight digests): gradients were not synchronised, so no result is saved",
+                          hint="check the launcher configuration (accelerate config) and rerun")
+    return out
 
 
 def read_info(adapter_dir: str | Path) -> dict:

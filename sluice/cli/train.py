@@ -1,4 +1,4 @@
-"""`sluice train sft|dpo|kto`, `sluice train eval`, `sluice train merge`, `sluice train options`."""
+"""`sluice train sft|dpo|kto|orpo|simpo|grpo`, `sluice train eval`, `sluice train merge`, `sluice train options`."""
 
 # No `from __future__ import annotations`: typer must see the per-method help strings built below.
 
@@ -23,6 +23,9 @@ def _quiet() -> None:
     import datasets
 
     datasets.disable_progress_bars()
+
+
+_TITLES = {"simpo": "SimPO (CPOTrainer, loss_type=simpo)", "grpo": "GRPO (rewards from the data)"}
 
 
 def _method_command(method: str, what: str):
@@ -59,13 +62,16 @@ def _method_command(method: str, what: str):
                       + (" (stopped early)" if m["stopped_early"] else ""), highlight=False)
         console.print(f"model card: {escape(str(result.card))}", highlight=False)
 
-    command.__doc__ = f"Train a LoRA/DoRA adapter with TRL {method.upper()} on a {what} dataset."
+    command.__doc__ = f"Train a LoRA/DoRA adapter with TRL {_TITLES.get(method, method.upper())} on a {what} dataset."
     return command
 
 
 app.command("sft")(_method_command("sft", "conversation"))
 app.command("dpo")(_method_command("dpo", "preference"))
 app.command("kto")(_method_command("kto", "kto"))
+app.command("orpo")(_method_command("orpo", "preference"))
+app.command("simpo")(_method_command("simpo", "preference"))
+app.command("grpo")(_method_command("grpo", "conversation"))
 
 
 def _judge_spec(url: str | None, model: str | None, key_env: str, llm_file: Path | None):
@@ -228,14 +234,14 @@ def merge(
 
 
 @app.command("options")
-def options(method: Annotated[str, typer.Argument(help="sft, dpo or kto")] = "sft") -> None:
+def options(method: Annotated[str, typer.Argument(help="sft, dpo, kto, orpo, simpo or grpo")] = "sft") -> None:
     """Every setting of a method with its default and description."""
     from rich.table import Table
 
     from sluice.train.config import CONFIGS
 
     if method not in CONFIGS:
-        console.print(f"[bold red]error:[/] unknown method {escape(method)!s}; use sft, dpo or kto")
+        console.print(f"[bold red]error:[/] unknown method {escape(method)!s}; use {', '.join(CONFIGS)}")
         raise typer.Exit(2)
     table = Table(title=f"sluice train {method} settings", title_justify="left")
     for col in ("key", "default", "description"):
