@@ -37,6 +37,33 @@ _NAMED = frozenset(("properties", "patternProperties", "$defs", "definitions", "
 # Schema keywords whose string values are prose or sample values (may hold PII), not structure.
 _FREE_TEXT = frozenset(("description", "default", "examples", "example"))
 _ARGS = re.compile(r"^m(\d+)\.tc(\d+)\.args(/.*)?$")
+_KEY = "~k"  # fields.KEY: the suffix of a JSON key's own text
+
+
+def named_parts(obj: Any, path: str | None) -> tuple[list[str] | None, bool]:
+    """``fields``' positional JSON path (``/#2/0``: an object's third key, a list's first item;
+    ``…~k``: the key's own text) as key names (``/email/0``), and whether it names a key.
+    None when the path does not fit the object."""
+    if not path:
+        return [], False
+    is_key = path.endswith(_KEY)
+    if is_key:
+        path = path[:-len(_KEY)]
+    out: list[str] = []
+    node = obj
+    for part in (p for p in path.split("/") if p != ""):
+        if isinstance(node, dict) and part.startswith("#") and part[1:].isdigit():
+            keys = list(node)
+            if int(part[1:]) >= len(keys):
+                return None, is_key
+            out.append(str(keys[int(part[1:])]))
+            node = node[keys[int(part[1:])]]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            out.append(part)
+            node = node[int(part)]
+        else:
+            return None, is_key
+    return out, is_key
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 
 
@@ -137,6 +164,16 @@ def typed(s: Any) -> bool:
     return isinstance(s, dict) and ("format" in s or "pattern" in s)
 
 
+_KEY_SCHEMA: dict = {}  # schema_at's answer for an argument's key: the tool's schema names it
+
+
+def _loads(raw: str | None) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
 class _Calls:
     """Per row: each call's tool schema, looked up once."""
 
@@ -156,7 +193,13 @@ class _Calls:
             return False, None
         if name not in self.schemas or path is None:
             return False, None
-        return True, subschema(self.schemas[name], [p for p in path.split("/") if p != ""])
+        args = _loads(self.messages[i]["tool_calls"][j]["function"].get("arguments"))
+        parts, is_key = named_parts(args, path)
+        if parts is None:
+            return False, None
+        if is_key:
+            return True, _KEY_SCHEMA
+        return True, subschema(self.schemas[name], parts)
 
 
 def schema_free(row: dict, items: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
@@ -167,16 +210,18 @@ def schema_free(row: dict, items: list[tuple[str, str, str]]) -> list[tuple[str,
     if not (has_tools or has_args):
         return items
     free = free_text_tool_paths(row.get("tools")) if has_tools else set()
+    tools = _loads(row.get("tools")) if has_tools else None
     calls = _Calls(row) if has_args else None
     out = []
     for item in items:
         key = item[0]
         if key.startswith("tools/") or key == "tools":
-            if key in free:
-                out.append(item)
+            parts, is_key = named_parts(tools, key[len("tools"):])
+            if parts is not None and not is_key and "/".join(["tools", *parts]) in free:
+                out.append(item)  # keys of a tool definition are schema: never text
         elif calls is not None and _ARGS.match(key):
             known, s = calls.schema_at(key)
-            if not (known and constrained(s)):
+            if not (known and (s is _KEY_SCHEMA or constrained(s))):
                 out.append(item)
         else:
             out.append(item)
@@ -240,7 +285,7 @@ def conform(row: dict, new: dict[str, str], texts: dict[str, str]) -> None:
     swaps: dict[str, str] = {}
     for key in arg_keys:
         known, s = calls.schema_at(key)
-        if known and typed(s) and new[key] != texts[key]:
+        if known and s is not _KEY_SCHEMA and typed(s) and new[key] != texts[key]:
             surrogate = typed_surrogate(s, texts[key])
             for placeholder in _PLACEHOLDER.findall(new[key]):
                 swaps.setdefault(placeholder, surrogate)
