@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("presidio_analyzer")
 
 from sluice.curate.pii import tools as pii_tools  # noqa: E402
+from sluice.curate.pii.tools import named_parts  # noqa: E402
 from sluice.curate.pii.fields import texts  # noqa: E402
 from sluice.curate.pii.stage import PiiDetect, RedactPii  # noqa: E402
 from sluice.curate.stages.trace_check import trace_problems  # noqa: E402
@@ -47,12 +48,14 @@ def _row() -> dict:
 
 
 def test_only_descriptions_and_unconstrained_arguments_are_text():
-    keys = {k for k, _, _ in texts(_row())}
-    tool_keys = {k for k in keys if k.startswith("tools/")}
+    row = _row()
+    keys = {k for k, _, _ in texts(row)}
+    tools = json.loads(row["tools"])  # fields' paths are positional (#i: an object's i-th key): name them
+    tool_keys = {"/".join(["tools", *named_parts(tools, k[len("tools"):])[0]]) for k in keys if k.startswith("tools/")}
     assert tool_keys == {"tools/0/function/description",  # descriptions only: names, enum, types are schema
                          "tools/0/function/parameters/properties/customer_email/description",
                          "tools/0/function/parameters/properties/description/description"}
-    args = {k.split("/", 1)[1] for k in keys if ".tc0.args" in k}
+    args = {"/".join(named_parts(ARGS, "/" + k.split("/", 1)[1])[0]) for k in keys if ".tc0.args" in k}
     assert args == {"customer_email", "description"}  # enum, integer, boolean: schema-constrained
 
 
