@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -16,7 +19,27 @@ def process_pool(workers: int, initializer: Callable[..., Any] | None = None,
                  initargs: tuple = ()) -> ProcessPoolExecutor:
     # spawn, not fork: forking a process whose polars/arrow thread pools hold locks can hang.
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
+                               initargs=(os.getpid(), initializer, initargs))
+
+
+def _worker_start(parent: int, initializer: Callable[..., Any] | None, initargs: tuple) -> None:
+    """In each worker: die with the parent. A SIGKILLed parent runs no cleanup, and a worker
+    blocked on its queue would live on (150-250 MB each). A thread watches the parent pid (the
+    worker is re-parented when it dies). Not PR_SET_PDEATHSIG: that fires when the *thread* that
+    spawned the worker ends, and the pool spawns from whichever thread submits."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="sluice-parent-watch").start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)
+
+
+_WATCH_SECONDS = 0.2
 
 
 def ordered_map(fn: Callable[..., R], items: Iterable[tuple], workers: int = 1,

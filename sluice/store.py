@@ -188,19 +188,39 @@ class Store:
         tmp.mkdir()
         return VersionWriter(self, name, kind, tmp, manifest)
 
-    def clean_stale(self, name: str) -> list[Path]:
-        """Remove temporary folders left by writers that died (their process is gone)."""
+    def clean_stale(self, name: str, dry_run: bool = False) -> list[Path]:
+        """Remove temporary folders left by writers that died: their process is gone, or its pid
+        now belongs to a process started after the folder was last written (a reused pid)."""
         import psutil
 
         removed = []
-        for p in (self.root / name).glob(".tmp-*"):
+        for p in sorted((self.root / name).glob(".tmp-*")):
             try:
                 pid = int(p.name.split("-")[1])
             except (IndexError, ValueError):
                 continue
-            if not psutil.pid_exists(pid):
-                shutil.rmtree(p, ignore_errors=True)
+            if pid == os.getpid():
+                continue
+            try:
+                alive = psutil.Process(pid).create_time() <= p.stat().st_mtime + 1
+            except psutil.NoSuchProcess:
+                alive = False
+            except (psutil.Error, OSError):
+                alive = True  # cannot tell: keep it
+            if not alive:
+                if not dry_run:
+                    shutil.rmtree(p, ignore_errors=True)
                 removed.append(p)
+        return removed
+
+    def stale_temporary(self, dry_run: bool = False) -> list[Path]:
+        """``clean_stale`` over every dataset folder (also one whose first version never published)."""
+        if not self.root.is_dir():
+            return []
+        removed = []
+        for folder in sorted(self.root.iterdir()):
+            if folder.is_dir() and _NAME.match(folder.name):
+                removed += self.clean_stale(folder.name, dry_run=dry_run)
         return removed
 
 

@@ -288,7 +288,7 @@ def structure_problem(raw: bytes, record: Any) -> tuple[str, str, str | None] | 
 def _may_hide_keys(raw: bytes, value: Any) -> bool:
     """Whether ``raw`` holds more key tokens than ``value`` (its orjson parse) has keys: exact and
     cheap (byte counts; a regex only for keys written with space before their colon). Measured:
-    +6% CPU on parsing (BENCHMARKS.md, #35)."""
+    +6% to +27% parse CPU (BENCHMARKS.md, #35)."""
     keys = _count_keys(value)
     if b'\\\\"' in raw:  # an escaped backslash before a quote: the counts below cannot tell
         return True

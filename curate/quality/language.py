@@ -157,9 +157,17 @@ def identify(model, texts: list[str], max_chars: int) -> tuple[list[str | None],
     return [lang for lang, _ in out], [conf for _, conf in out]
 
 
+# lingua's confidences differ in their last bits from call to call, even on one detector and one
+# thread (its sums run in hash-map order), so equal runs would not write equal shards. They are
+# rounded to this many decimals, and a tie goes to the first language code in sorted order.
+CONFIDENCE_DECIMALS = 6
+
+
 def _lingua(detector, text: str) -> tuple[str, float]:
-    best = detector.compute_language_confidence_values(text)[0]
-    return best.language.iso_code_639_1.name.lower(), float(best.value)
+    values = [(round(float(v.value), CONFIDENCE_DECIMALS), v.language.iso_code_639_1.name.lower())
+              for v in detector.compute_language_confidence_values(text)]
+    conf, lang = min(values, key=lambda v: (-v[0], v[1]))
+    return lang, conf
 
 
 class LanguageConfig(StageConfig):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated
 
 import typer
@@ -19,10 +20,17 @@ def gc(
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Remove stale checkpoints under <root>/.checkpoints (a later run recomputes what it needs)."""
-    from sluice.checkpoints import collect
+    """Remove stale checkpoints under <root>/.checkpoints (a later run recomputes what it needs) and
+    the temporary folders of dataset writers that died (a killed ingest), whatever their age."""
+    from sluice.checkpoints import Removed, collect
 
-    removed = collect(store(root).root, older_than_days=older_than, raw=raw, everything=everything, dry_run=dry_run)
+    s = store(root)
+    removed = collect(s.root, older_than_days=older_than, raw=raw, everything=everything, dry_run=dry_run)
+    for p in s.stale_temporary(dry_run=True):
+        size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+        if not dry_run:
+            shutil.rmtree(p, ignore_errors=True)
+        removed.append(Removed(p, size, f"unpublished version of {p.parent.name} whose writer is gone"))
     total = sum(r.bytes for r in removed)
     if as_json:
         emit_json({"removed": [{"path": str(r.path), "bytes": r.bytes, "why": r.why} for r in removed],
