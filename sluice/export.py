@@ -295,6 +295,11 @@ def responses(row: dict, plain: bool = False) -> dict:
         names = {str(i): m["name"] for i, m in enumerate(row["messages"]) if m.get("name") is not None}
         if names:
             lineage["names"] = names
+        odd = {str(i): m["tool_calls"] for i, m in enumerate(row["messages"]) if m.get("tool_calls") is not None
+               and (not m["tool_calls"] or any(c["function"]["arguments"] is None or c.get("type") != "function"
+                                               for c in m["tool_calls"]))}
+        if odd:  # an empty call list, a call without arguments or of another type: items cannot say so
+            lineage["tool_calls"] = odd
         if made:
             lineage["generated"] = made
         if tools is not None and out["tools"] != tools:

@@ -82,7 +82,8 @@ def test_token_cap_of_one_embedder_never_leaks_into_another(tiny):
 def test_embed_stage_records_both_identities(tiny, cache):
     stage = Embed(model="static", source=tiny)
     out = stage.score(_batch(["write a poem about autumn leaves", "tell me the capital of spain"]))
-    assert out["embedding"].dtype == pl.Array(pl.Float32, stage.model.dim)
+    # the vector is the model's, plus the agent-signature block (zero for rows without tools or calls)
+    assert out["embedding"].dtype == pl.Array(pl.Float32, stage.model.dim + embed_mod.SIGNATURE_DIMS)
     info = stage.describe()["model"]
     assert info["kind"] == "static" and info["source"]["sha256"] == content_hash(tiny) and len(info["sha256"]) == 64
 

@@ -166,7 +166,10 @@ def test_quality_recipe_runs_on_a_slice_of_the_sample(store, sample_logs, tmp_pa
     rejected = pl.from_arrow(result.version.read("rejected"))
     assert rejected["reason"].null_count() == 0 and rejected["stage"].null_count() == 0
     df = pl.from_arrow(result.version.read())
-    assert df["embedding"].dtype == pl.Array(pl.Float32, 256)  # static model, stored for dedup and labeling
+    from sluice.curate.quality.embed import SIGNATURE_DIMS
+
+    # static model (256) + the agent-signature block, stored for dedup and labeling
+    assert df["embedding"].dtype == pl.Array(pl.Float32, 256 + SIGNATURE_DIMS)
     assert df["scorer"].unique().to_list() == ["heuristic-v1"]
     select = next(s for s in result.version.manifest["stages"] if s["name"] == "select")["info"]
     assert select["order"] == "diversity"  # the offline heuristic does not rank rows (issue: Quality scores)

@@ -90,7 +90,8 @@ def test_conversations_round_trip(name, fmt, shared_data, sample_logs, tmp_path,
     out = tmp_path / f"export.{fmt}.jsonl"
     assert export(first, fmt, out) == original.num_rows
     again = ingest([str(out)], to="again", store=store, workers=1)
-    assert again.files[0].format == {"jsonl": "sluice", "openai": "openai", "sharegpt": "sharegpt"}[fmt]
+    assert again.files[0].format == {"jsonl": "sluice", "openai": "openai", "sharegpt": "sharegpt",
+                                     "responses": "responses"}[fmt]
     assert not again.quarantined
     back = again.version.read()
     for column in CONVERSATION_COLUMNS:  # column by column first, for a readable failure

@@ -214,9 +214,12 @@ def _undo_export(row: dict, lineage: dict) -> None:
     names = lineage.get("names") or {}
     expect(extras, dict, "sluice.message_extra", "an object of message index → extra keys")
     try:
+        calls = lineage.get("tool_calls") or {}
         for i, m in enumerate(messages):
             m[5] = dumps(extras[str(i)]) if extras.get(str(i)) else None
             m[2] = names.get(str(i))
+            if str(i) in calls:
+                m[3] = [dict(c) for c in calls[str(i)]]
     except (TypeError, AttributeError):
         raise RecordError("wrong_type", "sluice.names must be an object", "sluice.names") from None
     row["messages"] = [tuple(m) for m in messages]
