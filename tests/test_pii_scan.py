@@ -108,6 +108,7 @@ def test_metadata_keeps_types_and_operational_fields_and_redacts_keys_and_source
     assert "callback_phone" not in json.loads(dropped.read().to_pylist()[0]["metadata"])
 
 
+@pytest.mark.slow  # four redaction runs: 61 s at load average 20
 def test_dataset_wide_pseudonyms_are_consistent_across_rows_and_keyed_by_the_store_salt(store, tmp_path,
                                                                                          monkeypatch):
     from train_helpers import publish
