@@ -1,7 +1,7 @@
 """Precision of metadata redaction on the bundled logs: how many metadata values, keys, `source`
 and `source_id` redaction changes, which keys, and whether any value changed type.
 
-    HF_HUB_OFFLINE=1 python benchmarks/bench_pii_metadata.py
+    HF_HUB_OFFLINE=1 python benchmarks/bench_pii_metadata.py [--sets gateway sample]
 
 The bundled generator (examples/generate_logs.py) writes no personal data into metadata (user ids
 are opaque, the rest is operational: model, region, latency, token counts, timestamps), so every
@@ -37,6 +37,11 @@ def leaves(obj, path=""):
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sets", nargs="*", default=["gateway", "sample"])
+    args = ap.parse_args()
     from sluice.curate.ingest import ingest
     from sluice.curate.pii.stage import PiiDetect, RedactPii
     from sluice.recipe import Recipe
@@ -49,6 +54,8 @@ def main() -> None:
         changed, typed, values = Counter(), Counter(), Counter()
         for name, path in (("sample", EXAMPLES / "sample_logs.jsonl"),
                            ("gateway", EXAMPLES / "sample_gateway_logs.jsonl.gz")):
+            if name not in args.sets:
+                continue
             raw = ingest([str(path)], to=name, store=store, workers=1).version
             out = run(Recipe(), [PiiDetect(), RedactPii()], store=store, input_ref=name, output=f"{name}-r").version
             before = {r["id"]: r for r in raw.read().to_pylist()}

@@ -121,7 +121,7 @@ def review_texts(version, *, n: int | None, seed: int, strategy: str) -> list[di
     picked = rows if n is None else rows[:n]
     out = [it for items in picked for it in items]
     for it in out:
-        it["id"] = xxhash.xxh3_64_hexdigest(f"{version.ref}\x00{it['row']}\x00{it['field']}")
+        it["id"] = xxhash.xxh3_64_hexdigest(f"{version.ref}\x00{it['row']}\x00{it['field']}".encode())
     return out
 
 

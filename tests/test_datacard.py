@@ -54,7 +54,8 @@ def test_card_of_curated_version(store, sample_logs):
     card = (version.path / "DATACARD.md").read_text()
     for text in ("recipe: `audit`", "## Processing (in order)", '"max_turns": 5', "too_many_turns",
                  "more messages than max_turns", "Redacted by `sluice.curate.pii.stage:RedactPii v3`",
-                 "engine: **pattern-only** — WEAK", "EMAIL_ADDRESS/user", "blank spaCy",
+                 "certificate: **weak** against the `default-recipe` standard — WEAK: pattern-only detection",
+                 "engine: **pattern-only**", "EMAIL_ADDRESS/user", "blank spaCy",
                  "## Splits", "| train |", "Weaker fallbacks that ran", "PERSON from name lists only"):
         assert text in card, text
     splits = version.manifest["content"]["splits"]

@@ -21,7 +21,7 @@ and never hold key text (a key can be an e-mail address, and a path is written i
 reports): ``#2`` is an object's third key, ``3`` a list's fourth item, and ``<path>~k`` is the key
 that ends ``<path>`` (``meta/#1/#0~k``). A replaced key is renamed in place; a value never changes
 type: strings and integers of 6+ digits are analyzed (keys too, except code identifiers —
-``snake_case``, ``kebab-case``, ``camelCase``), and an integer found to be PII
+lower-case words, ``snake_case``, ``kebab-case``, ``camelCase``), and an integer found to be PII
 becomes an integer surrogate of the same length, or its key is dropped (``numbers`` policy of
 ``redact_pii``). Floats, booleans and nulls carry no text.
 
@@ -72,9 +72,10 @@ _SHAPES = (
     # identifiers with a digit or separator, or all lower case: gpt-4.1-mini, chat.completion, stop (not "Maria")
     re.compile(r"^(?=.*[\d\-._:/]|[a-z0-9_]+$)[A-Za-z][\w.:/+-]{0,79}$"),
 )
-# keys written by code, not people: snake_case, kebab-case, camelCase (``callback_phone`` is no
-# organisation); any other key — an e-mail, a name, a phone number — is analyzed
-_CODE_KEY = re.compile(r"^(?:[a-z][a-z0-9]*(?:[_-][a-z0-9]+)+|[a-z]+(?:[A-Z][a-z0-9]+)+|_[a-z0-9_]+)$")
+# keys written by code, not people: lower-case words, snake_case, kebab-case, camelCase (NER calls
+# ``metadata`` a person and ``callback_phone`` an organisation); any other key — an e-mail, a
+# capitalised name, a phone number — is analyzed
+_CODE_KEY = re.compile(r"^(?:[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*|[a-z]+(?:[A-Z][a-z0-9]+)+|_[a-z0-9_]+)$")
 _OPAQUE = re.compile(r"^(?:[A-Za-z]{1,16}[_-]){0,2}(?:(?=[0-9]*[a-fA-F])[0-9a-fA-F]{8,80}|"  # hex: u_859662827e2b
                      r"(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{16,80})$|"  # base62
                      r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")  # UUID

@@ -189,7 +189,8 @@ class SecondOpinion:
             cap = word[0].isupper() and not word.isupper() and not _inner_caps(word)
             rule = None
             title_word = word.lower() in _TITLES
-            if len(word) >= 2 and not known and not title_word and (_CUE.search(before[-20:]) or
+            name_like = not known or word.lower() in self.first  # "hey marguerite": a daisy, and a name
+            if len(word) >= 2 and name_like and not title_word and (_CUE.search(before[-20:]) or
                                                                     _TITLE.search(before[-12:])):
                 rule = "person_cue"
             elif cap and not title_word and _TITLE.search(before[-12:]):
