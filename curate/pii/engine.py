@@ -155,8 +155,8 @@ def _nlp_engine(spec: str):
             """English NER from ``target``; each other language in ``nlp.NER_FOR`` from its pinned
             pipeline, when installed. Every text is read by its language's pipeline
             (``nlp.text_language``), whatever language Presidio passes; a language without one is
-            tokenized by the English pipeline and its artifacts say so (``language``), so
-            ``_covered_only`` keeps English NER from answering there."""
+            tokenized by the English pipeline (its artifacts' ``language`` is the pipeline's key,
+            which Presidio looks up), and ``_covered_only`` keeps English NER from answering there."""
 
             def load(self):  # NER's components only (nlp.load_ner, nlp.load_pinned)
                 self.nlp = {"en": load_ner(target)}
@@ -174,8 +174,8 @@ def _nlp_engine(spec: str):
                 return lang, lang if lang in self.nlp else "en"
 
             def process_text(self, text, language):
-                lang, key = self.route(text)
-                return self._doc_to_nlp_artifact(self.nlp[key](text), lang)
+                _, key = self.route(text)
+                return self._doc_to_nlp_artifact(self.nlp[key](text), key)  # Presidio looks key up in self.nlp
 
             def process_batch(self, texts, language, batch_size=1, n_process=1, as_tuples=False):
                 texts = [str(t) for t in texts]
@@ -186,7 +186,7 @@ def _nlp_engine(spec: str):
                 for (lang, key), idx in groups.items():
                     docs = self.nlp[key].pipe((texts[i] for i in idx), batch_size=batch_size)
                     for i, doc in zip(idx, docs):
-                        out[i] = (texts[i], self._doc_to_nlp_artifact(doc, lang))
+                        out[i] = (texts[i], self._doc_to_nlp_artifact(doc, key))
                 yield from out
 
             def _doc_to_nlp_artifact(self, doc, language):
