@@ -230,7 +230,7 @@ def train_config(work: Path, steps: int, max_length: int, batch: int, lr: float)
     cfg = {"use_dora": False, "lora_r": 16, "lora_alpha": 32, "max_steps": steps, "max_length": max_length,
            "per_device_train_batch_size": batch, "gradient_accumulation_steps": 1, "learning_rate": lr,
            "gradient_checkpointing": False, "eval_steps": steps, "early_stopping_patience": None,
-           "save_total_limit": 1, "logging_steps": 5, "eval_fraction": 0.05, "seed": 42}
+           "save_total_limit": 1, "logging_steps": 5, "eval_fraction": 0.02, "seed": 42}
     path, text = work / "train.yaml", yaml.safe_dump(cfg, sort_keys=False)
     if not path.exists() or path.read_text() != text:  # arms may be trained by parallel processes
         path.write_text(text)
@@ -412,7 +412,7 @@ def main() -> None:
     ap.add_argument("--n-logs", type=int, default=1500, help="Alpaca rows in the logs (before duplicates)")
     ap.add_argument("--n-golden", type=int, default=120)
     ap.add_argument("--sharegpt", type=int, default=250)
-    ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-4)
