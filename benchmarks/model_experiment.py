@@ -224,21 +224,22 @@ def curate(work: Path) -> dict:
     return out
 
 
-def train_config(work: Path, steps: int, max_length: int, batch: int, lr: float) -> Path:
+def train_config(work: Path, steps: int, max_length: int, batch: int, lr: float, seed: int = 42) -> Path:
     import yaml
 
     cfg = {"use_dora": False, "lora_r": 16, "lora_alpha": 32, "max_steps": steps, "max_length": max_length,
            "per_device_train_batch_size": batch, "gradient_accumulation_steps": 1, "learning_rate": lr,
            "gradient_checkpointing": False, "eval_steps": steps, "early_stopping_patience": None,
-           "save_total_limit": 1, "logging_steps": 5, "eval_fraction": 0.05, "seed": 42}
+           "save_total_limit": 1, "logging_steps": 5, "eval_fraction": 0.02, "seed": seed}
     path, text = work / "train.yaml", yaml.safe_dump(cfg, sort_keys=False)
     if not path.exists() or path.read_text() != text:  # arms may be trained by parallel processes
         path.write_text(text)
     return path
 
 
-def train(work: Path, model: str, steps: int, max_length: int, batch: int, lr: float, arms: list[str]) -> dict:
-    cfg = train_config(work, steps, max_length, batch, lr)
+def train(work: Path, model: str, steps: int, max_length: int, batch: int, lr: float, arms: list[str],
+          seed: int = 42) -> dict:
+    cfg = train_config(work, steps, max_length, batch, lr, seed)
     out = {}
     for arm in arms:
         data = {"curated": "curated@latest", "raw": "raw@latest"}[arm]
@@ -412,13 +413,14 @@ def main() -> None:
     ap.add_argument("--n-logs", type=int, default=1500, help="Alpaca rows in the logs (before duplicates)")
     ap.add_argument("--n-golden", type=int, default=120)
     ap.add_argument("--sharegpt", type=int, default=250)
-    ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--gen-batch", type=int, default=24)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the planted defects and the golden draw")
+    ap.add_argument("--train-seed", type=int, default=42, help="training seed (data order, LoRA init)")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     arms = [x for x in a.arms.split(",") if x]
@@ -437,7 +439,7 @@ def main() -> None:
         elif ph == "curate":
             curate(a.work)
         elif ph == "train":
-            train(a.work, model, a.steps, a.max_length, a.batch, a.lr, arms)
+            train(a.work, model, a.steps, a.max_length, a.batch, a.lr, arms, a.train_seed)
         elif ph == "eval":
             evaluate(a.work, model, ["base", *arms] if a.with_base else arms, a.max_new_tokens, a.gen_batch,
                      generate_answers=not a.loglik_only)
