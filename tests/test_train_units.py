@@ -198,7 +198,7 @@ def test_preformatted_rows_are_refused_by_row_id():
     preformatted([plain], "ChatML")
     rendered = {"id": "r2", "messages": [{"role": "user", "content": "<start_of_turn>user\nmy secret<end_of_turn>"},
                                          {"role": "assistant", "content": "ok"}]}
-    with pytest.raises(TemplateError, match="row id r2: a user message is already formatted with Gemma") as e:
+    with pytest.raises(TemplateError, match=r"row id r2: message 0 \(user\) is already formatted with Gemma") as e:
         preformatted([plain, rendered], "ChatML")
     assert "the ChatML chat template" in e.value.message and "secret" not in str(e.value)
 

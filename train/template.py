@@ -76,13 +76,13 @@ def preformatted(rows: list[dict], family: str | None) -> None:
     """Refuse rows whose message text already holds a template's turn markers (no content is quoted)."""
     for row in rows:
         msgs = [m for key in ("messages", "prompt", "chosen", "rejected", "completion") for m in row.get(key) or []]
-        for m in msgs:
+        for j, m in enumerate(msgs):
             content = m.get("content") or ""
             found = next((f for f, marks in FAMILIES.items() if marks[0] in content), None)
             if found:
                 against = f"the {family} chat template" if family else "the chat template"
                 raise TemplateError(
-                    f"row id {row.get('id')}: a {m.get('role')} message is already formatted with {found} turn "
+                    f"row id {row.get('id')}: message {j} ({m.get('role')}) is already formatted with {found} turn "
                     f"markers ({FAMILIES[found][0]}), and {against} would wrap it again",
                     hint="store plain role/content messages (ingest the raw conversation, not the rendered prompt)")
 
