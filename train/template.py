@@ -153,10 +153,10 @@ def check_mask(tokenizer, sample: list[dict], ids: list[int], mask: list[int]) -
         if m:
             cur.append(i)
         elif cur:
-            spans.append(tokenizer.decode(cur))
+            spans.append(tokenizer.decode(cur, clean_up_tokenization_spaces=False))
             cur = []
     if cur:
-        spans.append(tokenizer.decode(cur))
+        spans.append(tokenizer.decode(cur, clean_up_tokenization_spaces=False))
     trained = "\n".join(spans)
     answers = [(m.get("content") or "").strip() for m in sample if m["role"] == "assistant"]
     for n, (m, content) in enumerate((m, (m.get("content") or "").strip()) for m in sample):
