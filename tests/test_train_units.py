@@ -212,7 +212,8 @@ def test_mask_covers_tool_call_turns_and_nothing_else(tokenizer):
     try:  # generation tags around every turn: user, system and tool text would be trained on
         tokenizer.chat_template = ("{% for m in messages %}{% generation %}<|im_start|>{{ m.role }}\n{{ m.content }}"
                                    "<|im_end|>\n{% endgeneration %}{% endfor %}")
-        with pytest.raises(TemplateError, match=r"turn 0 \(system\) is inside the assistant-only loss mask"):
+        # which non-assistant turn is named first differs across transformers versions (4.56.2 names the user's)
+        with pytest.raises(TemplateError, match=r"turn [01] \((system|user)\) is inside the assistant-only loss mask"):
             guard(tokenizer, TOOL_TURNS)
         # tags only on turns without a tool call: the tool-call turn would not be learned
         tokenizer.chat_template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' and "
