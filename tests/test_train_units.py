@@ -198,7 +198,7 @@ def test_preformatted_rows_are_refused_by_row_id():
     preformatted([plain], "ChatML")
     rendered = {"id": "r2", "messages": [{"role": "user", "content": "<start_of_turn>user\nmy secret<end_of_turn>"},
                                          {"role": "assistant", "content": "ok"}]}
-    with pytest.raises(TemplateError, match="row id r2: a user message is already formatted with Gemma") as e:
+    with pytest.raises(TemplateError, match=r"row id r2: message 0 \(user\) is already formatted with Gemma") as e:
         preformatted([plain, rendered], "ChatML")
     assert "the ChatML chat template" in e.value.message and "secret" not in str(e.value)
 
@@ -212,7 +212,8 @@ def test_mask_covers_tool_call_turns_and_nothing_else(tokenizer):
     try:  # generation tags around every turn: user, system and tool text would be trained on
         tokenizer.chat_template = ("{% for m in messages %}{% generation %}<|im_start|>{{ m.role }}\n{{ m.content }}"
                                    "<|im_end|>\n{% endgeneration %}{% endfor %}")
-        with pytest.raises(TemplateError, match=r"turn 0 \(system\) is inside the assistant-only loss mask"):
+        # which non-assistant turn is named first differs across transformers versions (4.56.2 names the user's)
+        with pytest.raises(TemplateError, match=r"turn [01] \((system|user)\) is inside the assistant-only loss mask"):
             guard(tokenizer, TOOL_TURNS)
         # tags only on turns without a tool call: the tool-call turn would not be learned
         tokenizer.chat_template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' and "

@@ -76,13 +76,13 @@ def preformatted(rows: list[dict], family: str | None) -> None:
     """Refuse rows whose message text already holds a template's turn markers (no content is quoted)."""
     for row in rows:
         msgs = [m for key in ("messages", "prompt", "chosen", "rejected", "completion") for m in row.get(key) or []]
-        for m in msgs:
+        for j, m in enumerate(msgs):
             content = m.get("content") or ""
             found = next((f for f, marks in FAMILIES.items() if marks[0] in content), None)
             if found:
                 against = f"the {family} chat template" if family else "the chat template"
                 raise TemplateError(
-                    f"row id {row.get('id')}: a {m.get('role')} message is already formatted with {found} turn "
+                    f"row id {row.get('id')}: message {j} ({m.get('role')}) is already formatted with {found} turn "
                     f"markers ({FAMILIES[found][0]}), and {against} would wrap it again",
                     hint="store plain role/content messages (ingest the raw conversation, not the rendered prompt)")
 
@@ -153,10 +153,10 @@ def check_mask(tokenizer, sample: list[dict], ids: list[int], mask: list[int]) -
         if m:
             cur.append(i)
         elif cur:
-            spans.append(tokenizer.decode(cur))
+            spans.append(tokenizer.decode(cur, clean_up_tokenization_spaces=False))
             cur = []
     if cur:
-        spans.append(tokenizer.decode(cur))
+        spans.append(tokenizer.decode(cur, clean_up_tokenization_spaces=False))
     trained = "\n".join(spans)
     answers = [(m.get("content") or "").strip() for m in sample if m["role"] == "assistant"]
     for n, (m, content) in enumerate((m, (m.get("content") or "").strip()) for m in sample):
