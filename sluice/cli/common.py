@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,10 +37,28 @@ def rate_column():
     return RowsPerSecond()
 
 
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
+def resolve_root(root: str | os.PathLike | None) -> Path | str:
+    """The store root as an absolute path, resolved once here at the CLI edge.
+
+    ``--root``, ``$SLUICE_HOME`` or the default ``./sluice-data`` may be relative; everything
+    below (Arrow file systems, executors in other processes, Ray workers) needs it absolute. An
+    object-store URI (``s3://…``, ``gs://…``) is passed through unchanged.
+    """
+    from sluice.store import default_root
+
+    raw = str(root) if root else str(default_root())
+    if _URI.match(raw):
+        return raw
+    return Path(raw).expanduser().resolve()
+
+
 def store(root: Path | None):
     from sluice.store import Store
 
-    return Store(root)
+    return Store(resolve_root(root))
 
 
 def emit_json(data: Any) -> None:

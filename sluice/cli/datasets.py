@@ -110,6 +110,9 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="jsonl (sluice's own) | openai | sharegpt | trl")] = "jsonl",
     part: Annotated[str, typer.Option("--part", help="data | rejected | quarantine")] = "data",
     plain: Annotated[bool, typer.Option("--plain", help="leave out sluice lineage and message extras")] = False,
+    split: Annotated[list[str] | None, typer.Option(
+        "--split", help="train | validation | test: only rows of this split (repeatable) [default: all, "
+                        "each row's split kept as a field]")] = None,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -117,8 +120,9 @@ def export(
     from sluice.export import export as run_export
 
     v = store(root).resolve(ref)
-    n = run_export(v, fmt, out, part=part, plain=plain)
+    n = run_export(v, fmt, out, part=part, plain=plain, splits=split)
+    which = f"{part}, {'+'.join(dict.fromkeys(split))}" if split else part
     if as_json:
-        emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part})
+        emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part, "splits": split or None})
     else:
-        console.print(escape(f"wrote {n:,} rows of {v.ref} ({part}) as {fmt} → {out}"), highlight=False)
+        console.print(escape(f"wrote {n:,} rows of {v.ref} ({which}) as {fmt} → {out}"), highlight=False)
