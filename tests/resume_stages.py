@@ -1,7 +1,8 @@
 """Test-only stages for the kill/resume test: deterministic work that can SIGKILL its process.
 
 ``SLUICE_TEST_KILL`` = ``<stage name>:<batch number>`` kills the process when that stage starts
-that batch; ``publish`` kills it inside publish, right before the atomic rename.
+that batch; ``publish`` kills it inside publish, right before the atomic rename. ``SLUICE_TEST_INTERRUPT``
+(same form) sends SIGINT instead, as Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sluice.stage import Filter, Scorer
 def _maybe_die(where: str) -> None:
     if os.environ.get("SLUICE_TEST_KILL") == where:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("SLUICE_TEST_INTERRUPT") == where:  # what Ctrl-C does: SIGINT to the process
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 class Words(Scorer):

@@ -23,6 +23,8 @@ def ingest(
                                                 "corrupt compressed file (the damage is quarantined) instead of failing")] = False,
     max_record_bytes: Annotated[int, typer.Option("--max-record-bytes", help="records larger than this are quarantined")] = 2 << 20,
     workers: Annotated[int | None, typer.Option("--workers", help="parser processes [default: up to 2]")] = None,
+    force: Annotated[bool, typer.Option("--force", help="publish a new version even when the rows are identical "
+                                        "to the latest one")] = False,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -55,8 +57,8 @@ def ingest(
 
         result = run_ingest(paths, to, store=store(root), fmt=fmt, source=source, mapping=columns,
                             max_record_bytes=max_record_bytes, strict=strict, workers=workers, progress=advance,
-                            allow_partial=allow_partial)
-    summary = {"version": result.version.ref, "path": str(result.version.path), "rows_in": result.rows_in,
+                            allow_partial=allow_partial, force=force)
+    summary = {"version": result.version.ref, "reused": result.reused, "path": str(result.version.path), "rows_in": result.rows_in,
                "kept": result.kept, "rejected": dict(result.rejected), "quarantined": dict(result.quarantined),
                "id_collisions": result.id_collisions,
                "seconds": round(result.seconds, 2),
@@ -105,6 +107,11 @@ def _print_summary(result) -> None:
     if warnings:  # rows kept, but worth a look (curate/ingest/checks.py); per-row flags in ingest_flags
         console.print("[yellow]warnings:[/] " + escape(", ".join(f"{k} {n:,}" for k, n in warnings.items())),
                       highlight=False)
+    if result.reused:
+        console.print(f"nothing to publish: {result.version.ref} already holds exactly these rows "
+                      f"({result.kept:,} kept of {result.rows_in:,}); --force publishes a new version anyway",
+                      highlight=False, soft_wrap=True)
+        return
     rate = result.rows_in / result.seconds if result.seconds else 0
     rejected = "".join(f"{n:,} rejected ({reason}), " for reason, n in result.rejected.items())
     console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, {rejected}"
