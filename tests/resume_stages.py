@@ -48,3 +48,22 @@ class FewWords(Filter):
         self.batches += 1
         _maybe_die(f"few_words:{self.batches}")
         return batch.select(pl.when(pl.col("n_words") < 20).then(pl.lit("few_words")).alias("reason")).to_series()
+
+
+class Noisy(Scorer):
+    """Behaves like a chatty third-party library: a tqdm bar, a FutureWarning and a log warning."""
+
+    name = "noisy"
+    adds = ("noisy",)
+
+    def score(self, batch):
+        import logging
+        import warnings
+
+        from tqdm import tqdm
+
+        for _ in tqdm(range(batch.height), desc="third-party bar"):
+            pass
+        warnings.warn("some_arg is deprecated (third-party)", FutureWarning, stacklevel=1)
+        logging.getLogger("thirdparty").warning("third-party advice nobody asked for")
+        return pl.DataFrame({"noisy": [1] * batch.height})

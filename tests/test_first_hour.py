@@ -144,7 +144,7 @@ def test_ctrl_c_prints_one_line_and_the_rerun_resumes(tmp_path, sample_logs):
            "COLUMNS": "300"}
     env.pop("SLUICE_HOME", None)
     r = subprocess.run([exe, "run", recipe, "--root", root, "--no-report"], env=env, capture_output=True, text=True,
-                       timeout=120)
+                       timeout=600)
     assert r.returncode == 130, r.stderr
     bars = re.compile(r"^\d+\. \S+ ")  # the stage progress bars drawn before the interrupt
     lines = [line for line in r.stderr.splitlines() if line.strip() and not bars.match(line)]
@@ -153,7 +153,7 @@ def test_ctrl_c_prints_one_line_and_the_rerun_resumes(tmp_path, sample_logs):
     assert "Traceback" not in r.stderr and not (root / "curated").exists()
     env.pop("SLUICE_TEST_INTERRUPT")
     again = subprocess.run([exe, "run", recipe, "--root", root, "--no-report", "--json"], env=env,
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     stages = json.loads(again.stdout)["stages"]
     assert stages[0]["cached"] and stages[1]["cached"] and not stages[2]["cached"]  # resumed, not redone
@@ -195,3 +195,36 @@ def test_recipe_errors_name_the_line_and_suggest_the_spelling(tmp_path):
                 (10, "min_charz", "did you mean 'min_chars'?"), (11, "stages[3]", "missing 'stage: NAME'")]
     for problem, (line, what, hint) in zip(problems, expected):
         assert problem.startswith(f"{path}:{line}: ") and what in problem and hint in problem, problem
+
+
+NOISY = """\
+name: noisy
+input: raw@latest
+output: quiet
+plugins: [resume_stages]
+stages:
+  - stage: resume_stages:Noisy
+"""
+
+
+def test_third_party_bars_and_warnings_go_to_the_run_log_not_the_console(tmp_path, sample_logs):
+    """The real `sluice` process (pytest would capture warnings itself in-process)."""
+    import os
+    import subprocess
+    import sys
+
+    root, recipe = tmp_path / "store", tmp_path / "noisy.yaml"
+    recipe.write_text(NOISY)
+    assert sluice("ingest", sample_logs, "--to", "raw", "--root", root).exit_code == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "COLUMNS": "300"}
+    for name in ("SLUICE_HOME", "TQDM_DISABLE"):
+        env.pop(name, None)
+    r = subprocess.run([Path(sys.executable).parent / "sluice", "run", recipe, "--root", root, "--no-report"],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "third-party" not in r.stderr and "it/s" not in r.stderr and "FutureWarning" not in r.stderr
+    logs = list((root / ".logs").glob("sluice-*.log"))
+    assert len(logs) == 1 and f"log:       {logs[0]}" in r.stderr
+    text = logs[0].read_text()
+    assert "FutureWarning: some_arg is deprecated (third-party)" in text
+    assert "thirdparty: third-party advice nobody asked for" in text

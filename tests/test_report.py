@@ -79,3 +79,52 @@ def test_report_of_an_ingested_version_and_no_row_content(store, sample_logs):
     text = page.read_text()
     first = raw.read().column("messages").to_pylist()[0][0]["content"]
     assert first[:40] not in text  # figures and tables show counts, never row content
+
+
+# -- example rows and the banner ------------------------------------------------------------------
+
+def _pipeline(store, sample_logs, stages, output):
+    ingest([str(sample_logs)], to="raw", store=store, workers=1)
+    return run(Recipe(), Recipe(stages=stages).build(), store=store, input_ref="raw", output=output).version
+
+
+def test_report_shows_redacted_example_rows_per_stage_and_reason(store, sample_logs):
+    from sluice.report import examples
+
+    # a filter before the redaction (its rejected rows hold raw text) and one after it
+    version = _pipeline(store, sample_logs, [
+        {"stage": "length"}, {"stage": "length_filter", "min_chars": {"user": 2, "assistant": 1}},
+        {"stage": "pii_detect", "nlp": "blank"}, {"stage": "redact_pii"},
+        {"stage": "heuristics"}, {"stage": "heuristics_filter"}], "cur")
+    rows, why = examples(version)
+    rejected = pl.from_arrow(version.read("rejected"))
+    after = rejected.filter(pl.col("stage") == "heuristics_filter")
+    assert after.height and rows and {r["stage"] for r in rows} == {"heuristics_filter"}
+    for reason, n in after.group_by("reason").len().iter_rows():
+        assert len([r for r in rows if r["reason"] == reason]) == min(n, 3)
+    assert "length_filter" in why  # rejected before the redaction: withheld, and said so
+    text = write_report(version).read_text()
+    assert 'id="examples"' in text and "heuristics_filter" in text and "length_filter are not shown" in text
+    before = rejected.filter(pl.col("stage") == "length_filter")["messages"].to_list()
+    raw_user = [m["content"] for conv in before for m in conv if m["role"] == "user" and len(m["content"] or "") > 20]
+    assert raw_user and not any(u[:30] in text for u in raw_user)
+
+
+def test_report_without_redaction_shows_no_rows_and_says_why(store, sample_logs):
+    version = _pipeline(store, sample_logs, [{"stage": "length"}, {"stage": "length_filter",
+                                                                    "min_chars": {"user": 60}}], "cur")
+    assert version.num_rows("rejected") > 0
+    text = write_report(version).read_text()
+    assert 'id="examples"' not in text and "no PII redaction is recorded" in text
+    first = pl.from_arrow(version.read("rejected"))["messages"].to_list()[0][0]["content"]
+    assert first[:30] not in text
+
+
+def test_report_banner_for_a_nearly_empty_and_an_empty_result(store, sample_logs):
+    nearly = _pipeline(store, sample_logs, [{"stage": "length"}, {"stage": "length_filter",
+                                                                   "min_chars": {"user": 1500}}], "few")
+    acc = nearly.manifest["accounting"]
+    assert 0 < acc["kept"] < 0.05 * acc["rows_in"], acc
+    assert f"only {acc['kept']:,} of {acc['rows_in']:,} input rows" in write_report(nearly).read_text()
+    normal = _pipeline(store, sample_logs, [{"stage": "length"}], "all")
+    assert 'id="banner"' not in write_report(normal).read_text()

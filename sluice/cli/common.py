@@ -86,6 +86,13 @@ class _RunLog(logging.Handler):
         self.pending: list[logging.LogRecord] = []
         self.stream = None
 
+    def reset(self) -> None:
+        """A new command: a new log (in-process callers, e.g. tests, run many commands)."""
+        if self.stream is not None:
+            self.stream.close()
+        self.folder = self.path = self.stream = None
+        self.pending = []
+
     def place(self, folder: Path) -> None:
         if self.folder is None:
             self.folder = folder
@@ -137,6 +144,7 @@ def calm_console() -> None:
     """Quiet third-party output for this process and the workers it starts (idempotent)."""
     for key, value in _QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    _RUN_LOG.reset()
     root = logging.getLogger()
     if _RUN_LOG not in root.handlers:
         root.addHandler(_RUN_LOG)
