@@ -228,3 +228,27 @@ def test_third_party_bars_and_warnings_go_to_the_run_log_not_the_console(tmp_pat
     text = logs[0].read_text()
     assert "FutureWarning: some_arg is deprecated (third-party)" in text
     assert "thirdparty: third-party advice nobody asked for" in text
+
+
+SELECT = """\
+name: select-once
+input: raw@latest
+output: chosen
+stages:
+  - stage: embed
+    model: static
+    text: user
+  - stage: quality_score
+  - stage: select
+"""
+
+
+def test_the_select_note_is_printed_once(tmp_path, sample_logs):
+    root, recipe = tmp_path / "store", tmp_path / "select.yaml"
+    recipe.write_text(SELECT)
+    assert sluice("ingest", sample_logs, "--to", "raw", "--root", root).exit_code == 0
+    r = sluice("run", recipe, "--root", root, "--no-report")
+    assert r.exit_code == 0, r.stderr
+    said = " ".join(r.stderr.split())
+    assert said.count("rows were scored only by the offline heuristic") == 1, r.stderr
+    assert "select: select:" not in said

@@ -156,7 +156,7 @@ class QualityScore(Scorer):
             self._setup_learned()
             return
         if c.scorer == "heuristic":
-            log.info("quality_score: no DEITA scorer models configured; using the offline heuristic scorer "  # the CLI says it (fallback)
+            log.warning("quality_score: no DEITA scorer models configured; using the offline heuristic scorer "
                         "(%s), which is weaker and is not DEITA", deita.HEURISTIC_NAME)
             self.backends = None
             return

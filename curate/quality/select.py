@@ -197,7 +197,7 @@ class Select(Filter):
                 note = (f"select: rows were scored only by the offline heuristic ({HEURISTIC_NAME}), which does not "
                         "predict quality on labelled data; keeping a diversity-only order (stable hash of id). "
                         "Fit a scorer (`sluice quality fit`) or set `order: score` to rank by the heuristic")
-                log.info(note)  # the CLI prints it once, from the stage's facts
+                log.warning(note)
                 self.facts["fallback"] = note
                 self.facts.setdefault("notes", []).append(note.removeprefix("select: "))
         self.facts["order"] = order
@@ -212,7 +212,7 @@ class Select(Filter):
         self.facts["lift"] = {"label": c.label, "threshold": c.label_threshold, **report}
         line = (f"label {c.label}: selected {report['labelled_selected']:,} rows at rate {report['selected_rate']:.3f} "
                 f"vs input {report['input_rate']:.3f} → lift {report['lift']:.2f}×")
-        log.info("select: %s", line)  # printed once by the CLI, from the stage's notes
+        log.warning("select: %s", line)
         self.facts.setdefault("notes", []).append(line)
 
     def decide(self, batch: pl.DataFrame) -> pl.DataFrame:

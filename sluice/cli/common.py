@@ -132,9 +132,20 @@ class _ConsoleWarnings(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            console.print(f"[yellow]warning:[/] {escape(record.getMessage())}", highlight=False, soft_wrap=True)
+            message = record.getMessage()
+            if message in _SAID:
+                return
+            _SAID.add(message)
+            console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
         except Exception:
             self.handleError(record)
+
+
+_SAID: set[str] = set()  # what this command already printed, so a summary does not say it again
+
+
+def already_said(message: str) -> bool:
+    return message in _SAID
 
 
 _RUN_LOG = _RunLog()
@@ -145,6 +156,7 @@ def calm_console() -> None:
     for key, value in _QUIET_ENV.items():
         os.environ.setdefault(key, value)
     _RUN_LOG.reset()
+    _SAID.clear()
     root = logging.getLogger()
     if _RUN_LOG not in root.handlers:
         root.addHandler(_RUN_LOG)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, rate_column, run_log, store
+from .common import (JsonOption, RootOption, already_said, console, emit_json, escape, handle_errors, rate_column,
+                     run_log, store)
 
 
 class _RichProgress:
@@ -86,7 +87,7 @@ def _stage_lines(s) -> list[tuple[str, str]]:
         [("note", str(n)) for n in info.get("notes") or ()]
     for kind, text in items:
         text = text.removeprefix(f"{s.name}: ")
-        if text not in seen:
+        if text not in seen and not already_said(f"{s.name}: {text}"):  # printed as it happened
             seen.add(text)
             lines.append((kind, f"{s.name}: {text}"))
     return lines
