@@ -86,12 +86,21 @@ class _RunLog(logging.Handler):
         self.pending: list[logging.LogRecord] = []
         self.stream = None
 
-    def reset(self) -> None:
-        """A new command: a new log (in-process callers, e.g. tests, run many commands)."""
+    active = False  # between calm_console() and the end of the command
+
+    def reset(self, active: bool = True) -> None:
+        """A new command: a new log; at its end, nothing more is written (in-process callers, e.g.
+        tests, run many commands and log between them)."""
         if self.stream is not None:
             self.stream.close()
         self.folder = self.path = self.stream = None
         self.pending = []
+        self.active = active
+
+    def finish(self) -> None:
+        path = self.path
+        self.reset(active=False)
+        self.path = path  # still reportable
 
     def place(self, folder: Path) -> None:
         if self.folder is None:
@@ -100,6 +109,8 @@ class _RunLog(logging.Handler):
                 self._flush_pending()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if not self.active:
+            return
         try:
             if self.folder is None:
                 if len(self.pending) < 10_000:
@@ -283,5 +294,7 @@ def handle_errors(fn):
             _say(f"unexpected {type(e).__name__} in `sluice {fn.__name__.replace('_', ' ')}` (a bug)",
                  "rerun with --debug for the traceback, and please report it")
             raise typer.Exit(1) from None
+        finally:
+            _RUN_LOG.finish()
 
     return wrapper
