@@ -2,6 +2,9 @@
 # A real, local Argilla server for tests and benchmarks (DESIGN.md "Real components").
 #
 #   bash scripts/argilla-server.sh setup                 # venv + redis-server only (idempotent)
+#
+# redis-server is a system package: when it is missing, the script installs it with apt-get (as
+# root) only when SLUICE_INSTALL_SYSTEM_PACKAGES=1 says so, and otherwise stops, saying how.
 #   bash scripts/argilla-server.sh start HOME PORT       # start redis + argilla-server on 127.0.0.1
 #   bash scripts/argilla-server.sh stop HOME             # stop what `start HOME` started
 #
@@ -24,8 +27,11 @@ impossible() { echo "argilla-server.sh: $*" >&2; exit 3; }
 
 setup() {
   if ! command -v redis-server >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "argilla-server.sh: installing redis-server with apt-get" >&2
+    if [ "${SLUICE_INSTALL_SYSTEM_PACKAGES:-0}" != 1 ]; then
+      # A system package is installed only with consent: scripts/test.sh and .ci/run give it explicitly.
+      impossible "redis-server is not installed: install it (apt-get install redis-server), or rerun with SLUICE_INSTALL_SYSTEM_PACKAGES=1 to let this script install it with apt-get (as root)"
+    elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "argilla-server.sh: installing redis-server with apt-get (SLUICE_INSTALL_SYSTEM_PACKAGES=1)" >&2
       (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null 2>&1 \
         || impossible "apt-get install redis-server failed"
       # Debian's package starts a system service on 6379; we run our own instances, stop it.

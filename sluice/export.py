@@ -43,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sluice.curate.ingest.messages import dumps_bytes, loads
 from sluice.errors import SluiceError
@@ -335,7 +338,33 @@ def trl(row: dict, kind: str) -> dict:
             "completion": _trl_messages(row["completion"], row["id"]), "label": row["label"]}
 
 
-def rows(version: Version, fmt: str, part: str = "data", plain: bool = False) -> Iterator[bytes]:
+SPLITS = ("train", "validation", "test")
+
+
+def _check_splits(version: Version, part: str, splits) -> tuple[str, ...] | None:
+    """The splits to keep (None: every row), refused when the version has none to choose from."""
+    if not splits:
+        return None
+    bad = sorted(set(splits) - set(SPLITS))
+    if bad:
+        raise SluiceError(f"unknown split {bad[0]!r}", hint=f"choose from {', '.join(SPLITS)}")
+    if part != "data":
+        raise SluiceError(f"--split selects training rows; {part} rows have no split", hint="leave out --split")
+    files = version.files(part)
+    if not files or "split" not in pq.read_schema(files[0]).names:
+        raise SluiceError(f"{version.ref} has no split column",
+                          hint="add the `split` stage to the recipe (sluice stages), or export without --split")
+    return tuple(dict.fromkeys(splits))
+
+
+def rows(version: Version, fmt: str, part: str = "data", plain: bool = False,
+         splits: tuple[str, ...] | list[str] | None = None) -> Iterator[bytes]:
+    """The version's rows as JSON lines; ``splits`` keeps only rows of those splits.
+
+    Exported whole, a split version keeps each row's split: as the ``split`` column in
+    ``jsonl`` and in the ``sluice`` object of ``openai`` / ``sharegpt`` (not ``--plain``/``trl``).
+    """
+    keep = _check_splits(version, part, splits)
     if fmt not in ALL_FORMATS:
         raise SluiceError(f"unknown export format {fmt!r}", hint=f"choose one of {', '.join(ALL_FORMATS)}")
     kind = version.kind
@@ -347,10 +376,15 @@ def rows(version: Version, fmt: str, part: str = "data", plain: bool = False) ->
     convert = {"jsonl": native, "openai": lambda r: openai(r, plain), "sharegpt": lambda r: sharegpt(r, plain),
                "responses": lambda r: responses(r, plain), "trl": lambda r: trl(r, kind)}[fmt]
     for batch in version.iter_batches(10_000, part):
+        if keep is not None:
+            batch = batch.filter(pc.is_in(batch.column("split"), pa.array(keep, pa.string())))
         for row in batch.to_pylist():
             if part == "quarantine" and row.get("raw") is not None:
                 row["raw"] = row["raw"].decode("utf-8", "backslashreplace")
-            yield _dump(convert(row) if part != "quarantine" else row)
+            record = convert(row) if part != "quarantine" else row
+            if "sluice" in record and row.get("split") is not None:
+                record["sluice"]["split"] = row["split"]
+            yield _dump(record)
 
 
 def _dump(record: dict) -> bytes:
@@ -373,7 +407,7 @@ def certify_export(version: Version, store, *, part: str = "data", override: boo
 
 
 def export(version: Version, fmt: str, out: str | Path, part: str = "data", plain: bool = False,
-           force: bool = False) -> int:
+           force: bool = False, splits: tuple[str, ...] | list[str] | None = None) -> int:
     """Write the version's rows to ``out`` (.gz / .zst compress); returns the row count.
 
     ``out`` of ``-`` streams to standard output. A regular file is written to a temporary file
@@ -383,7 +417,7 @@ def export(version: Version, fmt: str, out: str | Path, part: str = "data", plai
     written into directly.
     """
     if str(out) == "-":
-        return _write(sys.stdout.buffer, version, fmt, part, plain)
+        return _write(sys.stdout.buffer, version, fmt, part, plain, splits)
     target = Path(out)
     if target.is_symlink():
         if not force:
@@ -406,7 +440,7 @@ def export(version: Version, fmt: str, out: str | Path, part: str = "data", plai
                               hint="pass --force to write into it as it is, or choose another --out")
         try:
             with _open(open(target, "wb"), str(out)) as f:  # written into, never replaced
-                return _write(f, version, fmt, part, plain)
+                return _write(f, version, fmt, part, plain, splits)
         except OSError as e:
             raise SluiceError(f"cannot write {out}: {e.strerror or e}; what was written is incomplete",
                               hint="choose another --out") from None
@@ -416,7 +450,7 @@ def export(version: Version, fmt: str, out: str | Path, part: str = "data", plai
     try:
         os.chmod(fd, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         with _open(os.fdopen(fd, "wb"), target.name) as f:
-            n = _write(f, version, fmt, part, plain)
+            n = _write(f, version, fmt, part, plain, splits)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a failed export (a full disk) leaves nothing behind
         raise
@@ -424,9 +458,9 @@ def export(version: Version, fmt: str, out: str | Path, part: str = "data", plai
     return n
 
 
-def _write(f, version: Version, fmt: str, part: str, plain: bool) -> int:
+def _write(f, version: Version, fmt: str, part: str, plain: bool, splits=None) -> int:
     n = 0
-    for line in rows(version, fmt, part, plain):
+    for line in rows(version, fmt, part, plain, splits):
         f.write(line + b"\n")
         n += 1
     f.flush()

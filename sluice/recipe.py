@@ -14,11 +14,13 @@ same pydantic config models serve Python, CLI flags and files.
         min_chars: {user: 1, assistant: 1}
 
 Every problem of a recipe — unknown keys, wrong types, unknown stages — is reported at once,
-each naming the file, the stage and the key.
+each naming the file and line, the stage and the key, with a "did you mean" for a misspelt
+stage or key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -88,42 +90,49 @@ class Recipe(BaseModel):
         return any(target == p or module == p or module.startswith(p.rstrip(".") + ".") for p in self.plugins)
     allow_empty: bool = Field(False, description="publish an empty result instead of failing the run")
 
-    def build(self, where: str = "recipe", require_plugins: bool = False) -> list[Stage]:
+    def build(self, where: str = "recipe", require_plugins: bool = False,
+              locate: Callable[[tuple], str] | None = None) -> list[Stage]:
         """Instantiate every stage, collecting every error before raising.
 
         ``require_plugins`` (set for recipe files): a ``module:Class`` stage must be listed in
-        ``plugins``. Python callers build recipes in code that already runs."""
+        ``plugins``. Python callers build recipes in code that already runs. ``locate`` turns a
+        location (``("stages", 2, "max_turns")``) into ``FILE:LINE`` for the messages."""
         from sluice.stage import STAGES
 
+        at = locate or (lambda loc: where)
         built, problems = [], []
         if self.input is not None and (bad := check_ref(self.input)):
-            problems.append(f"{where}: input: {bad}")
+            problems.append(f"{at(('input',))}: input: {bad}")
         for i, spec in enumerate(self.stages):
             label = f"stages[{i}]"
             if not isinstance(spec, dict):
-                problems.append(f"{where}: {label}: expected a mapping like {{stage: NAME, ...config}}")
+                problems.append(f"{at(('stages', i))}: {label}: expected a mapping like {{stage: NAME, ...config}}")
                 continue
             spec = dict(spec)
             name = spec.pop("stage", None)
             if not isinstance(name, str):
-                problems.append(f"{where}: {label}: missing 'stage: NAME'")
+                problems.append(f"{at(('stages', i))}: {label}: missing 'stage: NAME'")
                 continue
             label += f" ({name})"
             if require_plugins and name not in STAGES and ":" in name and not self.allows(name):
                 # Checked before anything is imported: naming a module in a recipe runs its code.
-                problems.append(f"{where}: {label}: {name.partition(':')[0]!r} is not in the recipe's plugins — "
-                                f"add `plugins: [{name.partition(':')[0]}]` to allow its code to run")
+                problems.append(f"{at(('stages', i, 'stage'))}: {label}: {name.partition(':')[0]!r} is not in the "
+                                f"recipe's plugins — add `plugins: [{name.partition(':')[0]}]` to allow its code to run")
                 continue
             try:
                 cls = stage_class(name)
             except RecipeError as e:
-                problems.append(f"{where}: {label}: {e.message}" + (f" — {e.hint}" if e.hint else ""))
+                guess = did_you_mean(name, STAGES) if ":" not in name else ""
+                problems.append(f"{at(('stages', i, 'stage'))}: {label}: {e.message}{guess}"
+                                + (f" — {e.hint}" if e.hint and not guess else ""))
                 continue
             token = _BASE_DIR.set(self.base_dir)
             try:
                 built.append(cls(spec))
             except ValidationError as e:
-                problems += [f"{where}: {label}: {_loc(err)}: {err['msg']}" for err in e.errors()]
+                fields = cls.Config.model_fields
+                problems += [f"{at(('stages', i, *err['loc']))}: {label}: {_loc(err)}: {err['msg']}"
+                             + _guess(err, fields) for err in e.errors()]
             finally:
                 _BASE_DIR.reset(token)
         if problems:
@@ -136,12 +145,61 @@ def _loc(err: dict) -> str:
     return ".".join(str(p) for p in err["loc"]) or "(config)"
 
 
+def did_you_mean(word: str, choices) -> str:
+    """" (did you mean 'x'?)" for a close spelling among ``choices``, else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _guess(err: dict, fields) -> str:
+    """For an unknown key, the closest known one; for a value outside a fixed set, the closest allowed."""
+    if err.get("type") == "literal_error" and isinstance(err.get("input"), str):
+        import re
+
+        return did_you_mean(err["input"], re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", ""))))
+    if err.get("type") != "extra_forbidden" or not err["loc"]:
+        return ""
+    return did_you_mean(err["loc"][-1], fields)
+
+
+def _locator(path: Path, text: str) -> Callable[[tuple], str]:
+    """``("stages", 2, "max_turns")`` → ``FILE:LINE`` of the deepest YAML node on that path."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        root = None
+
+    def locate(loc: tuple) -> str:
+        node, line = root, None
+        for key in loc:
+            if node is None:
+                break
+            line = node.start_mark.line + 1
+            if isinstance(node, yaml.MappingNode):
+                match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+                if match is None:
+                    break
+                line = match[0].start_mark.line + 1  # the key's own line
+                node = match[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+                node = node.value[key]
+                line = node.start_mark.line + 1
+            else:
+                break
+        return f"{path}:{line}" if line else str(path)
+
+    return locate
+
+
 def load_recipe(path: str | Path) -> tuple[Recipe, list[Stage]]:
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"no recipe file at {path}", hint="pass the path of a YAML recipe, e.g. examples/basic.yaml")
+    text = path.read_text()
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -149,18 +207,19 @@ def load_recipe(path: str | Path) -> tuple[Recipe, list[Stage]]:
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a mapping with a 'stages' list")
     problems: list[str] = []
+    locate = _locator(path, text)
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as e:
         stages = data.get("stages")
         stages = stages if isinstance(stages, list) else []
         # A bad entry of `stages` is reported by build() below, with its index and stage name.
-        problems += [f"{path}: {_loc(err)}: {err['msg']}" for err in e.errors()
-                     if not (stages and len(err["loc"]) > 1 and err["loc"][0] == "stages")]
+        problems += [f"{locate(err['loc'])}: {_loc(err)}: {err['msg']}{_guess(err, Recipe.model_fields)}"
+                     for err in e.errors() if not (stages and len(err["loc"]) > 1 and err["loc"][0] == "stages")]
         recipe = Recipe.model_construct(stages=stages, plugins=data.get("plugins") or [])
     recipe.base_dir = path.resolve().parent
     try:
-        stages = recipe.build(str(path), require_plugins=True)
+        stages = recipe.build(str(path), require_plugins=True, locate=locate)
     except RecipeError as e:
         problems += e.problems
     if problems:

@@ -14,7 +14,10 @@ Figures are drawn from what the version holds, so the same code serves every rec
 - ``selection``: selected versus candidate rows, when a selection stage ran.
 
 Reports live beside the immutable versions, in ``<root>/<name>/reports/v<N>/``, so
-``sluice report REF`` can regenerate them at any time. No figure shows row content.
+``sluice report REF`` can regenerate them at any time. No figure shows row content. Below the
+figures, a few rejected rows per stage and reason are shown as redacted text — only from versions
+whose lineage records sluice's redaction, only rows rejected after it ran (``examples``); otherwise
+the page says why none are shown. A banner marks an empty or nearly empty result.
 """
 
 from __future__ import annotations
@@ -269,6 +272,104 @@ def write_report(version: Version, out: Path | None = None) -> Path:
     return page
 
 
+# -- example rows: redacted text only -------------------------------------------------------------
+EXAMPLES_PER_REASON = 3
+EXAMPLE_CHARS = 200
+# Rows these stages reject are about personal data itself (e.g. a private key): never shown.
+_NEVER_SHOWN = ("pii_detect", "redact_pii", "pii_filter")
+
+
+def _excerpt(row: dict) -> dict[str, str]:
+    """The first user turn and the last assistant turn (or prompt / completion), cut short."""
+    def cut(text) -> str:
+        text = " ".join(str(text or "").split())
+        return text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS - 1] + "…"
+
+    messages = row.get("messages") or row.get("prompt") or []
+    answers = row.get("messages") or row.get("chosen") or row.get("completion") or []
+    user = next((m.get("content") for m in messages if m.get("role") == "user"), None)
+    answer = next((m.get("content") for m in reversed(answers) if m.get("role") == "assistant"), None)
+    return {"user": cut(user), "assistant": cut(answer)}
+
+
+def examples(version: Version, per_reason: int = EXAMPLES_PER_REASON) -> tuple[list[dict], str | None]:
+    """A few rejected rows per stage and reason, as redacted text, or ([], why none are shown).
+
+    Shown only when the version's lineage records sluice's PII redaction (sluice.privacy), and
+    only rows rejected *after* the redaction stage ran: a row rejected before it holds raw text.
+    Quarantined rows (raw input bytes) are never shown.
+    """
+    from sluice.privacy import REDACTORS, in_manifest, redaction_of
+    from sluice.store import Store
+
+    if not version.num_rows("rejected"):
+        return [], None
+    store = Store(version.path.parent.parent)
+    found = redaction_of(version, store)
+    if not found.redacted:
+        return [], ("no example rows are shown: no PII redaction is recorded for this version or its parents, "
+                    "so its rows may hold personal data (add the pii_detect and redact_pii stages to the recipe)")
+    stages = [s["name"] for s in version.manifest.get("stages") or []]
+    after = 0  # stages from this index on saw redacted text
+    if in_manifest(version.manifest, version.ref) is not None:
+        redact = [i for i, s in enumerate(version.manifest["stages"])
+                  if (s.get("info") or {}).get("class") in REDACTORS]
+        after = (redact[-1] + 1) if redact else len(stages)
+    safe = {name for name in stages[after:] if name not in _NEVER_SHOWN}
+    columns = [c for c in ("id", "stage", "reason", *MESSAGE_COLUMNS)
+               if c in pq_columns(version)]
+    df = pl.from_arrow(version.read("rejected", columns=columns))
+    out = []
+    for (stage, reason), part in df.group_by("stage", "reason", maintain_order=True):
+        if stage not in safe:
+            continue
+        for row in part.head(per_reason).to_dicts():
+            out.append({"stage": stage, "reason": reason, "id": row["id"], **_excerpt(row)})
+    withheld = sorted(set(df["stage"].unique().to_list()) - safe)
+    why = (f"rows rejected by {', '.join(withheld)} are not shown: they were rejected before the redaction "
+           "ran or for holding personal data") if withheld else None
+    return out, why
+
+
+def pq_columns(version: Version) -> list[str]:
+    import pyarrow.parquet as pq
+
+    files = version.files("rejected")
+    return pq.read_schema(files[0]).names if files else []
+
+
+def _examples_html(version: Version) -> str:
+    rows, why = examples(version)
+    if not rows and not why:
+        return ""
+    body = "".join(
+        f'<tr data-stage="{html.escape(r["stage"])}" data-reason="{html.escape(r["reason"])}">'
+        f"<td>{html.escape(r['stage'])}</td><td>{html.escape(r['reason'])}</td>"
+        f"<td>{html.escape(r['user'])}</td><td>{html.escape(r['assistant'])}</td></tr>" for r in rows)
+    table = (f'<table id="examples"><tr><th>stage</th><th>reason</th><th>user (redacted)</th>'
+             f"<th>answer (redacted)</th></tr>{body}</table>") if rows else ""
+    note = f'<p class="withheld">{html.escape(why)}</p>' if why else ""
+    return (f"<h2>Rejected rows, a few per stage and reason</h2><p>Redacted text, cut at {EXAMPLE_CHARS} "
+            f"characters; the first {EXAMPLES_PER_REASON} of each reason.</p>{table}{note}")
+
+
+NEAR_EMPTY = 0.05  # kept under 5% of the rows in: the banner says so
+
+
+def _banner(m: dict) -> str:
+    acc = m["accounting"]
+    rows_in, kept = acc.get("rows_in", 0), acc.get("kept", 0)
+    if kept == 0:
+        text = (f"This version holds no rows: all {rows_in:,} input rows were rejected or quarantined. "
+                "The funnel below shows which stage removed them.")
+    elif rows_in and kept / rows_in < NEAR_EMPTY:
+        text = (f"Nearly empty: only {kept:,} of {rows_in:,} input rows ({kept / rows_in:.1%}) were kept. "
+                "Check the funnel below for the stage that removed the rest.")
+    else:
+        return ""
+    return f'<p id="banner" role="alert">{html.escape(text)}</p>'
+
+
 def _html(version: Version, figs: list[Figure]) -> str:
     m = version.manifest
     acc = m["accounting"]
@@ -293,9 +394,12 @@ body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
 table {{ border-collapse: collapse; margin: 1rem 0; }} td, th {{ border: 1px solid #ddd; padding: .3rem .6rem; }}
 td:nth-child(n+2) {{ text-align: right; }} figure {{ margin: 2rem 0; }} img {{ max-width: 100%; }}
 figcaption {{ color: #555; font-size: .9rem; }}
+#banner {{ background: #fff3cd; border: 1px solid #e0b84c; padding: .6rem .9rem; font-weight: 600; }}
+#examples td {{ text-align: left; font-size: .85rem; vertical-align: top; }} .withheld {{ color: #555; }}
 </style></head>
 <body data-version="{meta}">
 <h1>{html.escape(version.ref)}</h1>
+{_banner(m)}
 <p>{html.escape(m['kind'])}, {m['rows']:,} rows, created {html.escape(m['created_at'])} by sluice
 {html.escape(m['tool']['version'])}; parents: {html.escape(', '.join(m.get('parents') or []) or 'none')}.</p>
 <p id="accounting">rows in {acc['rows_in']:,} = kept {acc['kept']:,} + rejected {acc['rejected_total']:,}
@@ -304,5 +408,6 @@ figcaption {{ color: #555; font-size: .9rem; }}
 {rows}</table>
 {agent_table}
 {sections}
+{_examples_html(version)}
 </body></html>
 """

@@ -383,11 +383,7 @@ class VersionWriter:
     def publish(self, accounting: dict[str, Any], **manifest: Any) -> Version:
         """Validate, write the manifest and data card, and rename into place."""
         self._check_open()
-        for part in self.parts.values():
-            part.close()
-        data = self.parts["data"]
-        if data.schema is not None:  # no rows: an empty shard still tells readers the columns
-            data.ensure_shard(data.schema)
+        self._close_parts()
         self._check(accounting)
         body = {
             "format": MANIFEST_FORMAT,
@@ -427,6 +423,35 @@ class VersionWriter:
             self.published = Version(self.name, number, target)
             return self.published
         raise PublishConflict(f"could not claim a version number for {self.name}", hint="retry the command")
+
+    def _close_parts(self) -> None:
+        for part in self.parts.values():
+            part.close()
+        data = self.parts["data"]
+        if data.schema is not None:  # no rows: an empty shard still tells readers the columns
+            data.ensure_shard(data.schema)
+
+    def same_as_latest(self) -> Version | None:
+        """The dataset's latest version when this one would hold exactly its rows, else None.
+
+        Compared by the sha256 of every shard of every part (data, rejected, quarantine), so a
+        re-ingest of the same content can be a no-op that names the version already holding it.
+        """
+        self._check_open()
+        versions = self.store.versions(self.name)
+        if not versions:
+            return None
+        latest = versions[-1]
+        self._close_parts()
+        try:
+            manifest = latest.manifest
+        except (OSError, ValueError):
+            return None
+        if manifest.get("kind") != self.kind:
+            return None
+        old = {p: [s.get("sha256") for s in (manifest.get("parts", {}).get(p) or {}).get("shards", [])] for p in PARTS}
+        new = {p: [_sha256(path) for path in self.parts[p].shards] for p in PARTS}
+        return latest if old == new else None
 
     def _describe(self, part: str) -> dict[str, Any]:
         shards = []

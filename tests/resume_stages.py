@@ -1,7 +1,8 @@
 """Test-only stages for the kill/resume test: deterministic work that can SIGKILL its process.
 
 ``SLUICE_TEST_KILL`` = ``<stage name>:<batch number>`` kills the process when that stage starts
-that batch; ``publish`` kills it inside publish, right before the atomic rename.
+that batch; ``publish`` kills it inside publish, right before the atomic rename. ``SLUICE_TEST_INTERRUPT``
+(same form) sends SIGINT instead, as Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sluice.stage import Filter, Scorer
 def _maybe_die(where: str) -> None:
     if os.environ.get("SLUICE_TEST_KILL") == where:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("SLUICE_TEST_INTERRUPT") == where:  # what Ctrl-C does: SIGINT to the process
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 class Words(Scorer):
@@ -45,3 +48,22 @@ class FewWords(Filter):
         self.batches += 1
         _maybe_die(f"few_words:{self.batches}")
         return batch.select(pl.when(pl.col("n_words") < 20).then(pl.lit("few_words")).alias("reason")).to_series()
+
+
+class Noisy(Scorer):
+    """Behaves like a chatty third-party library: a tqdm bar, a FutureWarning and a log warning."""
+
+    name = "noisy"
+    adds = ("noisy",)
+
+    def score(self, batch):
+        import logging
+        import warnings
+
+        from tqdm import tqdm
+
+        for _ in tqdm(range(batch.height), desc="third-party bar"):
+            pass
+        warnings.warn("some_arg is deprecated (third-party)", FutureWarning, stacklevel=1)
+        logging.getLogger("thirdparty").warning("third-party advice nobody asked for")
+        return pl.DataFrame({"noisy": [1] * batch.height})

@@ -34,6 +34,7 @@ def sluice(*args):
     return result
 
 
+@pytest.mark.slow  # real TRL steps on the tiny model: minutes on 2 cores (issue #26: CI's slow suite)
 def test_ingest_to_adapter_with_model_card(tmp_path, sample_logs, tiny):
     root, out = tmp_path / "store", tmp_path / "adapter"
     assert sluice("ingest", sample_logs, "--to", "raw", "--root", root).exit_code == 0

@@ -47,6 +47,7 @@ def lora_tensors(folder) -> dict:
     return load_file(str(folder / "adapter_model.safetensors"))
 
 
+@pytest.mark.slow  # real TRL steps on the tiny model: minutes on 2 cores (issue #26: CI's slow suite)
 def test_sft_changes_parameters_and_loss_falls(sft_run):
     tensors = lora_tensors(sft_run.output_dir)
     lora_b = [t for k, t in tensors.items() if "lora_B" in k]
@@ -61,6 +62,7 @@ def test_sft_changes_parameters_and_loss_falls(sft_run):
     assert "{% generation %}" in (sft_run.output_dir / "chat_template.jinja").read_text()
 
 
+@pytest.mark.slow  # real TRL steps on the tiny model: minutes on 2 cores (issue #26: CI's slow suite)
 def test_model_card_records_lineage_and_serving(sft_run, tstore):
     card = sft_run.card.read_text()
     memo = tstore.resolve("memo@v1")
@@ -76,6 +78,7 @@ def test_model_card_records_lineage_and_serving(sft_run, tstore):
     assert "sluice models verify" in serve
 
 
+@pytest.mark.slow  # real TRL steps on the tiny model: minutes on 2 cores (issue #26: CI's slow suite)
 def test_gate_passes_when_tuned_beats_base(sft_run, tstore):
     from sluice.train.gate import evaluate
 
@@ -90,6 +93,7 @@ def test_gate_passes_when_tuned_beats_base(sft_run, tstore):
     assert "PASSED" in card and "| exact_match | 0.0000 | 1.0000 | 1.0000 |" in card
 
 
+@pytest.mark.slow  # real TRL steps on the tiny model: minutes on 2 cores (issue #26: CI's slow suite)
 def test_gate_fails_and_cli_exits_1(sft_run, tstore):
     from typer.testing import CliRunner
 
@@ -175,6 +179,7 @@ def test_training_refuses_data_overlapping_golden(tiny, tstore, tmp_path):
     assert all("row id" in p for p in e.value.problems) and ANSWER not in str(e.value)
 
 
+@pytest.mark.slow  # real TRL steps on the tiny model: minutes on 2 cores (issue #26: CI's slow suite)
 def test_second_round_dpo_from_sft_adapter(sft_run, tiny, tstore, tmp_path):
     from sluice.train import train
 
@@ -201,6 +206,7 @@ def test_dpo_first_round_loss_falls(tiny, tstore, tmp_path):
     assert any(t.abs().sum() > 0 for k, t in lora_tensors(tmp_path / "dpo").items() if "lora_B" in k)
 
 
+@pytest.mark.slow  # real TRL steps on the tiny model: minutes on 2 cores (issue #26: CI's slow suite)
 def test_kto_trains(tiny, tstore, tmp_path):
     from sluice.train import train
 
@@ -211,6 +217,7 @@ def test_kto_trains(tiny, tstore, tmp_path):
     assert any(t.abs().sum() > 0 for k, t in lora_tensors(tmp_path / "kto").items() if "lora_B" in k)
 
 
+@pytest.mark.slow  # real TRL steps on the tiny model: minutes on 2 cores (issue #26: CI's slow suite)
 def test_early_stopping_keeps_the_best_checkpoint(tiny, tstore, tmp_path):
     """Validation answers contradict training answers, so eval loss rises once training bites."""
     from sluice.train import train
@@ -230,6 +237,7 @@ def test_early_stopping_keeps_the_best_checkpoint(tiny, tstore, tmp_path):
     assert all((saved[k] == best_ckpt[k]).all() for k in saved)  # the adapter is the best, not the last
 
 
+@pytest.mark.slow  # real TRL steps on the tiny model: minutes on 2 cores (issue #26: CI's slow suite)
 def test_merge_writes_full_model(sft_run, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -67,6 +67,7 @@ class IngestResult:
     examples: list[dict]  # first few quarantine rows (file, line, kind, field, message), no raw bytes
     seconds: float
     skipped: list[readers.Skipped] = field(default_factory=list)  # files of named folders not read, with why
+    reused: bool = False  # identical to the latest version, which `version` names; nothing was published
 
     @property
     def id_collisions(self) -> int:
@@ -529,7 +530,8 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, strict: bool = False, workers: int | None = None,
            chunk_bytes: int = readers.CHUNK_BYTES, progress: Callable[[int, int], None] | None = None,
            allow_partial: bool = False, check: checks.CheckOptions | None = None,
-           max_expansion: float = readers.MAX_EXPANSION, max_file_bytes: int = readers.MAX_FILE_BYTES) -> IngestResult:
+           max_expansion: float = readers.MAX_EXPANSION, max_file_bytes: int = readers.MAX_FILE_BYTES,
+           force: bool = False) -> IngestResult:
     """Ingest files into a new version of dataset ``to`` and publish it.
 
     Raises DataError (and publishes nothing) when every record is bad, with ``strict=True``
@@ -538,6 +540,8 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
     and the damage is one quarantine row naming file, byte offset and lines recovered. A
     compressed file that expands past ``max_expansion`` times its size (once past 64 MiB) or past
     ``max_file_bytes`` stops the run with DataError (a decompression bomb).
+    Rows identical to the dataset's latest version (every shard the same) publish nothing:
+    the result names that version with ``reused=True``, unless ``force=True``.
     """
     guards = {"max_expansion": max_expansion, "max_bytes": max_file_bytes}
     store = store or Store()
@@ -600,6 +604,9 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
                       "rejected": {STAGE: r} if r else {},
                       "quarantined_total": sum(q.values()), "quarantined": {STAGE: q} if q else {}}
         result.seconds = time.perf_counter() - start
+        if not force and (same := writer.same_as_latest()) is not None:
+            result.version, result.reused = same, True  # the writer's folder is dropped on exit
+            return result
         stage = {"name": STAGE, "rows_in": result.rows_in, "kept": result.kept, "rejected": r,
                  "quarantined": q, "seconds": round(result.seconds, 3), "counters": dict(warnings)}
         result.version = writer.publish(accounting, inputs=[r.as_dict() for r in reports], stages=[stage],

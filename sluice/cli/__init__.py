@@ -18,6 +18,9 @@ app = typer.Typer(name="sluice", no_args_is_help=True, add_completion=False, pre
 @app.callback()
 def _options(debug: bool = typer.Option(False, "--debug", help="show the traceback of an error")) -> None:
     """Turn production LLM traffic into versioned, curated training data."""
+    from .common import calm_console
+
+    calm_console()
     if debug:
         import os
 

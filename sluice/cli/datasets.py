@@ -114,6 +114,9 @@ def export(
                                                         "a symlink (the link is kept)")] = False,
     allow_unredacted: Annotated[bool, typer.Option(
         "--allow-unredacted", help="export data whose privacy certificate is not strong (none or weak; reported)")] = False,
+    split: Annotated[list[str] | None, typer.Option(
+        "--split", help="train | validation | test: only rows of this split (repeatable) [default: all, "
+                        "each row's split kept as a field]")] = None,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -128,11 +131,13 @@ def export(
     st = store(root)
     v = st.resolve(ref)
     privacy = certify_export(v, st, part=part, override=allow_unredacted)
-    n = run_export(v, fmt, out, part=part, plain=plain, force=force)
+    n = run_export(v, fmt, out, part=part, plain=plain, force=force, splits=split)
+    which = f"{part}, {'+'.join(dict.fromkeys(split))}" if split else part
     if as_json:
-        emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part, "privacy": privacy})
+        emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part, "splits": split or None,
+                   "privacy": privacy})
     else:
         if privacy.get("warning"):
             console.print(f"[bold yellow]warning:[/] {escape(privacy['warning'])}", highlight=False)
         where = "standard output" if out == "-" else out
-        console.print(escape(f"wrote {n:,} rows of {v.ref} ({part}) as {fmt} → {where}"), highlight=False)
+        console.print(escape(f"wrote {n:,} rows of {v.ref} ({which}) as {fmt} → {where}"), highlight=False)

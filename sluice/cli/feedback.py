@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, RootOption, console, emit_json, handle_errors, store
+from .common import JsonOption, RootOption, console, emit_json, handle_errors, outputs_table, store
 
 app = typer.Typer(help="Turn end-user feedback in the logs into second-round training data.",
                   no_args_is_help=True)
@@ -35,7 +35,7 @@ def build(ref: Annotated[str, typer.Argument(help="conversation dataset: NAME, N
         return
     if summary["reused"]:
         console.print("same input and settings as the last build: nothing new published", highlight=False)
-    console.print(f"{summary['source']} → [bold]{summary['kto']}[/] ({summary['kto_rows']:,} KTO rows "
-                  f"{summary['kto_origins']}) and [bold]{summary['dpo']}[/] ({summary['dpo_rows']:,} DPO pairs)",
-                  highlight=False)
-    console.print(f"not converted: KTO {summary['kto_rejected']}, DPO {summary['dpo_rejected']}", highlight=False)
+    console.print(outputs_table(f"feedback build: {summary['source']}",
+                                [(summary["kto"], summary["kto_rows"], summary["kto_origins"], summary["kto_rejected"]),
+                                 (summary["dpo"], summary["dpo_rows"], {"user edits": summary["dpo_rows"]},
+                                  summary["dpo_rejected"])]))

@@ -27,6 +27,8 @@ def ingest(
     max_file_bytes: Annotated[int, typer.Option("--max-file-bytes", help="refuse a compressed file that decodes to "
                                                 "more bytes than this")] = 256 << 30,
     workers: Annotated[int | None, typer.Option("--workers", help="parser processes [default: up to 2]")] = None,
+    force: Annotated[bool, typer.Option("--force", help="publish a new version even when the rows are identical "
+                                        "to the latest one")] = False,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -60,8 +62,8 @@ def ingest(
         result = run_ingest(paths, to, store=store(root), fmt=fmt, source=source, mapping=columns,
                             max_record_bytes=max_record_bytes, strict=strict, workers=workers, progress=advance,
                             allow_partial=allow_partial, max_expansion=max_expansion,
-                            max_file_bytes=max_file_bytes)
-    summary = {"version": result.version.ref, "path": str(result.version.path), "rows_in": result.rows_in,
+                            max_file_bytes=max_file_bytes, force=force)
+    summary = {"version": result.version.ref, "reused": result.reused, "path": str(result.version.path), "rows_in": result.rows_in,
                "kept": result.kept, "rejected": dict(result.rejected), "quarantined": dict(result.quarantined),
                "id_collisions": result.id_collisions,
                "seconds": round(result.seconds, 2),
@@ -110,6 +112,11 @@ def _print_summary(result) -> None:
     if warnings:  # rows kept, but worth a look (curate/ingest/checks.py); per-row flags in ingest_flags
         console.print("[yellow]warnings:[/] " + escape(", ".join(f"{k} {n:,}" for k, n in warnings.items())),
                       highlight=False)
+    if result.reused:
+        console.print(f"nothing to publish: {result.version.ref} already holds exactly these rows "
+                      f"({result.kept:,} kept of {result.rows_in:,}); --force publishes a new version anyway",
+                      highlight=False, soft_wrap=True)
+        return
     rate = result.rows_in / result.seconds if result.seconds else 0
     rejected = "".join(f"{n:,} rejected ({reason}), " for reason, n in result.rejected.items())
     console.print(f"[green]published[/] {result.version.ref}: {result.kept:,} kept, {rejected}"

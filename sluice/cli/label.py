@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, store
+from .common import JsonOption, RootOption, console, counts_text, emit_json, escape, handle_errors, outputs_table, store
 
 app = typer.Typer(help="Send samples to Argilla for review and turn the judgments into DPO/KTO data.",
                   no_args_is_help=True)
@@ -92,15 +92,22 @@ def pull(dataset: Annotated[str, typer.Argument(help="Argilla dataset name")],
     if as_json:
         emit_json(summary)
         return
-    console.print(f"{summary['records']:,} records → [bold]{summary['kto']}[/] ({summary['kto_rows']:,} KTO rows "
-                  f"{summary['kto_origins']}) and [bold]{summary['dpo']}[/] ({summary['dpo_rows']:,} DPO pairs "
-                  f"{summary['dpo_origins']})", highlight=False)
-    alpha = {k: (round(v, 3) if v is not None else "n/a") for k, v in summary["agreement"].items()}
-    console.print(f"agreement (Krippendorff's alpha): {alpha}; not converted: {summary['kto_rejected']}",
-                  highlight=False)
+    console.print(outputs_table(
+        f"label pull: {summary['records']:,} records of {summary['dataset']}",
+        [(summary["kto"], summary["kto_rows"], summary["kto_origins"], summary["kto_rejected"]),
+         (summary["dpo"], summary["dpo_rows"], summary["dpo_origins"], summary["dpo_rejected"])]))
+    if summary["agreement"]:
+        from rich.table import Table
+
+        agreement = Table(title="agreement between annotators (Krippendorff's alpha)", title_justify="left")
+        agreement.add_column("question")
+        agreement.add_column("alpha", justify="right")
+        for question, alpha in summary["agreement"].items():
+            agreement.add_row(escape(str(question)), f"{alpha:.3f}" if alpha is not None else "n/a (too few answers)")
+        console.print(agreement)
     if summary["quarantined"]:
-        console.print(f"[yellow]quarantined[/] (annotators reported personal data): {summary['quarantined']}",
-                      highlight=False)
+        console.print(f"[yellow]quarantined[/] (annotators reported personal data): "
+                      f"{escape(counts_text(summary['quarantined']))}", highlight=False)
     if summary["unchanged"]:
         console.print("nothing new since the last pull: no new version published", highlight=False)
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, RootOption, console, emit_json, escape, handle_errors, rate_column, store
+from .common import (JsonOption, RootOption, already_said, console, emit_json, escape, handle_errors, rate_column,
+                     run_log, store)
 
 
 class _RichProgress:
@@ -70,12 +71,26 @@ def run(
                    "report": str(page) if page else None, "datacard": str(result.version.path / "DATACARD.md")})
         return
     _funnel(result)
-    for s in result.stages:  # a weaker engine than asked for (e.g. PII without NER): say it loudly
-        if isinstance(s.info, dict) and s.info.get("fallback"):
-            console.print(f"[bold yellow]warning:[/] {escape(s.name)}: {escape(str(s.info['fallback']))}", highlight=False)
     if page:
         console.print(f"report:    {escape(str(page))}", highlight=False)
     console.print(f"data card: {escape(str(result.version.path / 'DATACARD.md'))}", highlight=False)
+    if run_log() is not None:
+        console.print(f"log:       {escape(str(run_log()))}  (third-party warnings and details)", highlight=False)
+
+
+def _stage_lines(s) -> list[tuple[str, str]]:
+    """A stage's fallback (a weaker engine than asked for: loud) and notes, each said once, without
+    repeating the stage's name when the text already starts with it."""
+    info = s.info if isinstance(s.info, dict) else {}
+    lines, seen = [], set()
+    items = ([("warning", str(info["fallback"]))] if info.get("fallback") else []) + \
+        [("note", str(n)) for n in info.get("notes") or ()]
+    for kind, text in items:
+        text = text.removeprefix(f"{s.name}: ")
+        if text not in seen and not already_said(f"{s.name}: {text}"):  # printed as it happened
+            seen.add(text)
+            lines.append((kind, f"{s.name}: {text}"))
+    return lines
 
 
 @handle_errors
@@ -108,8 +123,9 @@ def _funnel(result) -> None:
         table.add_row(escape(s.name), f"{s.rows_in:,}", f"{s.kept:,}", escape(reasons), f"{sum(s.quarantined.values()):,}", rate)
     console.print(table)
     for s in result.stages:  # what a stage wants said about its outcome (e.g. select's order and lift)
-        for note in (s.info or {}).get("notes") or ():
-            console.print(f"[yellow]note:[/] {escape(s.name)}: {escape(note)}", highlight=False)
+        for kind, line in _stage_lines(s):
+            style = "bold yellow" if kind == "warning" else "yellow"
+            console.print(f"[{style}]{kind}:[/] {escape(line)}", highlight=False, soft_wrap=True)
     from sluice.outcomes import heavy_stages
 
     for line in heavy_stages([s.as_dict() for s in result.stages]):
