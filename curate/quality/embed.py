@@ -235,6 +235,14 @@ def with_call_signature(vectors: np.ndarray, messages: list, tools: list | None 
     return np.hstack([vectors * scale, sig]).astype(np.float32)
 
 
+def model_part(column: np.ndarray) -> np.ndarray | None:
+    """The model's own vectors from an embedding column widened by the signature block, when no
+    row has a signature (the block is all zero); None when some row has one (then re-embed)."""
+    if column.ndim != 2 or column.shape[1] <= SIGNATURE_DIMS or np.any(column[:, -SIGNATURE_DIMS:]):
+        return None
+    return column[:, :-SIGNATURE_DIMS]
+
+
 class EmbedConfig(StageConfig):
     model: str = Field(STATIC, description="static (model2vec, distilled from source on first use) or a "
                                            "sentence-transformers id or local path")

@@ -53,6 +53,7 @@ from sluice.recipe import resolve_path
 from sluice.stage import Requirement, Scorer, StageConfig
 
 from . import deita
+from .embed import SIGNATURE_DIMS
 from .text import turns
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,8 @@ class QualityScore(Scorer):
         conv = None
         if "embedding" in batch.columns and batch["embedding"].null_count() == 0 and batch.height:
             column = np.asarray(batch["embedding"].to_list(), dtype=np.float32)
+            if column.ndim == 2 and column.shape[1] > SIGNATURE_DIMS and not np.any(column[:, -SIGNATURE_DIMS:]):
+                column = column[:, :-SIGNATURE_DIMS]  # embed's agent-signature block, empty here: the model's vectors
             if self.column_ok is None:  # reuse the column only if it is what this scorer computes itself
                 k = min(8, batch.height)
                 own = embed(self.model, spec, texts(messages[:k], spec.text))

@@ -65,17 +65,23 @@ def fit_version(version, store, *, label: str, out: Path, threshold: float | Non
                         hint=f"a scorer needs at least {MIN_LABELS} labelled rows and 5 of each class")
     conf = embed_config(version, store) if "embedding" in df.columns else None
     model_name = embedding_model or SCORER_MODEL
-    # an embedding widened by agent call signatures (embed `tools: true`) is not the model's own vector
-    reuse = conf is not None and conf.get("model") == model_name and not conf.get("tools", False)
-    source = (conf.get("source") if reuse else None) or None
-    spec = EmbeddingSpec(model=model_name, text=conf.get("text", "conversation") if reuse else "conversation",
-                         max_tokens=conf.get("max_tokens") if reuse else None, source=source)
+    same = conf is not None and conf.get("model") == model_name
+    # an embedding widened by the agent-signature block (embed `tools: true`) is not the model's own vector:
+    # the scorer embeds the same text the same way itself
+    column = np.asarray(df["embedding"].to_list(), dtype=np.float32) if same else None
+    if column is not None and conf.get("tools", False):
+        from .embed import model_part
+
+        column = model_part(column)
+    reuse = column is not None
+    source = (conf.get("source") if same else None) or None
+    spec = EmbeddingSpec(model=model_name, text=conf.get("text", "conversation") if same else "conversation",
+                         max_tokens=conf.get("max_tokens") if same else None, source=source)
     model = load_embedder(spec, device)
     spec = replace(spec, identity=model_identity(model_name, model),
                    max_tokens=spec.max_tokens or getattr(model, "max_seq_length", None))
     messages = df["messages"].to_list()
-    conv = (np.asarray(df["embedding"].to_list(), dtype=np.float32) if reuse
-            else embed(model, spec, texts(messages, spec.text)))
+    conv = column if reuse else embed(model, spec, texts(messages, spec.text))
     X = features(messages, conv, model, spec)
     scorer = fit(X, y if kind == "numeric" else y.astype(int), kind=kind, head=head, label=label, embedding=spec,
                  groups=_groups(df, group), threshold=threshold, trained_on=version.ref,
