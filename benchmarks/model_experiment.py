@@ -44,8 +44,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ALPACA = Path("/work/shared/data/instructions/alpaca_random_9k/random_9k.json")
-SHAREGPT = Path("/work/shared/data/formats/sharegpt_fastchat/fastchat_dummy_conversation.json")
+# the project's shared data beside the checkout (../shared), or $SLUICE_SHARED
+SHARED_DATA = Path(os.environ.get("SLUICE_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
+ALPACA = SHARED_DATA / "instructions/alpaca_random_9k/random_9k.json"
+SHAREGPT = SHARED_DATA / "formats/sharegpt_fastchat/fastchat_dummy_conversation.json"
 GSM8K = ROOT / "examples" / "evalsets" / "gsm8k_test_200.jsonl"
 
 REFUSALS = [
@@ -100,9 +102,10 @@ def plant(answer: str, prompt: str, kind: str, rng: random.Random) -> tuple[str,
     return prompt, answer, "stop"
 
 
-def build(work: Path, n_logs: int, n_golden: int, n_sharegpt: int, seed: int) -> dict:
+def build(work: Path, n_logs: int, n_golden: int, n_sharegpt: int, seed: int, *,
+          alpaca_path: Path = ALPACA, sharegpt_path: Path = SHAREGPT) -> dict:
     rng = random.Random(seed)
-    alpaca = json.loads(ALPACA.read_text())
+    alpaca = json.loads(alpaca_path.read_text())
     order = list(range(len(alpaca)))
     rng.shuffle(order)
     golden, seen = [], set()
@@ -154,7 +157,7 @@ def build(work: Path, n_logs: int, n_golden: int, n_sharegpt: int, seed: int) ->
             near["request"]["messages"] = msgs
             records.append(near)
             counts["near_duplicates"] += 1
-    sharegpt = json.loads(SHAREGPT.read_text())
+    sharegpt = json.loads(sharegpt_path.read_text())
     rng.shuffle(sharegpt)
     role = {"human": "user", "gpt": "assistant"}
     for k, conv in enumerate(sharegpt[:n_sharegpt]):

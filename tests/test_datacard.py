@@ -53,7 +53,7 @@ def test_card_of_curated_version(store, sample_logs):
     version = run(Recipe(name="audit"), stages, store=store, input_ref="raw", output="cur").version
     card = (version.path / "DATACARD.md").read_text()
     for text in ("recipe: `audit`", "## Processing (in order)", '"max_turns": 5', "too_many_turns",
-                 "more messages than max_turns", "Redacted by `sluice.curate.pii.stage:RedactPii v3`",
+                 "more messages than max_turns", f"Redacted by `sluice.curate.pii.stage:RedactPii v{RedactPii.version}`",
                  "certificate: **weak** against the `default-recipe` standard — WEAK: pattern-only detection",
                  "engine: **pattern-only**", "EMAIL_ADDRESS/user", "blank spaCy",
                  "## Splits", "| train |", "Weaker fallbacks that ran", "PERSON from name lists only"):

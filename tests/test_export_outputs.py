@@ -31,7 +31,7 @@ def root(tmp_path_factory, sample_logs) -> Path:
 
 
 def export(root: Path, out, *extra):
-    return CliRunner().invoke(app, ["datasets", "export", "raw", "--root", str(root), "--out", str(out), *extra])
+    return CliRunner().invoke(app, ["datasets", "export", "raw", "--allow-unredacted", "--root", str(root), "--out", str(out), "--allow-unredacted", *extra])
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def reference(root, tmp_path_factory) -> bytes:
 
 
 def test_out_dash_streams_to_standard_output(root, reference):
-    done = subprocess.run([sys.executable, "-m", "sluice.cli", "datasets", "export", "raw", "--root", str(root),
+    done = subprocess.run([sys.executable, "-m", "sluice.cli", "datasets", "export", "raw", "--allow-unredacted", "--root", str(root),
                            "--out", "-"], capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == reference and reference.count(b"\n") > 10
@@ -116,6 +116,6 @@ def test_symlink_is_refused_then_written_through(root, reference, tmp_path):
 
 
 def test_json_summary_and_dash_conflict(root):
-    r = CliRunner().invoke(app, ["datasets", "export", "raw", "--root", str(root), "--out", "-", "--json"])
+    r = CliRunner().invoke(app, ["datasets", "export", "raw", "--allow-unredacted", "--root", str(root), "--out", "-", "--json"])
     assert r.exit_code != 0 and "standard output" in r.stderr
     assert "messages" not in r.stdout

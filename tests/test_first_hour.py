@@ -57,7 +57,7 @@ def test_default_root_runs_ingest_run_export_from_another_folder(curated, tmp_pa
     other = tmp_path / "other"
     other.mkdir()
     monkeypatch.chdir(other)
-    r = sluice("datasets", "export", "curated@v1", "--root", "../first/sluice-data", "--format", "openai",
+    r = sluice("datasets", "export", "--allow-unredacted", "curated@v1", "--root", "../first/sluice-data", "--format", "openai",
                "--out", "all.jsonl", "--json")
     assert r.exit_code == 0, r.stderr
     summary = json.loads(r.stdout)
@@ -71,7 +71,7 @@ def test_export_one_or_more_splits(curated):
     store = curated / "sluice-data"
     counts = {}
     for split in ("train", "validation", "test"):
-        r = sluice("datasets", "export", "curated@v1", "--split", split, "--out", f"{split}.jsonl", "--json")
+        r = sluice("datasets", "export", "--allow-unredacted", "curated@v1", "--split", split, "--out", f"{split}.jsonl", "--json")
         assert r.exit_code == 0, r.stderr
         rows = [json.loads(line) for line in (curated / f"{split}.jsonl").read_text().splitlines()]
         assert {row["split"] for row in rows} == {split}
@@ -80,7 +80,7 @@ def test_export_one_or_more_splits(curated):
 
     total = Store(store).resolve("curated@v1").num_rows()
     assert sum(counts.values()) == total and counts["train"] > counts["test"] > 0  # a partition, nothing lost
-    r = sluice("datasets", "export", "curated@v1", "--split", "validation", "--split", "test",
+    r = sluice("datasets", "export", "--allow-unredacted", "curated@v1", "--split", "validation", "--split", "test",
                "--format", "openai", "--plain", "--out", "heldout.jsonl")
     assert r.exit_code == 0, r.stderr
     assert len((curated / "heldout.jsonl").read_text().splitlines()) == counts["validation"] + counts["test"]
@@ -88,9 +88,9 @@ def test_export_one_or_more_splits(curated):
 
 
 def test_export_split_refusals(curated):
-    r = sluice("datasets", "export", "curated@v1", "--split", "dev", "--out", "x.jsonl")
+    r = sluice("datasets", "export", "--allow-unredacted", "curated@v1", "--split", "dev", "--out", "x.jsonl")
     assert r.exit_code != 0 and "unknown split 'dev'" in r.stderr and "train, validation, test" in r.stderr
-    r = sluice("datasets", "export", "raw@v1", "--split", "train", "--out", "x.jsonl")
+    r = sluice("datasets", "export", "--allow-unredacted", "raw@v1", "--split", "train", "--out", "x.jsonl")
     assert r.exit_code != 0 and "raw@v1 has no split column" in r.stderr and "split` stage" in r.stderr
     assert not (curated / "x.jsonl").exists()
 
@@ -162,11 +162,11 @@ def test_ctrl_c_prints_one_line_and_the_rerun_resumes(tmp_path, sample_logs):
 def test_feedback_build_summary_is_a_table_not_a_dict(tmp_path, sample_logs):
     root = tmp_path / "store"
     assert sluice("ingest", sample_logs, "--to", "raw", "--root", root).exit_code == 0
-    r = sluice("feedback", "build", "raw@v1", "--to", "fb", "--root", root)
+    r = sluice("feedback", "build", "raw@v1", "--to", "fb", "--allow-raw", "--root", root)
     assert r.exit_code == 0, r.stderr
     assert "{" not in r.stderr and "'" not in r.stderr  # no raw Python dicts
     assert "published" in r.stderr and "not converted" in r.stderr
-    data = json.loads(sluice("feedback", "build", "raw@v1", "--to", "fb2", "--root", root, "--json").stdout)
+    data = json.loads(sluice("feedback", "build", "raw@v1", "--to", "fb2", "--allow-raw", "--root", root, "--json").stdout)
     table = r.stderr
     assert "fb-kto@v1" in table and f"{data['kto_rows']:,}" in table and "fb-dpo@v1" in table
     for origin in data["kto_origins"]:

