@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from .chat_formats import _common
-from .errors import RecordError, expect, type_name
+from .errors import RecordError, expect, parts_text, type_name
 from .messages import dumps_bytes, make, opt_str
 
 
@@ -47,14 +47,7 @@ def _result_text(content: Any, field: str, extra: dict) -> str:
         return ""
     if isinstance(content, str):
         return content
-    expect(content, list, field, "a string or a list of blocks")
-    texts = []
-    for i, block in enumerate(content):
-        expect(block, dict, f"{field}[{i}]", "a content block")
-        if block.get("type") == "text" and isinstance(block.get("text"), str):
-            texts.append(block["text"])
-    extra["content_parts"] = content
-    return "\n".join(texts)
+    return parts_text(content, field, extra, ("text",), "\n", "blocks", "a content block")
 
 
 def message(m: Any, field: str) -> list[tuple]:

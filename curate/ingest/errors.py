@@ -38,3 +38,17 @@ def expect(value: object, types: type | tuple[type, ...], field: str, what: str)
 
 def _tuple(t):
     return t if isinstance(t, tuple) else (t,)
+
+
+def parts_text(content, field: str, extra: dict, text_types, sep: str, items: str, item: str) -> str:
+    """The text of a list of typed content parts (Anthropic blocks, Responses parts), joined by
+    ``sep``; the list itself is kept whole in ``extra["content_parts"]`` (types, images,
+    annotations). Parts of other types add no text."""
+    expect(content, list, field, f"a string or a list of {items}")
+    texts = []
+    for i, part in enumerate(content):
+        expect(part, dict, f"{field}[{i}]", item)
+        if part.get("type") in text_types and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+    extra["content_parts"] = content
+    return sep.join(texts)

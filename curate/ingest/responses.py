@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from .chat_formats import _common
-from .errors import RecordError, expect, type_name
+from .errors import RecordError, expect, parts_text, type_name
 from .messages import ROLE_ALIASES, dumps, dumps_bytes, loads, make, opt_str
 
 _MESSAGE_KEYS = ("role", "content", "type")
@@ -35,14 +35,7 @@ def _parts_text(content: Any, field: str, extra: dict) -> str:
     """A string, or the text of a list of content parts (kept whole in ``extra.content_parts``)."""
     if isinstance(content, str):
         return content
-    expect(content, list, field, "a string or a list of content parts")
-    texts = []
-    for i, part in enumerate(content):
-        expect(part, dict, f"{field}[{i}]", "a content part object")
-        if part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-    extra["content_parts"] = content  # exact original shape (part types, annotations, images)
-    return "".join(texts)
+    return parts_text(content, field, extra, _TEXT_PARTS, "", "content parts", "a content part object")
 
 
 def reasoning_text(item: dict, field: str) -> str:
