@@ -141,7 +141,8 @@ def throughput_lines(t: dict | None) -> list[str]:
     if not t:
         return []
     out = [f"- throughput: {t.get('tokens_per_second')} tokens/s ({t.get('tokens_seen')} non-padding input tokens "
-           f"in {t.get('train_seconds')} s of training)"]
+           f"in {t.get('train_seconds')} s of training)" if t.get("tokens_seen") else
+           f"- throughput: tokens not counted for this trainer's batches ({t.get('train_seconds')} s of training)"]
     if t.get("packing_efficiency") is not None:
         out.append(f"- packing efficiency: {t['packing_efficiency']:.1%} of each max_length block holds tokens")
     for key, label in (("peak_gpu_memory_mb", "peak GPU memory"), ("peak_rss_mb", "peak process memory (RSS)")):

@@ -116,7 +116,9 @@ def training_args(cfg, prep: Prepared, config_cls, **method_args):
         **checkpointing_args(config_cls, cfg.gradient_checkpointing),
         seed=cfg.seed, logging_steps=cfg.logging_steps, report_to="none", bf16=use_bf16(),
         max_length=cfg.max_length, disable_tqdm=True, dataloader_pin_memory=use_bf16(),
-        include_num_input_tokens_seen="non_padding",
+        # ORPO/SimPO batches carry no `input_ids` (prompt_/chosen_/rejected_…), so transformers cannot count
+        # their tokens: there the card says tokens/s is unknown rather than 0
+        include_num_input_tokens_seen="no" if cfg.method in ("orpo", "simpo") else "non_padding",
         eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps,
         save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
         # Under FSDP/DeepSpeed the Trainer refuses save_only_model with load_best_model_at_end: there the
@@ -210,7 +212,15 @@ def start(trainer) -> None:
 
     trainer.remove_callback(PrinterCallback)
     trainer.add_callback(StderrLog())
-    trainer.train()
+    try:
+        trainer.train()
+    except KeyError as e:  # transformers: metric_for_best_model missing from an evaluation that saw no batch
+        if "metric_for_best_model" not in str(e):
+            raise
+        n = len(trainer.eval_dataset) if trainer.eval_dataset is not None else 0
+        raise SluiceError(f"the evaluation produced no eval_loss ({n} eval row(s) after the trainer's own "
+                          "filtering): none survived max_length or formed a batch",
+                          hint="raise eval_fraction or max_length, or pass eval_data=NAME@vN with more rows") from None
 
 
 def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
