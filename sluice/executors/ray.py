@@ -88,7 +88,9 @@ class RayExecutor:
         if not jobs:
             return
         res = type(stage).resources
-        remote = {"num_cpus": res.cpus, "num_gpus": res.gpus or None, "memory": res.memory}
+        # SPREAD: a stage's actors go to as many nodes as they can, not first-fit onto the head node
+        remote = {"num_cpus": res.cpus, "num_gpus": res.gpus or None, "memory": res.memory,
+                  "scheduling_strategy": "SPREAD"}
         ds = ray.data.from_items([{"job": j.as_json()} for j in jobs], override_num_blocks=len(jobs))
         pool = ray.data.ActorPoolStrategy(size=self._actors(stage, len(jobs)))
         ds = ds.map_batches(_StageActor, fn_constructor_args=(stage, key), batch_size=1, batch_format="numpy",
