@@ -149,3 +149,10 @@ def records_by_external_id(server: Server, dataset_name: str) -> tuple[dict, dic
 def dataset_names(server: Server) -> list[str]:
     owner = httpx.Client(base_url=server.url, headers={"X-Argilla-Api-Key": server.owner_key}, timeout=60)
     return [d["name"] for d in owner.get("/api/v1/me/datasets").json()["items"]]
+
+
+def use(server: Server, monkeypatch) -> Server:
+    """Point the sluice Argilla client at ``server`` for one test (ARGILLA_API_URL / _KEY)."""
+    monkeypatch.setenv("ARGILLA_API_URL", server.url)
+    monkeypatch.setenv("ARGILLA_API_KEY", server.owner_key)
+    return server

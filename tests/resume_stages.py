@@ -15,6 +15,21 @@ import polars as pl
 from sluice.stage import Filter, Scorer
 
 
+def recipe(name: str) -> str:
+    """A recipe over raw@latest with these stages (``plugins: [resume_stages]``), in 50-row batches."""
+    return f"""\
+name: {name}
+input: raw@latest
+output: curated
+batch_size: 50
+plugins: [resume_stages]
+stages:
+  - stage: normalize
+  - stage: resume_stages:Words
+  - stage: resume_stages:FewWords
+"""
+
+
 def _maybe_die(where: str) -> None:
     if os.environ.get("SLUICE_TEST_KILL") == where:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from sluice.cli import app
 from sluice.cli import common
 
+from resume_stages import recipe  # noqa: E402  (tests/ is on the path: the recipe's plugin too)
+
 RECIPE = """\
 name: firsthour
 input: raw@latest
@@ -117,17 +119,7 @@ def test_identical_reingest_publishes_nothing_and_names_the_version(tmp_path, sa
     assert back["version"] == "raw@v4" and back["reused"] is False
 
 
-INTERRUPTED = """\
-name: interrupted
-input: raw@latest
-output: curated
-batch_size: 50
-plugins: [resume_stages]
-stages:
-  - stage: normalize
-  - stage: resume_stages:Words
-  - stage: resume_stages:FewWords
-"""
+INTERRUPTED = recipe("interrupted")
 
 
 def test_ctrl_c_prints_one_line_and_the_rerun_resumes(tmp_path, sample_logs):

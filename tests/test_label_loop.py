@@ -55,9 +55,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def argilla_env(server, monkeypatch):
-    monkeypatch.setenv("ARGILLA_API_URL", server.url)
-    monkeypatch.setenv("ARGILLA_API_KEY", server.owner_key)
-    return server
+    return harness.use(server, monkeypatch)
 
 
 @pytest.fixture

@@ -12,17 +12,9 @@ import pytest
 from sluice.curate.ingest import ingest
 from sluice.store import Store
 
-RECIPE = """
-name: resume
-input: raw@latest
-output: curated
-batch_size: 50
-plugins: [resume_stages]
-stages:
-  - stage: normalize
-  - stage: resume_stages:Words
-  - stage: resume_stages:FewWords
-"""
+from resume_stages import recipe  # noqa: E402  (tests/ is on the path: the recipe's plugin too)
+
+RECIPE = recipe("resume")
 
 RUN = """
 import sys
