@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from paths import SHARED
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,7 +83,7 @@ def bombs() -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["expansion", "dupkeys", "bombs"])
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ap.add_argument("--data", type=Path, default=SHARED)
     ap.add_argument("--logs", type=Path)
     a = ap.parse_args()
     {"expansion": lambda: expansion(a.data), "dupkeys": lambda: dupkeys(a.logs), "bombs": bombs}[a.what]()

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from paths import SCRATCH
+
 REPO = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
@@ -82,7 +84,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="100000,1000000", help="comma-separated record counts")
     ap.add_argument("--repeat", type=int, default=2, help="runs per side (best is reported)")
-    ap.add_argument("--workdir", type=Path, default=REPO / "bench-out", help="where generated logs are cached")
+    ap.add_argument("--workdir", type=Path, default=SCRATCH / "ingest", help="where generated logs are cached")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from sluice.labeling.sampling import sample
 from sluice.recipe import Recipe
 from sluice.runner import run
 from sluice.store import Store
+from paths import SHARED
 
 FILES = ("alpaca_en_demo.json", "alpaca_zh_demo.json", "glaive_toolcall_en_demo.json")
 STRATEGIES = ("random", "lowest-score", "uncertain", "stratified", "stratified-lowest-score", "stratified-uncertain")
@@ -42,12 +43,10 @@ def gap(data: dict, got: dict) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--shared", default=str(SHARED))
     ap.add_argument("--seeds", type=int, default=10)
     args = ap.parse_args()
     shared = Path(args.shared)
-    if not (shared / "formats" / "llamafactory").is_dir():
-        shared = Path("/work/shared/data")
     with tempfile.TemporaryDirectory() as tmp:
         frame = scored(shared, Path(tmp))
     mix = dict(frame["lang"].fill_null("unknown").value_counts(sort=True).iter_rows())

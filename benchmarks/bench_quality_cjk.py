@@ -7,7 +7,7 @@ language and the Chinese share of the lowest 10% and of the lowest 30 rows — w
 rule (``\\w+``: a run of Chinese characters is one "word") and the current one (one word per
 character), in the same run.
 
-    python benchmarks/bench_quality_cjk.py [--data /work/shared/data]
+    python benchmarks/bench_quality_cjk.py [--data ../shared/data]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sluice.curate.quality import deita
+from paths import SHARED
 
 
 def score(rec: dict) -> float:
@@ -39,7 +40,7 @@ def measure(en: list[dict], zh: list[dict]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ap.add_argument("--data", type=Path, default=SHARED)
     a = ap.parse_args()
     base = a.data / "formats" / "llamafactory"
     en = json.loads((base / "alpaca_en_demo.json").read_text())

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from paths import SCRATCH
+
 REPO = Path(__file__).resolve().parents[1]
 RUN = r"""
 import json, resource, sys, time
@@ -71,7 +73,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-resume", action="store_true", help="skip the kill-and-resume run (per-stage times only)")
-    ap.add_argument("--workdir", type=Path, default=REPO / "bench-out" / "quickstart")
+    ap.add_argument("--workdir", type=Path, default=SCRATCH / "quickstart")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO / "examples"))
     import generate_logs
