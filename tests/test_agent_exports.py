@@ -16,7 +16,8 @@ from test_export_targets import check_openai_line
 AGENTS = Path(__file__).parent / "data" / "agents"
 REFERENCE = Path(__file__).parent / "data" / "reference" / "formats"
 SAMPLES = [AGENTS / "responses_reasoning_items.jsonl", AGENTS / "anthropic_thinking_tools.jsonl",
-           AGENTS / "otel_genai_spans.jsonl", AGENTS / "drone_training_30.jsonl",
+           AGENTS / "otel_genai_spans.jsonl", AGENTS / "langfuse_langgraph_trace.json",
+           AGENTS / "drone_training_30.jsonl",
            REFERENCE / "llamafactory" / "glaive_toolcall_en_demo.json"]
 
 

@@ -1,5 +1,5 @@
 """Agent-trace readers on real samples (tests/data/agents/SOURCE.md): OpenAI Responses items,
-Anthropic content blocks, OTel GenAI spans. Each sample is ingested exactly: every record kept or
+Anthropic content blocks, OTel GenAI spans, Langfuse trace exports. Each sample is ingested exactly: every record kept or
 quarantined with its reason, reasoning in its own field (never in content), calls and results paired."""
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ def _extra(m: dict) -> dict:
 def test_formats_are_detected(name, fmt):
     records = _first_records(AGENTS / name, "jsonl", None, None)
     assert {detect(r) for r in records} == {fmt}
+
+
+def test_langfuse_export_is_detected():
+    doc = json.loads((AGENTS / "langfuse_langgraph_trace.json").read_text())
+    assert detect(doc) == "langfuse"
+    assert {detect(o) for o in doc["observations"]} == {"langfuse"}  # an observations export, one per line
 
 
 def test_responses_items(store):
@@ -105,3 +111,77 @@ def test_unsupported_responses_item_is_quarantined_with_its_position(store, tmp_
     assert result.kept == 1 and dict(result.quarantined) == {"unsupported_item": 1}
     q = pl.from_arrow(result.version.read("quarantine"))
     assert q["field"].to_list() == ["output[0].type"] and "news" not in q["error"][0]
+
+
+LANGFUSE = AGENTS / "langfuse_langgraph_trace.json"
+LF_TRACE = "e1fde3efec57ce8a69bafd3fb928a7eb"
+LF_CALL = "call_1oGK863sxQHlPreFhDdEs3yl"
+
+
+def _langfuse_checks(row: dict) -> None:
+    msgs = row["messages"]
+    # 9 observations (2 generations, tool and graph spans) → one conversation, history not repeated
+    assert [m["role"] for m in msgs] == ["user", "user", "assistant", "tool", "assistant"]
+    assert msgs[1]["content"] == "Search the web for 'example' and summarize."
+    call = msgs[2]["tool_calls"][0]
+    assert call["id"] == LF_CALL and call["function"]["name"] == "Web-Search"
+    assert json.loads(call["function"]["arguments"]) == {"query": "example"}
+    assert msgs[3]["tool_call_id"] == LF_CALL
+    assert json.loads(msgs[3]["content"]) == [{"url": "https://example.com", "title": "Example Result", "q": "example"}]
+    assert msgs[4]["content"].startswith('The search for "example" primarily leads to the website')
+    # the tool definition LangChain logs as a "tool" message is the row's tool, not a turn
+    assert json.loads(row["tools"]) == [{"type": "function", "function": {
+        "name": "Web-Search", "description": "Dummy web search tool.",
+        "parameters": {"properties": {"query": {"type": "string"}}, "required": ["query"], "type": "object"}}}]
+    meta = json.loads(row["metadata"])
+    assert row["source_id"] == LF_TRACE and meta["name"] == "LangGraph"
+    assert meta["usage"] == {"input": 60 + 108, "output": 15 + 51, "total": 75 + 159}
+    assert [x["ms"] for x in meta["latency_ms"]] == [848, 1743] and meta["models"] == ["gpt-4o-2024-08-06"]
+    assert meta["observations"] == 9 and meta["generations"] == 2
+    assert [s["name"] for s in meta["scores"]] == ["hallucination", "toxicity"]
+    assert meta["cost"] == pytest.approx(0.000075 + 0.000159)
+
+
+def test_langfuse_trace_export_is_one_conversation(store):
+    result, rows = _rows(store, LANGFUSE.name)
+    assert (result.rows_in, result.kept, sum(result.quarantined.values())) == (1, 1, 0)
+    _langfuse_checks(rows[0])
+
+
+def test_langfuse_observation_lines_are_stitched_per_trace(store, tmp_path):
+    """An observations export (one per line, out of order, the trace on no line) gives the same
+    conversation; a line that is no Langfuse document and a trace without generations are each one
+    quarantine row, so every document is accounted for."""
+    doc = json.loads(LANGFUSE.read_text())
+    lines = [json.dumps(o) for o in reversed(doc["observations"])]
+    lonely = {**doc["observations"][0], "id": "x1", "traceId": "no-generations", "type": "SPAN"}
+    lines[4:4] = ['{"hello": "world"}', json.dumps(lonely)]
+    f = tmp_path / "observations.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    result = ingest([str(f)], "raw", store=store)
+    assert (result.rows_in, result.kept) == (3, 1)  # 2 traces + 1 bad line
+    assert dict(result.quarantined) == {"missing_field": 1, "no_generation": 1}
+    row = result.version.read().to_pylist()[0]
+    assert [m["role"] for m in row["messages"]] == ["user", "user", "assistant", "tool", "assistant"]
+    assert json.loads(row["metadata"])["usage"]["total"] == 75 + 159
+    q = pl.from_arrow(result.version.read("quarantine"))
+    bad = q.filter(pl.col("error_kind") == "missing_field")
+    assert bad["line"].to_list() == [5]  # the line of the document that is not Langfuse
+
+
+def test_langfuse_reasoning_and_errors(store, tmp_path):
+    """reasoning_content of a generation's output is the message's reasoning, not its content; an
+    observation at level ERROR is kept in the metadata with its status message."""
+    doc = json.loads(LANGFUSE.read_text())
+    gen = next(o for o in doc["observations"] if o["id"] == "5ba09605e0929d78")
+    gen["output"]["additional_kwargs"]["reasoning_content"] = "The tool returned one result; summarize it."
+    tool = next(o for o in doc["observations"] if o["id"] == "21441266a9f21251")
+    tool.update(level="ERROR", statusMessage="timeout after 1 retry")
+    f = tmp_path / "trace.json"
+    f.write_text(json.dumps(doc))
+    result = ingest([str(f)], "raw", store=store)
+    row = result.version.read().to_pylist()[0]
+    answer = row["messages"][-1]
+    assert answer["reasoning"] == "The tool returned one result; summarize it."
+    assert "summarize it" not in answer["content"]
+    assert json.loads(row["metadata"])["errors"] == [{"observation": "Web-Search", "message": "timeout after 1 retry"}]
