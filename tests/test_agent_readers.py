@@ -53,6 +53,8 @@ def test_responses_items(store):
     assert call["tool_calls"][0]["id"] == "call_9ylqPOZUyFEwhxvBwgpNDqPT"
     assert json.loads(call["tool_calls"][0]["function"]["arguments"]) == {"latitude": 48.8566, "longitude": 2.3522}
     assert _extra(call)["responses_reasoning"][0]["id"] == "rs_68210c71a95c81919cc44afadb9d220400c77cc15fd2f785"
+    assert call["reasoning"] is None  # the item's summary is empty: its text is encrypted, kept in the item
+    assert joke["messages"][1]["reasoning"] is None  # likewise
     assert weather["messages"][2]["tool_call_id"] == "call_9ylqPOZUyFEwhxvBwgpNDqPT"
     assert weather["messages"][2]["content"] == "16.3"
     assert json.loads(weather["tools"])[0]["name"] == "get_weather"
@@ -64,8 +66,9 @@ def test_anthropic_blocks_thinking_and_multi_block_results(store):
     single, multi, sdk = rows
     thinking = single["messages"][1]
     assert thinking["content"] is None and thinking["tool_calls"][0]["function"]["name"] == "weather"
-    assert _extra(thinking)["reasoning"].startswith("The user is asking about the weather in Paris")
+    assert thinking["reasoning"].startswith("The user is asking about the weather in Paris")  # its own field
     assert "weather in Paris" not in (thinking["content"] or "")  # reasoning never merged into content
+    assert "reasoning" not in _extra(thinking) and _extra(thinking)["anthropic_thinking"][0]["type"] == "thinking"
     assert [m["role"] for m in multi["messages"]] == ["user", "assistant", "tool", "tool", "assistant"]
     assert [m["tool_call_id"] for m in multi["messages"][2:4]] == [c["id"] for c in multi["messages"][1]["tool_calls"]]
     result_msg = sdk["messages"][2]
@@ -88,7 +91,8 @@ def test_otel_spans_are_stitched_per_trace_across_lines(store):
     joke = next(r for r in rows if r["source_id"] == "4bf92f3577b34da6a3ce929d0e0e4736")
     answer = joke["messages"][-1]
     assert answer["content"].startswith(" Why did the developer")
-    assert _extra(answer)["reasoning"].startswith("Alright, the user wants a joke")
+    assert answer["reasoning"].startswith("Alright, the user wants a joke")
+    assert "Alright" not in answer["content"] and "reasoning" not in _extra(answer)
 
 
 def test_otel_bad_document_is_one_quarantine_row(store, tmp_path):
@@ -185,3 +189,26 @@ def test_langfuse_reasoning_and_errors(store, tmp_path):
     assert answer["reasoning"] == "The tool returned one result; summarize it."
     assert "summarize it" not in answer["content"]
     assert json.loads(row["metadata"])["errors"] == [{"observation": "Web-Search", "message": "timeout after 1 retry"}]
+
+
+def test_reasoning_is_scanned_and_redacted_like_content():
+    """Reasoning has its own field now: pii_detect must see it and redact_pii rewrite it (privacy
+    fails closed: a field the redactor does not walk would publish raw PII)."""
+    pytest.importorskip("presidio_analyzer")
+    import pyarrow as pa
+
+    from sluice.apply import apply_stage
+    from sluice.curate.pii.stage import PiiDetect, RedactPii
+    from sluice.schemas import CONVERSATION
+
+    row = {"id": "c1", "source": "t", "source_id": "1", "messages": [
+        {"role": "user", "content": "Please e-mail the report."},
+        {"role": "assistant", "content": "Done.",
+         "reasoning": "The user wants it sent to jane.roe@example.org, so I send it there."}]}
+    table = pa.Table.from_pylist([row], schema=CONVERSATION.schema)
+    detected = apply_stage(PiiDetect(nlp="blank"), "reasoning-detect", table, 0)[0]  # patterns find e-mails
+    findings = detected.column("pii_findings").to_pylist()[0]
+    assert any(f["field"] == "m1.reasoning" and f["entity"] == "EMAIL_ADDRESS" for f in findings)
+    out = apply_stage(RedactPii(), "reasoning-redact", detected, 0)[0].to_pylist()[0]["messages"]
+    assert "jane.roe@example.org" not in out[1]["reasoning"] and "<EMAIL_ADDRESS_1>" in out[1]["reasoning"]
+    assert out[1]["content"] == "Done."
