@@ -212,3 +212,20 @@ def test_reasoning_is_scanned_and_redacted_like_content():
     out = apply_stage(RedactPii(), "reasoning-redact", detected, 0)[0].to_pylist()[0]["messages"]
     assert "jane.roe@example.org" not in out[1]["reasoning"] and "<EMAIL_ADDRESS_1>" in out[1]["reasoning"]
     assert out[1]["content"] == "Done."
+
+
+def test_langfuse_completion_generation_and_open_tool_call(store, tmp_path):
+    """A generation whose input is a prompt string reads as a user turn; a trace that ends with a
+    tool span after the last generation gets that tool's result (no generation recorded it)."""
+    doc = json.loads(LANGFUSE.read_text())
+    gen1 = next(o for o in doc["observations"] if o["id"] == "4f6535aaebcda355")
+    doc["observations"] = [o for o in doc["observations"] if o["type"] != "GENERATION" or o is gen1]
+    f = tmp_path / "t.json"
+    f.write_text(json.dumps(doc))
+    row = ingest([str(f)], "raw", store=store).version.read().to_pylist()[0]
+    assert [m["role"] for m in row["messages"]] == ["user", "user", "assistant", "tool"]
+    assert row["messages"][3]["tool_call_id"] == LF_CALL  # from the Web-Search span's output
+    gen1["input"] = "Search the web for 'example' and summarize."
+    f.write_text(json.dumps({"trace": doc["trace"], "observations": [gen1]}))
+    row = ingest([str(f)], "raw2", store=store).version.read().to_pylist()[0]
+    assert [(m["role"], m["content"]) for m in row["messages"]][0] == ("user", "Search the web for 'example' and summarize.")

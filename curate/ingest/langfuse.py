@@ -14,7 +14,8 @@ line); a trace is one row, so for this format ingest counts traces, not lines, a
 that is none of the above is one quarantine row.
 
 Stitching a trace: its ``GENERATION`` observations, ordered by start time (then parent before
-child), each contribute their ``input`` — chat messages (a list, or ``{"messages", "tools"}``),
+child), each contribute their ``input`` — chat messages (a list, or ``{"messages", "tools"}``;
+a string prompt is a user turn),
 of which only what the conversation does not already end with is added — and their ``output``
 (one assistant message, a string, or OpenAI ``choices``). Messages are OpenAI-shaped (``role``,
 ``content``, ``tool_calls``, ``tool_call_id``); what LangChain's callback handler writes is read
@@ -143,6 +144,8 @@ def _input_messages(value: Any, field: str, tools: list) -> list[tuple]:
         if isinstance(value.get("tools"), list) and not tools:
             tools += value["tools"]
         value, field = value["messages"], f"{field}.messages"
+    if isinstance(value, str):  # a completion-style generation: the prompt is the user's turn
+        return [_message({"role": "user", "content": value}, field)]
     if not isinstance(value, list):
         return []
     out = []
