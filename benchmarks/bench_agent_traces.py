@@ -85,6 +85,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     from sluice.curate.ingest import ingest
+    from sluice.curate.quality.text import agent_signature, call_signature
     from sluice.curate.stages.trace_check import trace_problems
     from sluice.export import rows as export_rows
     from sluice.report import agent_funnel
@@ -119,6 +120,22 @@ def main() -> None:
         for code in {c for c, _ in found}:
             problems[code] = problems.get(code, 0) + 1
     kept = acc["kept"]
+    # Are the near-duplicate drops right? Each select / semantic-dedup drop names the row it was too
+    # close to: count those with the same agent signature (tools offered, calls with their
+    # arguments), those that are refusals (no calls), and those with another number of user turns.
+    rej = pl.from_arrow(version.read("rejected"))
+    near = rej.filter(pl.col("stage").is_in(["select", "semantic_dedup"]))
+    pool = {r["id"]: r for r in pl.concat([pl.from_arrow(version.read()).select("id", "messages", "tools"),
+                                           rej.select("id", "messages", "tools")]).to_dicts()}
+    audit = {"drops": near.height, "same_signature": 0, "no_calls": 0, "other_user_turn_count": 0}
+    for r in near.to_dicts():
+        d = pool.get(r["duplicate_of"])
+        if d is None:
+            continue
+        audit["same_signature"] += agent_signature(r["messages"], r["tools"]) == agent_signature(d["messages"], d["tools"])
+        audit["no_calls"] += not call_signature(r["messages"])
+        users = [sum(m["role"] == "user" for m in x["messages"]) for x in (r, d)]
+        audit["other_user_turn_count"] += users[0] != users[1]
     print(json.dumps({
         "inputs": [str(f) for f in args.files], "raw_last": raw.ref, "traces_in": n_in, "kept": kept,
         "kept_pct": round(100 * kept / n_in, 1) if n_in else None,
@@ -126,7 +143,7 @@ def main() -> None:
         "valid_pct_of_kept": round(100 * valid / kept, 1) if kept else None,
         "invalid_by_reason": problems, "rejected_by_stage": acc.get("rejected"),
         "quarantined": acc.get("quarantined"), "agent_funnel": agent_funnel(version),
-        "distinct_traces_in": distinct, "seconds": round(seconds, 1)}, indent=1))
+        "distinct_traces_in": distinct, "near_duplicate_drops": audit, "seconds": round(seconds, 1)}, indent=1))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._base import RecordSchema
 from .conversation import CONVERSATION, FEEDBACK
 from .kto import KTO
-from .messages import MESSAGE, MESSAGES, ROLES, TOOL_CALL
+from .messages import MESSAGE, MESSAGE_V1, MESSAGES, ROLES, TOOL_CALL, upgrade
 from .preference import ORIGINS, PREFERENCE
 from .quarantine import QUARANTINE, RAW_PREFIX_BYTES
 from .rejected import REJECTED
@@ -34,7 +34,7 @@ def get(kind: str) -> RecordSchema:
 
 
 __all__ = [
-    "CONVERSATION", "DATA_KINDS", "FEEDBACK", "KINDS", "KTO", "MESSAGE", "MESSAGES", "ORIGINS",
+    "CONVERSATION", "DATA_KINDS", "FEEDBACK", "KINDS", "KTO", "MESSAGE", "MESSAGES", "MESSAGE_V1", "ORIGINS",
     "PREFERENCE", "QUARANTINE", "RAW_PREFIX_BYTES", "REJECTED", "ROLES", "RecordSchema",
-    "TOOL_CALL", "get",
+    "TOOL_CALL", "get", "upgrade",
 ]

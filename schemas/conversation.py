@@ -27,7 +27,7 @@ def _check_thumb(table: pa.Table):
 
 CONVERSATION = RecordSchema(
     kind="conversation",
-    version=1,
+    version=2,  # 2: messages carry `reasoning` (schemas.messages)
     description="one chat: messages, end-user feedback, source metadata",
     schema=pa.schema(
         [

@@ -9,7 +9,7 @@ from .messages import MESSAGES, check_non_empty, check_roles
 
 KTO = RecordSchema(
     kind="kto",
-    version=1,
+    version=2,  # 2: messages carry `reasoning` (schemas.messages)
     description="prompt, completion and a boolean label with lineage",
     schema=pa.schema(
         [

@@ -11,7 +11,7 @@ ORIGINS = ("edit", "ranking", "rating", "synthetic", "thumbs-pair", "imported")
 
 PREFERENCE = RecordSchema(
     kind="preference",
-    version=1,
+    version=2,  # 2: messages carry `reasoning` (schemas.messages)
     description="prompt, chosen and rejected message lists with scores and lineage",
     schema=pa.schema(
         [

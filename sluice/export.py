@@ -13,9 +13,12 @@
   Responses shape; tool results are ``function_call_output`` items. Reasoning travels as
   ``reasoning`` items; round-trips exactly (``sluice`` object: message extras, names, which item
   came from which message, generated ids).
-* Reasoning (``extra.reasoning``): ``openai`` and ``sharegpt`` messages have no field for it, so
-  it travels only in the ``sluice`` object (dropped by ``--plain``); ``trl`` writes it as
-  ``reasoning_content`` (what reasoning chat templates read).
+* Reasoning (the message's ``reasoning``; ``extra.reasoning`` in versions ingested before it had
+  a field): ``jsonl`` keeps it as ``reasoning``; ``responses`` as ``reasoning`` items; ``trl``
+  as ``reasoning_content`` (what reasoning chat templates read). ``openai`` messages have no field
+  for it, so it travels only in the ``sluice`` object, and ``sharegpt`` carries it as a turn's
+  ``reasoning`` key that LLaMA-Factory does not read — both dropped by ``--plain``;
+  ``uncarried_reasoning`` counts those turns, and the CLI says so.
 * ``trl`` — TRL's conversational formats: ``messages`` (+ ``tools``) for conversations,
   ``prompt``/``chosen``/``rejected`` for preference, ``prompt``/``completion``/``label`` for kto.
   Plain by design (TRL keeps extra columns as data).
@@ -74,9 +77,17 @@ def _with_extra(out: dict, extra: str | None, plain: bool, reserved: tuple[str, 
     return out
 
 
+def _reasoning(m: dict) -> str | None:
+    """A message's reasoning: its field, or ``extra.reasoning`` of a version ingested before the field."""
+    if m.get("reasoning") is not None:
+        return m["reasoning"]
+    old = _extra(m).get("reasoning") if m.get("extra") else None
+    return old if isinstance(old, str) else None
+
+
 def _message(m: dict, plain: bool) -> dict:
     out: dict[str, Any] = {"role": m["role"], "content": m["content"]}
-    for key in ("name", "tool_calls", "tool_call_id"):
+    for key in ("name", "tool_calls", "tool_call_id", "reasoning"):
         if m.get(key) is not None:
             out[key] = m[key]
     return _with_extra(out, m.get("extra"), plain, _OPENAI_KEYS)
@@ -186,6 +197,9 @@ def openai(row: dict, plain: bool = False) -> dict:
         extras = {str(i): _extra(m) for i, m in enumerate(row["messages"]) if m.get("extra")}
         if extras:
             lineage["message_extra"] = extras
+        reasoning = {str(i): m["reasoning"] for i, m in enumerate(row["messages"]) if m.get("reasoning") is not None}
+        if reasoning:
+            lineage["reasoning"] = reasoning
         if made:
             lineage["generated"] = made
         out["sluice"] = lineage
@@ -207,7 +221,7 @@ def _sharegpt_turns(m: dict, plain: bool) -> dict:
             {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}).decode()}
         if call.get("id") is not None:
             turn["id"] = call["id"]
-        for key in ("name", "tool_call_id"):
+        for key in ("name", "tool_call_id") + (() if plain else ("reasoning",)):
             if m.get(key) is not None:
                 turn[key] = m[key]
         return _with_extra(turn, m.get("extra"), plain, _SHAREGPT_KEYS)
@@ -215,7 +229,7 @@ def _sharegpt_turns(m: dict, plain: bool) -> dict:
     turn = {"from": speaker, "value": m["content"]}
     if calls is not None:
         turn["tool_calls"] = calls
-    for key in ("name", "tool_call_id"):
+    for key in ("name", "tool_call_id") + (() if plain else ("reasoning",)):
         if m.get(key) is not None:
             turn[key] = m[key]
     return _with_extra(turn, m.get("extra"), plain, _SHAREGPT_KEYS)
@@ -247,7 +261,7 @@ def responses_tools(tools: list) -> list:
     return out
 
 
-def _responses_items(m: dict, extra: dict) -> list[dict]:
+def _responses_items(m: dict, extra: dict, reasoning: str | None = None) -> list[dict]:
     role = m["role"]
     if role == "tool":
         return [{"type": "function_call_output", "call_id": m.get("tool_call_id"), "output": m["content"] or ""}]
@@ -256,8 +270,8 @@ def _responses_items(m: dict, extra: dict) -> list[dict]:
     items: list[dict] = []
     if extra.get("responses_reasoning"):
         items += extra["responses_reasoning"]
-    elif isinstance(extra.get("reasoning"), str):  # reasoning of another source, as a summary
-        items.append({"type": "reasoning", "summary": [{"type": "summary_text", "text": extra["reasoning"]}]})
+    elif reasoning is not None:  # reasoning of another source, as a summary
+        items.append({"type": "reasoning", "summary": [{"type": "summary_text", "text": reasoning}]})
     if m["content"] is not None and (m["content"] or not m.get("tool_calls")):
         items.append({"type": "message", "role": "assistant",
                       "content": [{"type": "output_text", "text": m["content"]}]})
@@ -280,7 +294,7 @@ def responses(row: dict, plain: bool = False) -> dict:
         tail = len(messages) - 1
     items, owner = [], []
     for i, (m, src) in enumerate(zip(messages, row["messages"])):
-        for item in _responses_items(m, _extra(src)):
+        for item in _responses_items(m, _extra(src), _reasoning(src)):
             items.append(item)
             owner.append(i)
     split = next((k for k, i in enumerate(owner) if i >= tail), len(items))
@@ -316,8 +330,8 @@ def responses(row: dict, plain: bool = False) -> dict:
 def _trl_messages(messages: list[dict], row_id: str) -> list[dict]:
     out = [_openai_message(m) for m in messages]
     for m, src in zip(out, messages):
-        reasoning = _extra(src).get("reasoning") if src.get("extra") else None
-        if isinstance(reasoning, str):
+        reasoning = _reasoning(src)
+        if reasoning is not None:
             m["reasoning_content"] = reasoning
     link_tool_calls(out, row_id)
     return out
@@ -339,6 +353,19 @@ def trl(row: dict, kind: str) -> dict:
 
 
 SPLITS = ("train", "validation", "test")
+
+
+def uncarried_reasoning(version: Version, fmt: str, plain: bool = False) -> int:
+    """How many messages have reasoning that the ``fmt`` layout has no field for: ``openai`` (only
+    the ``sluice`` object holds it) and ``sharegpt`` (a turn's ``reasoning`` key, which
+    LLaMA-Factory does not read) — kept for the round trip, left out by ``plain``; 0 for the
+    layouts that carry it (``jsonl``, ``responses``, ``trl``)."""
+    if fmt not in ("openai", "sharegpt") or version.kind != "conversation":
+        return 0
+    flat = pc.list_flatten(version.read(columns=["messages"]).column("messages"))
+    if len(flat) == 0:
+        return 0
+    return int(pc.sum(pc.is_valid(pc.struct_field(flat, "reasoning"))).as_py() or 0)
 
 
 def _check_splits(version: Version, part: str, splits) -> tuple[str, ...] | None:

@@ -38,7 +38,7 @@ from sluice.executors import Executor, executor as make_executor
 from sluice.executors.batch import ROW, Job, normalize_answer, read_rows, with_rows, write_table
 from sluice.executors.spill import Parts
 from sluice.recipe import Recipe
-from sluice.schemas import get
+from sluice.schemas import get, upgrade
 from sluice.stage import Filter, Scorer, Stage, Transform, check_requirements
 from sluice.store import Store, Version
 
@@ -134,7 +134,7 @@ def _input_fingerprint(version: Version) -> str:
 def _batches(files: list[Path], batch_size: int) -> Iterator[pa.Table]:
     for f in files:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_size):
-            yield pa.Table.from_batches([batch])
+            yield upgrade(pa.Table.from_batches([batch]))  # a version of an older schema reads as the current one
 
 
 def plan(files: list[Path], batch_size: int, out: Path) -> list[Job]:

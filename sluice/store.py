@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from sluice import __version__
 from sluice.errors import DatasetNotFound, PublishConflict, SchemaValidationError, SluiceError
-from sluice.schemas import DATA_KINDS, QUARANTINE, REJECTED, get
+from sluice.schemas import DATA_KINDS, QUARANTINE, REJECTED, get, upgrade
 
 MANIFEST_FORMAT = 1
 DEFAULT_ROOT = "sluice-data"
@@ -94,12 +94,13 @@ class Version:
         if not files:
             empty = {"data": get(self.kind), "rejected": REJECTED, "quarantine": QUARANTINE}[part]
             return empty.schema.empty_table()
-        tables = [pq.read_table(f, columns=columns) for f in files]
+        tables = [upgrade(pq.read_table(f, columns=columns)) for f in files]  # versions of older schemas read too
         return pa.concat_tables(tables, promote_options="default")
 
     def iter_batches(self, batch_size: int, part: str = "data") -> Iterator[pa.RecordBatch]:
         for f in self.files(part):
-            yield from pq.ParquetFile(f).iter_batches(batch_size=batch_size)
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_size):
+                yield upgrade(batch)
 
     def num_rows(self, part: str = "data") -> int:
         return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files(part))
@@ -348,6 +349,7 @@ class VersionWriter:
     # Every table is validated as it crosses into the store (DESIGN.md: validated at the boundary).
     def write(self, table: pa.Table) -> None:
         self._check_open()
+        table = upgrade(table)  # rows read from a version of an older schema
         get(self.kind).validate(table, where=f"rows written to {self.name}")
         self.parts["data"].write(table)
         self.content.add(table)

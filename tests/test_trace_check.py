@@ -30,6 +30,7 @@ def test_real_traces_pass_and_each_breakage_has_its_reason(store):
     assert _decide(drone) == [None] * 30
     anthropic = _rows(store, "anthropic_thinking_tools.jsonl")
     assert _decide(anthropic) == [None] * 3
+    assert _decide(_rows(store, "langfuse_langgraph_trace.json")) == [None]  # stitched from 9 observations
 
     base = anthropic[1]  # user, assistant (2 calls), tool, tool, assistant
     def broken(edit):
@@ -76,7 +77,8 @@ def tiny_tokenizer():
 
 
 def test_render_check_passes_real_traces_and_catches_broken_ones(store, tiny_tokenizer):
-    rows = _rows(store, "anthropic_thinking_tools.jsonl") + _rows(store, "drone_training_30.jsonl")[:5]
+    rows = (_rows(store, "anthropic_thinking_tools.jsonl") + _rows(store, "drone_training_30.jsonl")[:5]
+            + _rows(store, "langfuse_langgraph_trace.json"))
     assert [render_problems(r["messages"], r["tools"], tiny_tokenizer) for r in rows] == [[]] * len(rows)
     bad = copy.deepcopy(rows[0])
     bad["messages"][1]["tool_calls"][0]["function"]["arguments"] = '{"location": "Par'  # cut-off arguments

@@ -8,7 +8,7 @@ Blocks, per message:
 
 * ``text`` → the message's content (blocks joined; the blocks kept in ``extra.content_parts``
   when there is more than one or they carry more than text, e.g. citations);
-* ``thinking`` → ``extra.reasoning`` (never merged into content); the blocks, signatures
+* ``thinking`` → the message's ``reasoning`` (never merged into content); the blocks, signatures
   included, in ``extra.anthropic_thinking``; ``redacted_thinking`` blocks are kept there too;
 * ``tool_use`` (``id``, ``name``, ``input``) → a tool call, ``input`` as the arguments' JSON;
 * ``tool_result`` (``tool_use_id``, ``content`` a string or blocks, ``is_error``) → one ``tool``
@@ -105,16 +105,15 @@ def message(m: Any, field: str) -> list[tuple]:
     text = "".join(b["text"] for b in texts) if texts else None
     if others or len(texts) > 1 or any(set(b) != {"type", "text"} for b in texts):
         extra["content_parts"] = texts + others
+    joined = None
     if thinking:
         extra["anthropic_thinking"] = thinking
         joined = "\n\n".join(b["thinking"] for b in thinking if isinstance(b.get("thinking"), str))
-        if joined:
-            extra["reasoning"] = joined
     if any(e for _, e in calls):
         extra["tool_use_extra"] = [e for _, e in calls]
     if text is None and not calls:
         text = ""
-    out.append(make(role, text, tool_calls=[c for c, _ in calls] or None, extra=extra or None))
+    out.append(make(role, text, tool_calls=[c for c, _ in calls] or None, extra=extra or None, reasoning=joined))
     return out
 
 
@@ -144,7 +143,7 @@ def anthropic(record: dict) -> dict:
     for i, m in enumerate(turns):
         messages += message(m, f"messages[{i}]")
     if response is not None:
-        messages += [(*m[:5], _mark_response(m[5])) for m in message(
+        messages += [(*m[:5], _mark_response(m[5]), *m[6:]) for m in message(
             {"role": "assistant", "content": response.get("content")}, "response")]
     row["messages"] = messages
     row["metadata"] = metadata or None

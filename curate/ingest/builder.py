@@ -16,7 +16,7 @@ from .errors import RecordError
 from .fields import stable_id
 from .messages import dumps
 
-_MSG_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id", "extra")
+_MSG_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id", "extra", "reasoning")
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -33,10 +33,11 @@ class _Messages:
         self.offsets.append(self.offsets[-1] + len(messages))
 
     def array(self) -> pa.Array:
-        role, content, name, calls, call_id, extra = self.cols
+        role, content, name, calls, call_id, extra, reasoning = self.cols
         struct = pa.StructArray.from_arrays(
             [pa.array(role, pa.string()), pa.array(content, pa.string()), pa.array(name, pa.string()),
-             pa.array(calls, pa.list_(TOOL_CALL)), pa.array(call_id, pa.string()), pa.array(extra, pa.string())],
+             pa.array(calls, pa.list_(TOOL_CALL)), pa.array(call_id, pa.string()), pa.array(extra, pa.string()),
+             pa.array(reasoning, pa.string())],
             fields=list(MESSAGES.value_type),
         )
         return pa.ListArray.from_arrays(pa.array(self.offsets, pa.int32()), struct, type=MESSAGES)

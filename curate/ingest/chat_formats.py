@@ -13,7 +13,8 @@ import orjson
 
 from . import fields
 from .errors import RecordError, expect, type_name
-from .messages import dumps, loads, make, openai_message, openai_messages, opt_str, quote_role, tool_calls
+from .messages import (dumps, loads, make, openai_message, openai_messages, opt_str, pop_reasoning, quote_role,
+                       tool_calls)
 
 ID_KEYS = ("id", "conversation_id", "request_id", "uuid")
 TIME_KEYS = ("created_at", "timestamp", "created", "time")
@@ -60,23 +61,27 @@ def openai_chat(record: dict) -> dict:
     row, _ = _common(record, ("messages",))
     row["messages"] = openai_messages(record.get("messages"))
     lineage = record.get("sluice")
-    if isinstance(lineage, dict) and ("message_extra" in lineage or "generated" in lineage):
+    if isinstance(lineage, dict) and ("message_extra" in lineage or "generated" in lineage or "reasoning" in lineage):
         _undo_openai_export(row, lineage)
     return row
 
 
 def _undo_openai_export(row: dict, lineage: dict) -> None:
     """What `sluice datasets export --format openai` moved or generated, put back exactly:
-    message extras (kept out of the messages OpenAI validates), generated tool-call ids and
-    tool_call_ids, and tool definitions before their wrapper was added."""
+    message extras and reasoning (kept out of the messages OpenAI validates), generated tool-call
+    ids and tool_call_ids, and tool definitions before their wrapper was added."""
     messages = [list(m) for m in row["messages"]]
     extras = lineage.get("message_extra") or {}
     expect(extras, dict, "sluice.message_extra", "an object of message index → extra keys")
     made = lineage.get("generated") or {}
     expect(made, dict, "sluice.generated", "an object")
+    reasoning = lineage.get("reasoning") or {}
+    expect(reasoning, dict, "sluice.reasoning", "an object of message index → reasoning text")
     try:
         for index, extra in extras.items():
             messages[int(index)][5] = dumps(extra) if extra else None
+        for index, text in reasoning.items():
+            messages[int(index)][6] = opt_str(text, f"sluice.reasoning.{index}")
         for i, j in made.get("call_ids", []):
             calls = [dict(c) for c in messages[i][3]]
             calls[j]["id"] = None
@@ -150,6 +155,7 @@ def sharegpt_turn(turn: Any, field: str) -> tuple:
     if not (value is None and calls):
         expect(value, str, f"{field}.value", "a string")
     extra = {k: v for k, v in turn.items() if k not in _SHAREGPT_KEYS}
+    reasoning = pop_reasoning(extra, field)
     if speaker.lower() not in ("human", "gpt", "system", "observation", "function_call"):
         extra["original_role"] = speaker
     if role == "function_call":
@@ -164,10 +170,11 @@ def sharegpt_turn(turn: Any, field: str) -> tuple:
                                   "arguments": args if args is None or isinstance(args, str) else dumps(args)}}
         expect(tool_call["function"]["name"], str, f"{field}.value.name", "a string")
         return make("assistant", None, name=opt_str(turn.get("name"), f"{field}.name"), tool_calls=[tool_call],
-                    tool_call_id=opt_str(turn.get("tool_call_id"), f"{field}.tool_call_id"), extra=extra or None)
+                    tool_call_id=opt_str(turn.get("tool_call_id"), f"{field}.tool_call_id"), extra=extra or None,
+                    reasoning=reasoning)
     call_id = opt_str(turn.get("tool_call_id"), f"{field}.tool_call_id")
     return make(role, value, name=opt_str(turn.get("name"), f"{field}.name"), tool_calls=calls,
-                tool_call_id=call_id, extra=extra or None)
+                tool_call_id=call_id, extra=extra or None, reasoning=reasoning)
 
 
 def sharegpt(record: dict) -> dict:

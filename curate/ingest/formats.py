@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sluice.errors import InputError
 
-from . import anthropic, otel, responses
+from . import anthropic, langfuse, otel, responses
 from . import chat_formats as chat
 from . import pair_formats as pairs
 
@@ -35,6 +35,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            "Anthropic Messages: content blocks (text, tool_use, tool_result, thinking); request/response logs"),
     Format("otel-genai", "conversation", otel.otel_trace,
            "OpenTelemetry GenAI spans (OTLP JSON file exporter): one row per trace, stitched by trace id"),
+    Format("langfuse", "conversation", langfuse.langfuse_trace,
+           "Langfuse trace exports (trace + observations, or observations): one row per trace"),
     Format("trl-preference", "preference", pairs.trl_preference, "TRL: prompt/chosen/rejected (or implicit prompt)"),
     Format("llamafactory-preference", "preference", pairs.llamafactory_preference,
            "LLaMA-Factory: conversations + chosen/rejected turns"),
@@ -62,6 +64,8 @@ def detect(record: dict) -> str | None:
             return "sluice-kto"
     if "resourceSpans" in keys or "otel_trace_id" in keys:
         return "otel-genai"
+    if "langfuse_trace_id" in keys or langfuse.is_trace(record) or langfuse.is_observation(record):
+        return "langfuse"
     if "request" in keys and "response" in keys:
         response = record.get("response")
         if isinstance(response, dict) and response.get("type") == "message" and "content" in response:

@@ -1,7 +1,7 @@
 """One canonical message type and the converters into it.
 
-A canonical message is a tuple ``(role, content, name, tool_calls, tool_call_id, extra)``
-matching ``sluice.schemas.MESSAGE``. Tuples, not dicts: ingest builds Arrow columns from
+A canonical message is a tuple ``(role, content, name, tool_calls, tool_call_id, extra,
+reasoning)`` matching ``sluice.schemas.MESSAGE``. Tuples, not dicts: ingest builds Arrow columns from
 them directly, which is what makes it fast. Anything a source had that has no field of its
 own goes into ``extra`` (a JSON object), so nothing is lost.
 """
@@ -21,8 +21,11 @@ ROLES = frozenset(("system", "user", "assistant", "tool"))
 # Roles of older OpenAI formats, mapped to the current ones; the original is kept in extra.
 ROLE_ALIASES = {"developer": "system", "function": "tool"}
 _KNOWN_KEYS = frozenset(("role", "content", "name", "tool_calls", "tool_call_id", "function_call"))
+# Keys sources give a turn's reasoning under (vLLM / DeepSeek / Qwen templates / TRL:
+# ``reasoning_content``; sluice's own export and OpenRouter: ``reasoning``), when it is text.
+REASONING_KEYS = ("reasoning", "reasoning_content")
 
-Message = tuple  # (role, content, name, tool_calls, tool_call_id, extra)
+Message = tuple  # (role, content, name, tool_calls, tool_call_id, extra, reasoning)
 
 
 # An integer literal longer than 18 digits may not fit 64 bits, where orjson would turn it
@@ -71,8 +74,17 @@ def _json_default(value: Any) -> Any:
 
 
 def make(role: str, content: str | None, *, name=None, tool_calls=None, tool_call_id=None,
-         extra: dict | None = None) -> Message:
-    return (role, content, name, tool_calls, tool_call_id, dumps(extra) if extra else None)
+         extra: dict | None = None, reasoning: str | None = None) -> Message:
+    return (role, content, name, tool_calls, tool_call_id, dumps(extra) if extra else None, reasoning or None)
+
+
+def pop_reasoning(extra: dict, field: str) -> str | None:
+    """The turn's reasoning text, taken out of a message's source keys (``REASONING_KEYS``, the
+    first that is a string; one that is not text stays a source key)."""
+    for key in REASONING_KEYS:
+        if isinstance(extra.get(key), str):
+            return extra.pop(key)
+    return None
 
 
 def content_text(content: Any, field: str, extra: dict) -> str | None:
@@ -141,8 +153,10 @@ def openai_message(m: Any, field: str) -> Message:
         raise RecordError("wrong_type", "message has no content", f"{field}.content")
     if content is None and not calls:
         raise RecordError("wrong_type", "assistant message has neither content nor tool_calls", f"{field}.content")
+    reasoning = pop_reasoning(extra, field)
     return make(role, content, name=opt_str(m.get("name"), f"{field}.name"), tool_calls=calls,
-                tool_call_id=opt_str(m.get("tool_call_id"), f"{field}.tool_call_id"), extra=extra or None)
+                tool_call_id=opt_str(m.get("tool_call_id"), f"{field}.tool_call_id"), extra=extra or None,
+                reasoning=reasoning)
 
 
 def openai_messages(value: Any, field: str = "messages") -> list[Message]:
@@ -175,8 +189,10 @@ def quote_role(role: str) -> str:
 
 def as_dict(msg: Message) -> dict:
     """A canonical message as an OpenAI-style dict (None fields left out), for export."""
-    role, content, name, calls, call_id, extra = msg
+    role, content, name, calls, call_id, extra, reasoning = msg
     out: dict[str, Any] = {"role": role, "content": content}
+    if reasoning is not None:
+        out["reasoning"] = reasoning
     if name is not None:
         out["name"] = name
     if calls:

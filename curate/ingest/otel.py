@@ -11,7 +11,7 @@ Stitching a trace: its GenAI spans (those with ``gen_ai.*`` attributes), ordered
 ``gen_ai.input.messages`` — the history, of which only what the conversation does not already
 end with is added — and ``gen_ai.output.messages``. ``execute_tool`` spans add a tool result
 (``gen_ai.tool.call.result``) when no chat span recorded it. Message parts: ``text``,
-``tool_call``, ``tool_call_response``, ``reasoning`` (→ ``extra.reasoning``, never content);
+``tool_call``, ``tool_call_response``, ``reasoning`` (→ the message's ``reasoning``, never content);
 other parts (``uri``, ``blob``, ``file``, server tool calls) stay in ``extra.parts``.
 
 Metadata: trace id, span count, root span name, models (request/response), per-span latency
@@ -177,10 +177,9 @@ def _messages(parts_messages: Any, field: str) -> list[tuple]:
             continue
         if others:
             extra["parts"] = others
-        if reasoning:
-            extra["reasoning"] = "\n\n".join(reasoning)
         content = "".join(texts) if texts or not calls else None
-        out.append(make(role, content, tool_calls=calls or None, extra=extra or None))
+        out.append(make(role, content, tool_calls=calls or None, extra=extra or None,
+                        reasoning="\n\n".join(reasoning) if reasoning else None))
     return out
 
 
@@ -188,7 +187,7 @@ def _key(m: tuple) -> tuple:
     """What makes two messages the same turn when spans repeat the history (not finish_reason)."""
     extra = loads(m[5]) if m[5] else {}
     extra.pop("finish_reason", None)
-    return (m[0], m[1], dumps(m[3]) if m[3] else None, m[4], dumps(extra) if extra else None)
+    return (m[0], m[1], dumps(m[3]) if m[3] else None, m[4], dumps(extra) if extra else None, m[6])
 
 
 def _extend(conversation: list[tuple], history: list[tuple]) -> None:

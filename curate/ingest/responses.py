@@ -9,7 +9,7 @@ response's items), and optionally ``instructions``, ``tools`` and the response's
   (consecutive calls and the assistant message they follow form one turn);
 * ``function_call_output`` (``call_id``, ``output``) → a ``tool`` message;
 * ``reasoning`` (``summary`` / ``content`` texts, ``encrypted_content``) → the reasoning of the
-  next assistant turn, kept apart from its content: ``extra.reasoning`` (the text) and
+  next assistant turn, kept apart from its content: the message's ``reasoning`` (the text) and
   ``extra.responses_reasoning`` (the items as given, ids and encrypted content included).
 
 Item fields with no message field of their own (ids, status) are kept in
@@ -73,8 +73,7 @@ class _Turns:
             items = extra.get("responses_reasoning", []) + self.reasoning
             text = "\n\n".join(t for t in (reasoning_text(it, "reasoning") for it in items) if t)
             extra["responses_reasoning"] = items
-            if text:
-                extra["reasoning"] = text
+            msg[6] = text or None
             msg[5] = dumps(extra)
             self.reasoning = []
         return msg

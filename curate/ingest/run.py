@@ -652,8 +652,8 @@ def _restart_run(quarantine: pa.Table, run: tuple[int, int, int], raw: bytes) ->
 
 def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
                 report: FileReport, guards: dict) -> Iterator[tuple[pa.Table, pa.Table, int]]:
-    if inp.fmt == "otel-genai":  # spans of a trace can lie on any line: the file is read whole
-        yield *_otel_tables(job, inp, report), inp.path.stat().st_size
+    if inp.fmt in _GROUPED:  # a trace's spans / observations can lie on any line: the file is read whole
+        yield *_grouped_tables(job, inp, report), inp.path.stat().st_size
         return
     if inp.container == "jsonl":
         positions: list[int] = []
@@ -719,10 +719,18 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
     yield *parser.tables(), inp.path.stat().st_size
 
 
-def _otel_tables(job: Job, inp: _Input, report: FileReport) -> tuple:
-    """OTLP JSON documents → one record per trace (``otel.group``); a bad document is one quarantine row."""
-    from . import otel
+def _grouped(fmt: str):
+    from . import langfuse, otel
 
+    return {"otel-genai": otel.group, "langfuse": langfuse.group}[fmt]
+
+
+_GROUPED = ("otel-genai", "langfuse")
+
+
+def _grouped_tables(job: Job, inp: _Input, report: FileReport) -> tuple:
+    """Trace documents (OTLP JSON, Langfuse exports) → one record per trace (the format's ``group``);
+    a bad document is one quarantine row."""
     parser = ChunkParser(job)
     raw, damage = readers.read_all(inp.path, inp.compression)
     raw = raw.removeprefix(_BOM)
@@ -748,7 +756,7 @@ def _otel_tables(job: Job, inp: _Input, report: FileReport) -> tuple:
         docs = [(i, dumps_bytes(d), d) for i, d in enumerate(data if isinstance(data, list) else [data])]
     lines = inp.container == "jsonl"
     n = 0
-    for what, item, error in otel.group(docs):
+    for what, item, error in _grouped(inp.fmt)(docs):
         if what == "bad":
             index, doc_raw = item
             parser.bad(index, index + 1 if lines else None, doc_raw, error.kind, error.message, error.field)

@@ -6,6 +6,7 @@ Keys (and the field group each belongs to, the unit of an explicit opt-out, ``sk
 key                            group             what
 =============================  ================  ==============================================
 ``m3.content``                 ``content``       a message's text (system, user, assistant)
+``m3.reasoning``               ``content``       a message's reasoning (its own field, schema v2)
 ``m3.content/<json path>``     ``tool_results``  a tool message's JSON result, leaf by leaf
 ``m3.name``                    ``name``          the participant's name (not a tool's function)
 ``m3.tc0.args/<json path>``    ``tool_calls``    tool-call arguments, leaf by leaf
@@ -153,7 +154,7 @@ def group_of(key: str) -> str:
     part = key.split(".", 1)[1]
     if part.startswith("content/"):
         return "tool_results"
-    return {"content": "content", "name": "name"}.get(part.split("/")[0].split(".")[0],
+    return {"content": "content", "reasoning": "content", "name": "name"}.get(part.split("/")[0].split(".")[0],
                                                       "tool_calls" if part.startswith("tc") else "extra")
 
 
@@ -213,6 +214,8 @@ def texts(row: dict, skip: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
                 out += [(k, role, t) for k, t in _json_texts(m["content"], f"m{i}.content")]
             else:
                 out.append((f"m{i}.content", role, m["content"]))
+        if m.get("reasoning"):
+            out.append((f"m{i}.reasoning", role, m["reasoning"]))
         if m.get("name") and role != "tool":
             out.append((f"m{i}.name", role, m["name"]))
         out += [(k, role, t) for k, t in _json_texts(m.get("extra"), f"m{i}.extra", ops=True)]
@@ -239,7 +242,7 @@ def digest(row: dict) -> str:
     """Fingerprint of the row's texts, to prove redact_pii sees what pii_detect analyzed."""
     h = xxhash.xxh3_64()
     for m in row.get("messages") or ():
-        for part in (m.get("role"), m.get("content"), m.get("name"), m.get("extra"),
+        for part in (m.get("role"), m.get("content"), m.get("name"), m.get("extra"), m.get("reasoning"),
                      *[((c or {}).get("function") or {}).get("arguments") for c in m.get("tool_calls") or ()]):
             h.update((part or "").encode("utf-8", "surrogatepass") + b"\x00")
     fb = row.get("feedback") or {}
@@ -332,6 +335,8 @@ def rebuild(row: dict, new: dict[str, str], number: Callable[[int], int | None] 
             m["name"] = new[f"m{i}.name"]
         if m.get("content"):
             m["content"] = _rewrite_json(m["content"], f"m{i}.content", new, number)
+        if f"m{i}.reasoning" in new:
+            m["reasoning"] = new[f"m{i}.reasoning"]
         if m.get("tool_calls"):
             m["tool_calls"] = calls[i]
         if m.get("extra"):

@@ -214,8 +214,9 @@ def hf_messages(messages: list[dict]) -> list[dict]:
         if m.get("name") is not None:
             msg["name"] = m["name"]
         extra = json.loads(m["extra"]) if m.get("extra") else {}
-        if isinstance(extra.get("reasoning"), str):
-            msg["reasoning_content"] = extra["reasoning"]
+        reasoning = m.get("reasoning") if m.get("reasoning") is not None else extra.get("reasoning")
+        if isinstance(reasoning, str):  # the field; extra.reasoning in versions ingested before it
+            msg["reasoning_content"] = reasoning
         out.append(msg)
     link_tool_calls(out, "render")
     return out

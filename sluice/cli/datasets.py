@@ -123,7 +123,7 @@ def export(
     """Export a version to JSONL (round-trips through `sluice ingest`). Only strongly redacted data
     leaves without --allow-unredacted (see `sluice datasets show`, section Personal data)."""
     from sluice.errors import SluiceError
-    from sluice.export import certify_export
+    from sluice.export import certify_export, uncarried_reasoning
     from sluice.export import export as run_export
 
     if out == "-" and as_json:
@@ -133,11 +133,17 @@ def export(
     privacy = certify_export(v, st, part=part, override=allow_unredacted)
     n = run_export(v, fmt, out, part=part, plain=plain, force=force, splits=split)
     which = f"{part}, {'+'.join(dict.fromkeys(split))}" if split else part
+    lost = uncarried_reasoning(v, fmt, plain) if part == "data" else 0
+    reasoning = (f"{lost:,} messages have reasoning, which {fmt} messages have no field for"
+                 + (" (left out: --plain)" if plain else " (kept for the round trip, where trainers do not read it)")
+                 + "; --format trl, responses or jsonl carry it") if lost else None
     if as_json:
         emit_json({"ref": v.ref, "rows": n, "out": str(out), "format": fmt, "part": part, "splits": split or None,
-                   "privacy": privacy})
+                   "privacy": privacy, "reasoning_not_carried": lost})
     else:
         if privacy.get("warning"):
             console.print(f"[bold yellow]warning:[/] {escape(privacy['warning'])}", highlight=False)
+        if reasoning:
+            console.print(f"[bold yellow]warning:[/] {escape(reasoning)}", highlight=False)
         where = "standard output" if out == "-" else out
         console.print(escape(f"wrote {n:,} rows of {v.ref} ({which}) as {fmt} → {where}"), highlight=False)
