@@ -75,7 +75,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").split("\n") if line.strip()]
 
-    print("## final patterns, defaults (figures on every round are in-sample: SOURCE.md)")
+    print("## final patterns, defaults (dev/test1/test2 in-sample, test3 held out: SOURCE.md)")
     res = score(rows)
     for key in sorted(res):
         c = res[key]
