@@ -47,7 +47,7 @@ def test_quickstart_pre_dedup_stages_keep_tool_call_answers(store):
     body = yaml.safe_load((Path(__file__).parents[1] / "examples" / "quickstart.yaml").read_text())
     names = [s["stage"] for s in body["stages"]]
     keep = {"length", "length_filter", "language", "language_filter", "heuristics", "heuristics_filter",
-            "exact_hash", "exact_dedup", "minhash", "near_dedup"}
+            "refusal", "refusal_filter", "exact_hash", "exact_dedup", "minhash", "near_dedup"}
     recipe = Recipe.model_validate({**body, "stages": [s for s in body["stages"] if s["stage"] in keep]})
     assert keep <= set(names)
     result = run(recipe, recipe.build(), store=store)

@@ -120,6 +120,24 @@ def test_eval_set_formats(tmp_path):
     assert hits == [True]
 
 
+def test_eval_set_lines_split_on_newline_only(tmp_path):
+    """U+0085 (NEL), U+2028 and a form feed held raw inside a JSON string stay in the item
+    (``str.splitlines`` would cut the line there and fail or corrupt it); CRLF files read too."""
+    items = [dict(GSM[0], question=GSM[0]["question"].replace(". ", ".\u0085", 1)),
+             dict(GSM[1], question=GSM[1]["question"].replace("  ", "\u2028\f", 1)),
+             GSM[2]]
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in items)
+    assert "\u0085" in text and "\u2028" in text  # raw, not escaped
+    (tmp_path / "e.jsonl").write_text(text, encoding="utf-8", newline="")
+    with gzip.open(tmp_path / "e.jsonl.gz", "wt", encoding="utf-8", newline="") as f:
+        f.write(text)
+    for name in ("e.jsonl", "e.jsonl.gz"):
+        got = read_records(tmp_path / name)
+        assert [r["question"] for r in got] == [r["question"] for r in items], name
+    hits, _ = flag([items[0]["question"].replace("\u0085", " ")], [{"path": str(tmp_path / "e.jsonl")}])
+    assert hits == [True]
+
+
 def test_bad_eval_sets_name_the_path(tmp_path):
     with pytest.raises(DataError, match="nope.jsonl"):
         Contamination(evalsets=[{"path": str(tmp_path / "nope.jsonl")}]).setup()

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 from embed_helpers import build_tiny_sentence_transformer
 
-from sluice.curate.dedup.semdedup import (SemanticDedup, SemDedupScorer, facts, facts_guard, semantic_curve,
+from sluice.curate.dedup.semdedup import (SemanticDedup, SemDedupScorer, facts, facts_guard, polarity, polarity_clash,
+                                          semantic_curve,
                                           stage_input_sims)
 
 
@@ -44,7 +45,8 @@ def test_template_variants_with_different_facts_survive_semantic_dedup():
     emb = (pair + rng.normal(scale=1e-3, size=pair.shape)).astype(np.float32).tolist()
     batch = conversations(texts, embedding=emb)
     for guard, dropped in (("numbers_and_names", 1), ("numbers", 2), ("none", 3)):
-        scored = batch.hstack(SemDedupScorer(n_clusters=1, key="first_user", guard=guard, verify=None).score(batch))
+        scored = batch.hstack(SemDedupScorer(n_clusters=1, key="first_user", guard=guard, verify=None,
+                                             polarity=False).score(batch))  # the facts guard alone
         stage = SemanticDedup(eps=0.05)
         decision = stage.decide(scored)
         assert decision["reason"].drop_nulls().len() == dropped, guard
@@ -52,6 +54,46 @@ def test_template_variants_with_different_facts_survive_semantic_dedup():
             assert set(batch["id"].filter(decision["reason"].is_not_null())) <= {"r4", "r5"}
             assert stage.counters["facts_guard_kept"] == 2
             assert scored["dup_sem_blocked"].drop_nulls().len() == 2
+
+
+def test_polarity_sees_negation_and_direction_not_rewording():
+    def clash(a, b):
+        return polarity_clash(polarity(a), polarity(b))
+    assert clash("The refund was not approved.", "The refund was approved.") == "negation"
+    assert clash("Why isn't my order shipped?", "Why is my order shipped?") == "negation"
+    assert clash("Book a train from Lyon to Paris.", "Book a train from Paris to Lyon.") == "direction"
+    assert clash("Construct a GPS route from New York to San Francisco.",
+                 "Construct a GPS route from San Francisco to New York.") == "direction"  # blocks of two words
+    assert clash("Is a cat bigger than a dog?", "Is a dog bigger than a cat?") == "direction"
+    assert clash("Rank them from most to least popular.", "Rank them from least popular to most.") == "direction"
+    assert clash("Determine the outcome of 5+6", "Determine the outcome of 6+6") == "number"  # sets would agree
+    assert clash("There were 19 cases of measles.", "There were 19 cases of measles in 2002.") is None  # a detail
+    # rewordings: same polarity, same sides
+    assert clash("I can't log in.", "I cannot log in.") is None
+    assert clash("How do I learn Python and Java?", "How do I learn Java and Python?") is None  # coordination
+    assert clash("In 2002 the company moved from Boston to Austin.",
+                 "The company moved from Boston to Austin in 2002.") is None  # a moved phrase, not a swap
+    assert clash("Domestic sales at GM and No. 2 Ford declined.", "GM and Ford sales declined.") is None  # a rank
+
+
+def test_polarity_check_keeps_opposite_meanings_apart_in_the_stage():
+    texts = ["The refund was not approved.", "The refund was approved.",
+             "Book a train from Lyon to Paris.", "Book a train from Paris to Lyon.",
+             "How do I reset my password?", "How can I reset my password?"]
+    rng = np.random.default_rng(0)
+    pair = np.repeat(rng.normal(size=(3, 16)), 2, axis=0)  # each pair: the same vector up to noise
+    emb = (pair + rng.normal(scale=1e-3, size=pair.shape)).astype(np.float32).tolist()
+    batch = conversations(texts, embedding=emb)
+    for polarity_on, dropped in ((True, {"r4", "r5"}), (False, None)):
+        scored = batch.hstack(SemDedupScorer(n_clusters=1, key="first_user", verify=None,
+                                             polarity=polarity_on).score(batch))
+        reasons = SemanticDedup(eps=0.05).decide(scored)["reason"]
+        got = set(batch["id"].filter(reasons.is_not_null()))
+        if polarity_on:
+            assert len(got) == 1 and got <= dropped
+            assert scored["dup_sem_blocked"].drop_nulls().len() == 2  # the two pairs the check kept apart
+        else:
+            assert len(got) == 3
 
 
 @pytest.fixture(scope="module")

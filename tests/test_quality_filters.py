@@ -268,3 +268,28 @@ def test_norwegian_is_nb_and_keep_no_still_keeps_it():
     assert scored["lang"][0] == "nb"  # fastText says "no", lingua "nb": one code
     assert LanguageFilter(keep=["no"]).decide(scored)["reason"].to_list() == [None]
     assert LanguageFilter(keep=["nb"]).decide(scored)["reason"].to_list() == [None]
+
+
+# Real text from Europeana Newspapers (CC0 1.0; ../shared/data/pii_dev europeana_de_lft / europeana_fr_bnf,
+# records enp_de_lft-1 and enp_fr_bnf-6): a word of one record is the user turn, the other record's
+# opening the answer.
+_DE = ("Heute fand hier der Kongreß aller Generalagenten des Istituto Nazionale delle Assicurazioni "
+       "(Reichsinstitut für Lebensversicherungen) statt und konstituierten sie sich dann zu einem faschistischen Syndikate.")
+_FR = ("Dans le Nord, son vaillant président, M. Eugène Motte, que les collectivistes donnaient comme devant se "
+       "retirer de la lutte, vient de faire connaître qu'il n'en était rien.")
+
+
+def test_language_one_or_two_words_read_with_the_other_side():
+    """A one- or two-word side takes the other side's language when lingua finds it fits (context_floor);
+    a word that does not fit the context (another script) keeps its own decision."""
+    df = _frame([_chat("Heute", _DE), _chat("Heute", _FR), _chat("vient", _FR), _chat("vient", _DE),
+                 _chat("sich dann", _DE), _chat("字", _FR), _chat(_DE, "Syndikate"), _chat("statt", "ok")])
+    before = df.hstack(Language(context_words=0).score(df))
+    after = df.hstack(Language().score(df))
+    assert before["lang_user"].to_list()[:5] == ["und"] * 5    # too short to tell alone
+    assert after["lang_user"].to_list()[:5] == ["de", "und", "fr", "und", "de"]  # "Heute" does not fit French
+    assert after["lang_user"][5] == "zh"                       # 字 fits no Latin-script context: its own label
+    assert after["lang_assistant"][6] == "de"                  # a one-word answer reads the prompt
+    assert after["lang_user"][7] == before["lang_user"][7]     # a one-word other side is no context
+    strict = Language(context_floor=1.0).score(df)  # nothing fits that surely: no context used
+    assert strict["lang_user"].to_list() == before["lang_user"].to_list()

@@ -39,6 +39,12 @@ class Item:
     text: str
 
 
+def jsonl_lines(text: str) -> list[str]:
+    """The non-blank lines of JSONL text, split on ``\\n`` / ``\\r\\n`` only: ``str.splitlines`` also
+    breaks on U+0085, U+2028, U+2029, \\x1c-\\x1e, \\v and \\f, which JSON strings may hold raw."""
+    return [line for line in text.split("\n") if line.strip()]
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Records of one eval-set file or saved HF dataset folder (a clear DataError otherwise)."""
     if path.is_dir():
@@ -61,7 +67,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
                 lists = [v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
                 data = lists[0] if len(lists) == 1 else [data]
             return [r for r in data if isinstance(r, dict)]
-        return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+        return [json.loads(line) for line in jsonl_lines(raw.decode("utf-8"))]
     except (pl.exceptions.PolarsError, ValueError, OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read eval set {path}: {type(e).__name__}",
                         hint="eval sets are JSONL (optionally .gz), a JSON list, CSV, Parquet, "
@@ -158,7 +164,7 @@ def registered_golden(root: str | Path) -> list[dict[str, Any]]:
     path = Path(root) / GOLDEN_REGISTRY
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in jsonl_lines(path.read_text(encoding="utf-8"))]
 
 
 MIN_ANSWER_WORDS = 8  # a shorter answer ("Paris.", "the answer is 42") is shared by unrelated conversations

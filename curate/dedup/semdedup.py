@@ -20,6 +20,13 @@ lacks — "What is 17 times 23?" / "What is 18 times 23?", "capital of Austria" 
 are template variants with different facts, never duplicates, however close their vectors. An
 added detail ("in 2002", "General Moseley") is not a substitution and does not block.
 
+The polarity check (``polarity``, on by default) is the second opinion on the same candidate
+pairs: it also refuses pairs where one negates what the other states (a different count of
+negation tokens: "the refund was not approved" / "was approved"), where each has a number the
+other lacks counted with repeats ("5+6" / "6+6"), or where the same words trade places across a
+direction word ("from Lyon to Paris" / "from Paris to Lyon", "a cat bigger than a dog"). A token
+check, run only on pairs close enough to matter (BENCHMARKS.md, "Curation round two (issue #32)").
+
 ``semantic_dedup`` (decide, whole dataset) rejects rows with ``dup_sem_sim ≥ 1 − eps`` as
 ``semantic_duplicate``; ``duplicate_of`` follows ``dup_sem_nearest`` to the first kept row (a
 chain of removed rows always ends at a kept one, since each link points earlier). Changing
@@ -37,6 +44,7 @@ paraphrase pairs (``DEV_CURVE``; ``benchmarks/eval_paraphrase.py``).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 import math
 import re
 import time
@@ -89,6 +97,8 @@ class SemDedupConfig(StageConfig):
     guard: Literal["none", "numbers", "numbers_and_names"] = Field(
         "numbers_and_names", description="never pair rows that substitute a number (or a capitalized name) for "
                                          "another: template variants with different facts")
+    polarity: bool = Field(True, description="never pair rows where one negates the other or the two sides of a "
+                                            "direction word are swapped (from Lyon to Paris / from Paris to Lyon)")
     cluster_size: int = Field(1000, gt=1, description="target rows per k-means cluster")
     n_clusters: int | None = Field(None, gt=0, description="k-means k; overrides cluster_size")
     order: Literal["paper", "quality"] = Field("paper", description="who is kept in a group: paper "
@@ -233,13 +243,107 @@ def substituted(a: frozenset, b: frozenset) -> bool:
     return bool(a - b) and bool(b - a)
 
 
-def facts_guard(texts: list[str], names: bool = True):
-    """``compatible(i, j)``: False when rows i and j substitute a number or a name for another."""
-    f = [facts(t, names) for t in texts]
+# -- the polarity check: negation and direction, which a cosine on pooled vectors cannot see -------
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+#: negation tokens ("n't" is split off its verb: "isn't" counts as "is" + "not")
+NEGATIONS = frozenset({"not", "no", "never", "none", "nobody", "nothing", "nowhere", "neither", "nor", "cannot",
+                       "without", "n't"})
+#: words whose two sides are not interchangeable ("from Lyon to Paris", "bigger than", "A before B")
+DIRECTIONS = frozenset({"from", "to", "into", "onto", "than", "before", "after", "over", "under", "above", "below",
+                        "versus", "vs", "against", "toward", "towards", "by", "beat", "beats", "defeated", "follows",
+                        "precedes", "owes", "pays", "sends", "sent", "gives", "gave", "sold", "sells", "sues",
+                        "married", "replaced", "replaces", "taller", "larger", "bigger", "smaller", "older", "younger"})
+_COORDINATION = frozenset({"and", "or", "&", "with"})
+_STOP = frozenset({"the", "a", "an", "of", "in", "on", "at", "for", "is", "are", "was", "were", "be", "been", "do",
+                   "does", "did", "it", "this", "that", "these", "those", "i", "you", "we", "they", "he", "she", "my",
+                   "your", "our", "their", "his", "her", "its", "me", "us", "them", "what", "how", "why", "which",
+                   "who", "when", "where", "can", "could", "will", "would", "should", "shall", "may", "might", "must",
+                   "has", "have", "had", "as", "so", "if", "then", "there", "here", "s", "'s", "also", "just", "very"})
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens, ``n't`` split off its verb ("can't" → "ca", "n't"; "cannot" stays)."""
+    out = []
+    for m in _TOKEN.finditer(text.lower().replace("’", "'")):
+        w = m.group()
+        if w.endswith("n't"):
+            out += [w[:-3], "n't"]
+        else:
+            out.append(w)
+    return out
+
+
+def polarity(text: str) -> tuple[int, list[str], list[str], Counter]:
+    """(negation tokens, content words, all tokens, numbers with their counts) of a text."""
+    toks = tokens(text)
+    # "No. 2 Ford" is a rank, not a negation
+    negations = sum(t in NEGATIONS and not (t == "no" and k + 1 < len(toks) and toks[k + 1].isdigit())
+                    for k, t in enumerate(toks))
+    content = [t for t in toks if t not in _STOP and t not in NEGATIONS and t not in DIRECTIONS
+               and t not in _COORDINATION]
+    return negations, content, toks, Counter(re.sub(r"[,]", "", m) for m in _NUMBER.findall(text))
+
+
+def _swapped(a: tuple, b: tuple) -> bool:
+    """The same content words, two blocks of them trading places ("from New York to Boston" / "from
+    Boston to New York", "from most to least popular" / "from least popular to most"), with a
+    direction word between the blocks in both texts and no coordination ("A and B" = "B and A")."""
+    (_, ca, ta, _), (_, cb, tb, _) = a, b
+    shared = [w for w in ca if ca.count(w) == 1 and cb.count(w) == 1]
+    if len(shared) < 2:
+        return False
+    other = sorted(shared, key=cb.index)
+    diff = [k for k, (x, y) in enumerate(zip(shared, other)) if x != y]
+    if not diff:
+        return False
+    lo, hi = diff[0], diff[-1] + 1
+    wa, wb = shared[lo:hi], other[lo:hi]
+    for nx in range(1, len(wa)):
+        for ny in range(1, len(wa) - nx + 1):
+            x, y, mid = wa[:nx], wa[len(wa) - ny:], wa[nx:len(wa) - ny]
+            if wb == y + mid + x and _across(ta, x[-1], y[0]) and _across(tb, y[-1], x[0]):
+                return True
+    return False
+
+
+def _across(toks: list[str], u: str, v: str) -> bool:
+    """A direction word, and no coordination, between words ``u`` and ``v`` of ``toks``."""
+    i, j = sorted((toks.index(u), toks.index(v)))
+    gap = set(toks[i + 1:j])
+    return bool(gap & DIRECTIONS) and not gap & _COORDINATION
+
+
+def polarity_clash(a: tuple, b: tuple) -> str | None:
+    """Why two texts that embed alike may still say different things: ``negation`` (one negates
+    what the other states: a different count of negation tokens), ``number`` (each has a number
+    the other lacks, counted with repeats: "5+6" / "6+6", which the facts guard's sets allow) or
+    ``direction`` (the same words on opposite sides of a direction word); None when neither."""
+    if a[0] != b[0]:
+        return "negation"
+    if (a[3] - b[3]) and (b[3] - a[3]):
+        return "number"
+    if _swapped(a, b):
+        return "direction"
+    return None
+
+
+def facts_guard(texts: list[str], names: bool = True, polarity_check: bool = False, numbers: bool = True):
+    """``compatible(i, j)``: False when rows i and j substitute a number or a name for another (and,
+    with ``polarity_check``, when one negates the other or swaps the two sides of a direction word)."""
+    f = [facts(t, names) for t in texts] if numbers else None
+    seen: dict[int, tuple] = {}  # polarity features, computed only for rows in a candidate pair
+
+    def pol(i: int) -> tuple:
+        if i not in seen:
+            seen[i] = polarity(texts[i])
+        return seen[i]
 
     def compatible(i: int, j: int) -> bool:
-        (ni, ei), (nj, ej) = f[i], f[j]
-        return not (substituted(ni, nj) or substituted(ei, ej))
+        if f is not None:
+            (ni, ei), (nj, ej) = f[i], f[j]
+            if substituted(ni, nj) or substituted(ei, ej):
+                return False
+        return not polarity_check or polarity_clash(pol(i), pol(j)) is None
     return compatible
 
 
@@ -252,7 +356,7 @@ class SemDedupScorer(Scorer):
     reads = ("id", "messages")
     adds = ("dup_sem_cluster", "dup_sem_sim", "dup_sem_nearest", "dup_sem_blocked")
     requires = (Requirement("sklearn", "dedup"), Requirement("model2vec", "dedup"))
-    version = 2
+    version = 3  # 3: the polarity check (negation, direction) joins the facts guard
 
     def fingerprint(self, upstream: str) -> str:
         # batch size changes how fast, never what
@@ -321,7 +425,8 @@ class SemDedupScorer(Scorer):
                                 hint="run the quality scorer first, set quality_column, or use order: paper")
             rank = batch[c.quality_column].cast(pl.Float64).fill_null(-math.inf).to_numpy()
         k = c.n_clusters or math.ceil(batch.height / c.cluster_size)
-        guard = None if c.guard == "none" else facts_guard(texts, names=c.guard == "numbers_and_names")
+        guard = None if c.guard == "none" and not c.polarity else \
+            facts_guard(texts, names=c.guard == "numbers_and_names", numbers=c.guard != "none", polarity_check=c.polarity)
         s = semdedup_scores(emb, k, c.seed, rank, guard, self.verifier(texts), c.verify_floor)
         t2 = time.perf_counter()
         self.timings = {"embed": t1 - t0, "cluster+dedup+verify": t2 - t1}

