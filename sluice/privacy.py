@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from sluice.errors import SluiceError
-from sluice.store import Store, Version
+
+if TYPE_CHECKING:  # annotations only: the store renders data cards, which ask this module (no cycle at run time)
+    from sluice.store import Store, Version
 
 REDACTION_STAGE = "redact_pii"
 DETECTION_STAGE = "pii_detect"

@@ -31,6 +31,7 @@ from typing import Any
 
 import polars as pl
 
+from sluice import plugins
 from sluice.datacard import PII_STAGES
 from sluice.store import Version
 
@@ -200,9 +201,12 @@ def _selection(manifest: dict) -> Figure | None:
 
 def _semantic_eps(version: Version) -> Figure | None:
     """SemDedup's eps curve on this run's input, beside the dev-set precision/recall it was chosen from."""
+    target = plugins.declared("report_curves").get("semantic_eps")
     try:
-        from sluice.curate.dedup.semdedup import run_curve
+        run_curve = plugins.load(target) if target else None
     except ImportError:
+        return None
+    if run_curve is None:
         return None
     r = run_curve(version)
     if r is None:
