@@ -224,3 +224,63 @@ def test_heuristic_counts_chinese_and_japanese_characters_as_words():
     en = deita.heuristic_quality("Explain hash maps.", "A hash map maps keys to buckets; on a collision the new key "
                                  "is appended to that bucket's list and lookups compare one by one.")
     assert abs(zh - en) < 1.0  # the same answer in Chinese no longer scores at the bottom of the scale
+
+
+def _scripted(statuses: list[int]):
+    """A real HTTP server on 127.0.0.1 answering /v1/completions with ``statuses`` in turn (then 200):
+    an error status, or one choice whose next-token logprobs favour "5" (no model: the retry rules are
+    what is tested, the scores are tested above against a real model)."""
+    calls: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            status = statuses[len(calls)] if len(calls) < len(statuses) else 200
+            calls.append(status)
+            body = {"error": {"message": "scripted", "type": "x"}} if status != 200 else {
+                "id": "c", "object": "text_completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "text": "5", "finish_reason": "length",
+                             "logprobs": {"tokens": ["5"], "token_logprobs": [-0.1],
+                                          "top_logprobs": [{"5": -0.1, " 4": -2.5}], "text_offset": [0]}}]}
+            out = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, calls
+
+
+def test_the_endpoint_scorer_follows_the_llm_clients_retry_and_fatal_rules():
+    from sluice.errors import SluiceError
+
+    server, calls = _scripted([503, 429])  # transient twice, then an answer: retried with backoff
+    try:
+        backend = deita.OpenAIBackend(f"http://127.0.0.1:{server.server_port}/v1", "m")
+        backend.client.spec = backend.client.spec.model_copy(update={"backoff_s": 0.01})
+        [score] = backend.score(["prompt"])
+        assert calls == [503, 429, 200] and backend.client.usage.retries == 2
+        assert 4 < score < 5  # Σ k·p over "5" and " 4"
+    finally:
+        server.shutdown()
+    server, calls = _scripted([401])  # refused credentials: every further call would fail too — stop
+    try:
+        with pytest.raises(SluiceError, match="refused the credentials"):
+            deita.OpenAIBackend(f"http://127.0.0.1:{server.server_port}/v1", "m").score(["prompt"])
+        assert calls == [401]
+    finally:
+        server.shutdown()
+
+
+def test_a_remote_scorer_endpoint_without_a_key_is_refused_before_any_request(monkeypatch):
+    from sluice.errors import SluiceError
+
+    monkeypatch.delenv("SLUICE_TEST_NO_SUCH_KEY", raising=False)
+    with pytest.raises(SluiceError, match="no API key for http://scorer.example:8000/v1"):
+        deita.OpenAIBackend("http://scorer.example:8000/v1", "m", api_key_env="SLUICE_TEST_NO_SUCH_KEY")
