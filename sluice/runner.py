@@ -116,7 +116,7 @@ def check_contract(stages: list[Stage], version: Version, store: Store) -> None:
 
 
 def _check_privacy(stages: list[Stage], version: Version, store: Store) -> None:
-    """A stage that sends rows off the machine runs only on redacted data (DESIGN.md, privacy)."""
+    """A stage that sends rows off the machine runs only on redacted data (ARCHITECTURE.md, "Privacy")."""
     from sluice.privacy import check_recipe
 
     check_recipe(stages, version, store)

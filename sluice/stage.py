@@ -1,4 +1,4 @@
-"""The stage contract (DESIGN.md): a small class, a typed config, one method over a batch.
+"""The stage contract (ARCHITECTURE.md, "Stages"): a small class, a typed config, one method over a batch.
 
 Three kinds, each with one method over a polars DataFrame batch:
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -142,3 +143,46 @@ def test_the_cards_flag_meanings_are_the_ingest_checks():
     lines = _ingest_warnings({"ingest": {"warnings": {flag: 1 for flag in FLAGS}}})
     for flag, meaning in FLAGS.items():
         assert f"| {flag} | {meaning} | 1 |" in lines
+
+
+# -- ARCHITECTURE.md: what it names exists, and what the code cites is in it ------------------------
+
+
+DOC = REPO / "ARCHITECTURE.md"
+_PATH = re.compile(r"(?<![\w<])((?:sluice|schemas|curate|synth|labeling|train|tests|scripts|examples|benchmarks)"
+                   r"/[\w./-]*)")
+
+
+def _named_paths() -> set[str]:
+    return {m.rstrip(".") for m in _PATH.findall(DOC.read_text()) if "<" not in m}
+
+
+def test_every_path_architecture_md_names_exists():
+    named = _named_paths()
+    assert len(named) > 40  # the picture and the tables name the modules, not just the floors
+    missing = sorted(p for p in named if not (REPO / p).exists())
+    assert missing == [], f"ARCHITECTURE.md names paths that are not in the tree: {missing}"
+
+
+def test_architecture_md_names_every_package():
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {path.rstrip("/") + "/" for path in cfg["package-dir"].values()} | {"sluice/cli/", "sluice/executors/"}
+    named = _named_paths()
+    unnamed = sorted(f for f in folders if not any(p == f or p.startswith(f) for p in named))
+    assert unnamed == [], f"ARCHITECTURE.md says nothing of {unnamed}"
+
+
+def test_every_citation_of_architecture_md_names_one_of_its_sections():
+    headings = set(re.findall(r"(?m)^#{2,3} (.+?)\s*$", DOC.read_text()))
+    cited, stale = [], []
+    for top in ("sluice", "schemas", "curate", "synth", "labeling", "train", "scripts"):
+        for path in (REPO / top).rglob("*"):
+            if path.suffix not in (".py", ".sh") or "__pycache__" in path.parts:
+                continue
+            text = path.read_text()
+            stale += [str(path.relative_to(REPO))] if "DESIGN.md" in text else []
+            for section in re.findall(r'ARCHITECTURE\.md,\s*(?:#\s*)?"([^"]+)"', text):
+                cited.append((str(path.relative_to(REPO)), section))
+    assert stale == [], f"these cite DESIGN.md, which is not in the repository: {stale}"
+    assert len(cited) >= 8
+    assert [c for c in cited if c[1] not in headings] == []
