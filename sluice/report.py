@@ -303,7 +303,7 @@ def examples(version: Version, per_reason: int = EXAMPLES_PER_REASON) -> tuple[l
     only rows rejected *after* the redaction stage ran: a row rejected before it holds raw text.
     Quarantined rows (raw input bytes) are never shown.
     """
-    from sluice.privacy import REDACTORS, in_manifest, redaction_of
+    from sluice.privacy import redacted_from, redaction_of
     from sluice.store import Store
 
     if not version.num_rows("rejected"):
@@ -314,11 +314,7 @@ def examples(version: Version, per_reason: int = EXAMPLES_PER_REASON) -> tuple[l
         return [], ("no example rows are shown: no PII redaction is recorded for this version or its parents, "
                     "so its rows may hold personal data (add the pii_detect and redact_pii stages to the recipe)")
     stages = [s["name"] for s in version.manifest.get("stages") or []]
-    after = 0  # stages from this index on saw redacted text
-    if in_manifest(version.manifest, version.ref) is not None:
-        redact = [i for i, s in enumerate(version.manifest["stages"])
-                  if (s.get("info") or {}).get("class") in REDACTORS]
-        after = (redact[-1] + 1) if redact else len(stages)
+    after = redacted_from(version.manifest) or 0  # stages from this index on saw redacted text (0: a parent redacted)
     safe = {name for name in stages[after:] if name not in _NEVER_SHOWN}
     columns = [c for c in ("id", "stage", "reason", *MESSAGE_COLUMNS)
                if c in pq_columns(version)]

@@ -186,3 +186,16 @@ def test_every_citation_of_architecture_md_names_one_of_its_sections():
     assert stale == [], f"these cite DESIGN.md, which is not in the repository: {stale}"
     assert len(cited) >= 8
     assert [c for c in cited if c[1] not in headings] == []
+
+
+def test_only_the_certificate_reads_redaction_records():
+    # a redaction record is a stage's info.class/version in a manifest, trusted per sluice/privacy.py's
+    # REDACTORS / DETECTORS tables; every other module asks privacy (certificate, in_manifest, redacted_from)
+    readers = []
+    for top in ("sluice", "schemas", "curate", "synth", "labeling", "train"):
+        for path in (REPO / top).rglob("*.py"):
+            rel = path.relative_to(REPO).as_posix()
+            text = path.read_text()
+            if rel != "sluice/privacy.py" and re.search(r'REDACTORS|_trusted\(|get\("class"\)|\["class"\]', text):
+                readers.append(rel)
+    assert readers == []

@@ -110,6 +110,39 @@ def test_deita_stage_multi_turn_evol_score(store, tiny_model):
     assert stage_cfg["scorer"] == "deita" and stage_cfg["quality_model"] == tiny_model
 
 
+def _http(answer):
+    """A real HTTP server on 127.0.0.1: each POST is answered by ``answer(path, body) -> (status, json)``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            status, reply = answer(self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            out = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _choice(i: int, tops: dict[str, float]) -> dict:
+    first = max(tops, key=tops.get)
+    return {"index": i, "text": first, "finish_reason": "length",
+            "logprobs": {"tokens": [first], "token_logprobs": [tops[first]], "top_logprobs": [tops],
+                         "text_offset": [0]}}
+
+
+def _completion(choices: list[dict], model: str) -> dict:
+    return {"id": "cmpl-1", "object": "text_completion", "created": 0, "model": model, "choices": choices,
+            "usage": {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1}}
+
+
 def _serve(model_path: str):
     """A minimal OpenAI-compatible /v1/completions server returning real top logprobs of a local model."""
     import torch
@@ -119,39 +152,20 @@ def _serve(model_path: str):
     model = AutoModelForCausalLM.from_pretrained(model_path).eval()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
+    def answer(path: str, body: dict):
+        if path != "/v1/completions" or not body.get("logprobs"):
+            return 400, {"error": {"message": "only /v1/completions with logprobs"}}
+        prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        choices = []
+        for i, prompt in enumerate(prompts):
+            with lock, torch.inference_mode():
+                ids = tok(prompt, return_tensors="pt")["input_ids"]
+                logp = torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), -1)
+            top = torch.topk(logp, min(int(body["logprobs"]), logp.numel()))
+            choices.append(_choice(i, {tok.decode([int(t)]): float(v) for v, t in zip(top.values, top.indices)}))
+        return 200, _completion(choices, body["model"])
 
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if self.path != "/v1/completions" or not body.get("logprobs"):
-                self.send_error(400, "only /v1/completions with logprobs")
-                return
-            prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
-            choices = []
-            for i, prompt in enumerate(prompts):
-                with lock, torch.inference_mode():
-                    ids = tok(prompt, return_tensors="pt")["input_ids"]
-                    logp = torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), -1)
-                top = torch.topk(logp, min(int(body["logprobs"]), logp.numel()))
-                tops = {tok.decode([int(t)]): float(v) for v, t in zip(top.values, top.indices)}
-                first = tok.decode([int(top.indices[0])])
-                choices.append({"index": i, "text": first, "finish_reason": "length",
-                                "logprobs": {"tokens": [first], "token_logprobs": [float(top.values[0])],
-                                             "top_logprobs": [tops], "text_offset": [0]}})
-            out = json.dumps({"id": "cmpl-1", "object": "text_completion", "created": 0, "model": body["model"],
-                              "choices": choices, "usage": {"prompt_tokens": 0, "completion_tokens": 1,
-                                                            "total_tokens": 1}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return _http(answer)
 
 
 def test_openai_compatible_endpoint_matches_local_scores(store, tiny_model):
@@ -232,29 +246,14 @@ def _scripted(statuses: list[int]):
     what is tested, the scores are tested above against a real model)."""
     calls: list[int] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
+    def answer(path: str, body: dict):
+        status = statuses[len(calls)] if len(calls) < len(statuses) else 200
+        calls.append(status)
+        if status != 200:
+            return status, {"error": {"message": "scripted", "type": "x"}}
+        return 200, _completion([_choice(0, {"5": -0.1, " 4": -2.5})], body["model"])
 
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            status = statuses[len(calls)] if len(calls) < len(statuses) else 200
-            calls.append(status)
-            body = {"error": {"message": "scripted", "type": "x"}} if status != 200 else {
-                "id": "c", "object": "text_completion", "created": 0, "model": "m",
-                "choices": [{"index": 0, "text": "5", "finish_reason": "length",
-                             "logprobs": {"tokens": ["5"], "token_logprobs": [-0.1],
-                                          "top_logprobs": [{"5": -0.1, " 4": -2.5}], "text_offset": [0]}}]}
-            out = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, calls
+    return _http(answer), calls
 
 
 def test_the_endpoint_scorer_follows_the_llm_clients_retry_and_fatal_rules():
