@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluice.exact_json import dumps, dumps_bytes, loads  # noqa: F401 (the readers' JSON, from the core)
+from sluice.exact_json import dumps, dumps_bytes, loads  # noqa: F401 (re-exported to the readers)
 
 from .errors import RecordError, expect, type_name
 
@@ -20,6 +20,9 @@ ROLE_ALIASES = {"developer": "system", "function": "tool"}
 _KNOWN_KEYS = frozenset(("role", "content", "name", "tool_calls", "tool_call_id", "function_call"))
 
 Message = tuple  # (role, content, name, tool_calls, tool_call_id, extra)
+
+
+# The readers' JSON (loads, dumps, dumps_bytes: exact, integers of any size) is the core's, sluice/exact_json.py.
 
 
 def make(role: str, content: str | None, *, name=None, tool_calls=None, tool_call_id=None,
