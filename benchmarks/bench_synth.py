@@ -92,7 +92,7 @@ def main() -> None:
 
     from test_synth_serve import free_port, start_server
 
-    from sluice.synth.tiny import build_tiny_chat_model
+    from sluice.tiny import build_tiny_chat_model
 
     texts = prompts(args.requests)
     rates: dict[str, list[float]] = {"sluice": [], "distilabel": [], "sluice sequential": []}

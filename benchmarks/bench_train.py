@@ -68,7 +68,7 @@ def main() -> None:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     from sluice.curate.ingest import ingest
     from sluice.store import Store
-    from sluice.train.tiny import build_tiny_model
+    from sluice.tiny import build_tiny_model
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -1,1 +1,2 @@
-"""labeling — see DESIGN.md; built in its own issue."""
+"""labeling — Argilla push / pull, feedback → preference and KTO records, PII review
+(ARCHITECTURE.md, "Floors: who owns what")."""

@@ -255,6 +255,8 @@ def deny_list_recipe(labels: str | Path, recipe: str | Path, out: str | Path, *,
     as deny-list recognizers, one per label (``review_<label>``); existing entries are kept."""
     import yaml
 
+    from sluice.yamlfile import read_yaml
+
     values: dict[str, set[str]] = {}
     for n, line in enumerate(Path(labels).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -264,7 +266,7 @@ def deny_list_recipe(labels: str | Path, recipe: str | Path, out: str | Path, *,
             value = row["text"][sp["start"]:sp["end"]].strip()
             if len(value) >= min_chars and sp["label"] != "OTHER_PERSONAL" and not value.startswith("<"):
                 values.setdefault(sp["label"], set()).add(value)
-    doc = yaml.safe_load(Path(recipe).read_text(encoding="utf-8"))
+    doc = read_yaml(recipe, what="recipe file").data
     stages = (doc or {}).get("stages") or []
     detect = next((s for s in stages if isinstance(s, dict) and s.get("stage") == "pii_detect"), None)
     if detect is None:

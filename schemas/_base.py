@@ -14,8 +14,8 @@ import pyarrow.compute as pc
 
 from sluice.errors import SchemaValidationError
 
-# The identity and lineage columns every data kind starts with (DESIGN.md: "id (stable: hash of
-# source + source id, or of content), source, source_id, created_at").
+# The identity and lineage columns every data kind starts with: id (stable: a hash of source +
+# source id, or of content), source, source_id, created_at (ARCHITECTURE.md, "Records and identity").
 IDENTITY = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("source", pa.string(), nullable=False),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real, local Argilla server for tests and benchmarks (DESIGN.md "Real components").
+# A real, local Argilla server for tests and benchmarks (ARCHITECTURE.md, "Real components in tests").
 #
 #   bash scripts/argilla-server.sh setup                 # venv + redis-server only (idempotent)
 #

@@ -97,10 +97,13 @@ def _warnings(m: dict) -> list[str]:
 
 
 def _ingest_warnings(m: dict) -> list[str]:
-    from sluice.curate.ingest.checks import FLAGS
+    from sluice import plugins
 
     warnings = (m.get("ingest") or {}).get("warnings") or {}
-    rows = [(flag, FLAGS.get(flag, ""), f"{n:,}") for flag, n in warnings.items()]
+    flags: dict[str, str] = {}
+    for meanings in plugins.loaded("ingest_flags").values() if warnings else ():
+        flags.update(meanings)
+    rows = [(flag, flags.get(flag, ""), f"{n:,}") for flag, n in warnings.items()]
     return ["## Ingest warnings", "", "Rows kept with a flag in `ingest_flags`:", ""] + \
         _table(("flag", "meaning", "rows"), rows) if rows else []
 

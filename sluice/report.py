@@ -31,6 +31,7 @@ from typing import Any
 
 import polars as pl
 
+from sluice import plugins
 from sluice.datacard import PII_STAGES
 from sluice.store import Version
 
@@ -200,9 +201,12 @@ def _selection(manifest: dict) -> Figure | None:
 
 def _semantic_eps(version: Version) -> Figure | None:
     """SemDedup's eps curve on this run's input, beside the dev-set precision/recall it was chosen from."""
+    target = plugins.declared("report_curves").get("semantic_eps")
     try:
-        from sluice.curate.dedup.semdedup import run_curve
+        run_curve = plugins.load(target) if target else None
     except ImportError:
+        return None
+    if run_curve is None:
         return None
     r = run_curve(version)
     if r is None:
@@ -299,7 +303,7 @@ def examples(version: Version, per_reason: int = EXAMPLES_PER_REASON) -> tuple[l
     only rows rejected *after* the redaction stage ran: a row rejected before it holds raw text.
     Quarantined rows (raw input bytes) are never shown.
     """
-    from sluice.privacy import REDACTORS, in_manifest, redaction_of
+    from sluice.privacy import redacted_from, redaction_of
     from sluice.store import Store
 
     if not version.num_rows("rejected"):
@@ -310,11 +314,7 @@ def examples(version: Version, per_reason: int = EXAMPLES_PER_REASON) -> tuple[l
         return [], ("no example rows are shown: no PII redaction is recorded for this version or its parents, "
                     "so its rows may hold personal data (add the pii_detect and redact_pii stages to the recipe)")
     stages = [s["name"] for s in version.manifest.get("stages") or []]
-    after = 0  # stages from this index on saw redacted text
-    if in_manifest(version.manifest, version.ref) is not None:
-        redact = [i for i, s in enumerate(version.manifest["stages"])
-                  if (s.get("info") or {}).get("class") in REDACTORS]
-        after = (redact[-1] + 1) if redact else len(stages)
+    after = redacted_from(version.manifest) or 0  # stages from this index on saw redacted text (0: a parent redacted)
     safe = {name for name in stages[after:] if name not in _NEVER_SHOWN}
     columns = [c for c in ("id", "stage", "reason", *MESSAGE_COLUMNS)
                if c in pq_columns(version)]

@@ -4,7 +4,7 @@ The runner plans, checkpoints, accounts, guards privacy and publishes; an execut
 (sluice/executors: ``local`` or ``ray``) only maps a stage over its batches. Each stage reads
 the previous stage's kept rows and writes its checkpoint under
 ``<root>/.checkpoints/<fingerprint>/`` (kept, rejected and quarantined rows per batch, and
-stats), published by an atomic rename. The fingerprint covers the stage's name, version and
+stats), published by an atomic rename. The fingerprint covers the stage's name, class, version and
 config, the upstream fingerprint, the schema version and the tool version, so a repeated run
 finds its checkpoints and skips the work. While a stage runs, every finished batch is kept
 in ``.partial-<fingerprint>/``: a killed run resumes and redoes only the batches in flight.
@@ -116,7 +116,7 @@ def check_contract(stages: list[Stage], version: Version, store: Store) -> None:
 
 
 def _check_privacy(stages: list[Stage], version: Version, store: Store) -> None:
-    """A stage that sends rows off the machine runs only on redacted data (DESIGN.md, privacy)."""
+    """A stage that sends rows off the machine runs only on redacted data (ARCHITECTURE.md, "Privacy")."""
     from sluice.privacy import check_recipe
 
     check_recipe(stages, version, store)

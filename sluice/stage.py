@@ -1,4 +1,4 @@
-"""The stage contract (DESIGN.md): a small class, a typed config, one method over a batch.
+"""The stage contract (ARCHITECTURE.md, "Stages"): a small class, a typed config, one method over a batch.
 
 Three kinds, each with one method over a polars DataFrame batch:
 
@@ -141,8 +141,12 @@ class Stage:
         return {}
 
     def fingerprint(self, upstream: str) -> str:
-        body = {"stage": self.name, "version": self.version, "config": self.config.model_dump(mode="json"),
-                "upstream": upstream}
+        """The checkpoint key: the stage's name, its class (``module:qualname``: a name that comes to mean
+        another class must not reuse the old class's checkpoints), its ``version``, its config and
+        everything upstream."""
+        cls = type(self)
+        body = {"stage": self.name, "class": f"{cls.__module__}:{cls.__qualname__}", "version": self.version,
+                "config": self.config.model_dump(mode="json"), "upstream": upstream}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
 
     @classmethod

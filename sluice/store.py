@@ -1,6 +1,6 @@
 """The dataset store: named datasets with immutable, atomically published versions.
 
-Layout (DESIGN.md)::
+Layout (ARCHITECTURE.md, "Datasets at rest")::
 
     <root>/<name>/v<N>/data/part-*.parquet      the rows of the version's record kind
                       /rejected/part-*.parquet  rows stages dropped, with stage and reason
@@ -346,7 +346,7 @@ class VersionWriter:
         if self.published is None:
             self.abort()
 
-    # Every table is validated as it crosses into the store (DESIGN.md: validated at the boundary).
+    # Every table is validated as it crosses into the store (ARCHITECTURE.md, "Records and identity").
     def write(self, table: pa.Table) -> None:
         self._check_open()
         table = upgrade(table)  # rows read from a version of an older schema

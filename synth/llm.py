@@ -1,4 +1,9 @@
-"""LLM backends through distilabel, behind one small async interface.
+"""The project's one LLM client module: every call to a language model — synthesis, the quality
+judge (``curate/quality/judge.py``), the DEITA scorers' endpoint (``curate/quality/deita.py``), the
+eval gate's judge (``train/gate.py``) — goes through it, with one key rule (``endpoint_key``) and
+one retry rule (``_after_failure``: ``_fatal`` stops the run, ``_transient`` is retried).
+
+Chat generation goes through distilabel's LLM backends, behind one small async interface.
 
 A backend is described by an ``LLMSpec`` (one entry of the ``--llm`` YAML) and built with
 ``build_backend``. Three kinds:
@@ -13,6 +18,9 @@ A backend is described by an ``LLMSpec`` (one entry of the ``--llm`` YAML) and b
 - ``transformers``: a local model by path or hub id through distilabel's ``TransformersLLM``.
 - ``vllm``: vLLM in this process through distilabel's ``vLLM`` — only with vLLM installed and a
   GPU present; otherwise a clear error before any work starts.
+
+``CompletionClient`` asks an OpenAI-compatible ``/v1/completions`` endpoint for next-token logprobs
+(synchronously, batched per request), under the same key and retry rules.
 
 Local engines batch: requests issued while the engine is busy queue up and go to the next
 ``LLM.generate`` call together (up to ``batch_size`` chat prompts per call, grouped by
@@ -37,6 +45,7 @@ import asyncio
 import json
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -191,15 +200,10 @@ class Backend:
                 async with self._sem:
                     return await self.llm.agenerate(input=messages, num_generations=1, **params)
             except Exception as e:  # noqa: BLE001 — classified below, never swallowed silently
-                fatal = _fatal(e)
-                if fatal:
-                    raise fatal from None
-                if attempt >= self.spec.max_retries or not _transient(e):
-                    return GenerationFailed("generation_failed", describe(e))
-                attempt += 1
-                self.usage.retries += 1
-                delay = self.spec.backoff_s * 2 ** (attempt - 1)
-                await asyncio.sleep(delay * (0.5 + random.random()))
+                attempt, delay = _after_failure(e, attempt, self.spec, self.usage)
+                if isinstance(delay, GenerationFailed):
+                    return delay
+                await asyncio.sleep(delay)
 
     def _generate_batch(self, batch: list[list[dict]], params: dict[str, Any]) -> list[dict[str, Any]]:
         """One ``LLM.generate`` call for a whole batch (runs in a worker thread)."""
@@ -265,6 +269,19 @@ class _Batcher:
                     fut.set_result(out)
 
 
+def _after_failure(e: Exception, attempt: int, spec: LLMSpec, usage: Usage) -> tuple[int, float | GenerationFailed]:
+    """The one retry rule of every remote call: a fatal failure raises (``_fatal``); a transient one
+    (``_transient``) is retried up to ``max_retries`` times after an exponential, jittered backoff;
+    anything else fails this request. Returns the next attempt and the delay, or the failure."""
+    fatal = _fatal(e)
+    if fatal:
+        raise fatal from None
+    if attempt >= spec.max_retries or not _transient(e):
+        return attempt, GenerationFailed("generation_failed", describe(e))
+    usage.retries += 1
+    return attempt + 1, spec.backoff_s * 2 ** attempt * (0.5 + random.random())
+
+
 def _transient(e: Exception) -> bool:
     try:
         import openai
@@ -294,22 +311,64 @@ def _fatal(e: Exception) -> SluiceError | None:
     return None
 
 
+def endpoint_key(spec: LLMSpec) -> str:
+    """The key sent to ``spec``'s endpoint: the configured one; ``NO_KEY`` for a loopback endpoint
+    without one; a remote endpoint without one is refused."""
+    key = spec.api_key()
+    if key is None and spec.remote:
+        raise SluiceError(f"no API key for {spec.base_url}: {spec.api_key_env} is not set"
+                          + (f" and {spec.api_key_file} is empty" if spec.api_key_file else ""),
+                          hint=f"export {spec.api_key_env}=... or set api_key_file in the --llm file")
+    return key or NO_KEY
+
+
+class CompletionClient:
+    """An OpenAI-compatible ``/v1/completions`` endpoint asked for next-token logprobs (the DEITA
+    scorers served by vLLM, ``curate/quality/deita.py``): synchronous, with the key, retry and
+    fatal rules of the chat backends."""
+
+    def __init__(self, spec: LLMSpec):
+        import openai
+
+        self.spec, self.usage = spec, Usage()
+        # Retries are ours (counted, with backoff); the client's own retries would hide them.
+        self.client = openai.OpenAI(base_url=spec.base_url, api_key=endpoint_key(spec), timeout=spec.timeout_s,
+                                    max_retries=0)
+
+    def top_logprobs(self, prompts: list[str], n: int) -> list[dict[str, float] | None]:
+        """Per prompt, the top ``n`` tokens that would come next with their logprobs (None: none returned);
+        raises GenerationFailed once the retries are spent."""
+        attempt = 0
+        self.usage.calls += 1
+        while True:
+            try:
+                resp = self.client.completions.create(model=self.spec.model, prompt=prompts, max_tokens=1,
+                                                      temperature=0.0, logprobs=n)
+                break
+            except Exception as e:  # noqa: BLE001 — classified by the one rule
+                attempt, delay = _after_failure(e, attempt, self.spec, self.usage)
+                if isinstance(delay, GenerationFailed):
+                    self.usage.failed_calls += 1
+                    raise delay from None
+                time.sleep(delay)
+        choices = sorted(resp.choices, key=lambda c: c.index)
+        if len(choices) != len(prompts):
+            raise GenerationFailed("generation_failed", f"{len(choices)} choices for {len(prompts)} prompts")
+        return [((c.logprobs.top_logprobs or [None])[0] if c.logprobs else None) or None for c in choices]
+
+
 def build_backend(spec: LLMSpec) -> Backend:
     """Instantiate and load the distilabel LLM for ``spec``."""
     from sluice.synth.guard import quiet_distilabel
 
     quiet_distilabel()
     if spec.backend == "openai":
-        key = spec.api_key()
-        if key is None and spec.remote:
-            raise SluiceError(f"no API key for {spec.base_url}: {spec.api_key_env} is not set"
-                              + (f" and {spec.api_key_file} is empty" if spec.api_key_file else ""),
-                              hint=f"export {spec.api_key_env}=... or set api_key_file in the --llm file")
+        key = endpoint_key(spec)
         from distilabel.models.llms import OpenAILLM
         from pydantic import SecretStr
 
         # Retries are ours (counted, with backoff); the client's own retries would hide them.
-        llm = OpenAILLM(model=spec.model, base_url=spec.base_url, api_key=SecretStr(key or NO_KEY), max_retries=0,
+        llm = OpenAILLM(model=spec.model, base_url=spec.base_url, api_key=SecretStr(key), max_retries=0,
                         timeout=int(spec.timeout_s))
     elif spec.backend == "transformers":
         from distilabel.models.llms import TransformersLLM

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sluice.errors import DataError, RecipeError
 from sluice.store import Store, Version
+from sluice.yamlfile import read_yaml
 
 from .dedup import Deduper
 from .judge import JudgeParseError
@@ -54,15 +54,15 @@ class LLMFile(BaseModel):
 
 
 def load_llm_file(path: str | Path) -> LLMFile:
-    path = Path(path)
-    if not path.is_file():
-        raise RecipeError(f"no LLM file at {path}", hint="see examples/synth/llm-local.yaml")
+    file = read_yaml(path, what="LLM file", hint="see examples/synth/llm-local.yaml")
+    path = file.path
+    if not isinstance(file.data or {}, dict):
+        raise RecipeError(f"{path}: an LLM file is a mapping", hint="keys: llm, judge, generators, recipes, allow_hosts")
     try:
-        return LLMFile(**(yaml.safe_load(path.read_text()) or {}))
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        return LLMFile(**(file.data or {}))
     except ValidationError as e:
-        problems = [f"{path}: {'.'.join(map(str, err['loc'])) or '(file)'}: {err['msg']}" for err in e.errors()]
+        problems = [f"{file.locate(err['loc'])}: {'.'.join(map(str, err['loc'])) or '(file)'}: {err['msg']}"
+                    for err in e.errors()]
         raise RecipeError(f"{path} has {len(problems)} problem(s)", problems=problems,
                           hint="keys: llm, judge, generators, recipes, allow_hosts") from None
 

@@ -1,13 +1,16 @@
 """Test-only stages for the executor tests: they record each setup() and each batch.
 
 ``SLUICE_TEST_LOG`` names a folder; a stage appends ``<pid> <node>`` to ``setup.log`` on every
-setup() and its pid to ``batches.log`` on every batch, and sleeps the seconds written in the
-folder's ``slow`` file per batch (so a test can kill a worker or the driver mid-stage; a file,
-not an environment variable, because Ray workers keep the environment of their cluster).
+setup() and its pid to ``batches.log`` on every batch. While the folder holds a ``hold`` file
+with a number N, every batch after the N-th waits until the file is gone: a test reaches "N
+batches done, the next ones in flight" as a condition, kills a worker or the driver there, and
+removes the file (a file, not an environment variable, because Ray workers keep the environment
+of their cluster). No test depends on how long anything takes.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -33,6 +36,31 @@ def _node() -> str:
         return "local"
 
 
+def _count_batch(folder: Path) -> int:
+    """Append this process's pid to ``batches.log``; the line's number (exact under concurrency: the
+    append and the count hold one lock, shared by every process on this machine)."""
+    with open(folder / "batches.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(folder / "batches.log", "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return len((folder / "batches.log").read_text().splitlines())
+
+
+def _hold(folder: Path, number: int) -> None:
+    hold = folder / "hold"
+    while True:
+        try:
+            limit = int(hold.read_text())
+        except (FileNotFoundError, ValueError):  # no hold (or the file is being written: look again)
+            if not hold.exists():
+                return
+            time.sleep(0.01)
+            continue
+        if number <= limit:
+            return
+        time.sleep(0.02)
+
+
 class CountedWords(Scorer):
     name = "counted_words"
     adds = ("n_words",)
@@ -41,9 +69,9 @@ class CountedWords(Scorer):
         _log("setup.log", f"{os.getpid()} {_node()}")
 
     def score(self, batch):
-        _log("batches.log", str(os.getpid()))
-        slow = Path(os.environ.get("SLUICE_TEST_LOG", "/nonexistent")) / "slow"
-        time.sleep(float(slow.read_text()) if slow.is_file() else 0)
+        folder = os.environ.get("SLUICE_TEST_LOG")
+        if folder:
+            _hold(Path(folder), _count_batch(Path(folder)))
         text = pl.col("messages").list.eval(pl.element().struct.field("content").fill_null("")).list.join(" ")
         return batch.select(text.str.count_matches(r"\S+").cast(pl.Int64).alias("n_words"))
 

@@ -7,6 +7,7 @@ import json
 import os
 import time
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -15,7 +16,7 @@ from sluice.cli import app
 from sluice.curate.ingest import ingest
 from sluice.recipe import Recipe
 from sluice.runner import run
-from sluice.stage import stage_class
+from sluice.stage import Scorer, stage_class
 
 
 @pytest.fixture
@@ -78,3 +79,28 @@ def test_gc_removes_unused_checkpoints_and_dead_partials_but_not_a_live_run(smal
     assert used.exists() and live.exists()
     CliRunner().invoke(app, ["gc", "--all", "--root", str(small.root)])
     assert not used.exists() and live.exists()
+
+
+class _CountWords(Scorer):
+    name = "size"
+    adds = ("size",)
+
+    def score(self, batch):
+        text = pl.col("messages").list.eval(pl.element().struct.field("content").fill_null("")).list.join(" ")
+        return batch.select(text.str.count_matches(r"\S+").cast(pl.Int64).alias("size"))
+
+
+class _CountChars(_CountWords):  # the same name, version and config: only the class differs
+    def score(self, batch):
+        text = pl.col("messages").list.eval(pl.element().struct.field("content").fill_null("")).list.join(" ")
+        return batch.select(text.str.len_chars().cast(pl.Int64).alias("size"))
+
+
+def test_a_name_that_comes_to_mean_another_class_does_not_reuse_its_checkpoints(small):
+    recipe = Recipe(input="raw", output="sized", batch_size=10)
+    words = run(recipe, [_CountWords()], store=small)
+    chars = run(recipe, [_CountChars()], store=small)
+    assert _CountWords().fingerprint("up") != _CountChars().fingerprint("up")
+    assert not chars.reused and chars.stages[0].fingerprint != words.stages[0].fingerprint
+    w, c = (pl.from_arrow(r.version.read()).sort("id")["size"].to_list() for r in (words, chars))
+    assert len(w) == len(c) == 40 and all(b >= a for a, b in zip(w, c)) and c != w  # chars, not the words' checkpoint

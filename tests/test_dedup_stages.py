@@ -85,14 +85,14 @@ def conversations(texts: list[str], **columns) -> pl.DataFrame:
 
 def test_keep_policies():
     texts = ["Hello  World", "hello world", "HELLO WORLD!", "other"]
-    batch = conversations(texts, quality_score=[0.1, 0.9, None, 0.5])
+    batch = conversations(texts, score_total=[0.1, 0.9, None, 0.5])
     batch = batch.hstack(ExactHash(key="first_user", normalize={"punctuation": True}).score(batch))
     assert batch["dup_exact_hash"].n_unique() == 2
     best = ExactDedup(keep="quality").decide(batch)
     assert best["reason"].to_list() == ["exact_duplicate", None, "exact_duplicate", None]
     assert best["duplicate_of"].to_list() == ["r1", None, "r1", None]
     assert ExactDedup(keep="earliest").decide(batch)["duplicate_of"].to_list() == [None, "r0", "r0", None]
-    longest = ExactDedup(keep="longest").decide(batch.drop("quality_score"))  # r2 has the longest answer
+    longest = ExactDedup(keep="longest").decide(batch.drop("score_total"))  # r2 has the longest answer
     assert longest["duplicate_of"].to_list() == ["r2", "r2", None, None]
     assert ExactDedup().decide(batch)["duplicate_of"].to_list() == ["r1", None, "r1", None]  # auto → quality
 

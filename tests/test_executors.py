@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from sluice.curate.ingest import ingest
@@ -74,7 +75,7 @@ def test_local_executor_sets_each_stage_up_once_per_worker(tmp_path, sample_logs
 def test_killed_driver_resumes_redoing_only_the_batch_in_flight(tmp_path, sample_logs):
     log = tmp_path / "log"
     log.mkdir()
-    (log / "slow").write_text("0.4")
+    _hold_after(log, 4)  # four batches finish, the fifth waits: the kill lands mid-stage, whatever the load
     recipe = tmp_path / "counted.yaml"
     recipe.write_text(COUNTED.format(executor="local"))
     _raw(tmp_path / "killed", sample_logs)
@@ -82,13 +83,15 @@ def test_killed_driver_resumes_redoing_only_the_batch_in_flight(tmp_path, sample
     cmd = [sys.executable, "-m", "sluice.cli", "run", str(recipe), "--root", str(tmp_path / "killed"), "--no-report"]
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     partial = tmp_path / "killed" / ".checkpoints"
-    _wait(lambda: len(list(partial.glob(".partial-*/batches/*.json"))) >= 4 and len(_lines(log, "batches.log")) >= 5)
+    _wait(lambda: len(list(partial.glob(".partial-*/batches/*.json"))) == 4 and len(_lines(log, "batches.log")) == 5,
+          driver)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     assert Store(tmp_path / "killed").versions("counted") == []  # nothing published
     finished = len(list(partial.glob(".partial-*/batches/*.json")))
+    assert finished == 4
     before = len(_lines(log, "batches.log"))
-    (log / "slow").write_text("0")
+    (log / "hold").unlink()
     resumed = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert len(_lines(log, "batches.log")) - before == 12 - finished  # only unfinished batches ran again
@@ -103,12 +106,31 @@ def _stages():
     return [stage_class("normalize")(), CountedWords(), stage_class("length")()]
 
 
-def _wait(ready, timeout: float = 120) -> None:
-    end = time.monotonic() + timeout
+def _wait(ready, driver: subprocess.Popen | None) -> None:
+    """Until ``ready()``: the run is held there (``_hold_after``), so only a run that ended early,
+    never a slow machine, stops the wait. (The bound is a guard against a hang, not a timing.)"""
+    end = time.monotonic() + 900
     while not ready():
+        if driver is not None and driver.poll() is not None:
+            err = driver.stderr.read() if driver.stderr else ""
+            raise AssertionError(f"the run ended (exit {driver.returncode}) before the point of the kill: {err!s:.3000}")
         if time.monotonic() > end:
-            raise AssertionError("timed out waiting for the run to reach the point of the kill")
+            raise AssertionError("the run never reached the point of the kill")
         time.sleep(0.05)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _hold_after(log: Path, n: int) -> None:
+    """Let ``n`` batches of CountedWords finish; later ones wait until ``log/hold`` is removed."""
+    tmp = log / "hold.tmp"
+    tmp.write_text(str(n))
+    tmp.rename(log / "hold")  # atomic: a worker never reads half a number
 
 
 # -- Ray: a real cluster of two nodes with one CPU each, started on this machine ---------------------
@@ -140,10 +162,11 @@ def _sluice(args: list[str], address: str, **kw):
     return [sys.executable, "-m", "sluice.cli", *args], env
 
 
-def _reset(log: Path, slow: float = 0) -> None:
+def _reset(log: Path, hold: int | None = None) -> None:
     for f in log.iterdir():
         f.unlink()
-    (log / "slow").write_text(str(slow))
+    if hold is not None:
+        _hold_after(log, hold)
 
 
 def test_quickstart_on_a_two_node_ray_cluster_matches_local(cluster, tmp_path, sample_logs):
@@ -189,15 +212,16 @@ def test_ray_sets_each_stage_up_once_per_actor_on_both_nodes(cluster, tmp_path, 
 
 def test_killing_a_ray_worker_mid_stage_never_publishes_a_partial_version(cluster, tmp_path, sample_logs):
     address, log = cluster
-    _reset(log, slow=0.5)
+    _reset(log, hold=3)
     recipe = tmp_path / "counted.yaml"
     recipe.write_text(COUNTED.format(executor="ray"))
     store = _raw(tmp_path / "ray", sample_logs)
     cmd, env = _sluice(["run", str(recipe), "--root", str(store.root), "--no-report"], address)
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _wait(lambda: len(_lines(log, "batches.log")) >= 3)
-    victim = int(_lines(log, "batches.log")[-1])
-    os.kill(victim, signal.SIGKILL)  # a worker dies in the middle of the stage
+    _wait(lambda: len(_lines(log, "batches.log")) >= 4, driver)  # three done, the fourth held in its worker
+    victim = int(_lines(log, "batches.log")[3])
+    os.kill(victim, signal.SIGKILL)  # a worker dies in the middle of the stage, in the middle of a batch
+    (log / "hold").unlink()
     _, stderr = driver.communicate(timeout=300)
     local = run(Recipe(batch_size=50), _stages(), store=_raw(tmp_path / "local", sample_logs), input_ref="raw",
                 output="counted")
@@ -210,26 +234,31 @@ def test_killing_a_ray_worker_mid_stage_never_publishes_a_partial_version(cluste
 
 def test_killed_ray_driver_resumes(cluster, tmp_path, sample_logs):
     address, log = cluster
-    _reset(log, slow=0.5)
+    _reset(log, hold=4)
     recipe = tmp_path / "counted.yaml"
     recipe.write_text(COUNTED.format(executor="ray"))
     store = _raw(tmp_path / "ray", sample_logs)
     cmd, env = _sluice(["run", str(recipe), "--root", str(store.root), "--no-report"], address)
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     partial = store.root / ".checkpoints"
-    # once the slow stage has run batches, the earlier stage is finished: its partial folder is gone
-    _wait(lambda: len(_lines(log, "batches.log")) >= 4 and len(list(partial.glob(".partial-*/batches/*.json"))) >= 3)
+    # four batches journaled, the next held in flight (the earlier stage is finished: no partial folder of its own)
+    _wait(lambda: len(_lines(log, "batches.log")) >= 5 and len(list(partial.glob(".partial-*/batches/*.json"))) == 4,
+          driver)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
+    # Ray ends the actors of a dead driver (they share its fate); until it has, they stay held, so
+    # none finishes its batch behind the resumed run's back: exactly four batches are done
+    actors = {int(line.split()[0]) for line in _lines(log, "setup.log")}
+    _wait(lambda: all(_gone(pid) for pid in actors), driver=None)
     assert store.versions("counted") == []
     finished = len(list(partial.glob(".partial-*/batches/*.json")))
+    assert finished == 4
     _reset(log)
     resumed = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    # finished batches are not redone (the killed driver's actors may still finish a few of
-    # theirs while Ray notices the driver is gone: those only shrink the resumed run's work)
+    # finished batches are not redone: the resumed run's own actors run exactly the others
     fresh = {line.split()[0] for line in _lines(log, "setup.log")}
-    assert 0 < len([p for p in _lines(log, "batches.log") if p in fresh]) <= 12 - finished
+    assert len([p for p in _lines(log, "batches.log") if p in fresh]) == 12 - finished
     local = run(Recipe(batch_size=50), _stages(), store=_raw(tmp_path / "local", sample_logs), input_ref="raw",
                 output="counted")
     assert outcome(store.resolve("counted")) == outcome(local.version)

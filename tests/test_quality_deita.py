@@ -110,6 +110,39 @@ def test_deita_stage_multi_turn_evol_score(store, tiny_model):
     assert stage_cfg["scorer"] == "deita" and stage_cfg["quality_model"] == tiny_model
 
 
+def _http(answer):
+    """A real HTTP server on 127.0.0.1: each POST is answered by ``answer(path, body) -> (status, json)``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            status, reply = answer(self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            out = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _choice(i: int, tops: dict[str, float]) -> dict:
+    first = max(tops, key=tops.get)
+    return {"index": i, "text": first, "finish_reason": "length",
+            "logprobs": {"tokens": [first], "token_logprobs": [tops[first]], "top_logprobs": [tops],
+                         "text_offset": [0]}}
+
+
+def _completion(choices: list[dict], model: str) -> dict:
+    return {"id": "cmpl-1", "object": "text_completion", "created": 0, "model": model, "choices": choices,
+            "usage": {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1}}
+
+
 def _serve(model_path: str):
     """A minimal OpenAI-compatible /v1/completions server returning real top logprobs of a local model."""
     import torch
@@ -119,39 +152,20 @@ def _serve(model_path: str):
     model = AutoModelForCausalLM.from_pretrained(model_path).eval()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
+    def answer(path: str, body: dict):
+        if path != "/v1/completions" or not body.get("logprobs"):
+            return 400, {"error": {"message": "only /v1/completions with logprobs"}}
+        prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        choices = []
+        for i, prompt in enumerate(prompts):
+            with lock, torch.inference_mode():
+                ids = tok(prompt, return_tensors="pt")["input_ids"]
+                logp = torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), -1)
+            top = torch.topk(logp, min(int(body["logprobs"]), logp.numel()))
+            choices.append(_choice(i, {tok.decode([int(t)]): float(v) for v, t in zip(top.values, top.indices)}))
+        return 200, _completion(choices, body["model"])
 
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if self.path != "/v1/completions" or not body.get("logprobs"):
-                self.send_error(400, "only /v1/completions with logprobs")
-                return
-            prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
-            choices = []
-            for i, prompt in enumerate(prompts):
-                with lock, torch.inference_mode():
-                    ids = tok(prompt, return_tensors="pt")["input_ids"]
-                    logp = torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), -1)
-                top = torch.topk(logp, min(int(body["logprobs"]), logp.numel()))
-                tops = {tok.decode([int(t)]): float(v) for v, t in zip(top.values, top.indices)}
-                first = tok.decode([int(top.indices[0])])
-                choices.append({"index": i, "text": first, "finish_reason": "length",
-                                "logprobs": {"tokens": [first], "token_logprobs": [float(top.values[0])],
-                                             "top_logprobs": [tops], "text_offset": [0]}})
-            out = json.dumps({"id": "cmpl-1", "object": "text_completion", "created": 0, "model": body["model"],
-                              "choices": choices, "usage": {"prompt_tokens": 0, "completion_tokens": 1,
-                                                            "total_tokens": 1}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return _http(answer)
 
 
 def test_openai_compatible_endpoint_matches_local_scores(store, tiny_model):
@@ -224,3 +238,48 @@ def test_heuristic_counts_chinese_and_japanese_characters_as_words():
     en = deita.heuristic_quality("Explain hash maps.", "A hash map maps keys to buckets; on a collision the new key "
                                  "is appended to that bucket's list and lookups compare one by one.")
     assert abs(zh - en) < 1.0  # the same answer in Chinese no longer scores at the bottom of the scale
+
+
+def _scripted(statuses: list[int]):
+    """A real HTTP server on 127.0.0.1 answering /v1/completions with ``statuses`` in turn (then 200):
+    an error status, or one choice whose next-token logprobs favour "5" (no model: the retry rules are
+    what is tested, the scores are tested above against a real model)."""
+    calls: list[int] = []
+
+    def answer(path: str, body: dict):
+        status = statuses[len(calls)] if len(calls) < len(statuses) else 200
+        calls.append(status)
+        if status != 200:
+            return status, {"error": {"message": "scripted", "type": "x"}}
+        return 200, _completion([_choice(0, {"5": -0.1, " 4": -2.5})], body["model"])
+
+    return _http(answer), calls
+
+
+def test_the_endpoint_scorer_follows_the_llm_clients_retry_and_fatal_rules():
+    from sluice.errors import SluiceError
+
+    server, calls = _scripted([503, 429])  # transient twice, then an answer: retried with backoff
+    try:
+        backend = deita.OpenAIBackend(f"http://127.0.0.1:{server.server_port}/v1", "m")
+        backend.client.spec = backend.client.spec.model_copy(update={"backoff_s": 0.01})
+        [score] = backend.score(["prompt"])
+        assert calls == [503, 429, 200] and backend.client.usage.retries == 2
+        assert 4 < score < 5  # Σ k·p over "5" and " 4"
+    finally:
+        server.shutdown()
+    server, calls = _scripted([401])  # refused credentials: every further call would fail too — stop
+    try:
+        with pytest.raises(SluiceError, match="refused the credentials"):
+            deita.OpenAIBackend(f"http://127.0.0.1:{server.server_port}/v1", "m").score(["prompt"])
+        assert calls == [401]
+    finally:
+        server.shutdown()
+
+
+def test_a_remote_scorer_endpoint_without_a_key_is_refused_before_any_request(monkeypatch):
+    from sluice.errors import SluiceError
+
+    monkeypatch.delenv("SLUICE_TEST_NO_SUCH_KEY", raising=False)
+    with pytest.raises(SluiceError, match="no API key for http://scorer.example:8000/v1"):
+        deita.OpenAIBackend("http://scorer.example:8000/v1", "m", api_key_env="SLUICE_TEST_NO_SUCH_KEY")

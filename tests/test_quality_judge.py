@@ -38,7 +38,7 @@ def tiny_scorer(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-deita")
     corpus = [deita.quality_prompt("Explain hash maps.", "A hash map stores keys."), "1 2 3 4 5 6 quality score"]
     tok = tiny.build_tokenizer(corpus, "{{ messages }}", vocab_size=400)
-    return str(tiny.build_tiny_model(folder, tok, hidden_size=32, layers=1, max_positions=1024))
+    return str(tiny.build_model(folder, tok, hidden_size=32, layers=1, max_positions=1024))
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ def fake_vllm(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", stub)
     from distilabel.models.llms import vLLM
 
-    from sluice.synth.tiny import build_tokenizer
+    from sluice.tiny import build_chat_tokenizer as build_tokenizer
 
     llm = vLLM(model="fake-gpu-model")  # not loaded: load() would start the real engine
     llm._model, llm._tokenizer = FakeEngine(), build_tokenizer()
@@ -77,7 +77,7 @@ def test_vllm_path_sends_whole_batches_to_llm_generate(store, raw, fake_vllm):
 
 
 def test_transformers_path_batches(store, raw, tmp_path):
-    from sluice.synth.tiny import build_tiny_chat_model
+    from sluice.tiny import build_tiny_chat_model
 
     model = str(build_tiny_chat_model(tmp_path / "model"))
     spec = {"backend": "transformers", "model": model, "batch_size": 3, "generation": {"max_new_tokens": 4}}
@@ -131,7 +131,7 @@ def test_transformers_temperature_zero_is_greedy(tmp_path):
     """`temperature: 0` (greedy on every server) must not fail every call on the local backend."""
     import asyncio
 
-    from sluice.synth.tiny import build_tiny_chat_model
+    from sluice.tiny import build_tiny_chat_model
 
     spec = LLMSpec(backend="transformers", model=str(build_tiny_chat_model(tmp_path / "m")),
                    generation={"max_new_tokens": 4, "temperature": 0.0})

@@ -36,7 +36,7 @@ TASKS = {  # the distilabel task classes each recipe runs through
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from sluice.synth.tiny import build_tiny_chat_model
+    from sluice.tiny import build_tiny_chat_model
 
     return str(build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model"))
 

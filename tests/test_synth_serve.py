@@ -28,7 +28,7 @@ def start_server(model: str, port: int, log_path, extra: tuple[str, ...] = ()) -
 
 def serve_tiny_model(folder):
     """A tiny chat model built in ``folder`` and served on a free loopback port: yields (model, base_url)."""
-    from sluice.synth.tiny import build_tiny_chat_model
+    from sluice.tiny import build_tiny_chat_model
 
     model = str(build_tiny_chat_model(folder / "model"))
     port = free_port()

@@ -71,7 +71,7 @@ def test_trim_to_answer_keeps_the_answers(store):
 @pytest.fixture(scope="module")
 def tiny_tokenizer():
     pytest.importorskip("transformers")
-    from sluice.train.tiny import build_tokenizer
+    from sluice.tiny import build_tokenizer
 
     return build_tokenizer()
 

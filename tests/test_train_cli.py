@@ -22,7 +22,7 @@ def wide_console(monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from sluice.train.tiny import build_tiny_model
+    from sluice.tiny import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model"))
 

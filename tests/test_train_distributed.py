@@ -35,7 +35,7 @@ RUN = ["max_steps=4", "eval_steps=4", "max_length=128", "gradient_accumulation_s
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from sluice.train.tiny import build_tiny_model
+    from sluice.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("dist")
     s = Store(root / "store")

@@ -31,7 +31,7 @@ def answers(start: int, n: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from sluice.train.tiny import build_tiny_model
+    from sluice.tiny import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model"))
 

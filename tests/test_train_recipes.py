@@ -16,7 +16,7 @@ NO_CKPT = ["gradient_checkpointing=false"]  # the shared SFT run keeps the defau
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from sluice.train.tiny import build_tiny_model
+    from sluice.tiny import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model"))
 

@@ -33,7 +33,7 @@ def test_bootstrap_with_one_item_is_unbounded():
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
-    from sluice.train.tiny import build_tiny_model
+    from sluice.tiny import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model"))
 

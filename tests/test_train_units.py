@@ -14,7 +14,7 @@ SAMPLE = [{"role": "user", "content": "what is the answer?"}, {"role": "assistan
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from sluice.train.tiny import build_tokenizer
+    from sluice.tiny import build_tokenizer
 
     return build_tokenizer()
 

@@ -216,38 +216,43 @@ def parse_overrides(pairs: list[str]) -> dict:
 def load_config(method: str, *, yaml_path: str | Path | None = None, overrides: list[str] | None = None,
                 **values) -> TrainConfig:
     """Build the method's config: YAML file, then ``key=value`` overrides, then explicit values."""
-    import yaml
+    from sluice.yamlfile import read_yaml
 
     if method not in CONFIGS:
         raise SluiceError(f"unknown training method {method!r}", hint=f"use one of {sorted(CONFIGS)}")
     merged: dict = {}
     where = "settings"
+    locate = None
+    in_file: set = set()
     if yaml_path is not None:
-        path = Path(yaml_path)
-        where = str(path)
-        if not path.is_file():
-            raise RecipeError(f"no config file at {path}", hint="pass --config PATH to a train YAML")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise RecipeError(f"{path} is not valid YAML", problems=[str(e).splitlines()[0]]) from None
+        file = read_yaml(yaml_path, what="config file", hint="pass --config PATH to a train YAML")
+        path, loaded, where = file.path, file.data or {}, str(file.path)
         if not isinstance(loaded, dict):
             raise RecipeError(f"{path}: expected a mapping of settings")
         merged = dict(loaded.get("train", loaded))
+        nest, in_file = ("train",) if "train" in loaded else (), set(merged)
+
+        def locate(loc: tuple) -> str:  # the line of a setting the file gave (not an override's)
+            return file.locate(nest + tuple(loc)) + ": " if loc and loc[0] in in_file else ""
+
         file_method = merged.pop("method", method)
         if file_method != method:
             raise RecipeError(f"{path} is a {file_method} config, but you ran `sluice train {method}`",
                               hint=f"run `sluice train {file_method}` or remove 'method:' from the file")
     for key, value in parse_overrides(overrides or []).items():
+        in_file.discard(key)
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
-    merged.update({k: v for k, v in values.items() if v is not None})
+    given = {k: v for k, v in values.items() if v is not None}
+    in_file -= set(given)
+    merged.update(given)
     try:
         return CONFIGS[method](**merged)
     except ValidationError as e:
         known = ", ".join(n for n in CONFIGS[method].model_fields if n != "method")
-        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
+        problems = [f"{locate(err['loc']) if locate else ''}{'.'.join(str(p) for p in err['loc'])}: "
+                    f"{err['msg']}" for err in e.errors()]
         raise RecipeError(f"invalid {method} settings in {where}", problems=problems,
                           hint=f"known settings: {known}. See `sluice train options {method}`") from None

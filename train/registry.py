@@ -114,7 +114,7 @@ PROMOTION_FILE = "promotion.json"
 def promotion_record(folder: str | Path, lineage: str | None = None) -> dict:
     """The record of promoting ``folder``: only an adapter whose last gate result passed *on these
     exact bytes* may be promoted."""
-    from .run import read_info
+    from .info import read_info
 
     folder = Path(folder)
     info = read_info(folder)

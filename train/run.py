@@ -23,8 +23,9 @@ from typing import Any
 
 from sluice.errors import RecipeError, SluiceError
 
+from .info import INFO_FILE, read_info  # noqa: F401 (read_info: re-exported)
+
 log = logging.getLogger("sluice.train")
-INFO_FILE = "sluice_train.json"
 
 
 @dataclass
@@ -300,11 +301,3 @@ def rank_agreement(trainer) -> dict:
                           "distinct weight digests): gradients were not synchronised, so no result is saved",
                           hint="check the launcher configuration (accelerate config) and rerun")
     return out
-
-
-def read_info(adapter_dir: str | Path) -> dict:
-    path = Path(adapter_dir) / INFO_FILE
-    if not path.is_file():
-        raise RecipeError(f"{adapter_dir} is not a sluice adapter folder (no {INFO_FILE})",
-                          hint="pass the output_dir of a `sluice train sft|dpo|kto` run")
-    return json.loads(path.read_text())

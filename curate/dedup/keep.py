@@ -26,7 +26,7 @@ KeepPolicy = Literal["auto", "quality", "longest", "earliest"]
 
 class KeepOptions(StageConfig):
     keep: KeepPolicy = Field("auto", description="which row of a cluster survives: auto | quality | longest | earliest")
-    quality_column: str = Field("quality_score", description="score column used by keep: quality (higher is better)")
+    quality_column: str = Field("score_total", description="score column used by keep: quality (higher is better)")
 
 
 def message_chars() -> pl.Expr:

@@ -103,7 +103,7 @@ class SemDedupConfig(StageConfig):
     n_clusters: int | None = Field(None, gt=0, description="k-means k; overrides cluster_size")
     order: Literal["paper", "quality"] = Field("paper", description="who is kept in a group: paper "
                                                "(farthest from centroid) or quality (highest score)")
-    quality_column: str = Field("quality_score", description="score column for order: quality")
+    quality_column: str = Field("score_total", description="score column for order: quality")
     seed: int = Field(0, description="k-means seed")
 
 

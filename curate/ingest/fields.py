@@ -141,7 +141,8 @@ def source_id(value: Any, field: str = "id") -> str | None:
 
 
 def stable_id(source: str, sid: str | None, content: Any) -> str:
-    """DESIGN.md: a hash of source + source id, or of the content when there is no source id."""
+    """A hash of source + source id, or of the content when there is no source id (ARCHITECTURE.md,
+    "Records and identity")."""
     h = hashlib.blake2b(digest_size=16)
     h.update(source.encode())
     h.update(b"\x1f")

@@ -1,6 +1,6 @@
 """Source ids reused by different conversations: counted, and told apart by their content.
 
-A row's id hashes its source and source id (DESIGN.md), so two *different* records that a
+A row's id hashes its source and source id (ARCHITECTURE.md, "Records and identity"), so two *different* records that a
 gateway logged under one id would share it. The first keeps the id; each later one with other
 content gets the id of its content instead. Memory: 16 bytes per row with a source id (two
 sorted uint64 arrays), whatever the input size in chunks.

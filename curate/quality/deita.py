@@ -11,7 +11,7 @@ Backends:
     (left padding, explicit position ids so a prompt scores the same in any batch), on CUDA
     when present.
   * ``OpenAIBackend`` — any OpenAI-compatible ``/v1/completions`` endpoint that returns
-    ``logprobs`` (vLLM serving the scorers, for instance).
+    ``logprobs`` (vLLM serving the scorers, for instance), through ``sluice.synth.llm``.
 
 ``heuristic_scores`` is *not* DEITA: a cheap, documented, offline stand-in on the same 1..6
 scale, used when no scorer model is configured, and always reported under its own name.
@@ -104,33 +104,31 @@ class TransformersBackend:
 
 
 class OpenAIBackend:
-    """DEITA scores from an OpenAI-compatible ``/v1/completions`` endpoint returning top logprobs."""
+    """DEITA scores from an OpenAI-compatible ``/v1/completions`` endpoint returning top logprobs,
+    through the project's one LLM client (``sluice.synth.llm.CompletionClient``: the same key, retry
+    and fatal rules as every other endpoint call)."""
 
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, batch_size: int = 8,
+    def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY", batch_size: int = 8,
                  top_logprobs: int = 20, timeout: float = 120.0):
-        import openai
+        from sluice.synth.llm import CompletionClient, LLMSpec
 
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout, max_retries=2)
+        spec = LLMSpec(backend="openai", model=model, base_url=base_url, api_key_env=api_key_env, timeout_s=timeout)
+        self.client = CompletionClient(spec)
         self.model, self.batch_size, self.top_logprobs, self.base_url = model, batch_size, top_logprobs, base_url
 
     def score(self, prompts: list[str]) -> list[float | None]:
-        import openai
+        from sluice.synth.llm import GenerationFailed
 
         out: list[float | None] = []
         for start in range(0, len(prompts), self.batch_size):
             chunk = prompts[start:start + self.batch_size]
             try:
-                resp = self.client.completions.create(model=self.model, prompt=chunk, max_tokens=1, temperature=0.0,
-                                                      logprobs=self.top_logprobs)
-            except openai.OpenAIError as e:  # the message names the endpoint, never the prompt
-                raise SluiceError(f"quality_score: the endpoint {self.base_url} failed ({type(e).__name__})",
+                tops = self.client.top_logprobs(chunk, self.top_logprobs)
+            except GenerationFailed as e:  # the message names the endpoint and the cause, never the prompt
+                raise SluiceError(f"quality_score: the endpoint {self.base_url} failed ({e.detail})",
                                   hint="check that it serves /v1/completions with logprobs for model "
                                        f"{self.model!r} (e.g. vLLM)") from None
-            choices = sorted(resp.choices, key=lambda c: c.index)
-            if len(choices) != len(chunk):
-                raise SluiceError(f"quality_score: {self.base_url} returned {len(choices)} choices for {len(chunk)} prompts")
-            for choice in choices:
-                top = (choice.logprobs.top_logprobs or [None])[0] if choice.logprobs else None
+            for top in tops:
                 if not top:
                     raise SluiceError(f"quality_score: {self.base_url} returned no logprobs",
                                       hint="the endpoint must support `logprobs` on /v1/completions")

