@@ -240,7 +240,7 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     context word occurs."""
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
-    from .detector import GatedEnhancer, GatedRegistry
+    from .gates import GatedEnhancer, GatedRegistry
     from .names import name_recognizers
     from .patterns import pattern_recognizers
     from .recognizers import (NameListRecognizer, address_recognizer, custom_recognizers, extra_number_recognizers,

@@ -8,7 +8,7 @@ hashes below: a different or altered model is an error, never silently used.
 Any pipeline (an installed package such as ``en_core_web_lg``/``_trf`` or a path) is loaded with
 only what NER needs: the components that set entities and the shared embedding layer they listen
 to, if any. The engine reads each token's lemma as its lower-cased text (``engine``; Presidio's
-context words match lemmas; the fast path relies on exactly this, see ``detector.context_absent``).
+context words match lemmas; the fast path relies on exactly this, see ``gates.context_absent``).
 """
 
 from __future__ import annotations
