@@ -47,7 +47,7 @@ def main() -> None:
     print(f"recipe {args.recipe.name}: engine {info['nlp']}, models {info.get('models', info.get('model'))}")
     splits = ("tune", "holdout") if args.split == "both" else (args.split,)
     print("\n| set | lang | split | rows | PERSON surv. | LOC surv. | ORG surv. | ADDRESS surv. | all surv. | "
-          "PERSON recall | precision | findings |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "PERSON recall | precision | findings | held |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     misses = []
     for name in args.sets:
         examples = ev.load_labels(args.data / f"{name}.jsonl")
@@ -68,7 +68,7 @@ def main() -> None:
                 print(f"| {name} | {lang} | {split} | {len(keep)} | {surv('PERSON')} | {surv('LOCATION')} | "
                       f"{surv('ORGANIZATION')} | {surv('STREET_ADDRESS')} | {fmt(r['overall']['surviving'])} | "
                       f"{fmt(g['PERSON']['recall']) if 'PERSON' in g else '—'} | {fmt(r['precision'])} | "
-                      f"{r['findings']} |")
+                      f"{r['findings']} | {r['quarantined']} |")
                 if split == "tune" and args.misses:
                     misses.append((name, lang, r["misses"][:args.misses]))
         print(f"<!-- {name}: {len(examples)} rows in {took:.1f}s -->")
