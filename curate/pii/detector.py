@@ -65,7 +65,10 @@ Docker Kubernetes Helm Terraform Ansible Jenkins Nginx Git GitHub GitLab Bitbuck
 Ubuntu Debian Fedora CentOS macOS Windows Android iOS AWS Azure GCP Lambda Heroku Vercel Netlify Cloudflare Slack
 Jira Confluence Trello Notion Figma Excel Word PowerPoint Outlook Chrome Firefox Safari Edge VSCode Vim Emacs
 IntelliJ Xcode Gradle Maven Webpack Vite Babel ESLint Prettier Pytest JUnit Selenium Playwright Stripe PayPal
-Shopify WordPress OAuth JWT GraphQL REST gRPC WebSocket YAML TOML Markdown LaTeX Regex""".split())
+Shopify WordPress OAuth JWT GraphQL REST gRPC WebSocket YAML TOML Markdown LaTeX Regex
+Google Microsoft Apple Amazon Meta Facebook Twitter Instagram YouTube Netflix Tesla IBM Intel Nvidia NVIDIA AMD
+Samsung OpenAI Anthropic Uber Airbnb Spotify LinkedIn WhatsApp TikTok Reddit Wikipedia Zoom Dropbox Adobe SAP
+Salesforce""".split())
 # Labels of user interfaces ("go to Account Settings, then Subscriptions"): a finding made only of
 # these words is no entity.
 UI_WORDS = frozenset("""account settings setting subscriptions subscription billing dashboard profile preferences
@@ -91,6 +94,67 @@ def technical(value: str) -> bool:
     if all(w in TECH_WORDS or CAMEL.match(w) or ERROR_NAME.match(w) for w in words):
         return True
     return all(w.lower() in UI_WORDS for w in words) and value[0].isupper()
+
+
+ARTICLE = regex.compile(r"^(?i:the|la|le|les|l'|el|los|las|die|der|das|den)\s*")
+
+
+def public_place(value: str) -> bool:
+    """A country, territory or continent (CLDR names in en/de/fr/es, ``lexicon.public_places``),
+    with or without its article ("the United States", "la France"): not personal data by itself,
+    so not redacted (BENCHMARKS.md, "PII round three (issue #27)")."""
+    from .lexicon import public_places
+
+    return ARTICLE.sub("", value.strip()).lower() in public_places()
+
+
+def common_word(value: str) -> bool:
+    """One capitalised word whose lower case is an English verb, adjective or adverb and no census
+    name ("Iterate", "Digital", "Homeless"): what the small English model tags at the start of a
+    line or in a title, never a name (``lexicon.common_words``)."""
+    from .lexicon import common_words
+
+    return " " not in value and value[:1].isupper() and value[1:].islower() and value.lower() in common_words()
+
+
+CODE = regex.compile(r"[()\[\]{}=_<>/\\]|\b[a-z]\w*\.[a-z]\w*")  # len(arr, counts.items: code, not a name
+ACRONYM = regex.compile(r"^[A-Z]{3}$")  # "IPO", "CPU", "MTV": an acronym, not a private organisation's name
+
+
+def line_initial_word(text: str, result, value: str) -> bool:
+    """One capitalised word opening a line or sentence (a list item, "Rice, beans, cheese") that is
+    an English dictionary word and no census name: its capital says nothing about being a name."""
+    from .lexicon import first_names, in_dictionary, surnames
+
+    word = value.rstrip(".,;:'’s") if value.endswith(("'s", "’s")) else value.rstrip(".,;:")
+    if " " in word or not word[:1].isupper():
+        return False
+    before = text[:result.start].rstrip(" \t•*-·\"'“(")
+    if before and before[-1] not in "\n.!?:":
+        return False
+    w = word.lower()
+    return in_dictionary(word) and w not in first_names() and w not in surnames()
+
+
+def whole_line(text: str, result) -> bool:
+    """The finding is all its line holds (a heading or list item), bullets and punctuation aside."""
+    before = text[:result.start].rstrip(" \t•*-·#")
+    after = text[result.end:].lstrip(" \t.:;!?")
+    return (not before or before[-1] == "\n") and (not after or after[0] == "\n")
+
+
+def common_phrase(value: str) -> bool:
+    """Two or more capitalised words, each an English dictionary word (nouns included) and none a
+    census first name or frequent surname ("Professional Development", "Copyright Laws"): a title
+    or heading, not a person's name. Only for PERSON: names of places and organisations are often
+    made of dictionary words ("New York", "Planned Parenthood")."""
+    from .lexicon import first_names, in_dictionary, surnames
+
+    words = [w.strip(".,;:'’()") for w in value.split()]
+    if len(words) < 2 or not all(w[:1].isupper() or w.lower() in PARTICLES for w in words):
+        return False
+    f, last = first_names(), surnames()
+    return all(in_dictionary(w) and w.lower() not in f and w.lower() not in last for w in words if w)
 
 
 def opener(text: str, result) -> bool:
@@ -190,6 +254,16 @@ def plausible(text: str, result, lang: str | None = None) -> bool:
     value = text[result.start:result.end].strip()
     if result.entity_type in NER_TYPES and value in NOT_AN_ENTITY:
         return False
+    if result.entity_type in NER_TYPES and public_place(value):
+        return False
+    if lang == "en" and result.entity_type in NER_TYPES \
+            and (common_word(value) or CODE.search(value)
+                 or ((result.entity_type == "PERSON" or whole_line(text, result)) and common_phrase(value))
+                 or (result.entity_type == "ORGANIZATION" and ACRONYM.match(value))
+                 or (result.entity_type != "LOCATION" and line_initial_word(text, result, value))) \
+            and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer" \
+            and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
+        return False
     if result.entity_type in NER_TYPES and (technical(value) or opener(text, result)) \
             and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
         return False
@@ -197,6 +271,35 @@ def plausible(text: str, result, lang: str | None = None) -> bool:
             and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer":
         return False
     return not (result.entity_type == "PERSON" and value.lower() in NOT_A_NAME)
+
+
+BULLET = regex.compile(r"^[-*•·]\s+")
+LIST_MARK = regex.compile(r"^\s*(?:[a-zA-Z0-9]{1,2}[.)]|[-*•])\s+|\s+$")
+
+
+def by_line(text: str, result) -> list:
+    """A NER finding that runs across line breaks ("a. Angela Merkel\\nb.", a list the model read
+    as one name) as one finding per line, list markers and blanks trimmed; any other finding as is."""
+    value = text[result.start:result.end]
+    if result.entity_type not in NER_TYPES or ("\n" not in value and not BULLET.match(value)):
+        return [result]
+    from presidio_analyzer import RecognizerResult
+
+    out, at = [], result.start
+    for line in value.split("\n"):
+        start, end = at, at + len(line)
+        at = end + 1
+        m = LIST_MARK.match(line)
+        if m and m.end() < len(line) and m.group().strip():
+            start += m.end()
+        while end > start and text[end - 1] in " \t.,;:":
+            end -= 1
+        while start < end and text[start] in " \t":
+            start += 1
+        if end - start >= 2 and any(ch.isupper() for ch in text[start:end]):
+            out.append(RecognizerResult(result.entity_type, start, end, result.score, result.analysis_explanation,
+                                        result.recognition_metadata))
+    return out
 
 
 class Detector:
@@ -256,7 +359,7 @@ class Detector:
         out = []
         for t, rs in zip(texts, self.analyze_many(texts)):
             lang = text_language(t) if rs else None
-            out.append([r for r in rs if plausible(t, r, lang)])
+            out.append([r for r in (p for r in rs for p in by_line(t, r)) if plausible(t, r, lang)])
         return out
 
     def analyze_many(self, texts: list[str]) -> list[list]:
