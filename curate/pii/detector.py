@@ -118,6 +118,7 @@ def common_word(value: str) -> bool:
 
 
 CODE = regex.compile(r"[()\[\]{}=_<>/\\]|\b[a-z]\w*\.[a-z]\w*")  # len(arr, counts.items: code, not a name
+LOWER = regex.compile(r"\p{Ll}")  # an acronym in text written in capitals (an address, a headline) may be a name
 ACRONYM = regex.compile(r"^[A-Z]{3}$")  # "IPO", "CPU", "MTV": an acronym, not a private organisation's name
 
 
@@ -236,6 +237,24 @@ def name_set() -> frozenset:
     return first | last
 
 
+def english_noise(text: str, result, value: str) -> bool:
+    """What the small English model tags in English text that is no name (BENCHMARKS.md, "PII round
+    three"): a verb, adjective or adverb (``common_word``); code (``len(arr``); a heading of
+    dictionary words as PERSON, or as anything on a line of its own (``common_phrase``; not in
+    text written in capitals, where addresses and company names are); a three-letter acronym as
+    ORGANIZATION in mixed-case text ("IPO", "CPU"); a dictionary word opening a line or sentence
+    as PERSON or ORGANIZATION (``line_initial_word``)."""
+    kind = result.entity_type
+    if common_word(value) or CODE.search(value):
+        return True
+    if (kind == "PERSON" or whole_line(text, result)) and not value.isupper() and common_phrase(value):
+        return True
+    if kind == "ORGANIZATION" and ACRONYM.match(value) and LOWER.search(text, max(0, result.start - 30),
+                                                                       result.end + 30):
+        return True
+    return kind != "LOCATION" and line_initial_word(text, result, value)
+
+
 def plausible(text: str, result, lang: str | None = None) -> bool:
     """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
     ``#``) or inside a token are an identifier, not a phone or bank number; a greeting or pronoun
@@ -256,11 +275,7 @@ def plausible(text: str, result, lang: str | None = None) -> bool:
         return False
     if result.entity_type in NER_TYPES and public_place(value):
         return False
-    if lang == "en" and result.entity_type in NER_TYPES \
-            and (common_word(value) or CODE.search(value)
-                 or ((result.entity_type == "PERSON" or whole_line(text, result)) and common_phrase(value))
-                 or (result.entity_type == "ORGANIZATION" and ACRONYM.match(value))
-                 or (result.entity_type != "LOCATION" and line_initial_word(text, result, value))) \
+    if lang == "en" and result.entity_type in NER_TYPES and english_noise(text, result, value) \
             and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer" \
             and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
         return False

@@ -18,7 +18,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-SURNAMES_TOP = 2000  # census surnames kept as names even when they are also English words (Brown, Young)
+# census surnames kept as names even when they are also English words (Brown, Young); chosen on the
+# measured curve (BENCHMARKS.md, "PII round three (issue #27)"): flat, the most recall at 10,000
+SURNAMES_TOP = 10000
 
 
 def _names_folder() -> Path | None:
