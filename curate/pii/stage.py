@@ -13,10 +13,13 @@ the participant, is PERSON as a whole unless ``participant_names: false``)
   ``pii_findings``: list of {field, role, entity, start, end, score, recognizer} — offsets (code
   points) into the text *before* redaction, never the values;
   ``pii_error``: null, or the error class of a row that could not be analyzed;
-  ``pii_digest``: a hash of the row's texts, so redaction can prove it sees what was analyzed.
+  ``pii_digest``: a hash of the row's texts, so redaction can prove it sees what was analyzed;
+  ``pii_uncovered``: null, or the languages (codes only) of the row's texts that no NER model
+  covers, when the policy is ``uncovered: quarantine`` (``engine.EngineConfig``).
 ``redact_pii`` (transform) rewrites ``messages``, ``tools``, ``feedback`` and ``metadata`` at the
-  findings. Fails closed: a row with ``pii_error``, changed text, or any error while redacting is
-  quarantined (error kinds ``pii_detect_failed``, ``pii_text_changed``, ``pii_redact_failed``).
+  findings. Fails closed: a row with ``pii_error``, changed text, text in a language without NER
+  (``pii_uncovered``), or any error while redacting is quarantined (error kinds
+  ``pii_detect_failed``, ``pii_text_changed``, ``pii_language_uncovered``, ``pii_redact_failed``).
 ``pii_filter`` (decide) reads ``pii_findings``; drops rows with a finding of a listed type:
   reason ``pii_high_risk``. Place it after redact_pii so even rejected rows hold no raw PII.
 
