@@ -46,8 +46,8 @@ def main() -> None:
     info = detect.describe()
     print(f"recipe {args.recipe.name}: engine {info['nlp']}, models {info.get('models', info.get('model'))}")
     splits = ("tune", "holdout") if args.split == "both" else (args.split,)
-    print("\n| set | lang | split | rows | PERSON surv. | LOC surv. | ORG surv. | ADDRESS surv. | all surv. | "
-          "PERSON recall | precision | findings |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| set | lang | split | rows | PERSON surv. | LOC surv. | ORG surv. | ADDRESS surv. | all surv. | all but countries | "
+          "PERSON recall | precision | findings | held |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     misses = []
     for name in args.sets:
         examples = ev.load_labels(args.data / f"{name}.jsonl")
@@ -66,9 +66,9 @@ def main() -> None:
                 g = r["by_gold_type"]
                 surv = lambda t: fmt(g[t]["surviving"]) if t in g else "—"  # noqa: E731
                 print(f"| {name} | {lang} | {split} | {len(keep)} | {surv('PERSON')} | {surv('LOCATION')} | "
-                      f"{surv('ORGANIZATION')} | {surv('STREET_ADDRESS')} | {fmt(r['overall']['surviving'])} | "
+                      f"{surv('ORGANIZATION')} | {surv('STREET_ADDRESS')} | {fmt(r['overall']['surviving'])} | {fmt(r['overall_private']['surviving'])} | "
                       f"{fmt(g['PERSON']['recall']) if 'PERSON' in g else '—'} | {fmt(r['precision'])} | "
-                      f"{r['findings']} |")
+                      f"{r['findings']} | {r['quarantined']} |")
                 if split == "tune" and args.misses:
                     misses.append((name, lang, r["misses"][:args.misses]))
         print(f"<!-- {name}: {len(examples)} rows in {took:.1f}s -->")

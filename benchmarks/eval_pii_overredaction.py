@@ -43,6 +43,7 @@ def main() -> None:
     ap.add_argument("--recipe", type=Path, default=ROOT / "examples" / "quickstart.yaml")
     ap.add_argument("--limit", type=int, default=3000)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--sets", nargs="*", default=None, help="only these sets (default: all three)")
     ap.add_argument("--sample", type=int, default=0, help="print this many altered rows (seeded), to check by hand")
     args = ap.parse_args()
 
@@ -51,9 +52,10 @@ def main() -> None:
 
     _, stages = load_recipe(args.recipe)
     detect, redact = ev.privacy_stages(stages)
-    sets = {"alpaca_random_9k": alpaca(SHARED / "instructions/alpaca_random_9k/random_9k.json", args.limit),
-            "alpaca_en_demo": alpaca(SHARED / "formats/llamafactory/alpaca_en_demo.json", args.limit),
-            "sharegpt_dummy": sharegpt(SHARED / "formats/sharegpt_fastchat/fastchat_dummy_conversation.json")}
+    readers = {"alpaca_random_9k": lambda: alpaca(SHARED / "instructions/alpaca_random_9k/random_9k.json", args.limit),
+               "alpaca_en_demo": lambda: alpaca(SHARED / "formats/llamafactory/alpaca_en_demo.json", args.limit),
+               "sharegpt_dummy": lambda: sharegpt(SHARED / "formats/sharegpt_fastchat/fastchat_dummy_conversation.json")}
+    sets = {k: f() for k, f in readers.items() if args.sets is None or k in args.sets}
     print(f"recipe {args.recipe.name}: engine {detect.describe()['nlp']}\n")
     print("| set | rows | rows altered | words altered | findings | top types |\n|---|---:|---:|---:|---:|---|")
     for name, texts in sets.items():

@@ -127,6 +127,7 @@ def _pii(m: dict) -> list[str]:
               f"- engine: **{found.engine}**" + (f" (model {found.model})" if found.model else ""),
               f"- thresholds: detection score ≥ {found.score_threshold}, redaction min_score {found.min_score}",
               f"- NER languages: {', '.join(found.languages) or 'none'} (pattern recognizers are language-independent)",
+              "- per language: " + ("; ".join(f"{k}: {v}" for k, v in found.language_policy) or "not recorded"),
               f"- fields covered: {', '.join(found.fields) or 'none'}"
               + (f"; opted out: {', '.join(found.skipped_fields)}" if found.skipped_fields else ""),
               f"- entities: {', '.join(found.entities)}", ""]

@@ -12,7 +12,9 @@ against ``STANDARD`` (the default recipe's ``pii_detect`` + ``redact_pii``):
 * ``strong`` — every part of the standard is met;
 * ``weak`` — anything less, each shortfall named: pattern-only detection (no NER model, or
   ``nlp: auto`` fell back), a narrowed ``entities`` list, a raised ``score_threshold`` or
-  ``min_score``, a skipped field group or metadata key, a record that does not say what ran;
+  ``min_score``, a skipped field group or metadata key, text of a language without NER passed
+  with name lists only (not quarantined), a fallback model with no measured recall, a record that
+  does not say what ran;
 * ``none`` — no sluice redaction in the lineage.
 
 ``require_certified`` is the one gate at every exit where data leaves the machine — export,
@@ -113,6 +115,9 @@ class Certificate:
     stage: str | None = None  # "module:Class vN" of the redaction stage that ran
     detect_settings: dict = field(default_factory=dict, compare=False)  # the pii_detect config (payload rescans)
     standard: str = STANDARD.name
+    # language → how its text was treated: its own model, a declared fallback (with its measured
+    # recall), or no NER and the policy (quarantine | names_only)
+    language_policy: tuple[tuple[str, str], ...] = ()
 
     @property
     def strong(self) -> bool:
@@ -121,6 +126,7 @@ class Certificate:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["models"] = dict(self.models)
+        out["language_policy"] = dict(self.language_policy)
         out.pop("detect_settings")
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
 
@@ -163,7 +169,43 @@ def grade(detect: dict, redact: dict, standard: Standard = STANDARD) -> tuple[st
         short.append("the record does not say which fields were covered")
     elif missing := [f for f in standard.fields if f not in covered and f not in skipped]:
         short.append(f"fields not covered: {', '.join(missing)}")
+    short += _language_shortfalls(detect)
     return (WEAK if short else STRONG), tuple(short)
+
+
+def _language_shortfalls(detect: dict) -> list[str]:
+    """A language without NER must be held back (``uncovered: quarantine``), and a language read by
+    another language's model (a declared fallback) must carry that fallback's measured recall."""
+    languages = detect.get("languages")
+    if detect.get("uncovered") is None or not isinstance(languages, dict):
+        return ["the record does not state the policy for text in a language without NER"]
+    out = []
+    bare = sorted(k for k, v in languages.items() if isinstance(v, dict) and not v.get("ner")
+                  and v.get("policy") != "quarantine")
+    if bare and detect.get("ner"):
+        out.append(f"languages without NER passed with name lists only: {', '.join(bare)}")
+    unmeasured = sorted(k for k, v in languages.items() if isinstance(v, dict) and v.get("ner")
+                        and v.get("fallback") and not v.get("recall"))
+    if unmeasured:
+        out.append(f"fallback models with no measured recall: {', '.join(unmeasured)}")
+    return out
+
+
+def _policy(detect: dict) -> tuple[tuple[str, str], ...]:
+    out = []
+    for lang, v in sorted((detect.get("languages") or {}).items()):
+        if not isinstance(v, dict):
+            continue
+        if v.get("ner") and v.get("fallback"):
+            r = v.get("recall") or {}
+            measured = (f"person surviving {r.get('person_surviving')}, all surviving {r.get('all_surviving')} "
+                        f"on {r.get('set')}") if r else "recall not measured"
+            out.append((lang, f"fallback {v.get('model')} ({measured})"))
+        elif v.get("ner"):
+            out.append((lang, f"ner {v.get('model')}"))
+        else:
+            out.append((lang, str(v.get("policy") or "names_only")))
+    return tuple(out)
 
 
 def certify(detect: dict, redact: dict, ref: str | None, settings: dict | None = None,
@@ -179,7 +221,8 @@ def certify(detect: dict, redact: dict, ref: str | None, settings: dict | None =
         tuple(detect.get("entities") or ()),
         float(threshold) if isinstance(threshold, (int, float)) else None,
         float(min_score) if isinstance(min_score, (int, float)) else None,
-        f"{redact.get('class')} v{redact.get('version')}", dict(settings or {}), standard.name)
+        f"{redact.get('class')} v{redact.get('version')}", dict(settings or {}), standard.name,
+        language_policy=_policy(detect))
 
 
 def _last_redaction(manifest: dict) -> tuple[int, dict, dict, int] | None:

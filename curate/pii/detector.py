@@ -25,42 +25,14 @@ finding:
 from __future__ import annotations
 
 import functools
-import re
 
 import regex
-from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer, LemmaContextAwareEnhancer
+from presidio_analyzer import EntityRecognizer
 
 from .engine import EngineConfig, build_analyzer
-from .phone import ReplayPhoneRecognizer, replay_supported
+from .gates import DIGIT, GATES, GatedEnhancer, GatedRegistry, score_fixed  # noqa: F401  (GATES: re-exported)
 
-# recognizer → a regex that every match of every one of its patterns contains, written with the
-# patterns' own character classes and compiled with the same module and flags (regex, DOTALL |
-# MULTILINE | IGNORECASE). A text with no match of the gate gets no finding from the recognizer.
-GATES = {
-    "EmailRecognizer": r"[@]",
-    "UrlRecognizer": r"[a-z0-9.\-][.][a-z]",
-    "CreditCardRecognizer": r"\d{4}[- ]?\d{3}",  # 4-digit prefix group, then a group of 3-4
-    "UsBankRecognizer": r"[0-9]{8}",
-    "UsLicenseRecognizer": r"[A-Z][0-9]|[0-9][A-Z]|\][0-9]|[0-9]{6}",  # every alternative joins a letter
-    "UsItinRecognizer": r"9\d{2}[- ]?\d",                          # (or "]", a typo upstream) to a digit
-    "UsPassportRecognizer": r"[0-9]{8}",
-    "UsSsnRecognizer": r"[0-9]{2}[- .]?[0-9]{4}",
-    "NhsRecognizer": r"[0-9]{3}[- ]?[0-9]{3}",
-    "CryptoRecognizer": r"[13][a-zA-HJ-NP-Z0-9]{25}",
-    "IbanRecognizer": r"[A-Z]{2}[0-9]{2}",
-    # IPv4: octet "." octet "." …; IPv6: "::", or (full form) ":" then a hex digit
-    "IpRecognizer": r"[0-9]\.[0-9]{1,3}\.[0-9]|:[:0-9A-F]",
-    "MedicalLicenseRecognizer": r"\d{7}",
-}
-# gates every alternative of which holds a digit: not even searched in a text without one
-DIGIT_GATES = {"CreditCardRecognizer", "UsBankRecognizer", "UsLicenseRecognizer", "UsItinRecognizer",
-               "UsPassportRecognizer", "UsSsnRecognizer", "NhsRecognizer", "CryptoRecognizer", "IbanRecognizer",
-               "MedicalLicenseRecognizer"}
 NER_BATCH = 256  # texts per nlp.pipe batch
-# A digit as the gates' regex module sees one, and as Python's re (libphonenumber's) does.
-DIGIT = {"regex": regex.compile(r"\d"), "re": re.compile(r"\d")}
-
 
 # Number types that are never the digits of an identifier such as ORD-069306 or INV-2024-0091.
 NUMBER_TYPES = frozenset({"PHONE_NUMBER", "US_BANK_NUMBER", "UK_NHS", "US_DRIVER_LICENSE", "MEDICAL_LICENSE",
@@ -93,7 +65,10 @@ Docker Kubernetes Helm Terraform Ansible Jenkins Nginx Git GitHub GitLab Bitbuck
 Ubuntu Debian Fedora CentOS macOS Windows Android iOS AWS Azure GCP Lambda Heroku Vercel Netlify Cloudflare Slack
 Jira Confluence Trello Notion Figma Excel Word PowerPoint Outlook Chrome Firefox Safari Edge VSCode Vim Emacs
 IntelliJ Xcode Gradle Maven Webpack Vite Babel ESLint Prettier Pytest JUnit Selenium Playwright Stripe PayPal
-Shopify WordPress OAuth JWT GraphQL REST gRPC WebSocket YAML TOML Markdown LaTeX Regex""".split())
+Shopify WordPress OAuth JWT GraphQL REST gRPC WebSocket YAML TOML Markdown LaTeX Regex
+Google Microsoft Apple Amazon Meta Facebook Twitter Instagram YouTube Netflix Tesla IBM Intel Nvidia NVIDIA AMD
+Samsung OpenAI Anthropic Uber Airbnb Spotify LinkedIn WhatsApp TikTok Reddit Wikipedia Zoom Dropbox Adobe SAP
+Salesforce""".split())
 # Labels of user interfaces ("go to Account Settings, then Subscriptions"): a finding made only of
 # these words is no entity.
 UI_WORDS = frozenset("""account settings setting subscriptions subscription billing dashboard profile preferences
@@ -119,6 +94,68 @@ def technical(value: str) -> bool:
     if all(w in TECH_WORDS or CAMEL.match(w) or ERROR_NAME.match(w) for w in words):
         return True
     return all(w.lower() in UI_WORDS for w in words) and value[0].isupper()
+
+
+ARTICLE = regex.compile(r"^(?i:the|la|le|les|l'|el|los|las|die|der|das|den)\s*")
+
+
+def public_place(value: str) -> bool:
+    """A country, territory or continent (CLDR names in en/de/fr/es, ``lexicon.public_places``),
+    with or without its article ("the United States", "la France"): not personal data by itself,
+    so not redacted (BENCHMARKS.md, "PII round three (issue #27)")."""
+    from .lexicon import public_places
+
+    return ARTICLE.sub("", value.strip()).lower() in public_places()
+
+
+def common_word(value: str) -> bool:
+    """One capitalised word whose lower case is an English verb, adjective or adverb and no census
+    name ("Iterate", "Digital", "Homeless"): what the small English model tags at the start of a
+    line or in a title, never a name (``lexicon.common_words``)."""
+    from .lexicon import common_words
+
+    return " " not in value and value[:1].isupper() and value[1:].islower() and value.lower() in common_words()
+
+
+CODE = regex.compile(r"[()\[\]{}=_<>/\\]|\b[a-z]\w*\.[a-z]\w*")  # len(arr, counts.items: code, not a name
+LOWER = regex.compile(r"\p{Ll}")  # an acronym in text written in capitals (an address, a headline) may be a name
+ACRONYM = regex.compile(r"^[A-Z]{3}$")  # "IPO", "CPU", "MTV": an acronym, not a private organisation's name
+
+
+def line_initial_word(text: str, result, value: str) -> bool:
+    """One capitalised word opening a line or sentence (a list item, "Rice, beans, cheese") that is
+    an English dictionary word and no census name: its capital says nothing about being a name."""
+    from .lexicon import first_names, in_dictionary, surnames
+
+    word = value.rstrip(".,;:'’s") if value.endswith(("'s", "’s")) else value.rstrip(".,;:")
+    if " " in word or not word[:1].isupper():
+        return False
+    before = text[:result.start].rstrip(" \t•*-·\"'“(")
+    if before and before[-1] not in "\n.!?:":
+        return False
+    w = word.lower()
+    return in_dictionary(word) and w not in first_names() and w not in surnames()
+
+
+def whole_line(text: str, result) -> bool:
+    """The finding is all its line holds (a heading or list item), bullets and punctuation aside."""
+    before = text[:result.start].rstrip(" \t•*-·#")
+    after = text[result.end:].lstrip(" \t.:;!?")
+    return (not before or before[-1] == "\n") and (not after or after[0] == "\n")
+
+
+def common_phrase(value: str) -> bool:
+    """Two or more capitalised words, each an English dictionary word (nouns included) and none a
+    census first name or frequent surname ("Professional Development", "Copyright Laws"): a title
+    or heading, not a person's name. Only for PERSON: names of places and organisations are often
+    made of dictionary words ("New York", "Planned Parenthood")."""
+    from .lexicon import first_names, in_dictionary, surnames
+
+    words = [w.strip(".,;:'’()") for w in value.split()]
+    if len(words) < 2 or not all(w[:1].isupper() or w.lower() in PARTICLES for w in words):
+        return False
+    f, last = first_names(), surnames()
+    return all(in_dictionary(w) and w.lower() not in f and w.lower() not in last for w in words if w)
 
 
 def opener(text: str, result) -> bool:
@@ -200,6 +237,24 @@ def name_set() -> frozenset:
     return first | last
 
 
+def english_noise(text: str, result, value: str) -> bool:
+    """What the small English model tags in English text that is no name (BENCHMARKS.md, "PII round
+    three"): a verb, adjective or adverb (``common_word``); code (``len(arr``); a heading of
+    dictionary words as PERSON, or as anything on a line of its own (``common_phrase``; not in
+    text written in capitals, where addresses and company names are); a three-letter acronym as
+    ORGANIZATION in mixed-case text ("IPO", "CPU"); a dictionary word opening a line or sentence
+    as PERSON or ORGANIZATION (``line_initial_word``)."""
+    kind = result.entity_type
+    if common_word(value) or CODE.search(value):
+        return True
+    if (kind == "PERSON" or whole_line(text, result)) and not value.isupper() and common_phrase(value):
+        return True
+    if kind == "ORGANIZATION" and ACRONYM.match(value) and LOWER.search(text, max(0, result.start - 30),
+                                                                       result.end + 30):
+        return True
+    return kind != "LOCATION" and line_initial_word(text, result, value)
+
+
 def plausible(text: str, result, lang: str | None = None) -> bool:
     """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
     ``#``) or inside a token are an identifier, not a phone or bank number; a greeting or pronoun
@@ -218,6 +273,12 @@ def plausible(text: str, result, lang: str | None = None) -> bool:
     value = text[result.start:result.end].strip()
     if result.entity_type in NER_TYPES and value in NOT_AN_ENTITY:
         return False
+    if result.entity_type in NER_TYPES and public_place(value):
+        return False
+    if lang == "en" and result.entity_type in NER_TYPES and english_noise(text, result, value) \
+            and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer" \
+            and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
+        return False
     if result.entity_type in NER_TYPES and (technical(value) or opener(text, result)) \
             and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
         return False
@@ -227,66 +288,33 @@ def plausible(text: str, result, lang: str | None = None) -> bool:
     return not (result.entity_type == "PERSON" and value.lower() in NOT_A_NAME)
 
 
-class GatedRegistry(RecognizerRegistry):
-    """A registry that, while ``only`` is set, serves just those recognizers: the ones that found
-    something in the text at hand. Presidio asks the registry once per analyze call and uses the
-    list for running recognizers, context and score thresholds. All of these concern only the
-    results of recognizers that ran, so leaving out one that found nothing changes nothing."""
-
-    only: list | None = None
-    gates: dict | None = None
-
-    def gate_known(self) -> None:
-        """Gate the recognizers known so far: id → (gate regex or None, the digit kind it needs or None)."""
-        flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
-        self.gates = {}
-        for i, r in enumerate(self.recognizers):
-            if r.name == "PhoneRecognizer" and type(r).__name__ == "PhoneRecognizer":
-                if replay_supported():
-                    r = self.recognizers[i] = ReplayPhoneRecognizer.like(r)
-                self.gates[id(r)] = (None, "re")  # libphonenumber's candidates hold a digit
-            elif getattr(r, "sluice_gate", None):
-                gate, digits = r.sluice_gate
-                self.gates[id(r)] = (regex.compile(gate, flags), "regex" if digits else None)
-            elif r.name in GATES:
-                self.gates[id(r)] = (regex.compile(GATES[r.name], flags), "regex" if r.name in DIGIT_GATES else None)
-
-    def get_recognizers(self, language, entities=None, all_fields=False, ad_hoc_recognizers=None):
-        if self.only is not None and not ad_hoc_recognizers:
-            return self.only
-        return super().get_recognizers(language, entities, all_fields, ad_hoc_recognizers)
+BULLET = regex.compile(r"^[-*•·]\s+")
+LIST_MARK = regex.compile(r"^\s*(?:[a-zA-Z0-9]{1,2}[.)]|[-*•])\s+|\s+$")
 
 
-def context_absent(recognizer, lowered: str) -> bool:
-    """True when Presidio's lemma enhancer cannot raise this recognizer's scores in this text.
+def by_line(text: str, result) -> list:
+    """A NER finding that runs across line breaks ("a. Angela Merkel\\nb.", a list the model read
+    as one name) as one finding per line, list markers and blanks trimmed; any other finding as is."""
+    value = text[result.start:result.end]
+    if result.entity_type not in NER_TYPES or ("\n" not in value and not BULLET.match(value)):
+        return [result]
+    from presidio_analyzer import RecognizerResult
 
-    The enhancer raises a score when one of the recognizer's context words is a substring of a
-    lemma near the result. With sluice's tokenizer a lemma is its token lower-cased, a piece of the
-    lower-cased text; so an ASCII context word that does not occur in ``lowered`` never matches."""
-    words = [w.lower() for w in getattr(recognizer, "context", None) or ()]
-    return all(w.isascii() and w not in lowered for w in words)
-
-
-def score_fixed(result, recognizer, lowered: str) -> bool:
-    """True when context enhancement leaves this result's score as it is: it is already the
-    maximum, or its recognizer's context words are absent from the text."""
-    return result.score >= ContextAwareEnhancer.MAX_SCORE or context_absent(recognizer, lowered)
-
-
-class GatedEnhancer(LemmaContextAwareEnhancer):
-    """Presidio's lemma context enhancer, skipped (and spaCy with it) when it cannot change a
-    score (``score_fixed`` holds for every result)."""
-
-    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
-        if not raw_results:
-            return []
-        if not context:
-            by_id = {r.id: r for r in recognizers}
-            lowered = text.lower()
-            key = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
-            if all(score_fixed(res, by_id.get(res.recognition_metadata.get(key)), lowered) for res in raw_results):
-                return raw_results  # unchanged (Presidio returns copies; nothing else holds these)
-        return super().enhance_using_context(text, raw_results, nlp_artifacts, recognizers, context)
+    out, at = [], result.start
+    for line in value.split("\n"):
+        start, end = at, at + len(line)
+        at = end + 1
+        m = LIST_MARK.match(line)
+        if m and m.end() < len(line) and m.group().strip():
+            start += m.end()
+        while end > start and text[end - 1] in " \t.,;:":
+            end -= 1
+        while start < end and text[start] in " \t":
+            start += 1
+        if end - start >= 2 and any(ch.isupper() for ch in text[start:end]):
+            out.append(RecognizerResult(result.entity_type, start, end, result.score, result.analysis_explanation,
+                                        result.recognition_metadata))
+    return out
 
 
 class Detector:
@@ -346,7 +374,7 @@ class Detector:
         out = []
         for t, rs in zip(texts, self.analyze_many(texts)):
             lang = text_language(t) if rs else None
-            out.append([r for r in rs if plausible(t, r, lang)])
+            out.append([r for r in (p for r in rs for p in by_line(t, r)) if plausible(t, r, lang)])
         return out
 
     def analyze_many(self, texts: list[str]) -> list[list]:

