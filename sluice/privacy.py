@@ -156,6 +156,8 @@ def grade(detect: dict, redact: dict, standard: Standard = STANDARD) -> tuple[st
         short.append("the record does not state the detection score threshold")
     elif threshold > standard.score_threshold:
         short.append(f"detection score_threshold {threshold} above the standard {standard.score_threshold}")
+    if detect.get("keep_places"):  # records before the option existed redacted places: absent means False
+        short.append("country and continent names left unredacted (keep_places)")
     min_score = redact.get("min_score")
     if not isinstance(min_score, (int, float)):
         short.append("the record does not state redact_pii's min_score")

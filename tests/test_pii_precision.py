@@ -1,5 +1,5 @@
-"""Precision on PII-free LLM text and the recall rules of issue #27 round three: countries are not
-redacted (not personal data by themselves); ordinary English words the small NER model tags
+"""Precision on PII-free LLM text and the recall rules of issue #27 round three: countries are
+redacted by default and kept only when the recipe opts in (``keep_places``); ordinary English words the small NER model tags
 (verbs, adjectives, list items, headings, code) are no entities unless a person cue precedes them;
 a finding that runs across list lines is split per line; a name after a form label is a PERSON."""
 
@@ -34,11 +34,16 @@ def test_the_word_lists_come_from_public_sources():
     assert not {"john", "brown", "sarah"} & lexicon.common_words()  # census names stay names
 
 
-def test_countries_are_not_redacted_but_cities_and_people_are(detector):
+def test_countries_are_redacted_unless_the_recipe_keeps_places(detector):
+    from sluice.curate.pii.detector import Detector
+
     text = "Last year Priya Raman moved from India to the United States and now lives in Boston with her sister."
     found = spans(detector, text)
-    assert not [v for v, _ in found if v in ("India", "the United States", "United States")], found
+    assert any(v == "India" for v, _ in found), found  # the default fails closed: a labelled LOCATION
     assert ("Priya Raman", "PERSON") in found and any(v == "Boston" for v, _ in found), found
+    kept = spans(Detector(EngineConfig(keep_places=True)), text)
+    assert not [v for v, _ in kept if v in ("India", "the United States", "United States")], kept
+    assert ("Priya Raman", "PERSON") in kept and any(v == "Boston" for v, _ in kept), kept
 
 
 @pytest.mark.parametrize("text", [

@@ -152,6 +152,8 @@ GRADES = [  # what ran → (grade, the shortfall named)
     ({"entities": [*STANDARD.entities, "URL"]}, "strong", None),  # more than the standard is fine
     ({"score_threshold": 0.8}, "weak", "score_threshold 0.8 above"),
     ({"min_score": 0.5}, "weak", "min_score 0.5 above"),
+    ({"keep_places": True}, "weak", "left unredacted (keep_places)"),
+    ({"keep_places": False}, "strong", None),
     ({"skipped_fields": ["metadata/note"]}, "weak", "opted out: metadata/note"),
     ({"fields": ["content"], "skipped_fields": ["tools"]}, "weak", "fields not covered: tool_results"),
     ({"engine": "pattern-only", "ner": False}, "weak", "pattern-only"),

@@ -102,7 +102,8 @@ ARTICLE = regex.compile(r"^(?i:the|la|le|les|l'|el|los|las|die|der|das|den)\s*")
 def public_place(value: str) -> bool:
     """A country, territory or continent (CLDR names in en/de/fr/es, ``lexicon.public_places``),
     with or without its article ("the United States", "la France"): not personal data by itself,
-    so not redacted (BENCHMARKS.md, "PII round three (issue #27)")."""
+    left unredacted only when the recipe opts in (``keep_places``; BENCHMARKS.md, "PII round three
+    (issue #27)")."""
     from .lexicon import public_places
 
     return ARTICLE.sub("", value.strip()).lower() in public_places()
@@ -255,7 +256,7 @@ def english_noise(text: str, result, value: str) -> bool:
     return kind != "LOCATION" and line_initial_word(text, result, value)
 
 
-def plausible(text: str, result, lang: str | None = None) -> bool:
+def plausible(text: str, result, lang: str | None = None, keep_places: bool = False) -> bool:
     """sluice's one rule on top of Presidio's findings: digits glued to a letter prefix (``ORD-``,
     ``#``) or inside a token are an identifier, not a phone or bank number; a greeting or pronoun
     is no PERSON, nor is an instruction verb ("Convert …"); "AI", "GPT", "Earth" and the like are no
@@ -273,7 +274,7 @@ def plausible(text: str, result, lang: str | None = None) -> bool:
     value = text[result.start:result.end].strip()
     if result.entity_type in NER_TYPES and value in NOT_AN_ENTITY:
         return False
-    if result.entity_type in NER_TYPES and public_place(value):
+    if keep_places and result.entity_type in NER_TYPES and public_place(value):
         return False
     if lang == "en" and result.entity_type in NER_TYPES and english_noise(text, result, value) \
             and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer" \
@@ -374,7 +375,7 @@ class Detector:
         out = []
         for t, rs in zip(texts, self.analyze_many(texts)):
             lang = text_language(t) if rs else None
-            out.append([r for r in (p for r in rs for p in by_line(t, r)) if plausible(t, r, lang)])
+            out.append([r for r in (p for r in rs for p in by_line(t, r)) if plausible(t, r, lang, self.config.keep_places)])
         return out
 
     def analyze_many(self, texts: list[str]) -> list[list]:

