@@ -49,11 +49,11 @@ from typing import Any, Iterator, Literal
 import xxhash
 
 from . import tools as tool_structure
+from .jsonrewrite import KEY, rewrite_json
 
 GROUPS = ("content", "tool_results", "name", "tool_calls", "extra", "tools", "feedback", "metadata", "source")
 Group = Literal["content", "tool_results", "name", "tool_calls", "extra", "tools", "feedback", "metadata", "source"]
 TEXT_COLUMNS = ("messages", "tools", "feedback", "metadata", "source", "source_id")
-KEY = "~k"  # suffix of a key's own text (module doc)
 MIN_DIGITS = 6  # integers this long can be phone, card or account numbers: analyzed
 
 # -- operational fields ---------------------------------------------------------------------------
@@ -195,11 +195,11 @@ def rebuild_tool_fields(row: dict, new: dict[str, str], number=None) -> tuple[li
             call = dict(call)
             fn = dict(call.get("function") or {})
             if fn.get("arguments"):
-                fn["arguments"] = _rewrite_json(fn["arguments"], f"m{i}.tc{j}.args", new, number)
+                fn["arguments"] = rewrite_json(fn["arguments"], f"m{i}.tc{j}.args", new, number)
             call["function"] = fn
             calls.append(call)
         calls_out.append(calls)
-    return calls_out, _rewrite_json(row.get("tools"), "tools", new, number)
+    return calls_out, rewrite_json(row.get("tools"), "tools", new, number)
 
 
 # -- every text of a row --------------------------------------------------------------------------
@@ -252,75 +252,7 @@ def digest(row: dict) -> str:
     return h.hexdigest()
 
 
-# -- the way back ---------------------------------------------------------------------------------
-
-_DROP = object()
-
-
-def _key_at(obj: dict, segment: str) -> str:
-    return list(obj)[int(segment[1:])]
-
-
-def _set(obj: Any, parts: list[str], value: str, number) -> Any:
-    if not parts:
-        if isinstance(obj, str):
-            return value
-        if value == str(obj):
-            return obj
-        typed = number(obj) if number else None  # a number stays a number, or the key goes
-        return _DROP if typed is None else typed
-    head, rest = parts[0], parts[1:]
-    if isinstance(obj, list):
-        got = _set(obj[int(head)], rest, value, number)
-        obj[int(head)] = None if got is _DROP else got
-    else:
-        name = _key_at(obj, head)
-        got = _set(obj[name], rest, value, number)
-        if got is _DROP:
-            obj[name] = _DROP  # removed after every edit, so positions hold meanwhile
-        else:
-            obj[name] = got
-    return obj
-
-
-def _rename(obj: Any, parts: list[str], new_key: str) -> None:
-    for p in parts[:-1]:
-        obj = obj[int(p)] if isinstance(obj, list) else obj[_key_at(obj, p)]
-    old = _key_at(obj, parts[-1])
-    if new_key == old:
-        return
-    if new_key in obj:
-        raise ValueError("a redacted key collides with another key")  # fail closed: the row is quarantined
-    items = [(new_key if k == old else k, v) for k, v in obj.items()]
-    obj.clear()
-    obj.update(items)
-
-
-def _purge(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _purge(v) for k, v in obj.items() if v is not _DROP}
-    if isinstance(obj, list):
-        return [_purge(v) for v in obj]
-    return obj
-
-
-def _rewrite_json(raw: str | None, key: str, new: dict[str, str], number=None) -> str | None:
-    mine = {k: v for k, v in new.items() if k == key or k.startswith(key + "/")}
-    if not mine or raw is None:
-        return raw
-    if key in mine:
-        return mine[key]
-    obj = json.loads(raw)
-    keys = []
-    for k, v in mine.items():
-        path = k[len(key) + 1:]
-        if path.endswith(KEY):
-            keys.append(([p for p in path[:-len(KEY)].split("/") if p != ""], v))
-        else:
-            obj = _set(obj, [p for p in path.split("/") if p != ""] if path else [], v, number)
-    for parts, v in sorted(keys, key=lambda kv: -len(kv[0])):  # positions hold: renames keep the order
-        _rename(obj, parts, v)
-    return json.dumps(_purge(obj), ensure_ascii=False)
+# -- the way back: jsonrewrite.rewrite_json ---------------------------------------------------
 
 
 def rebuild(row: dict, new: dict[str, str], number: Callable[[int], int | None] | None = None) -> dict[str, Any]:
@@ -334,17 +266,17 @@ def rebuild(row: dict, new: dict[str, str], number: Callable[[int], int | None] 
         if f"m{i}.name" in new:
             m["name"] = new[f"m{i}.name"]
         if m.get("content"):
-            m["content"] = _rewrite_json(m["content"], f"m{i}.content", new, number)
+            m["content"] = rewrite_json(m["content"], f"m{i}.content", new, number)
         if f"m{i}.reasoning" in new:
             m["reasoning"] = new[f"m{i}.reasoning"]
         if m.get("tool_calls"):
             m["tool_calls"] = calls[i]
         if m.get("extra"):
-            m["extra"] = _rewrite_json(m["extra"], f"m{i}.extra", new, number)
+            m["extra"] = rewrite_json(m["extra"], f"m{i}.extra", new, number)
         messages.append(m)
     fb = row.get("feedback")
     if fb is not None:
         fb = {**fb, **{k[3:]: v for k, v in new.items() if k.startswith("fb.")}}
     return {"messages": messages, "tools": tools, "feedback": fb,
-            "metadata": _rewrite_json(row.get("metadata"), "meta", new, number),
+            "metadata": rewrite_json(row.get("metadata"), "meta", new, number),
             "source": new.get("src.source", row.get("source")), "source_id": new.get("src.id", row.get("source_id"))}

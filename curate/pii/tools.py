@@ -32,12 +32,13 @@ from typing import Any
 
 from sluice.curate.stages.trace_check import check_arguments, tool_schemas
 
+from .jsonrewrite import KEY, rewrite_json
+
 # Keywords whose children are named schemas (property names), not keywords.
 _NAMED = frozenset(("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"))
 # Schema keywords whose string values are prose or sample values (may hold PII), not structure.
 _FREE_TEXT = frozenset(("description", "default", "examples", "example"))
 _ARGS = re.compile(r"^m(\d+)\.tc(\d+)\.args(/.*)?$")
-_KEY = "~k"  # fields.KEY: the suffix of a JSON key's own text
 
 
 def named_parts(obj: Any, path: str | None) -> tuple[list[str] | None, bool]:
@@ -46,9 +47,9 @@ def named_parts(obj: Any, path: str | None) -> tuple[list[str] | None, bool]:
     None when the path does not fit the object."""
     if not path:
         return [], False
-    is_key = path.endswith(_KEY)
+    is_key = path.endswith(KEY)
     if is_key:
-        path = path[:-len(_KEY)]
+        path = path[:-len(KEY)]
     out: list[str] = []
     node = obj
     for part in (p for p in path.split("/") if p != ""):
@@ -298,7 +299,6 @@ def conform(row: dict, new: dict[str, str], texts: dict[str, str]) -> None:
 
 
 def _still_valid(row: dict, new: dict[str, str]) -> None:
-    from .fields import _rewrite_json
 
     schemas = tool_schemas(row.get("tools"))
     for i, m in enumerate(row.get("messages") or ()):
@@ -309,6 +309,6 @@ def _still_valid(row: dict, new: dict[str, str]) -> None:
             if name not in schemas or not any(k == key or k.startswith(key + "/") for k in new):
                 continue
             if check_arguments(schemas[name], args) is None:
-                after = _rewrite_json(args, key, new)
+                after = rewrite_json(args, key, new)
                 if check_arguments(schemas[name], after) is not None:
                     raise ValueError("redaction would make a valid tool call invalid")
