@@ -5,7 +5,8 @@ Rewordings are RULE-BASED (no rephrasing model was used; ``reword_math`` / ``rew
 phrase synonyms, the question moved to the front, small numbers between digits and words, and for
 code renamed parameters, the docstring's doctest examples dropped, the task put as a prose request.
 Translations are the hand-written items of ``benchmarks/devsets/decontamination_semantic/`` (written
-for this dev set, labelled there). Clean data: the 9,000 Alpaca prompts of ``../shared``.
+for this dev set, labelled there; ``translated.jsonl`` was seen while writing the number parser,
+``translated_heldout.jsonl`` was written afterwards and never changed the code). Clean data: the 9,000 Alpaca prompts of ``../shared``.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_decontaminate_semantic.py --shared ../shared/data
 """
@@ -105,7 +106,8 @@ def main() -> None:
         for line in path.read_text().split("\n"):
             if line.strip():
                 r = json.loads(line)
-                planted.append((f"{r['kind']} translated", r["text"]))
+                held = " (held out)" if "heldout" in path.name else ""
+                planted.append((f"{r['kind']} translated{held}", r["text"]))
     clean = alpaca(args.shared)
     refs = [{"name": "gsm8k", "path": str(ev / "gsm8k" / "test.jsonl"), "fields": ["question"]},
             {"name": "humaneval", "path": str(ev / "humaneval" / "HumanEval.jsonl.gz"), "fields": ["prompt"]}]
@@ -127,6 +129,8 @@ def main() -> None:
     neigh = nearest(vectors, stage.item_vectors, 3, 0.0)
     verdict = [[(sim, verify_offline(texts[d], stage.items[i].text, sim, 0.95)) for i, sim in near]
                for d, near in enumerate(neigh)]
+    by_key = np.array([any(verify_offline(texts[d], stage.items[i].text, 0.0, 0.95)
+                           for i in stage.item_keys.candidates(texts[d])) for d in range(len(texts))])
     t_sem = time.perf_counter() - t0
     kinds_arr = np.array(kinds)
     groups = sorted(set(kinds) - {"clean"})
@@ -139,15 +143,20 @@ def main() -> None:
     print(header)
     print("|" + "---:|" * (len(groups) + 4))
     for t in [float(x) for x in args.thresholds.split(",")]:
-        for mode in ("offline", "cosine only"):
-            if mode == "offline":
-                sem = np.array([any(v and s >= t for s, v in vs) for vs in verdict])
-            else:
+        for mode in ("cosine only", "offline", "offline + fingerprints"):
+            if mode == "cosine only":
                 sem = np.array([any(s >= t for s, _ in vs) for vs in verdict])
+            else:
+                sem = np.array([any(v and s >= t for s, v in vs) for vs in verdict])
+            if mode == "offline + fingerprints":
+                sem = sem | by_key
             hit = sem | word_hit
             fp = int(hit[kinds_arr == "clean"].sum())
             print(f"| {t:.2f} | {mode} | " + " | ".join(f"{hit[kinds_arr == g].mean():.3f}" for g in groups)
                   + f" | {fp} | {fp / len(clean):.2%} |")
+    print("found by fingerprints alone (no cosine bar): "
+          + ", ".join(f"{g} {by_key[kinds_arr == g].mean():.3f}" for g in groups)
+          + f", FP {int(by_key[kinds_arr == 'clean'].sum())}")
     default = Contamination(evalsets=refs, key="prompts", semantic={})
     t0 = time.perf_counter()
     out = Decontaminate().decide(batch.hstack(default.score(batch)))

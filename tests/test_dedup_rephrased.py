@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from sluice.curate.dedup.decontaminate import Contamination, Decontaminate
-from sluice.curate.dedup.rephrased import nearest, numbers, parse_judge, verify_offline
+from sluice.curate.dedup.rephrased import Fingerprints, nearest, numbers, parse_judge, verify_offline
 
 DATA = Path(__file__).parent / "data" / "decontamination"
 CLEAN = [r["instruction"] + ("\n\n" + r["input"] if r["input"] else "")
@@ -38,6 +38,24 @@ def test_numbers_reads_digits_and_number_words():
     assert numbers("She eats three and bakes with four; 16 eggs at $2.50, 1,200 in all") == \
         {"3": 1, "4": 1, "16": 1, "2.5": 1, "1200": 1}
     assert numbers("twenty five people, two hundred chairs, a dozen") == {"25": 1, "200": 1, "12": 1}
+    # other languages' separators and small number words (translated items)
+    assert numbers("80.000 $ und 50,000; 1,2 fois; 5 000 ou 8 000; trois, cuatro, zwölf") == \
+        {"80000": 1, "50000": 1, "1.2": 1, "5000": 1, "8000": 1, "3": 1, "4": 1, "12": 1}
+
+
+def test_fingerprints_find_a_translation_but_not_common_numbers():
+    items = ["Josh buys a house for $80,000 and then puts in $50,000 in repairs. This increased the value of the "
+             "house by 150%. How much profit did he make?",
+             "James decides to run 3 sprints 3 times a week. He runs 60 meters each sprint. How many meters?",
+             "def below_zero(operations):\n    \"\"\" balance \"\"\"", "def add(x, y):\n    \"\"\" Add \"\"\""]
+    keys = Fingerprints(items)
+    german = ("Josh kauft ein Haus für 80.000 $ und steckt dann 50.000 $ in Reparaturen. Dadurch steigt der Wert "
+              "des Hauses um 150 %. Wie viel Gewinn hat er gemacht?")
+    assert keys.candidates(german) == {0}
+    assert keys.candidates("James läuft 3 Sprints 3 Mal pro Woche, je 60 Meter.") == set()  # no 2 specific numbers
+    assert keys.candidates("Prices: 80,000, 50,000, 150, 20, 30 and 45") == set()  # too many other numbers
+    assert keys.candidates("Schreibe below_zero(ops) für ein Konto") == {2}
+    assert keys.candidates("def add(a, b): return a + b") == set()  # an English word is no fingerprint
 
 
 def test_offline_verifier_rules():

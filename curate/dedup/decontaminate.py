@@ -64,7 +64,7 @@ from sluice.stage import Filter, Scorer, StageConfig
 
 from .evalsets import ID_FIELDS, Item, conversation_items, missing_fields, read_records, record_items, registered_golden
 from .normalize import Key, NormalizeOptions, key_text, normalize_strings
-from .rephrased import JUDGE_PROMPT, nearest, parse_judge, verify_offline
+from .rephrased import JUDGE_PROMPT, Fingerprints, nearest, parse_judge, verify_offline
 
 log = logging.getLogger(__name__)
 _BIG = np.int64(1 << 31)
@@ -111,6 +111,8 @@ class SemanticCheck(StageConfig):
                                "LLM-decontaminator judge, needs llm) or none (only the word test's lower bar)")
     text_threshold: float = Field(0.95, gt=0, le=1, description="offline verifier: cosine that alone confirms an item "
                                                                 "with neither numbers nor code")
+    fingerprints: bool = Field(True, description="also verify items found by their numbers or function name alone, "
+                                                 "whatever their cosine (translations)")
     llm: dict | None = Field(None, description="verifier llm: the judge model (sluice.synth.llm.LLMSpec)")
 
     @model_validator(mode="after")
@@ -286,6 +288,7 @@ class Contamination(Scorer):
 
             self.embedder = load_model(c.semantic.model)
             self.item_vectors = embed_texts(self.embedder, [it.text for it in self.items])
+            self.item_keys = Fingerprints([it.text for it in self.items])
         log.info("contamination: %d items (%d texts) from %d eval sets; %d items shorter than %d words cannot be "
                  "detected", self.stats["items"], len(items), len(specs), self.stats["too_short_items"],
                  c.min_words)
@@ -320,7 +323,7 @@ class Contamination(Scorer):
                 for ws in _words(normalize_strings(texts, c.normalize))]
         candidates = set(self._candidates(rows))
         neighbours = self._similar(batch) if c.semantic is not None else []
-        similar = {d: near[0] for d, near in enumerate(neighbours) if near}
+        similar = {d: near[0] for d, near in enumerate(neighbours) if near and near[0][1] >= c.semantic.threshold}
         candidates |= {(doc, item) for doc, (item, _) in similar.items()}
         best: dict[int, tuple] = {}
         for doc, item in sorted(candidates):
@@ -349,12 +352,20 @@ class Contamination(Scorer):
         return frame.with_columns(pl.col(self.adds[3:6]).fill_null(0))
 
     def _similar(self, batch: pl.DataFrame) -> list[list[tuple[int, float]]]:
-        """Per row, its top_k nearest items by embedding whose cosine reaches the threshold, nearest first."""
+        """Per row, its top_k nearest items by embedding whose cosine reaches the threshold, nearest first,
+        then the items found by their numbers or function name (rephrased.Fingerprints)."""
         from sluice.curate.quality.embed import embed_texts
 
         texts = batch.select(key_text(self.config.key)).to_series().to_list()
         sem = self.config.semantic
-        return nearest(embed_texts(self.embedder, texts), self.item_vectors, sem.top_k, sem.threshold)
+        vectors = embed_texts(self.embedder, texts)
+        near = nearest(vectors, self.item_vectors, sem.top_k, sem.threshold)
+        if sem.fingerprints:
+            for d, text in enumerate(texts):
+                seen = {i for i, _ in near[d]}
+                near[d] += [(i, float(vectors[d] @ self.item_vectors[i]))
+                            for i in sorted(self.item_keys.candidates(text) - seen)]
+        return near
 
     def _verify(self, texts: list[str], neighbours: list[list[tuple[int, float]]]) -> dict[int, tuple]:
         """row → (item, cosine, verifier) for the nearest candidate the verifier confirms."""

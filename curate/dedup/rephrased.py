@@ -5,7 +5,9 @@ The word test of decontaminate.py finds an item verbatim, lightly edited or embe
 Models with Rephrased Samples*) shares too few word bigrams to be seen. So, with ``semantic`` set
 on the ``contamination`` stage, each row's ``top_k`` nearest items by cosine (``nearest``: one
 matrix product over the eval set's vectors, computed once in ``setup`` — eval sets are small)
-that reach ``threshold`` are handed to a verifier, nearest first:
+that reach ``threshold`` are handed to a verifier, nearest first, and so are the items found by
+their numbers or function name alone (``Fingerprints``: a translation keeps both, while the English
+embedder cannot match its words):
 
 - ``offline`` (default): an item that states a math problem (at least ``MIN_NUMBERS`` numbers) is
   confirmed when every one of its numbers, with multiplicity, is in the row (digits or number
@@ -27,19 +29,29 @@ measured with benchmarks/bench_decontaminate_semantic.py.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 
 import numpy as np
 
 MIN_NUMBERS = 2  # fewer numbers than this cannot tell one word problem from another
+MIN_FINGERPRINT_NUMBERS = 3  # an item found by its numbers alone (no embedding neighbour) states this many
+MAX_EXTRA = 1  # ... and the row at most this many numbers more
 
 _UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
           "sixteen seventeen eighteen nineteen").split()
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
          "ninety": 90}
+# small number words of French, Spanish and German too (translated word problems); words that are
+# also common English words ("once", "elf", "sept") are left out
+_FOREIGN = {"deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "huit": 8, "neuf": 9, "onze": 11, "douze": 12,
+            "douzaine": 12, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
+            "nueve": 9, "diez": 10, "doce": 12, "docena": 12, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5,
+            "sechs": 6, "sieben": 7, "acht": 8, "neun": 9, "zehn": 10, "zwölf": 12, "dutzend": 12}
 WORD_NUMBERS = {**{w: i for i, w in enumerate(_UNITS)}, **_TENS, "hundred": 100, "thousand": 1000,
-                "dozen": 12}
-_TOKEN = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?|[A-Za-z]+")
+                "dozen": 12, **_FOREIGN}
+# digits with thousands separators (1,200 / 1.200 / 1 200) or a decimal part (2.5 / 2,5), or a word
+_TOKEN = re.compile(r"\d{1,3}(?:([,. \u00a0\u202f])\d{3}(?!\d))(?:\1\d{3}(?!\d))*(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
+                    r"|[^\W\d_]+")
 _DEF = re.compile(r"\bdef\s+([A-Za-z_]\w*)\s*\(")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 
@@ -49,10 +61,11 @@ def numbers(text: str) -> Counter:
     ``twenty five`` as 25; a number word right before ``hundred``/``thousand`` multiplies it."""
     out: Counter = Counter()
     pending: float | None = None
-    for tok in _TOKEN.findall(text):
+    for m in _TOKEN.finditer(text):
+        tok = m.group(0)
         low = tok.lower()
         if tok[0].isdigit():
-            value: float | None = float(tok.replace(",", ""))
+            value: float | None = _digits(tok, m.group(1))
         else:
             value = WORD_NUMBERS.get(low)
         if value is None:
@@ -62,7 +75,7 @@ def numbers(text: str) -> Counter:
             continue
         if pending is not None and low in ("hundred", "thousand"):
             pending *= value
-        elif pending is not None and pending >= 20 and pending % 10 == 0 and value < 10 and not tok[0].isdigit():
+        elif pending is not None and pending in _TENS.values() and value < 10 and not tok[0].isdigit():
             pending += value
         else:
             if pending is not None:
@@ -73,6 +86,20 @@ def numbers(text: str) -> Counter:
     return out
 
 
+def _digits(tok: str, sep: str | None) -> float:
+    """``1,200`` / ``1.200`` / ``1 200`` (thousands) → 1200; ``2.5`` / ``2,5`` (decimals) → 2.5."""
+    if sep:
+        head, _, tail = tok.partition(sep)
+        rest = tail.split(sep)
+        last = rest[-1]
+        if len(last) > 3:  # 1,200.50 / 1.200,50: a decimal part after the last group
+            rest[-1], dec = last[:3], last[4:]
+        else:
+            dec = ""
+        return float(head + "".join(rest) + ("." + dec if dec else ""))
+    return float(tok.replace(",", "."))
+
+
 def _fmt(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
@@ -81,12 +108,55 @@ def function_names(text: str) -> set[str]:
     return set(_DEF.findall(text))
 
 
+_CODE_NAME = re.compile(r"_|\d|[a-z][A-Z]")  # a name no English word can be: below_zero, fib4, isPrime
+
+
+def _specific(need: Counter) -> bool:
+    """Numbers that do not turn up by chance: at least two that are fractions or above 12 and not 20, 30 … 100."""
+    return sum(1 for n in need if float(n) != int(float(n)) or float(n) > 12 and float(n) not in _COMMON) >= 2
+
+
+_COMMON = {20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0}
+
+
+class Fingerprints:
+    """Eval items by their numbers and function names: candidates that need no embedding neighbour,
+    so a translated item (whose words the English embedder cannot match) is still verified. A math
+    item is a candidate when it states at least MIN_FINGERPRINT_NUMBERS numbers, two of them
+    specific (a fraction, or above 12 and not 20, 30 … 100), and the row holds them all and at most
+    MAX_EXTRA more; a code item when the row holds its function name and that name is no English word."""
+
+    def __init__(self, texts: list[str]):
+        self.need: list[Counter | None] = []
+        self.by_number: dict[str, list[int]] = defaultdict(list)
+        self.by_name: dict[str, list[int]] = defaultdict(list)
+        for i, text in enumerate(texts):
+            names = function_names(text)
+            need = None if names else numbers(text)
+            self.need.append(need if need and sum(need.values()) >= MIN_FINGERPRINT_NUMBERS else None)
+            for n in names:
+                if _CODE_NAME.search(n):
+                    self.by_name[n].append(i)
+            for num in self.need[-1] or ():
+                self.by_number[num].append(i)
+
+    def candidates(self, row: str) -> set[int]:
+        have = numbers(row)
+        hits = Counter(i for num in have for i in self.by_number.get(num, ()))
+        # the same numbers, at most MAX_EXTRA others: found by numbers alone needs more than the verifier
+        out = {i for i, n in hits.items() if n == len(self.need[i]) and not self.need[i] - have
+               and sum((have - self.need[i]).values()) <= MAX_EXTRA and _specific(self.need[i])}
+        for name in set(_IDENT.findall(row)) & self.by_name.keys():
+            out.update(self.by_name[name])
+        return out
+
+
 def _names_function(row: str, name: str) -> bool:
     """The row names the function: ``name(`` — or the bare name when it is no English word (``_``, digits
     or a capital inside: ``below_zero``, ``fib4``, ``isPrime``)."""
     if re.search(rf"\b{re.escape(name)}\s*\(", row):
         return True
-    return bool(re.search(r"_|\d|[a-z][A-Z]", name)) and name in set(_IDENT.findall(row))
+    return bool(_CODE_NAME.search(name)) and name in set(_IDENT.findall(row))
 
 
 def verify_offline(row: str, item: str, cosine: float, text_threshold: float) -> str | None:
