@@ -82,9 +82,12 @@ def reword_code(prompt: str, rng: random.Random) -> str:
     return f"Implement the Python function {name}({', '.join(new_args)}). {doc}"
 
 
-def alpaca(shared: Path) -> list[str]:
-    rows = json.loads((shared / "instructions" / "alpaca_random_9k" / "random_9k.json").read_text())
-    return [r["instruction"] + ("\n\n" + r["input"] if r.get("input") else "") for r in rows]
+def alpaca(shared: Path) -> list[dict]:
+    return json.loads((shared / "instructions" / "alpaca_random_9k" / "random_9k.json").read_text())
+
+
+def prompt(r: dict) -> str:
+    return r["instruction"] + ("\n\n" + r["input"] if r.get("input") else "")
 
 
 def main() -> None:
@@ -93,6 +96,8 @@ def main() -> None:
     ap.add_argument("--gsm", type=int, default=300, help="GSM8K test questions reworded")
     ap.add_argument("--thresholds", default="0.3,0.4,0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9,0.95")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--answers", action="store_true",
+                    help="as the quickstart: items are questions and answers, rows prompts and answers (Alpaca outputs)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     ev = args.shared / "evalsets"
@@ -108,21 +113,28 @@ def main() -> None:
                 r = json.loads(line)
                 held = " (held out)" if "heldout" in path.name else ""
                 planted.append((f"{r['kind']} translated{held}", r["text"]))
-    clean = alpaca(args.shared)
-    refs = [{"name": "gsm8k", "path": str(ev / "gsm8k" / "test.jsonl"), "fields": ["question"]},
-            {"name": "humaneval", "path": str(ev / "humaneval" / "HumanEval.jsonl.gz"), "fields": ["prompt"]}]
+    clean_rows = alpaca(args.shared)
+    clean = [prompt(r) for r in clean_rows]
+    key = "prompts_and_answers" if args.answers else "prompts"
+    refs = [{"name": "gsm8k", "path": str(ev / "gsm8k" / "test.jsonl"),
+             "fields": ["question", "answer"] if args.answers else ["question"]},
+            {"name": "humaneval", "path": str(ev / "humaneval" / "HumanEval.jsonl.gz"),
+             "fields": ["prompt", "canonical_solution"] if args.answers else ["prompt"]}]
+    answers = ["ok"] * len(planted) + [r["output"] if args.answers else "ok" for r in clean_rows]
     texts = [t for _, t in planted] + clean
     kinds = [k for k, _ in planted] + ["clean"] * len(clean)
-    batch = pl.DataFrame([{"messages": [{"role": "user", "content": t}, {"role": "assistant", "content": "ok"}]}
-                          for t in texts])
+    batch = pl.DataFrame([{"messages": [{"role": "user", "content": t}, {"role": "assistant", "content": a}]}
+                          for t, a in zip(texts, answers)])
+    if args.answers:  # what the stage embeds and verifies: prompts and answers
+        texts = [t if a == "ok" else f"{t}\n{a}" for t, a in zip(texts, answers)]
 
     # the word test alone (today's default)
     t0 = time.perf_counter()
-    plain = Contamination(evalsets=refs, key="prompts")
+    plain = Contamination(evalsets=refs, key=key)
     word_hit = Decontaminate().decide(batch.hstack(plain.score(batch)))["reason"].is_not_null().to_numpy()
     t_word = time.perf_counter() - t0
 
-    stage = Contamination(evalsets=refs, key="prompts", semantic={"threshold": 0.01, "top_k": 3})
+    stage = Contamination(evalsets=refs, key=key, semantic={"threshold": 0.01, "top_k": 3})
     stage.setup()
     t0 = time.perf_counter()
     vectors = embed_texts(stage.embedder, texts)
@@ -157,7 +169,7 @@ def main() -> None:
     print("found by fingerprints alone (no cosine bar): "
           + ", ".join(f"{g} {by_key[kinds_arr == g].mean():.3f}" for g in groups)
           + f", FP {int(by_key[kinds_arr == 'clean'].sum())}")
-    default = Contamination(evalsets=refs, key="prompts", semantic={})
+    default = Contamination(evalsets=refs, key=key, semantic={})
     t0 = time.perf_counter()
     out = Decontaminate().decide(batch.hstack(default.score(batch)))
     t_def = time.perf_counter() - t0

@@ -47,15 +47,17 @@ def test_fingerprints_find_a_translation_but_not_common_numbers():
     items = ["Josh buys a house for $80,000 and then puts in $50,000 in repairs. This increased the value of the "
              "house by 150%. How much profit did he make?",
              "James decides to run 3 sprints 3 times a week. He runs 60 meters each sprint. How many meters?",
-             "def below_zero(operations):\n    \"\"\" balance \"\"\"", "def add(x, y):\n    \"\"\" Add \"\"\""]
+             "def below_zero(operations):\n    \"\"\" balance \"\"\"", "def add(x, y):\n    \"\"\" Add \"\"\"",
+             "    def helper_fn(n):\n        return n * 2\n    return helper_fn(x)"]  # a solution body: no key
     keys = Fingerprints(items)
     german = ("Josh kauft ein Haus für 80.000 $ und steckt dann 50.000 $ in Reparaturen. Dadurch steigt der Wert "
               "des Hauses um 150 %. Wie viel Gewinn hat er gemacht?")
     assert keys.candidates(german) == {0}
     assert keys.candidates("James läuft 3 Sprints 3 Mal pro Woche, je 60 Meter.") == set()  # no 2 specific numbers
     assert keys.candidates("Prices: 80,000, 50,000, 150, 20, 30 and 45") == set()  # too many other numbers
-    assert keys.candidates("Schreibe below_zero(ops) für ein Konto") == {2}
-    assert keys.candidates("def add(a, b): return a + b") == set()  # an English word is no fingerprint
+    assert keys.candidates("Schreibe below_zero(operations) für ein Konto") == {2}
+    assert keys.candidates("def below_zero(xs): return min(xs) < 0") == set()  # no parameter of it: a shared name
+    assert keys.candidates("def add(x, y): return x + y") == set()  # an English word is no fingerprint
 
 
 def test_offline_verifier_rules():

@@ -12,8 +12,8 @@ embedder cannot match its words):
 - ``offline`` (default): an item that states a math problem (at least ``MIN_NUMBERS`` numbers) is
   confirmed when every one of its numbers, with multiplicity, is in the row (digits or number
   words: a rewording keeps the quantities, or the answer would change) and the row lists no more
-  than twice as many numbers plus two — ``numbers``; a code item (``def name(``) when the row names
-  the same function (``name(``, or the bare name when no English word can be it) — ``signature``; any other item only when
+  than twice as many numbers plus two — ``numbers``; a code item (``def name(``: its last one, earlier
+  ones are helpers) when the row names the same function (``name(``, or the bare name when no English word can be it) — ``signature``; any other item only when
   its cosine reaches ``text_threshold`` — ``embedding``.
 - ``llm``: the LLM-decontaminator judge through the guarded client (``sluice.synth.llm``):
   "are these the same question, rephrased or translated?"; a reply that is neither True nor
@@ -50,10 +50,12 @@ _FOREIGN = {"deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "huit": 8, "neuf": 9,
 WORD_NUMBERS = {**{w: i for i, w in enumerate(_UNITS)}, **_TENS, "hundred": 100, "thousand": 1000,
                 "dozen": 12, **_FOREIGN}
 # digits with thousands separators (1,200 / 1.200 / 1 200) or a decimal part (2.5 / 2,5), or a word
-_TOKEN = re.compile(r"\d{1,3}(?:([,. \u00a0\u202f])\d{3}(?!\d))(?:\1\d{3}(?!\d))*(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
-                    r"|[^\W\d_]+")
+_TOKEN = re.compile(r"[0-9]{1,3}(?:([,. \u00a0\u202f])[0-9]{3}(?![0-9]))(?:\1[0-9]{3}(?![0-9]))*(?:[.,][0-9]+)?"
+                    r"|[0-9]+(?:[.,][0-9]+)?|[^\W\d_]+")
+_DIGITS = "0123456789"
 _DEF = re.compile(r"\bdef\s+([A-Za-z_]\w*)\s*\(")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_CODE = re.compile(r"^\s*(?:return|for|if|while|import|def)\b.*|[=!<>]=|\bdef\b", re.M)
 
 
 def numbers(text: str) -> Counter:
@@ -64,7 +66,7 @@ def numbers(text: str) -> Counter:
     for m in _TOKEN.finditer(text):
         tok = m.group(0)
         low = tok.lower()
-        if tok[0].isdigit():
+        if tok[0] in _DIGITS:
             value: float | None = _digits(tok, m.group(1))
         else:
             value = WORD_NUMBERS.get(low)
@@ -75,7 +77,7 @@ def numbers(text: str) -> Counter:
             continue
         if pending is not None and low in ("hundred", "thousand"):
             pending *= value
-        elif pending is not None and pending in _TENS.values() and value < 10 and not tok[0].isdigit():
+        elif pending is not None and pending in _TENS.values() and value < 10 and tok[0] not in _DIGITS:
             pending += value
         else:
             if pending is not None:
@@ -108,6 +110,21 @@ def function_names(text: str) -> set[str]:
     return set(_DEF.findall(text))
 
 
+def entry_point(text: str) -> str | None:
+    """The function a code prompt asks for: its last ``def`` (earlier ones are helpers, as in HumanEval),
+    when the text has a docstring (a solution's helper functions ask for nothing)."""
+    names = _DEF.findall(text)
+    return names[-1] if names and ('"""' in text or "'''" in text) else None
+
+
+def parameters(text: str, name: str) -> set[str]:
+    """Parameter names of ``name(...)`` wherever the text defines or calls it."""
+    out: set[str] = set()
+    for args in re.findall(rf"\b{re.escape(name)}\s*\(([^)]*)\)", text):
+        out.update(a.split(":")[0].split("=")[0].strip() for a in args.split(",") if a.strip())
+    return out
+
+
 _CODE_NAME = re.compile(r"_|\d|[a-z][A-Z]")  # a name no English word can be: below_zero, fib4, isPrime
 
 
@@ -124,19 +141,21 @@ class Fingerprints:
     so a translated item (whose words the English embedder cannot match) is still verified. A math
     item is a candidate when it states at least MIN_FINGERPRINT_NUMBERS numbers, two of them
     specific (a fraction, or above 12 and not 20, 30 … 100), and the row holds them all and at most
-    MAX_EXTRA more; a code item when the row holds its function name and that name is no English word."""
+    MAX_EXTRA more; a code item when the row holds its function name, that name is no English word,
+    and the row holds one of its parameter names too."""
 
     def __init__(self, texts: list[str]):
         self.need: list[Counter | None] = []
         self.by_number: dict[str, list[int]] = defaultdict(list)
         self.by_name: dict[str, list[int]] = defaultdict(list)
+        self.params: dict[int, set[str]] = {}
         for i, text in enumerate(texts):
-            names = function_names(text)
-            need = None if names else numbers(text)
+            name = entry_point(text)
+            need = None if name or _CODE.search(text) else numbers(text)
             self.need.append(need if need and sum(need.values()) >= MIN_FINGERPRINT_NUMBERS else None)
-            for n in names:
-                if _CODE_NAME.search(n):
-                    self.by_name[n].append(i)
+            if name and _CODE_NAME.search(name):
+                self.by_name[name].append(i)
+                self.params[i] = parameters(text, name)
             for num in self.need[-1] or ():
                 self.by_number[num].append(i)
 
@@ -147,7 +166,8 @@ class Fingerprints:
         out = {i for i, n in hits.items() if n == len(self.need[i]) and not self.need[i] - have
                and sum((have - self.need[i]).values()) <= MAX_EXTRA and _specific(self.need[i])}
         for name in set(_IDENT.findall(row)) & self.by_name.keys():
-            out.update(self.by_name[name])
+            # the name and one of its parameter names: a shared generic name (find_max) is not enough
+            out.update(i for i in self.by_name[name] if self.params[i] & set(_IDENT.findall(row)))
         return out
 
 
@@ -161,9 +181,11 @@ def _names_function(row: str, name: str) -> bool:
 
 def verify_offline(row: str, item: str, cosine: float, text_threshold: float) -> str | None:
     """The offline verdict on one (row, item) candidate pair: the rule that confirms it, or None."""
-    names = function_names(item)
-    if names:
-        return "signature" if any(_names_function(row, n) for n in names) else None
+    name = entry_point(item)
+    if name:
+        return "signature" if _names_function(row, name) else None
+    if _CODE.search(item):  # a code body (a canonical solution): its numbers are no word problem's
+        return None
     need = numbers(item)
     if sum(need.values()) >= MIN_NUMBERS:
         have = numbers(row)
