@@ -151,3 +151,10 @@ def test_llm_judge_decides_and_unparsed_replies_fall_back_to_offline(judge_serve
 def test_llm_verifier_needs_a_model():
     with pytest.raises(ValueError, match="verifier: llm needs llm"):
         Contamination(evalsets=REFS, semantic={"verifier": "llm"})
+
+
+def test_llm_verifier_endpoint_is_declared_for_the_privacy_guard():
+    remote = {"backend": "openai", "model": "judge", "base_url": "https://judge.example.com/v1"}
+    stage = Contamination(evalsets=REFS, semantic={"verifier": "llm", "llm": remote})
+    assert stage.remote_endpoints() == ["https://judge.example.com/v1"]
+    assert Contamination(evalsets=REFS, semantic={}).remote_endpoints() == []
