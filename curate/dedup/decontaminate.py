@@ -21,9 +21,13 @@ Parquet files, folders written by ``datasets``' ``save_to_disk``, or dataset ver
 the checkpoint key covers their contents, not just paths.
 
 With ``semantic: {model, threshold}``, each row's nearest item by embedding
-(``sluice.curate.quality.embed``) with cosine ≥ threshold is a candidate too, and
-``contam_similarity`` records its cosine (null otherwise); then the n-gram test still decides,
-with the lower ``semantic_coverage`` bar, as the paraphrase-contamination literature does.
+(``sluice.curate.quality.embed``, default the static model) with cosine ≥ threshold is a candidate
+too, and ``contam_similarity`` records its cosine (null otherwise); then the n-gram test still
+decides, with the lower ``semantic_coverage`` bar, as the paraphrase-contamination literature does.
+And a verifier (rephrased.py: offline number / function-name checks, or an LLM judge) looks at the
+row's ``top_k`` nearest items: the one it confirms fills ``contam_semantic`` (the verifier),
+``contam_semantic_item`` and ``contam_semantic_sim``, and ``decontaminate`` rejects the row as
+``contaminated_semantic`` — a reworded or translated item the word test cannot see.
 
 ``decontaminate`` (decide, per batch) rejects as ``contaminated`` rows where the item is at least
 ``min_words`` long and at most ``misses(words)`` of its words are missing (none below
@@ -48,7 +52,7 @@ import json
 import logging
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -60,9 +64,11 @@ from sluice.stage import Filter, Scorer, StageConfig
 
 from .evalsets import ID_FIELDS, Item, conversation_items, missing_fields, read_records, record_items, registered_golden
 from .normalize import Key, NormalizeOptions, key_text, normalize_strings
+from .rephrased import JUDGE_PROMPT, Fingerprints, nearest, parse_judge, verify_offline
 
 log = logging.getLogger(__name__)
 _BIG = np.int64(1 << 31)
+SEMANTIC_THRESHOLD = 0.7  # chosen from the curve, BENCHMARKS.md "Semantic decontamination (issue #32 item 5)"
 
 
 class EvalSet(StageConfig):
@@ -94,9 +100,26 @@ class EvalSet(StageConfig):
 
 
 class SemanticCheck(StageConfig):
-    model: str = Field("all-MiniLM-L6-v2", description="embedding model (sluice.curate.quality.embed; default: the "
-                                                       "embedded all-MiniLM-L6-v2)")
-    threshold: float = Field(0.9, gt=0, le=1, description="cosine similarity to an item that makes it a candidate")
+    model: str = Field("static", description="embedding model (sluice.curate.quality.embed; default: the project's "
+                                             "static model distilled from all-MiniLM-L6-v2)")
+    threshold: float = Field(SEMANTIC_THRESHOLD, gt=0, le=1, description="cosine similarity to an item that makes it "
+                                                                         "a candidate (BENCHMARKS.md, issue #32 item 5)")
+    top_k: int = Field(3, ge=1, description="nearest items per row handed to the verifier")
+    verifier: Literal["offline", "llm", "none"] = Field(
+        "offline", description="who confirms a candidate as a rephrased item (contaminated_semantic): offline "
+                               "(numbers / function name / text_threshold, rephrased.py), llm (the "
+                               "LLM-decontaminator judge, needs llm) or none (only the word test's lower bar)")
+    text_threshold: float = Field(0.95, gt=0, le=1, description="offline verifier: cosine that alone confirms an item "
+                                                                "with neither numbers nor code")
+    fingerprints: bool = Field(True, description="also verify items found by their numbers or function name alone, "
+                                                 "whatever their cosine (translations)")
+    llm: dict | None = Field(None, description="verifier llm: the judge model (sluice.synth.llm.LLMSpec)")
+
+    @model_validator(mode="after")
+    def _judge(self):
+        if self.verifier == "llm" and not self.llm:
+            raise ValueError("verifier: llm needs llm: {backend, model, base_url, ...}")
+        return self
 
 
 class ContaminationConfig(StageConfig):
@@ -221,8 +244,14 @@ class Contamination(Scorer):
     Config = ContaminationConfig
     reads = ("messages",)
     adds = ("contam_set", "contam_item", "contam_field", "contam_words", "contam_matched", "contam_run",
-            "contam_similarity")
-    version = 2  # alignment of normalized words instead of 13-gram counts
+            "contam_similarity", "contam_semantic", "contam_semantic_item", "contam_semantic_sim")
+    version = 3  # 2: alignment of normalized words; 3: rephrased items confirmed by a verifier (rephrased.py)
+
+    def remote_endpoints(self) -> list[str]:
+        """The LLM verifier's endpoint (rows are sent to it): the runner refuses a remote one before redaction."""
+        sem = self.config.semantic
+        url = (sem.llm or {}).get("base_url") if sem is not None and sem.verifier == "llm" else None
+        return [url] if url else []
 
     def fingerprint(self, upstream: str) -> str:
         digest = hashlib.sha256()
@@ -259,6 +288,7 @@ class Contamination(Scorer):
 
             self.embedder = load_model(c.semantic.model)
             self.item_vectors = embed_texts(self.embedder, [it.text for it in self.items])
+            self.item_keys = Fingerprints([it.text for it in self.items])
         log.info("contamination: %d items (%d texts) from %d eval sets; %d items shorter than %d words cannot be "
                  "detected", self.stats["items"], len(items), len(specs), self.stats["too_short_items"],
                  c.min_words)
@@ -292,7 +322,8 @@ class Contamination(Scorer):
         rows = [np.array([_WILD if w == _WILD_WORD else self.vocab.get(w, -1 - i) for i, w in enumerate(ws)], np.int64)
                 for ws in _words(normalize_strings(texts, c.normalize))]
         candidates = set(self._candidates(rows))
-        similar = self._similar(batch) if c.semantic is not None else {}
+        neighbours = self._similar(batch) if c.semantic is not None else []
+        similar = {d: near[0] for d, near in enumerate(neighbours) if near and near[0][1] >= c.semantic.threshold}
         candidates |= {(doc, item) for doc, (item, _) in similar.items()}
         best: dict[int, tuple] = {}
         for doc, item in sorted(candidates):
@@ -308,23 +339,69 @@ class Contamination(Scorer):
                 out[k][doc] = v
         out["contam_similarity"] = [similar[d][1] if d in best and d in similar and similar[d][0] == best[d][1]
                                     else None for d in range(batch.height)]
-        frame = pl.DataFrame({k: pl.Series(v, dtype=pl.String if k in self.adds[:3] else
-                                           pl.Float32 if k == "contam_similarity" else pl.Int32)
+        if neighbours and c.semantic.verifier != "none":
+            texts = batch.select(key_text(c.key)).to_series().to_list()
+            for doc, (item, sim, how) in self._verify(texts, neighbours).items():
+                it = self.items[item]
+                out["contam_semantic"][doc], out["contam_semantic_item"][doc] = how, f"{it.set}:{it.id}"
+                out["contam_semantic_sim"][doc] = sim
+        frame = pl.DataFrame({k: pl.Series(v, dtype=pl.String if k in (*self.adds[:3], *self.adds[7:9]) else
+                                           pl.Float32 if k in ("contam_similarity", "contam_semantic_sim")
+                                           else pl.Int32)
                               for k, v in out.items()})
         return frame.with_columns(pl.col(self.adds[3:6]).fill_null(0))
 
-    def _similar(self, batch: pl.DataFrame) -> dict[int, tuple[int, float]]:
-        """row → (nearest item by embedding, cosine), for rows whose cosine reaches the threshold."""
+    def _similar(self, batch: pl.DataFrame) -> list[list[tuple[int, float]]]:
+        """Per row, its top_k nearest items by embedding whose cosine reaches the threshold, nearest first,
+        then the items found by their numbers or function name (rephrased.Fingerprints)."""
         from sluice.curate.quality.embed import embed_texts
 
         texts = batch.select(key_text(self.config.key)).to_series().to_list()
-        if not len(self.items):
-            return {}
-        sim = embed_texts(self.embedder, texts) @ self.item_vectors.T
-        top = sim.argmax(axis=1)
-        best = sim[np.arange(len(texts)), top]
-        keep = np.flatnonzero(best >= self.config.semantic.threshold)
-        return {int(d): (int(top[d]), float(best[d])) for d in keep}
+        sem = self.config.semantic
+        vectors = embed_texts(self.embedder, texts)
+        near = nearest(vectors, self.item_vectors, sem.top_k, sem.threshold)
+        if sem.fingerprints:
+            for d, text in enumerate(texts):
+                seen = {i for i, _ in near[d]}
+                near[d] += [(i, float(vectors[d] @ self.item_vectors[i]))
+                            for i in sorted(self.item_keys.candidates(text) - seen)]
+        return near
+
+    def _verify(self, texts: list[str], neighbours: list[list[tuple[int, float]]]) -> dict[int, tuple]:
+        """row → (item, cosine, verifier) for the nearest candidate the verifier confirms."""
+        sem = self.config.semantic
+        pairs = [(d, item, sim) for d, near in enumerate(neighbours) for item, sim in near]
+        offline = [verify_offline(texts[d], self.items[item].text, sim, sem.text_threshold) for d, item, sim in pairs]
+        verdicts = offline
+        if sem.verifier == "llm":
+            import asyncio
+
+            judged = asyncio.run(self._judge([(texts[d], self.items[item].text) for d, item, _ in pairs]))
+            self.count("judge_calls", len(judged))
+            self.count("judge_unparsed", sum(j is None for j in judged))
+            verdicts = [off if j is None else ("llm" if j else None) for off, j in zip(offline, judged)]
+        found: dict[int, tuple] = {}
+        for (d, item, sim), how in zip(pairs, verdicts):
+            if how and d not in found:
+                found[d] = (item, sim, how)
+        return found
+
+    async def _judge(self, pairs: list[tuple[str, str]]) -> list[bool | None]:
+        import asyncio
+
+        from sluice.synth.llm import GenerationFailed, LLMSpec, build_backend
+
+        if not hasattr(self, "backend"):
+            self.backend = build_backend(LLMSpec.model_validate(self.config.semantic.llm))
+
+        async def one(row: str, item: str) -> bool | None:
+            try:
+                reply = await self.backend.chat([{"role": "user", "content": JUDGE_PROMPT.format(item=item, row=row)}])
+            except GenerationFailed:
+                return None
+            return parse_judge(reply)
+
+        return list(await asyncio.gather(*(one(r, i) for r, i in pairs)))
 
     def _candidates(self, rows: list[np.ndarray]) -> list[tuple[int, int]]:
         """(row, item) pairs sharing at least ``need`` of the item's indexed bigrams."""
@@ -361,8 +438,10 @@ class Decontaminate(Filter):
     reads = ("contam_set", "contam_item", "contam_field", "contam_words", "contam_matched", "contam_run",
              "contam_similarity")
     reasons = {"contaminated": "an eval item is found in the row, verbatim, lightly edited or embedded "
-                               "(detail: set, item, field, matched, words, run)"}
-    version = 2
+                               "(detail: set, item, field, matched, words, run)",
+               "contaminated_semantic": "a rephrased (or translated) eval item: a near neighbour by embedding that "
+                                        "the verifier confirmed (detail: item, similarity, verifier)"}
+    version = 3
 
     def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
@@ -375,5 +454,13 @@ class Decontaminate(Filter):
             hit = hit | (paraphrase & (words >= c.min_words)).fill_null(False)
         detail = pl.struct(set=pl.col("contam_set"), item=pl.col("contam_item"), field=pl.col("contam_field"),
                            matched=matched, words=words, run=pl.col("contam_run")).struct.json_encode()
-        return batch.select(pl.when(hit).then(pl.lit("contaminated")).alias("reason"),
-                            pl.when(hit).then(detail).alias("detail"))
+        if "contam_semantic" not in batch.columns:
+            return batch.select(pl.when(hit).then(pl.lit("contaminated")).alias("reason"),
+                                pl.when(hit).then(detail).alias("detail"))
+        semantic = pl.col("contam_semantic").is_not_null() & ~hit
+        sem_detail = pl.struct(item=pl.col("contam_semantic_item"), similarity=pl.col("contam_semantic_sim").round(3),
+                               verifier=pl.col("contam_semantic")).struct.json_encode()
+        return batch.select(
+            pl.when(hit).then(pl.lit("contaminated")).when(semantic).then(pl.lit("contaminated_semantic"))
+            .alias("reason"),
+            pl.when(hit).then(detail).when(semantic).then(sem_detail).alias("detail"))
