@@ -80,3 +80,10 @@ def test_a_name_after_a_form_label_is_a_person(detector, text, names):
     for name in names:
         start = text.index(name)
         assert any(r.entity_type == "PERSON" and r.start <= start and start + len(name) <= r.end for r in found), name
+
+
+@pytest.mark.parametrize("text,name", [("Her name is Scout.", "Scout"), ("My name is Hope and I live here.", "Hope")])
+def test_a_dictionary_word_after_a_name_cue_is_a_name(detector, text, name):
+    """The English noise rules drop a dictionary word the small model tags as a name, except after a
+    person cue ("her name is", "my name is"): a real name that is also a word (WNUT-17 holdout)."""
+    assert (name, "PERSON") in spans(detector, text)

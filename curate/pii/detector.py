@@ -79,7 +79,7 @@ OPENERS = frozenset("""hola buenos buenas días tardes noches bonjour bonsoir sa
 servus moin ciao buongiorno buonasera olá oi привет здравствуйте добрый день hello hi hey dear gracias merci danke
 por favor bitte""".split())
 PERSON_CUE = regex.compile(r"(?i:\b(?:mr|mrs|ms|dr|prof|miss|herr|frau|señor|señora|monsieur|madame|"
-                           r"my name is|name:|called|named|signed)\.?)[ ]+$")
+                           r"name is|name:|called|named|signed)\.?)[ ]+$")
 CAMEL = regex.compile(r"^(?!(?:Mc|Mac|Di|De|Da|Du|Le|La|Van|Von|O'|D')\p{Lu})\p{L}*\p{Ll}\p{Lu}\p{L}*$")
 ERROR_NAME = regex.compile(r"^[A-Z][A-Za-z]*(?:Error|Exception|Warning|Fault|Interrupt)$")
 
