@@ -263,7 +263,7 @@ def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
                     "seconds": round(time.perf_counter() - started, 2),
                     "throughput": {**history.throughput.summary,
                                    "packing_efficiency": packing_efficiency(trainer, cfg)}},
-        "curves": {"train_loss": history.train, "eval_loss": history.eval},
+        "curves": {"train_loss": history.train, "eval_loss": history.eval, "reward": history.reward},
         "eval": None,
     }
     card = out / "README.md"
