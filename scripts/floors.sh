@@ -7,7 +7,7 @@
 # train,dev and no server: training (template check, rewards, scoring, gate, CLI, the fast real-SFT
 # tests), schemas, store, split, ingest, export, trace check and log generation. The PII, dedup,
 # quality, synth, labeling and Ray tests need extras whose floors this job does not install.
-# torch: PyPI has no CPU-only torch for x86_64 Linux, so the floor (torch 2.4.0) comes as PyPI's CUDA
+# torch: PyPI has no CPU-only torch for x86_64 Linux, so the floor (torch 2.6.0) comes as PyPI's CUDA
 # build with its nvidia-* libraries and triton (5.6 GB installed, downloaded once into uv's cache); it runs on
 # the CPU. Not part of .ci/run: every fresh CI machine would download those gigabytes again
 # (BENCHMARKS.md, issue 29, has the measured time).
