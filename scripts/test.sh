@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Set up .venv with every CPU extra plus the dev tools, and run the default (fast) test suite.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m slow` (the long tests) or `-k ingest`.
+# `bash scripts/test.sh --floors [EXTRAS] [pytest args]` instead installs the lowest declared versions into
+# /tmp/sluice-floors and runs the tests they can run there (scripts/floors.sh says which and why).
 #
 # System packages: the Argilla review-loop tests need Debian's redis-server. This script installs
 # it with apt-get (as root) when it is missing, and says so: it sets SLUICE_INSTALL_SYSTEM_PACKAGES=1
 # unless you set SLUICE_INSTALL_SYSTEM_PACKAGES=0, in which case those tests are skipped with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--floors" ]; then
+  shift
+  exec bash scripts/floors.sh "$@"
+fi
 bash scripts/setup.sh all,dev
 export HF_HUB_OFFLINE=1 TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS=""
 export SLUICE_INSTALL_SYSTEM_PACKAGES="${SLUICE_INSTALL_SYSTEM_PACKAGES:-1}"

@@ -20,11 +20,12 @@ def early_stopping(cfg) -> list:
 
 
 class LossHistory(TrainerCallback):
-    """Collects (step, train loss) and (step, eval loss) for the model card."""
+    """Collects (step, train loss), (step, eval loss) and, for GRPO, (step, mean reward) for the model card."""
 
     def __init__(self):
         self.train: list[tuple[int, float]] = []
         self.eval: list[tuple[int, float]] = []
+        self.reward: list[tuple[int, float]] = []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
@@ -32,6 +33,8 @@ class LossHistory(TrainerCallback):
             self.train.append((state.global_step, float(logs["loss"])))
         if "eval_loss" in logs:
             self.eval.append((state.global_step, float(logs["eval_loss"])))
+        if "reward" in logs:  # GRPO: mean reward of the step's sampled completions
+            self.reward.append((state.global_step, float(logs["reward"])))
 
 
 class StderrLog(TrainerCallback):
@@ -40,7 +43,7 @@ class StderrLog(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         import sys
 
-        keys = ("loss", "eval_loss", "learning_rate", "grad_norm", "rewards/margins", "kl")
+        keys = ("loss", "eval_loss", "learning_rate", "grad_norm", "rewards/margins", "kl", "reward", "reward_std")
         shown = " ".join(f"{k}={logs[k]:.4g}" for k in keys if isinstance((logs or {}).get(k), (int, float)))
         if shown:
             print(f"step {state.global_step}/{state.max_steps} {shown}", file=sys.stderr, flush=True)

@@ -82,6 +82,8 @@ def render(folder: Path, info: dict) -> str:
         lines.append(f"- reference model: {info['reference_model']}")
     lines.append("")
     lines += _curve("train loss", info["curves"]["train_loss"]) + _curve("eval loss", info["curves"]["eval_loss"])
+    if info["curves"].get("reward"):  # GRPO
+        lines += _curve("mean reward", info["curves"]["reward"])
     if info.get("warnings"):
         lines += ["", "Warnings at training time:", ""] + [f"- {w}" for w in info["warnings"]]
     lines += ["", "## Evaluation and gate", ""]

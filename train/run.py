@@ -113,7 +113,7 @@ def training_args(cfg, prep: Prepared, config_cls, **method_args):
         max_steps=cfg.max_steps, per_device_train_batch_size=cfg.per_device_train_batch_size,
         per_device_eval_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps, lr_scheduler_type=cfg.lr_scheduler_type,
-        warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
         **checkpointing_args(config_cls, cfg.gradient_checkpointing),
         seed=cfg.seed, logging_steps=cfg.logging_steps, report_to="none", bf16=use_bf16(),
         max_length=cfg.max_length, disable_tqdm=True, dataloader_pin_memory=use_bf16(),
@@ -126,8 +126,12 @@ def training_args(cfg, prep: Prepared, config_cls, **method_args):
         # checkpoints keep the (sharded) optimizer state too, and the best one is still reloaded.
         save_only_model=not sharded_launch(), load_best_model_at_end=has_eval, metric_for_best_model="eval_loss",
         greater_is_better=False)
-    if "max_length" not in inspect.signature(config_cls).parameters:  # GRPO: max_completion_length instead
+    params = inspect.signature(config_cls).parameters
+    if "max_length" not in params:  # GRPO: max_completion_length instead
         kwargs.pop("max_length")
+    # transformers 5 reads a float warmup_steps below 1 as a share of the steps and has no warmup_ratio;
+    # 4.x (the floor, 4.56.2) wants an int there and takes the share as warmup_ratio
+    kwargs["warmup_ratio" if "warmup_ratio" in params else "warmup_steps"] = cfg.warmup_ratio
     args = config_cls(**{**kwargs, **method_args})
     check_launch(args.world_size)
     return args
@@ -264,7 +268,7 @@ def finish(trainer, prep: Prepared, history, started: float) -> TrainResult:
                     "seconds": round(time.perf_counter() - started, 2),
                     "throughput": {**history.throughput.summary,
                                    "packing_efficiency": packing_efficiency(trainer, cfg)}},
-        "curves": {"train_loss": history.train, "eval_loss": history.eval},
+        "curves": {"train_loss": history.train, "eval_loss": history.eval, "reward": history.reward},
         "eval": None,
     }
     card = out / "README.md"
