@@ -155,3 +155,22 @@ def test_emit_uncovered_publishes_with_lineage_and_exact_accounting(world):
     names = {c["name"] for c in r["coverage"]["clusters"]} | {"other"}
     assert {x["drift_cluster"] for x in rows} <= names
     assert {world.origin[x["id"]] for x in rows} >= {"gsm8k", "zh"}
+
+
+def test_growth_against_the_previous_window(world, tmp_path):
+    """Two windows of one dataset against the same training data: the math group is matched to the
+    previous window's and its growth measured; the timeline lists both windows."""
+    gsm = [json.loads(line) for line in (REF / "evalsets" / "gsm8k" / "test.jsonl").read_text().splitlines()]
+    base = world.held[:100]
+    for k, n in ((1, 20), (2, 50)):
+        rows = base + [_chat(g["question"], g["answer"]) for g in gsm[100:100 + n]]
+        ingest([_write(tmp_path, f"day{k}", rows)], to="day", store=world.store, workers=1)
+    first = drift("day@v1", "train@v1", world.store)
+    second = drift("day@v2", "train@v1", world.store)
+    assert [t["window"] for t in second["timeline"]] == ["day@v1", "day@v2"]
+    assert second["timeline"][1]["share"] > second["timeline"][0]["share"]
+    math = [c for c in second["coverage"]["clusters"] if isinstance(c.get("growth"), float)]
+    assert len(math) == 1 and math[0]["previous"]["window"] == "day@v1", second["coverage"]["clusters"]
+    # 20 of 120 rows, then 50 of 150: the share grows by about 2x (a few Alpaca word problems join the group)
+    assert 1.5 < math[0]["growth"] < 3
+    assert all(c.get("growth") is None for c in first["coverage"]["clusters"])  # nothing to compare with

@@ -6,7 +6,7 @@ text — so a day of a million conversations costs a few columns in memory:
 - ``chars`` (user + assistant characters), ``turns`` (user turns), ``tool_calls`` (calls made);
 - ``tool_call`` (the conversation made a call), ``tool_names`` (names of the tools called; a list);
 - ``lang``: the recipe's ``lang`` column when present, else the language stage's identification
-  of the user turns (``curate/quality/language.py``, fastText for long text, lingua for short);
+  of the user turns (``curate/quality/language.py``) by fastText alone, for speed;
 - ``refusal``: the heuristics stage's ``refusal_pattern`` when present, else the same patterns
   (``heuristics.DEFAULT_REFUSALS``) over the assistant turns;
 - ``pii_entities``: entity types ``pii_detect`` found in the row (only when ``pii_findings`` exists);
@@ -27,7 +27,9 @@ NUMERIC = ("chars", "turns", "tool_calls")
 def _language():
     from sluice.curate.quality.language import Language
 
-    stage = Language(Language.Config())
+    # fastText only (short_words 0): lingua's short-text path costs ~4.6 ms a row here (BENCHMARKS.md, #33);
+    # both windows go through the same detector, so their mixes compare
+    stage = Language(Language.Config(short_words=0))
     stage.setup()
     return stage
 

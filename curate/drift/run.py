@@ -31,6 +31,7 @@ BATCH_ROWS = 20_000
 STEP = "drift"
 COVERED = "covered"
 HISTORY = "drift"
+MATCH = 0.8  # a group matches the previous window's group whose centroid is at least this similar
 
 
 @dataclass
@@ -285,12 +286,12 @@ def _growth(clusters: list[dict], centroids: np.ndarray, folder: Path, number: i
     if not cents.is_file() or not len(centroids):
         return
     old = np.load(cents)
-    if old.shape[1:] != centroids.shape[1:] or not len(old):
-        return
-    sims = centroids @ old.T
+    if old.shape[1:] != centroids.shape[1:]:
+        return  # another embedder: groups cannot be matched
+    sims = centroids @ old.T if len(old) else np.zeros((len(centroids), 1))
     for c, row in zip(clusters, sims):
         j = int(np.argmax(row))
-        if row[j] >= 0.8:
+        if len(old) and row[j] >= MATCH:
             was = body["coverage"]["clusters"][j]
             c["previous"] = {"window": body["new"], "rows": was["rows"], "share": was["share"]}
             c["growth"] = c["share"] / was["share"] if was["share"] else None
