@@ -69,6 +69,12 @@ class TrainingIndex:
         self.df = Counter(json.loads((folder / "terms.json").read_text()))
         self.rows = int(self.meta["rows"])
 
+    @property
+    def features(self):
+        import polars as pl
+
+        return pl.read_parquet(self.folder / "features.parquet")
+
     def radius(self, quantile: float) -> float:
         return float(np.quantile(self.calibration, quantile))
 
@@ -84,9 +90,11 @@ def index_folder(version: Version, embedder_key: str) -> Path:
     return version.path.parent / "drift-index" / f"v{version.number}-{embedder_key[:16]}"
 
 
-def build_index(version: Version, vectors: np.ndarray, user_texts: list[str], embedder_key: str,
-                calibration_rows: int, sample_rows: int, seed: int = 0, threads: int = 0) -> TrainingIndex:
-    """Build, calibrate and cache the index of ``version`` (vectors in row order); returns it loaded."""
+def build_index(version: Version, vectors: np.ndarray, user_texts: list[str], features, embedder_key: str,
+                calibration_rows: int, sample_rows: int, meta: dict, seed: int = 0, threads: int = 0) -> TrainingIndex:
+    """Build, calibrate and cache the index of ``version`` (vectors in row order) with what later runs
+    need instead of reading the training rows again: the per-row features (``features.py``), a
+    sample of the vectors (topics, the classifier test) and term document frequencies (names)."""
     from usearch.index import Index
 
     folder = index_folder(version, embedder_key)
@@ -115,9 +123,10 @@ def build_index(version: Version, vectors: np.ndarray, user_texts: list[str], em
     index.save(str(tmp / "index.usearch"))
     np.save(tmp / "calibration.npy", calibration)
     np.save(tmp / "sample.npy", sample)
+    features.write_parquet(tmp / "features.parquet")
     (tmp / "terms.json").write_text(json.dumps({"__rows__": len(text_rows), **dict(df.most_common(200_000))}))
     (tmp / "meta.json").write_text(json.dumps({"format": INDEX_FORMAT, "ref": version.ref, "rows": n, "dim": dim,
-                                               "embedder": embedder_key, "calibration_rows": len(held)}))
+                                               "embedder": embedder_key, "calibration_rows": len(held), **meta}))
     try:
         tmp.rename(folder)
     except OSError:  # a concurrent builder won; its index is the same
