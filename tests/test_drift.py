@@ -170,7 +170,9 @@ def test_growth_against_the_previous_window(world, tmp_path):
     assert [t["window"] for t in second["timeline"]] == ["day@v1", "day@v2"]
     assert second["timeline"][1]["share"] > second["timeline"][0]["share"]
     math = [c for c in second["coverage"]["clusters"] if isinstance(c.get("growth"), float)]
-    assert len(math) == 1 and math[0]["previous"]["window"] == "day@v1", second["coverage"]["clusters"]
-    # 20 of 120 rows, then 50 of 150: the share grows by about 2x (a few Alpaca word problems join the group)
-    assert 1.5 < math[0]["growth"] < 3
+    assert math and all(c["previous"]["window"] == "day@v1" for c in math), second["coverage"]["clusters"]
+    # 20 of 120 rows, then 50 of 150: the math share grows by about 2x (a few Alpaca word problems join it;
+    # the topics may split it in two, each matched to the one group of the previous window)
+    now, before = sum(c["share"] for c in math), max(c["previous"]["share"] for c in math)
+    assert 1.5 < now / before < 3.5, (now, before)
     assert all(c.get("growth") is None for c in first["coverage"]["clusters"])  # nothing to compare with
