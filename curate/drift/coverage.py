@@ -13,13 +13,14 @@ rows uncovered, whatever the embedder or data — the rate the binomial test com
 
 A row can also sit within the radius and still be a topic the training data barely holds: in
 the static embedding, GSM8K word problems lie as close to Alpaca rows as Alpaca rows lie to each
-other (BENCHMARKS.md, #33), but they are a hundred times more frequent in the new window. So
-both windows are split into k-means *topics* (fitted on a sample of both); a topic is uncovered
-when the new window's share of it is at least ``min_ratio`` times the training share (smoothed)
-and a binomial test at the training share says so (p under ``alpha``). Uncovered rows are the
-rows beyond the radius and the rows of uncovered topics; they are grouped by topic, and each
-group is named by its top terms (c-TF-IDF: frequent in the group, rare in the training rows) and
-its commonest language.
+other (BENCHMARKS.md, #33), but they crowd together. So each new row's ``neighbours`` nearest
+rows are looked up in a pool of the training sample and a sample of the new window: when both
+are one distribution, the count of new rows among them is Binomial(k, share of new rows in the
+pool); a row whose count is improbable under that (p under ``neighbour_alpha``) sits in a
+neighbourhood of new traffic the training data does not match. Uncovered rows are the rows
+beyond the radius and these; they are grouped (average-linkage clustering on cosine distance)
+and each group is named by its top terms (c-TF-IDF: frequent in the group, rare in the training
+rows) and its commonest language.
 """
 
 from __future__ import annotations
@@ -134,22 +135,59 @@ def build_index(version: Version, vectors: np.ndarray, user_texts: list[str], fe
     return TrainingIndex(folder)
 
 
-def topics(train: np.ndarray, new: np.ndarray, k: int | None, sample: int, seed: int = 0
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """k-means topics fitted on a sample of both windows: (training labels, new labels, unit centroids)."""
-    from sklearn.cluster import KMeans
+def overrepresented(train_sample: np.ndarray, new: np.ndarray, neighbours: int, sample: int, seed: int = 0,
+                    threads: int = 0) -> tuple[np.ndarray, float]:
+    """Per new row, how many of its ``neighbours`` nearest rows in a pooled reference set (the training
+    sample and a sample of the new window, itself excluded) come from the new window; and the share
+    of new rows in the pool (what that count is, on average, when both windows are one distribution)."""
+    from usearch.index import Index
 
     rng = np.random.default_rng(seed)
-    fit = np.vstack([x[rng.choice(len(x), min(sample, len(x)), replace=False)] for x in (train, new)])
-    k = k or int(np.clip(round(np.sqrt(len(fit) / 4)), 4, 64))
-    k = min(k, len(fit))
-    centroids = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(fit).cluster_centers_.astype(np.float32)
-    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    pick = np.sort(rng.choice(len(new), min(sample, len(new)), replace=False))
+    pool = np.vstack([train_sample, new[pick]]).astype(np.float32)
+    m_t = len(train_sample)
+    index = Index(ndim=pool.shape[1], metric="cos", dtype="f32")
+    index.add(np.arange(len(pool), dtype=np.int64), pool, threads=threads)
+    exact = len(pool) < EXACT_BELOW
+    own = np.full(len(new), -1, np.int64)
+    own[pick] = m_t + np.arange(len(pick))
+    counts = np.zeros(len(new), np.int64)
+    for start in range(0, len(new), 65536):
+        part = slice(start, start + 65536)
+        keys = np.asarray(index.search(new[part], neighbours + 1, threads=threads, exact=exact).keys)
+        keys = keys.reshape(-1, neighbours + 1)
+        mine = own[part][:, None]
+        # drop the row itself where it is in the pool; else the farthest of the k + 1
+        keep = np.where((keys == mine).any(1)[:, None], keys != mine, np.arange(neighbours + 1) < neighbours)
+        counts[part] = ((keys >= m_t) & keep).sum(1)
+    share = len(pick) / max(len(pool) - 1, 1)
+    return counts, share
 
-    def assign(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.argmax(x[i:i + 65536] @ centroids.T, axis=1) for i in range(0, len(x), 65536)]) \
-            if len(x) else np.zeros(0, np.int64)
-    return assign(train), assign(new), centroids
+
+def cluster(vectors: np.ndarray, distance: float, sample: int, seed: int = 0) -> np.ndarray:
+    """Group labels (0..k−1, largest first) of unit ``vectors``: average-linkage agglomerative clustering
+    on cosine distance over a sample; the other rows join the nearest group's centroid."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    n = len(vectors)
+    if n < 2:
+        return np.zeros(n, np.int64)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(n, sample, replace=False)) if n > sample else np.arange(n)
+    fit = AgglomerativeClustering(n_clusters=None, distance_threshold=distance, metric="cosine",
+                                  linkage="average").fit_predict(vectors[pick])
+    k = int(fit.max()) + 1
+    if n > sample:
+        cents = np.vstack([vectors[pick][fit == c].mean(0) for c in range(k)])
+        cents /= np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-12)
+        labels = np.argmax(vectors @ cents.T, axis=1)
+        labels[pick] = fit
+    else:
+        labels = fit
+    order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")
+    remap = np.empty(k, np.int64)
+    remap[order] = np.arange(k)
+    return remap[labels]
 
 
 def name_cluster(texts: list[str], train_df: Counter, top: int, min_rows: int, lowercase_only: bool) -> list[str]:

@@ -24,13 +24,18 @@ class _Strict(BaseModel):
 class CoveragePolicy(_Strict):
     quantile: float = Field(0.99, gt=0.5, lt=1, description="a new row is uncovered when its nearest training row is "
                             "farther than this quantile of the training rows' own nearest-neighbour distances")
-    max_uncovered_share: float = Field(0.05, gt=0, lt=1, description="crossed when more new rows than this are "
-                                       "uncovered (and a binomial test against 1 - quantile agrees)")
+    max_uncovered_share: float = Field(0.03, gt=0, lt=1, description="crossed when more new rows than this are "
+                                       "uncovered and a binomial test against the rate expected of a window like "
+                                       "the training data (1 − quantile + neighbour_alpha) agrees")
     calibration_rows: int = Field(5000, ge=50, description="training rows held out to calibrate the distance")
-    topics: int | None = Field(None, ge=2, description="k-means topics (default: sqrt(sample rows / 4), 4 to 64)")
-    topic_sample: int = Field(10000, ge=50, description="rows per side the topics are fitted on")
-    min_ratio: float = Field(3.0, gt=1, description="a topic is uncovered when its share of new traffic is at least "
-                             "this many times its training share (and the binomial test agrees)")
+    neighbours: int = Field(20, ge=3, description="nearest rows counted in the pooled sample of both windows")
+    neighbour_alpha: float = Field(0.01, gt=0, lt=1, description="a row is in an over-represented neighbourhood "
+                                   "when so many of its neighbours are new rows that P(≥ that count) is under this")
+    reference_sample: int = Field(10000, ge=50, description="rows per side in the pool, and training vectors kept for "
+                                  "the classifier test")
+    cluster_distance: float = Field(0.55, gt=0, lt=2, description="average-linkage cosine distance separating two "
+                                    "groups of uncovered rows")
+    cluster_sample: int = Field(4000, ge=100, description="uncovered rows clustered; the rest join the nearest group")
     min_cluster_rows: int = Field(5, ge=1, description="smaller groups of uncovered rows are counted as 'other'")
     terms: int = Field(5, ge=1, description="top terms naming a cluster")
     examples: int = Field(3, ge=0, description="example ids per cluster")

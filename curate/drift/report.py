@@ -112,7 +112,7 @@ def _html(r: dict, figs: list[Figure]) -> str:
         if "value" in s else f'<tr><td>{e(s["feature"])}</td><td colspan="6">{e(s.get("note", ""))}</td></tr>'
         for s in r["shifts"])
     cluster_rows = "".join(
-        f'<tr><td>{e(x["name"])}</td><td>{x["rows"]:,}</td><td>{x["share"]:.1%}</td><td>{e(x["why"])}</td>'
+        f'<tr><td>{e(x["name"])}</td><td>{x["rows"]:,}</td><td>{x["share"]:.1%}</td><td>{x["beyond_radius"]:,}</td>'
         f'<td>{e(str(x.get("growth", "—")))}</td><td>{e(", ".join(x["examples"]))}</td></tr>' for x in c["clusters"])
     sections = "".join(
         f'<figure id="{f.slug}" data-plot="{f.slug}"><h2>{e(f.title)}</h2><img src="{f.slug}.png" alt="{e(f.title)}">'
@@ -129,11 +129,11 @@ tr.crossed td {{ background: #fde2e2; }} #verdict {{ font-weight: 600; }}
 <h1>Drift: {e(r['new'])} against {e(', '.join(r['against']))}</h1>
 <p id="verdict">{e(verdict)}</p>
 <p>{r['rows']['new']:,} new rows, {r['rows']['train']:,} training rows. Uncovered: {c['uncovered']:,}
-({c['share']:.1%}): {c['beyond_radius']:,} beyond the radius {c['radius']:.3f} (the {c['quantile']} quantile of
-training rows' nearest-neighbour distance; {c['expected_share']:.1%} expected) and the rows of
-{c['uncovered_topics']} of {c['topics']} topics over-represented in the new window.</p>
+({c['share']:.1%}; {c['expected_share']:.1%} expected of a window like the training data):
+{c['beyond_radius']:,} beyond the radius {c['radius']:.3f} (the {c['quantile']} quantile of training rows'
+nearest-neighbour distance) and {c['crowded']:,} whose {c['neighbours']} nearest rows are improbably many new ones.</p>
 <h2>Uncovered groups</h2>
-<table id="clusters"><tr><th>group</th><th>rows</th><th>share</th><th>why</th><th>growth</th><th>example ids</th></tr>
+<table id="clusters"><tr><th>group</th><th>rows</th><th>share</th><th>beyond radius</th><th>growth</th><th>example ids</th></tr>
 {cluster_rows}</table>
 <h2>Shift tests</h2>
 <table id="shifts"><tr><th>feature</th><th>kind</th><th>effect</th><th>value</th><th>threshold</th><th>p</th>

@@ -211,50 +211,41 @@ def coverage(index: C.TrainingIndex, train: Window, new: Window, new_versions: l
     far = dist > radius
     expected = 1 - cp.quantile
     p_far = stats.binomial_excess(int(far.sum()), n, expected)
-    # topics: training shares from the cached sample of training vectors (the same sample every run)
-    lt, ln, cents = C.topics(train.vectors, new.vectors, cp.topics, cp.topic_sample)
-    k = len(cents)
-    tc, nc = np.bincount(lt, minlength=k), np.bincount(ln, minlength=k)
-    t_share = (tc + 0.5) / (tc.sum() + 0.5 * k)
-    topic_rows = []
-    for c in range(k):
-        ratio = (nc[c] / n) / t_share[c]
-        p = stats.binomial_excess(int(nc[c]), n, float(t_share[c]))
-        topic_rows.append({"topic": c, "train_rows": int(tc[c]), "new_rows": int(nc[c]), "ratio": float(ratio), "p": p,
-                           "uncovered": bool(ratio >= cp.min_ratio and p < alpha and nc[c] >= cp.min_cluster_rows)})
-    hot = np.array([t["uncovered"] for t in topic_rows], bool)
-    uncovered = far | hot[ln]
-    # groups: every uncovered topic, and within other topics their rows beyond the radius
-    group_of = np.full(n, -1, np.int64)
-    candidates = sorted(((int((uncovered & (ln == c)).sum()), c) for c in range(k)), reverse=True)
+    counts, pool_share = C.overrepresented(train.vectors, new.vectors, cp.neighbours, cp.reference_sample)
+    p_rows = stats.binomial_tail(counts, cp.neighbours, pool_share)
+    crowded = p_rows < cp.neighbour_alpha
+    uncovered = far | crowded
+    u = int(uncovered.sum())
+    rows_u = np.flatnonzero(uncovered)
+    labels = C.cluster(new.vectors[rows_u], cp.cluster_distance, cp.cluster_sample)
     ids = new.features["id"].to_numpy()
     langs = new.features["lang"].to_numpy()
-    members = {c: np.flatnonzero(uncovered & (ln == c)) for _, c in candidates}
-    named = [c for size, c in candidates if size >= cp.min_cluster_rows]
-    texts = _user_texts(new_versions, set(np.concatenate([members[c] for c in named]).tolist()) if named else set())
+    sizes = np.bincount(labels) if len(labels) else np.zeros(0, np.int64)
+    named = [c for c in range(len(sizes)) if sizes[c] >= cp.min_cluster_rows]
+    texts = _user_texts(new_versions, set(rows_u[np.isin(labels, named)].tolist()))
+    group_of = np.full(n, -1, np.int64)
+    group_of[rows_u] = -2
     clusters, centroids = [], []
     for c in named:
-        rows = members[c]
+        rows = rows_u[labels == c]
         group_of[rows] = len(clusters)
         names = C.name_cluster([texts[r] for r in rows], index.df, cp.terms, cp.min_term_rows, lowercase_only)
         lang = Counter(langs[rows].tolist()).most_common(1)[0][0]
         cent = new.vectors[rows].mean(0)
         centroids.append(cent / max(np.linalg.norm(cent), 1e-12))
         near = rows[np.argsort(-(new.vectors[rows] @ centroids[-1]))][:cp.examples]
-        t = topic_rows[c]
         clusters.append({"cluster": len(clusters), "name": f"{lang}: " + (" / ".join(names) or "(no shared terms)"),
                          "lang": lang, "terms": names, "rows": int(len(rows)), "share": len(rows) / n,
-                         "why": "topic over-represented" if t["uncovered"] else "beyond the radius",
-                         "topic": {k2: t[k2] for k2 in ("train_rows", "new_rows", "ratio", "p")},
-                         "beyond_radius": int(far[rows].sum()), "median_distance": float(np.median(dist[rows])),
-                         "examples": [str(ids[r]) for r in near]})
-    group_of[uncovered & (group_of < 0)] = -2
-    u = int(uncovered.sum())
+                         "beyond_radius": int(far[rows].sum()), "crowded": int(crowded[rows].sum()),
+                         "median_distance": float(np.median(dist[rows])), "examples": [str(ids[r]) for r in near]})
+    expected_u = min(expected + cp.neighbour_alpha, 1.0)
+    p_u = stats.binomial_excess(u, n, expected_u)
     result = {"quantile": cp.quantile, "radius": radius, "calibration_rows": int(len(index.calibration)),
               "rows": n, "beyond_radius": int(far.sum()), "beyond_radius_share": float(far.mean()) if n else 0.0,
-              "expected_share": expected, "p": p_far, "max_share": cp.max_uncovered_share,
-              "topics": k, "uncovered_topics": int(hot.sum()), "uncovered": u, "share": u / n if n else 0.0,
-              "crossed": bool((far.mean() > cp.max_uncovered_share and p_far < alpha) or hot.any()),
+              "beyond_radius_p": p_far, "neighbours": cp.neighbours, "pool_new_share": pool_share,
+              "crowded": int(crowded.sum()), "uncovered": u, "share": u / n if n else 0.0,
+              "expected_share": expected_u, "p": p_u, "max_share": cp.max_uncovered_share,
+              "crossed": bool(u / n > cp.max_uncovered_share and p_u < alpha) if n else False,
               "clusters": clusters, "other_rows": int((group_of == -2).sum()),
               "terms_from": "redacted text" if not lowercase_only else
               "unredacted text: lowercase words only (no names, no digits), each used by several rows",
@@ -326,7 +317,7 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
     refs = [v.ref for v in train_versions]
     cp = policy.coverage
     index_key = hashlib.sha256(json.dumps([key, refs, policy.shift.metadata_keys, cp.calibration_rows,
-                                           max(cp.topic_sample, policy.shift.classifier_rows)]).encode()).hexdigest()
+                                           max(cp.reference_sample, policy.shift.classifier_rows)]).encode()).hexdigest()
     folder = C.index_folder(train_versions[0], index_key)
     cached = (folder / "meta.json").is_file()
     if cached:
@@ -337,7 +328,7 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
             raise DataError(f"{', '.join(refs)} holds no rows: nothing to compare against",
                             hint="give the dataset the model was trained on (--against NAME@vN)")
         index = C.build_index(train_versions[0], full.vectors, full.texts, full.features, index_key, cp.calibration_rows,
-                              max(cp.topic_sample, policy.shift.classifier_rows), {"embeddings": full.embeddings})
+                              max(cp.reference_sample, policy.shift.classifier_rows), {"embeddings": full.embeddings})
         del full
     # the training side as every run sees it, cached or not: all rows' features, a sample of the vectors
     train = Window(refs, index.features, index.sample, index.meta["embeddings"])
@@ -374,7 +365,7 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
 
 
 def emit_uncovered(result: dict, store: Store, to: str) -> Version:
-    """Publish the uncovered rows (beyond the radius or in an uncovered topic) of the new window as
+    """Publish the uncovered rows (beyond the radius or in a crowded neighbourhood) of the new window as
     ``to@vN`` (parent: the window); covered rows are
     accounted as rejected with reason ``covered`` (ids only). Adds ``drift_distance`` and ``drift_cluster``."""
     import pyarrow.compute as pc
@@ -391,7 +382,8 @@ def emit_uncovered(result: dict, store: Store, to: str) -> Version:
              "rejected": {COVERED: len(covered)} if covered else {}, "quarantined": {},
              "config": result["policy"]["coverage"],
              "info": {"class": "sluice.curate.drift.run:emit_uncovered", "version": 1, "against": result["against"],
-                      "radius": radius, "quantile": result["coverage"]["quantile"], "min_ratio": result["policy"]["coverage"]["min_ratio"], "embedder": result["embedder"]}}
+                      "radius": radius, "quantile": result["coverage"]["quantile"],
+                      "neighbours": result["coverage"]["neighbours"], "embedder": result["embedder"]}}
     accounting = {"rows_in": len(ids), "kept": len(by_id), "rejected_total": len(covered),
                   "rejected": {STEP: {COVERED: len(covered)}} if covered else {}, "quarantined_total": 0,
                   "quarantined": {}}

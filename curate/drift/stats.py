@@ -85,3 +85,10 @@ def binomial_excess(k: int, n: int, rate: float) -> float:
     from scipy.stats import binom
 
     return float(binom.sf(k - 1, n, rate)) if n else 1.0
+
+
+def binomial_tail(counts: np.ndarray, k: int, rate: float) -> np.ndarray:
+    """P(X ≥ count) for X ~ Binomial(k, rate), per count."""
+    from scipy.stats import binom
+
+    return binom.sf(np.asarray(counts) - 1, k, rate)
