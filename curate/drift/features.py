@@ -34,15 +34,21 @@ def _language():
     return stage
 
 
-def features(batch: pl.DataFrame, metadata_keys: list[str], language=None) -> pl.DataFrame:
-    """One row of features per conversation of ``batch`` (a conversation-kind table)."""
+REUSABLE = ("lang", "refusal_pattern")
+
+
+def features(batch: pl.DataFrame, metadata_keys: list[str], language=None,
+             reuse: tuple[str, ...] = REUSABLE) -> pl.DataFrame:
+    """One row of features per conversation of ``batch`` (a conversation-kind table). ``reuse``: the
+    recipe's columns read instead of recomputed (drift names those both windows have: one rule on
+    both sides)."""
     msgs = pl.col("messages")
     user, assistant = role_text("user"), role_text("assistant")
     calls = msgs.list.eval(pl.element().struct.field("tool_calls").list.len().fill_null(0)).list.sum()
     names = msgs.list.eval(pl.element().struct.field("tool_calls").list.explode(keep_nulls=False, empty_as_null=False)
                            .struct.field("function").struct.field("name").drop_nulls())
     refusal = pl.lit(False)
-    if "refusal_pattern" in batch.columns:
+    if "refusal_pattern" in reuse and "refusal_pattern" in batch.columns:
         refusal = pl.col("refusal_pattern").is_not_null()
     else:
         refusal = assistant.str.contains("(?i)" + "|".join(f"(?:{p})" for p in DEFAULT_REFUSALS)).fill_null(False)
@@ -59,7 +65,7 @@ def features(batch: pl.DataFrame, metadata_keys: list[str], language=None) -> pl
         .alias("feedback"),
         *[pl.col("metadata").str.json_path_match(f"$.{k}").alias(f"meta_{k}") for k in metadata_keys],
     )
-    if "lang" in batch.columns:
+    if "lang" in reuse and "lang" in batch.columns:
         out = out.with_columns(batch["lang"].fill_null("und").alias("lang"))
     else:
         language = language or _language()

@@ -23,7 +23,7 @@ from sluice.store import Store, Version
 
 from . import coverage as C
 from . import stats
-from .features import NUMERIC, features
+from .features import NUMERIC, REUSABLE, features
 from .policy import DriftPolicy
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def _column_made_by(version: Version, store: Store, stage) -> bool:
 
 # -- reading a window ------------------------------------------------------------------------------
 def scan(versions: list[Version], store: Store, policy: DriftPolicy, embed, language=None, text_rows: int = 0,
-         seed: int = 0) -> Window:
+         seed: int = 0, reuse: tuple[str, ...] = ()) -> Window:
     """Features and embeddings of every row of ``versions`` (one window), batch by batch."""
     from sluice.curate.quality.text import conversation_text
 
@@ -91,12 +91,12 @@ def scan(versions: list[Version], store: Store, policy: DriftPolicy, embed, lang
         if v.kind != "conversation":
             raise InputError(f"{v.ref} holds {v.kind} rows; drift compares conversations",
                              hint="pass conversation datasets (what `sluice ingest` and `sluice run` publish)")
-        reuse = "embedding" in _columns(v) and _column_made_by(v, store, embed)
-        how.add("column" if reuse else "computed")
+        own = "embedding" in _columns(v) and _column_made_by(v, store, embed)
+        how.add("column" if own else "computed")
         for batch in v.iter_batches(BATCH_ROWS):
             df = pl.from_arrow(batch)
-            feats.append(features(df, policy.shift.metadata_keys, language))
-            if reuse:
+            feats.append(features(df, policy.shift.metadata_keys, language, reuse))
+            if own:
                 vecs.append(np.asarray(df["embedding"].to_numpy(), dtype=np.float32).reshape(len(df), -1))
             else:
                 vecs.append(embed.score(df)["embedding"].to_numpy().astype(np.float32).reshape(len(df), -1))
@@ -316,14 +316,16 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
     key = embedder_key(embed)
     refs = [v.ref for v in train_versions]
     cp = policy.coverage
-    index_key = hashlib.sha256(json.dumps([key, refs, policy.shift.metadata_keys, cp.calibration_rows,
+    # one detector on both sides: the recipe's lang / refusal_pattern columns only when every version has them
+    reuse = tuple(c for c in REUSABLE if all(c in _columns(v) for v in [*train_versions, new_version]))
+    index_key = hashlib.sha256(json.dumps([key, refs, policy.shift.metadata_keys, cp.calibration_rows, reuse,
                                            max(cp.reference_sample, policy.shift.classifier_rows)]).encode()).hexdigest()
     folder = C.index_folder(train_versions[0], index_key)
     cached = (folder / "meta.json").is_file()
     if cached:
         index = C.TrainingIndex(folder)
     else:
-        full = scan(train_versions, store, policy, embed, language, text_rows=20_000)
+        full = scan(train_versions, store, policy, embed, language, text_rows=20_000, reuse=reuse)
         if not len(full.features):
             raise DataError(f"{', '.join(refs)} holds no rows: nothing to compare against",
                             hint="give the dataset the model was trained on (--against NAME@vN)")
@@ -333,7 +335,7 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
     # the training side as every run sees it, cached or not: all rows' features, a sample of the vectors
     train = Window(refs, index.features, index.sample, index.meta["embeddings"])
     t_scan = time.perf_counter()
-    new = scan([new_version], store, policy, embed, language)
+    new = scan([new_version], store, policy, embed, language, reuse=reuse)
     if not len(new.features):
         raise DataError(f"{new_version.ref} holds no rows", hint="give a window with conversations in it")
     if train.vectors.shape[1] != new.vectors.shape[1]:
