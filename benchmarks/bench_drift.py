@@ -136,13 +136,16 @@ def scale(n: int) -> dict:
     put(store, "train", table, rng.integers(0, table.num_rows, n))
     put(store, "new", table, rng.integers(0, table.num_rows, n))
     ingest_s = time.perf_counter() - t
-    t = time.perf_counter()
+    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # noqa: E731  user + system seconds
+    t, c = time.perf_counter(), cpu()
     r = drift("new@v1", "train@v1", store)
-    first = time.perf_counter() - t
-    t = time.perf_counter()
+    first, first_cpu = time.perf_counter() - t, cpu() - c
+    t, c = time.perf_counter(), cpu()
     r2 = drift("new@v1", "train@v1", store)
-    again = time.perf_counter() - t
-    return {"rows": n, "write_s": round(ingest_s, 1), "drift_s": round(first, 1), "drift_cached_index_s": round(again, 1),
+    again, again_cpu = time.perf_counter() - t, cpu() - c
+    return {"rows": n, "write_s": round(ingest_s, 1), "drift_s": round(first, 1), "drift_cpu_s": round(first_cpu, 1),
+            "drift_cached_index_s": round(again, 1), "drift_cached_index_cpu_s": round(again_cpu, 1),
+            "uncovered_share": r["coverage"]["share"], "crossed": r["crossed"],
             "stages_s": r["seconds"], "stages_cached_s": r2["seconds"],
             "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
