@@ -38,7 +38,7 @@ import numpy as np
 from sluice.store import Version
 
 INDEX_FORMAT = 1
-EXACT_BELOW = 200_000  # training rows under which the search is exact (brute force), not HNSW
+EXACT_BELOW = 20_000  # rows under which a search is exact (brute force), not HNSW (usearch, cosine)
 _TERM = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+|[^\W\d_]{2,}")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
