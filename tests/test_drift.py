@@ -99,7 +99,6 @@ def test_planted_topic_and_language_are_flagged_with_named_clusters(world):
     assert lang["shares"]["zh"]["train"] == 0 and lang["shares"]["zh"]["new"] > 0.1
 
 
-@pytest.mark.slow
 def test_windows_from_the_training_distribution_raise_no_alarm(world):
     """4 windows of held-out rows (the benchmark measures 20 on the 9k Alpaca sample)."""
     alarms = []
@@ -110,7 +109,6 @@ def test_windows_from_the_training_distribution_raise_no_alarm(world):
     assert alarms == [[]] * 4, alarms
 
 
-@pytest.mark.slow
 def test_cli_exit_codes_json_and_report(world, tmp_path):
     runner = CliRunner()
     root = str(world.store.root)
