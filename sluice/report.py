@@ -256,14 +256,22 @@ def figures(version: Version) -> list[Figure]:
 
 def write_report(version: Version, out: Path | None = None) -> Path:
     """Render every figure to PNG and an ``index.html`` that shows them; returns the HTML path."""
+    out = out or report_dir(version)
+    figs = figures(version)
+    render(figs, out)
+    page = out / "index.html"
+    page.write_text(_html(version, figs))
+    return page
+
+
+def render(figs: list[Figure], out: Path) -> None:
+    """Each figure as ``<out>/<slug>.png`` in the house size and title style."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = out or report_dir(version)
     out.mkdir(parents=True, exist_ok=True)
-    figs = figures(version)
     for fig in figs:
         figure, ax = plt.subplots(figsize=(7.5, 3.6), dpi=110)
         fig.draw(ax)
@@ -271,9 +279,6 @@ def write_report(version: Version, out: Path | None = None) -> Path:
         figure.tight_layout()
         figure.savefig(out / f"{fig.slug}.png")
         plt.close(figure)
-    page = out / "index.html"
-    page.write_text(_html(version, figs))
-    return page
 
 
 # -- example rows: redacted text only -------------------------------------------------------------

@@ -9,7 +9,7 @@ import typer
 
 from sluice import __version__
 
-from . import datasets, gc, ingest, models, run
+from . import datasets, drift, gc, ingest, models, run
 
 app = typer.Typer(name="sluice", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Turn production LLM traffic into versioned, curated training data.")
@@ -34,6 +34,7 @@ app.command()(run.stages)
 app.command()(run.report)
 app.command()(run.doctor)
 app.command()(gc.gc)
+app.command()(drift.drift)
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(models.app, name="models")
 

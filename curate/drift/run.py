@@ -1,0 +1,410 @@
+"""``drift(new, against)``: coverage of new traffic by the training data, and per-feature shift tests.
+
+Both windows are read batch by batch; what stays in memory is one feature row and one embedding
+per conversation (a million rows: ~1.3 GB of float32 vectors a side), never the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from sluice.errors import DataError, InputError
+from sluice.store import Store, Version
+
+from . import coverage as C
+from . import stats
+from .features import NUMERIC, REUSABLE, features
+from .policy import DriftPolicy
+
+log = logging.getLogger(__name__)
+BATCH_ROWS = 20_000
+STEP = "drift"
+COVERED = "covered"
+HISTORY = "drift"
+MATCH = 0.8  # a group matches the previous window's group whose centroid is at least this similar
+
+
+@dataclass
+class Window:
+    refs: list[str]
+    features: pl.DataFrame
+    vectors: np.ndarray
+    embeddings: str  # "column" or "computed"
+    texts: list[str] = field(default_factory=list)  # user text of sampled rows (training: for term rarity)
+
+
+# -- embedder --------------------------------------------------------------------------------------
+def _embed_stage():
+    from sluice.curate.quality.embed import Embed
+
+    stage = Embed(Embed.Config())
+    stage.setup()
+    return stage
+
+
+def embedder_key(stage) -> str:
+    c = stage.config
+    body = {"model": stage.model.identity, "text": c.text, "tools": c.tools, "max_tokens": c.max_tokens}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _column_made_by(version: Version, store: Store, stage) -> bool:
+    """True when the version's ``embedding`` column was written by an embed stage with the default
+    embedder's identity and settings (read from the lineage's manifests)."""
+    want = stage.model.identity.get("sha256")
+    for v in store.lineage(version):
+        m = v.manifest
+        recipe = (m.get("recipe") or {}).get("stages") or []
+        for rec in m.get("stages") or []:
+            if rec.get("name") != "embed":
+                continue
+            model = (rec.get("info") or {}).get("model") or {}
+            cfg = recipe[rec["index"]] if isinstance(rec.get("index"), int) and rec["index"] < len(recipe) else {}
+            same = (model.get("sha256") == want and cfg.get("text", "conversation") == stage.config.text
+                    and cfg.get("tools", True) == stage.config.tools and cfg.get("max_tokens") == stage.config.max_tokens)
+            return same
+    return False
+
+
+# -- reading a window ------------------------------------------------------------------------------
+def scan(versions: list[Version], store: Store, policy: DriftPolicy, embed, language=None, text_rows: int = 0,
+         seed: int = 0, reuse: tuple[str, ...] = ()) -> Window:
+    """Features and embeddings of every row of ``versions`` (one window), batch by batch."""
+    from sluice.curate.quality.text import conversation_text
+
+    feats, vecs, texts, how = [], [], [], set()
+    rng = np.random.default_rng(seed)
+    total = sum(v.num_rows() for v in versions)
+    keep = set(rng.choice(total, min(text_rows, total), replace=False).tolist()) if text_rows else set()
+    offset = 0
+    for v in versions:
+        if v.kind != "conversation":
+            raise InputError(f"{v.ref} holds {v.kind} rows; drift compares conversations",
+                             hint="pass conversation datasets (what `sluice ingest` and `sluice run` publish)")
+        own = "embedding" in _columns(v) and _column_made_by(v, store, embed)
+        how.add("column" if own else "computed")
+        for batch in v.iter_batches(BATCH_ROWS):
+            df = pl.from_arrow(batch)
+            feats.append(features(df, policy.shift.metadata_keys, language, reuse))
+            if own:
+                vecs.append(np.asarray(df["embedding"].to_numpy(), dtype=np.float32).reshape(len(df), -1))
+            else:
+                vecs.append(embed.score(df)["embedding"].to_numpy().astype(np.float32).reshape(len(df), -1))
+            if keep:
+                for i, m in enumerate(df["messages"].to_list()):
+                    if offset + i in keep:
+                        texts.append(conversation_text(m, ("user",)))
+            offset += len(df)
+    dims = {x.shape[1] for x in vecs if len(x)}
+    if len(dims) > 1:
+        raise DataError(f"{', '.join(v.ref for v in versions)}: embedding columns of different sizes {sorted(dims)}",
+                        hint="re-embed with one embedder (drop the embed stage or use the same model everywhere)")
+    dim = dims.pop() if dims else 0
+    return Window([v.ref for v in versions], pl.concat(feats, how="diagonal_relaxed") if feats else pl.DataFrame(),
+                  np.vstack([x.reshape(-1, dim) for x in vecs]) if vecs else np.zeros((0, 0), np.float32),
+                  "+".join(sorted(how)), texts)
+
+
+def _columns(v: Version) -> list[str]:
+    import pyarrow.parquet as pq
+
+    files = v.files()
+    return pq.read_schema(files[0]).names if files else []
+
+
+# -- resolving TRAINED -----------------------------------------------------------------------------
+def training_versions(against: str, store: Store) -> tuple[list[Version], str]:
+    """TRAINED → its versions: a dataset reference, or an adapter folder whose ``sluice_train.json``
+    (or ``promotion.json``) names the data it was trained on (role ``train``)."""
+    path = Path(against)
+    if path.is_dir():
+        for name, key in (("sluice_train.json", "datasets"), ("promotion.json", "data")):
+            f = path / name
+            if f.is_file():
+                try:
+                    data = json.loads(f.read_text()).get(key) or []
+                except ValueError:
+                    raise InputError(f"{f}: not JSON", hint="point --against at an adapter folder written by "
+                                                            "`sluice train`, or give a dataset NAME@vN") from None
+                refs = [d["ref"] for d in data if d.get("role", "train") == "train" and d.get("ref")]
+                if not refs:
+                    raise InputError(f"{f} names no training dataset", hint="give the dataset as --against NAME@vN")
+                return [store.resolve(r) for r in refs], f"adapter {path} ({name})"
+        raise InputError(f"{path} is a folder without sluice_train.json or promotion.json",
+                         hint="point --against at an adapter folder written by `sluice train`, or a dataset NAME@vN")
+    return [store.resolve(against)], "dataset"
+
+
+# -- the tests -------------------------------------------------------------------------------------
+def _counter(col: pl.Series) -> Counter:
+    if col.dtype == pl.List(pl.String) or isinstance(col.dtype, pl.List):
+        flat = col.explode().drop_nulls()
+        return Counter(flat.to_list())
+    return Counter(col.cast(pl.String).fill_null("none").to_list())
+
+
+def shifts(train: Window, new: Window, policy: DriftPolicy) -> list[dict]:
+    p = policy.shift
+    out: list[dict] = []
+    tf, nf = train.features, new.features
+
+    def record(feature, kind, result, threshold, note=None):
+        crossed = result["p"] < p.alpha and result["value"] >= threshold and feature not in policy.ignore
+        out.append({"feature": feature, "kind": kind, **result, "threshold": threshold, "alpha": p.alpha,
+                    "crossed": bool(crossed), **({"note": note} if note else {})})
+
+    if min(len(tf), len(nf)) < p.min_rows:
+        return [{"feature": "all", "kind": "skipped", "crossed": False,
+                 "note": f"fewer than {p.min_rows} rows on a side ({len(tf)} training, {len(nf)} new): not tested"}]
+    cats = ["lang", "feedback", "tool_call", "refusal"]
+    cats += [c for c in tf.columns if c.startswith("meta_") and (tf[c].null_count() < len(tf) or
+                                                              (c in nf.columns and nf[c].null_count() < len(nf)))]
+    for c in cats:
+        record(c, "category", stats.categories(_counter(tf[c]), _counter(nf[c]), p.max_categories), p.psi)
+    tn, nn = _counter(tf["tool_names"]), _counter(nf["tool_names"])
+    if tn or nn:
+        record("tool_names", "category", stats.categories(tn, nn, p.max_categories), p.psi)
+    if "pii_entities" in tf.columns and "pii_entities" in nf.columns:
+        pe = lambda df: _counter(df["pii_entities"]) + Counter(none=int((df["pii_entities"].list.len() == 0).sum()))  # noqa: E731
+        record("pii_entities", "category", stats.categories(pe(tf), pe(nf), p.max_categories), p.psi)
+    else:
+        out.append({"feature": "pii_entities", "kind": "skipped", "crossed": False,
+                    "note": "not compared: a side has no pii_findings column (run the pii_detect stage on both)"})
+    for c in NUMERIC:
+        record(c, "number", stats.numbers(tf[c].to_numpy().astype(float), nf[c].to_numpy().astype(float)), p.ks)
+    if train.vectors.size and new.vectors.size:
+        record("embedding", "embedding", stats.classifier(train.vectors, new.vectors, p.classifier_rows), p.classifier_auc)
+    return out
+
+
+def _user_texts(versions: list[Version], rows: set[int]) -> dict[int, str]:
+    from sluice.curate.quality.text import conversation_text
+
+    texts, offset = {}, 0
+    for v in versions:
+        for batch in v.iter_batches(BATCH_ROWS):
+            msgs = batch.column("messages")
+            for i in sorted(r - offset for r in rows if offset <= r < offset + len(msgs)):
+                texts[offset + i] = conversation_text(msgs[i].as_py(), ("user",))
+            offset += len(msgs)
+    return texts
+
+
+def coverage(index: C.TrainingIndex, train: Window, new: Window, new_versions: list[Version], policy: DriftPolicy,
+             lowercase_only: bool) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+    """The coverage result, each new row's nearest distance, its group (−1: covered, −2: uncovered but
+    in no named group), and the groups' centroids (module doc of coverage.py)."""
+    cp, alpha = policy.coverage, policy.shift.alpha
+    radius = index.radius(cp.quantile)
+    dist, _ = index.nearest(new.vectors)
+    n = len(dist)
+    far = dist > radius
+    expected = 1 - cp.quantile
+    p_far = stats.binomial_excess(int(far.sum()), n, expected)
+    counts, pool_share = C.overrepresented(train.vectors, new.vectors, cp.neighbours, cp.reference_sample)
+    p_rows = stats.binomial_tail(counts, cp.neighbours, pool_share)
+    crowded = p_rows < cp.neighbour_alpha
+    uncovered = far | crowded
+    u = int(uncovered.sum())
+    rows_u = np.flatnonzero(uncovered)
+    labels = C.cluster(new.vectors[rows_u], cp.cluster_distance, cp.cluster_sample)
+    ids = new.features["id"].to_numpy()
+    langs = new.features["lang"].to_numpy()
+    sizes = np.bincount(labels) if len(labels) else np.zeros(0, np.int64)
+    named = [c for c in range(len(sizes)) if sizes[c] >= cp.min_cluster_rows]
+    texts = _user_texts(new_versions, set(rows_u[np.isin(labels, named)].tolist()))
+    group_of = np.full(n, -1, np.int64)
+    group_of[rows_u] = -2
+    clusters, centroids = [], []
+    for c in named:
+        rows = rows_u[labels == c]
+        group_of[rows] = len(clusters)
+        names = C.name_cluster([texts[r] for r in rows], index.df, cp.terms, cp.min_term_rows, lowercase_only)
+        lang = Counter(langs[rows].tolist()).most_common(1)[0][0]
+        cent = new.vectors[rows].mean(0)
+        centroids.append(cent / max(np.linalg.norm(cent), 1e-12))
+        near = rows[np.argsort(-(new.vectors[rows] @ centroids[-1]))][:cp.examples]
+        clusters.append({"cluster": len(clusters), "name": f"{lang}: " + (" / ".join(names) or "(no shared terms)"),
+                         "lang": lang, "terms": names, "rows": int(len(rows)), "share": len(rows) / n,
+                         "beyond_radius": int(far[rows].sum()), "crowded": int(crowded[rows].sum()),
+                         "median_distance": float(np.median(dist[rows])), "examples": [str(ids[r]) for r in near]})
+    expected_u = min(expected + cp.neighbour_alpha, 1.0)
+    p_u = stats.binomial_excess(u, n, expected_u)
+    result = {"quantile": cp.quantile, "radius": radius, "calibration_rows": int(len(index.calibration)),
+              "rows": n, "beyond_radius": int(far.sum()), "beyond_radius_share": float(far.mean()) if n else 0.0,
+              "beyond_radius_p": p_far, "neighbours": cp.neighbours, "pool_new_share": pool_share,
+              "crowded": int(crowded.sum()), "uncovered": u, "share": u / n if n else 0.0,
+              "expected_share": expected_u, "p": p_u, "max_share": cp.max_uncovered_share,
+              "crossed": bool(u / n > cp.max_uncovered_share and p_u < alpha) if n else False,
+              "clusters": clusters, "other_rows": int((group_of == -2).sum()),
+              "terms_from": "redacted text" if not lowercase_only else
+              "unredacted text: lowercase words only (no names, no digits), each used by several rows",
+              "curve": _curve(index.calibration, dist)}
+    dim = new.vectors.shape[1]
+    return result, dist, group_of, np.vstack(centroids) if centroids else np.zeros((0, dim), np.float32)
+
+
+def _curve(calibration: np.ndarray, dist: np.ndarray) -> dict:
+    qs = [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999]
+    radii = [float(np.quantile(calibration, q)) for q in qs] if len(calibration) else []
+    return {"quantile": qs, "radius": radii,
+            "new_share_beyond": [float((dist > r).mean()) if len(dist) else 0.0 for r in radii]}
+
+
+# -- history (growth, coverage over time) ----------------------------------------------------------
+def history_dir(version: Version, against: list[str]) -> Path:
+    key = hashlib.sha256("+".join(against).encode()).hexdigest()[:12]
+    return version.path.parent / "reports" / HISTORY / key
+
+
+def _growth(clusters: list[dict], centroids: np.ndarray, folder: Path, number: int) -> None:
+    earlier = sorted((int(p.stem[1:]), p) for p in folder.glob("v*.json") if p.stem[1:].isdigit()
+                     and int(p.stem[1:]) < number)
+    if not earlier:
+        return
+    prev_n, prev = earlier[-1]
+    body = json.loads(prev.read_text())
+    cents = folder / f"v{prev_n}.npy"
+    if not cents.is_file() or not len(centroids):
+        return
+    old = np.load(cents)
+    if old.shape[1:] != centroids.shape[1:]:
+        return  # another embedder: groups cannot be matched
+    sims = centroids @ old.T if len(old) else np.zeros((len(centroids), 1))
+    for c, row in zip(clusters, sims):
+        j = int(np.argmax(row))
+        if len(old) and row[j] >= MATCH:
+            was = body["coverage"]["clusters"][j]
+            c["previous"] = {"window": body["new"], "rows": was["rows"], "share": was["share"]}
+            c["growth"] = c["share"] / was["share"] if was["share"] else None
+        else:
+            c["previous"] = None
+            c["growth"] = "new"
+
+
+def timeline(folder: Path) -> list[dict]:
+    out = []
+    for p in sorted(folder.glob("v*.json"), key=lambda p: int(p.stem[1:]) if p.stem[1:].isdigit() else 0):
+        body = json.loads(p.read_text())
+        out.append({"window": body["new"], "share": body["coverage"]["share"]})
+    return out
+
+
+# -- the command -----------------------------------------------------------------------------------
+def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None = None, save: bool = True) -> dict:
+    """Compare ``new_ref`` with the training data ``against`` (module doc); returns the result dict."""
+    from sluice.privacy import certificate
+
+    policy = policy or DriftPolicy()
+    t0 = time.perf_counter()
+    new_version = store.resolve(new_ref)
+    train_versions, trained_as = training_versions(against, store)
+    embed = _embed_stage()
+    from .features import _language
+
+    language = _language()
+    key = embedder_key(embed)
+    refs = [v.ref for v in train_versions]
+    cp = policy.coverage
+    # one detector on both sides: the recipe's lang / refusal_pattern columns only when every version has them
+    reuse = tuple(c for c in REUSABLE if all(c in _columns(v) for v in [*train_versions, new_version]))
+    index_key = hashlib.sha256(json.dumps([key, refs, policy.shift.metadata_keys, cp.calibration_rows, reuse,
+                                           max(cp.reference_sample, policy.shift.classifier_rows)]).encode()).hexdigest()
+    folder = C.index_folder(train_versions[0], index_key)
+    cached = (folder / "meta.json").is_file()
+    if cached:
+        index = C.TrainingIndex(folder)
+    else:
+        full = scan(train_versions, store, policy, embed, language, text_rows=20_000, reuse=reuse)
+        if not len(full.features):
+            raise DataError(f"{', '.join(refs)} holds no rows: nothing to compare against",
+                            hint="give the dataset the model was trained on (--against NAME@vN)")
+        index = C.build_index(train_versions[0], full.vectors, full.texts, full.features, index_key, cp.calibration_rows,
+                              max(cp.reference_sample, policy.shift.classifier_rows), {"embeddings": full.embeddings})
+        del full
+    # the training side as every run sees it, cached or not: all rows' features, a sample of the vectors
+    train = Window(refs, index.features, index.sample, index.meta["embeddings"])
+    t_scan = time.perf_counter()
+    new = scan([new_version], store, policy, embed, language, reuse=reuse)
+    if not len(new.features):
+        raise DataError(f"{new_version.ref} holds no rows", hint="give a window with conversations in it")
+    if train.vectors.shape[1] != new.vectors.shape[1]:
+        raise DataError(f"embeddings differ in size ({train.vectors.shape[1]} training, {new.vectors.shape[1]} new)",
+                        hint="embed both with the same embedder")
+    t_index = time.perf_counter()
+    redacted = certificate(new_version, store).redacted
+    cov, dist, member, centroids = coverage(index, train, new, [new_version], policy, lowercase_only=not redacted)
+    sh = shifts(train, new, policy)
+    t_tests = time.perf_counter()
+    crossed = (["coverage"] if cov["crossed"] else []) + [s["feature"] for s in sh if s.get("crossed")]
+    result = {"new": new_version.ref, "against": train.refs, "trained_as": trained_as,
+              "rows": {"new": int(len(new.features)), "train": int(len(train.features))},
+              "embedder": {**embed.model.identity, "text": embed.config.text, "tools": embed.config.tools},
+              "embeddings": {"new": new.embeddings, "train": train.embeddings},
+              "index": {"path": str(index.folder), "cached": cached, "rows": index.rows},
+              "coverage": cov, "shifts": sh, "crossed": crossed, "policy": policy.model_dump(mode="json"),
+              "seconds": {"training_side": round(t_scan - t0, 2), "new_side": round(t_index - t_scan, 2),
+                          "tests": round(t_tests - t_index, 2)}}
+    hist = history_dir(new_version, train.refs)
+    _growth(cov["clusters"], centroids, hist, new_version.number)
+    if save:
+        hist.mkdir(parents=True, exist_ok=True)
+        (hist / f"v{new_version.number}.json").write_text(json.dumps(result, indent=1, default=str))
+        np.save(hist / f"v{new_version.number}.npy", centroids)
+    result["timeline"] = timeline(hist)
+    result["_members"] = (new.features["id"], dist, member)  # for --emit; dropped before JSON
+    return result
+
+
+def emit_uncovered(result: dict, store: Store, to: str) -> Version:
+    """Publish the uncovered rows (beyond the radius or in a crowded neighbourhood) of the new window as
+    ``to@vN`` (parent: the window); covered rows are
+    accounted as rejected with reason ``covered`` (ids only). Adds ``drift_distance`` and ``drift_cluster``."""
+    import pyarrow.compute as pc
+
+    from sluice.schemas import REJECTED
+
+    version = store.resolve(result["new"])
+    ids, dist, member = result["_members"]
+    radius = result["coverage"]["radius"]
+    names = {c["cluster"]: c["name"] for c in result["coverage"]["clusters"]}
+    by_id = {i: (float(d), names.get(int(m), "other")) for i, d, m in zip(ids.to_list(), dist, member) if m != -1}
+    covered = [i for i, m in zip(ids.to_list(), member) if m == -1]
+    stage = {"name": STEP, "index": 0, "rows_in": len(ids), "kept": len(by_id),
+             "rejected": {COVERED: len(covered)} if covered else {}, "quarantined": {},
+             "config": result["policy"]["coverage"],
+             "info": {"class": "sluice.curate.drift.run:emit_uncovered", "version": 1, "against": result["against"],
+                      "radius": radius, "quantile": result["coverage"]["quantile"],
+                      "neighbours": result["coverage"]["neighbours"], "embedder": result["embedder"]}}
+    accounting = {"rows_in": len(ids), "kept": len(by_id), "rejected_total": len(covered),
+                  "rejected": {STEP: {COVERED: len(covered)}} if covered else {}, "quarantined_total": 0,
+                  "quarantined": {}}
+    with store.create(to, version.kind) as w:
+        wanted = pa.array(list(by_id), pa.string())
+        for batch in version.iter_batches(BATCH_ROWS):
+            t = pa.Table.from_batches([batch])
+            t = t.filter(pc.is_in(t.column("id"), wanted))
+            if t.num_rows or not w.parts["data"].schema:
+                got = t.column("id").to_pylist()
+                t = t.append_column("drift_distance", pa.array([by_id[i][0] for i in got], pa.float32()))
+                t = t.append_column("drift_cluster", pa.array([by_id[i][1] for i in got], pa.string()))
+                w.write(t)
+        for start in range(0, len(covered), 100_000):
+            part = covered[start:start + 100_000]
+            w.write_rejected(pa.table({"id": part, "stage": [STEP] * len(part), "reason": [COVERED] * len(part),
+                                       "detail": [None] * len(part), "duplicate_of": [None] * len(part)},
+                                      schema=REJECTED.schema))
+        return w.publish(accounting, parents=[version.ref], stages=[stage],
+                         reasons={STEP: {COVERED: "the row has a training row within the calibrated distance"}},
+                         drift={"against": result["against"], "uncovered_share": result["coverage"]["share"],
+                                "clusters": {c["name"]: c["rows"] for c in result["coverage"]["clusters"]}})
