@@ -163,8 +163,19 @@ def cross_validate(X: np.ndarray, y: np.ndarray, kind: str, head: str, groups: n
     for train, test in splits:
         oof[test] = predict(_fit(make_head(kind, head), X[train], y[train]), kind, X[test])
     if kind == "bool":
-        return {"auroc": float(roc_auc_score(y, oof)), "brier": float(brier_score_loss(y, oof)), "folds": folds}
+        auroc = float(roc_auc_score(y, oof))
+        lo, hi = auroc_interval(auroc, int(y.sum()), int(len(y) - y.sum()))
+        return {"auroc": auroc, "auroc_ci95": [lo, hi], "better_than_chance": bool(lo > 0.5),
+                "brier": float(brier_score_loss(y, oof)), "folds": folds}
     return {"spearman": float(spearmanr(y, oof).statistic), "folds": folds}
+
+
+def auroc_interval(auroc: float, positive: int, negative: int) -> tuple[float, float]:
+    """95% interval of an AUROC (Hanley & McNeil 1982 standard error)."""
+    a, n1, n0 = auroc, max(positive, 1), max(negative, 1)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = math.sqrt(max(a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a), 0.0) / (n1 * n0))
+    return max(0.0, a - 1.959964 * se), min(1.0, a + 1.959964 * se)
 
 
 # -- the artifact ------------------------------------------------------------------------------
@@ -194,6 +205,12 @@ class LearnedScorer:
     threshold: float | None = None
     trained_on: str | None = None
     name: str = "learned"
+
+    @property
+    def better_than_chance(self) -> bool:
+        """False when the cross-validated interval (AUROC, or pairwise accuracy) includes 0.5; a
+        scorer fitted before the interval was recorded counts as better."""
+        return self.metrics.get("better_than_chance", True) is not False
 
     @property
     def n_features(self) -> int:
