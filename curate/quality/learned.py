@@ -49,7 +49,7 @@ class EmbeddingSpec:
     """How the conversation embedding is made; a scorer only runs on embeddings made this way."""
 
     model: str
-    text: Literal["conversation", "user"] = "conversation"
+    text: Literal["conversation", "user", "final"] = "conversation"  # final: the last exchange (pairwise fits)
     max_tokens: int | None = None
     identity: dict = field(default_factory=dict)
     source: str | None = None  # what a ``static`` model is distilled from
@@ -89,6 +89,8 @@ def same_model(fitted: dict, running: dict) -> bool:
 
 
 def texts(messages: list[list[dict] | None], view: str) -> list[str]:
+    if view == "final":  # the last user turn and its answer: what two answers to one prompt differ in
+        return ["\n".join(turns(m)[-1]) if turns(m) else "" for m in messages]
     roles = {"conversation": ("user", "assistant"), "user": ("user",), "assistant": ("assistant",)}[view]
     return [conversation_text(m, roles) for m in messages]
 

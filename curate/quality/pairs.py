@@ -278,7 +278,7 @@ def pair_features(pairs: list[Pair], model, spec: EmbeddingSpec) -> tuple[np.nda
 
 def fit_pairs(pairs: list[Pair], *, out: Path, length: str = "residual", holdout: float = 0.5,
               embedding_model: str | None = None, device: str | None = None, name: str | None = None,
-              trained_on: str | None = None) -> LearnedScorer:
+              trained_on: str | None = None, text: str = "final") -> LearnedScorer:
     """Bradley–Terry on the training half; figures: CV on it, and the untouched held-out half."""
     from .training import SCORER_MODEL
 
@@ -287,7 +287,7 @@ def fit_pairs(pairs: list[Pair], *, out: Path, length: str = "residual", holdout
     if len(train) < 20:
         raise DataError(f"{len(train)} training pairs (of {len(pairs)}; {holdout:.0%} held out)",
                         hint="a preference scorer needs at least 20 training pairs")
-    spec = EmbeddingSpec(model=embedding_model or SCORER_MODEL)
+    spec = EmbeddingSpec(model=embedding_model or SCORER_MODEL, text=text)
     model = load_embedder(spec, device)
     from dataclasses import replace
 
