@@ -71,6 +71,9 @@ def test_fit_prints_cross_validated_auroc_and_writes_a_versioned_artifact(fitted
     assert meta["embedding"]["model"] == "all-MiniLM-L6-v2" and meta["embedding"]["max_tokens"] == 128
     assert meta["embedding"]["identity"] and meta["metrics"]["embedding_reused"] is True
     assert meta["metrics"]["labels"] == a.num_rows() and 0 <= meta["metrics"]["auroc"] <= 1
+    lo, hi = meta["metrics"]["auroc_ci95"]  # the interval is printed, and decides better_than_chance
+    assert lo <= meta["metrics"]["auroc"] <= hi and meta["metrics"]["better_than_chance"] == (lo > 0.5)
+    assert "95% CI" in out
     with np.load(scorer_dir / "head.npz", allow_pickle=False) as z:  # numbers only, no pickled code
         assert {"mean", "scale", "w0", "b0"} <= set(z.files)
 
