@@ -28,7 +28,7 @@ PairsOpt = Annotated[Path | None, typer.Option("--pairs", help="human preference
 def fit(ref: Annotated[str | None, typer.Argument(help="NAME@vN holding the labelled rows (not with --pairs)")] = None,
         label: Annotated[str | None, typer.Option("--label", help="column or dotted path: metadata.helpful, "
                                                                   "feedback.thumb, feedback.rating, judge_score")] = None,
-        out: Annotated[Path, typer.Option("--out", help="folder to write the scorer to (scorer.json, head.npz)")] = Path("scorer"),
+        out: Annotated[Path, typer.Option("--out", help="folder to write the scorer to (scorer.json, head.npz)")] = ...,
         pairs: PairsOpt = None,
         length: Annotated[str, typer.Option(help="with --pairs, answer-length debiasing: residual (features "
                                                  "residualised on log answer length), drop (length features "
