@@ -44,6 +44,7 @@ HINT = ('each line: {"chosen": "\\n\\nHuman: …\\n\\nAssistant: …", "rejected
 _TURN = re.compile(r"\n\n(Human|Assistant): ?")
 LENGTH = ("user_words", "assistant_words", "length_ratio", "quality")  # cheap features that carry answer length
 Z = 1.959964
+PAIR_MODEL = "static"  # the measured one (BENCHMARKS.md #32); fast enough for thousands of pairs on CPU
 
 
 @dataclass
@@ -280,14 +281,12 @@ def fit_pairs(pairs: list[Pair], *, out: Path, length: str = "residual", holdout
               embedding_model: str | None = None, device: str | None = None, name: str | None = None,
               trained_on: str | None = None, text: str = "final") -> LearnedScorer:
     """Bradley–Terry on the training half; figures: CV on it, and the untouched held-out half."""
-    from .training import SCORER_MODEL
-
     train = [p for p in pairs if not held_out(p, holdout)]
     test = [p for p in pairs if held_out(p, holdout)]
     if len(train) < 20:
         raise DataError(f"{len(train)} training pairs (of {len(pairs)}; {holdout:.0%} held out)",
                         hint="a preference scorer needs at least 20 training pairs")
-    spec = EmbeddingSpec(model=embedding_model or SCORER_MODEL, text=text)
+    spec = EmbeddingSpec(model=embedding_model or PAIR_MODEL, text=text)
     model = load_embedder(spec, device)
     from dataclasses import replace
 
