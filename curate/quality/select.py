@@ -163,7 +163,8 @@ class SelectConfig(StageConfig):
     score_column: str = Field("score_total", description="column to rank by (highest first)")
     embedding_column: str = Field("embedding", description="column of embeddings (from the embed stage)")
     order: Literal["auto", "score", "diversity"] = Field(
-        "auto", description="auto: by score unless only the offline heuristic scored the rows (then diversity); "
+        "auto", description="auto: by score unless only the offline heuristic or a chance-level fitted scorer "
+                            "scored the rows (then diversity); "
                             "score: always by score; diversity: stable hash order of id")
     unranked: Literal["keep", "diversity"] = Field(
         "keep", description="when auto finds no quality signal and no budget is set: keep every row (a pick among "
