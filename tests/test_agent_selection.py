@@ -55,7 +55,7 @@ def test_select_drops_an_agent_trace_only_for_one_with_the_same_signature(store)
         emb = Embed(model="static", text="user", tools=tools).score(df)
         batch = pl.concat([df.select("id"), emb], how="horizontal").with_columns(
             pl.lit(0.5).alias("score_total"), pl.lit("heuristic-v1").alias("scorer"))
-        out = Select(threshold=0.9).decide(batch)
+        out = Select(threshold=0.9, unranked="diversity").decide(batch)  # the walk itself, not the no-signal default
         kept[tools] = out["reason"].is_null().sum()
         if tools:
             sig = {r["id"]: agent_signature(r["messages"], r["tools"]) for r in df.to_dicts()}

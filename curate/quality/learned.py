@@ -49,7 +49,7 @@ class EmbeddingSpec:
     """How the conversation embedding is made; a scorer only runs on embeddings made this way."""
 
     model: str
-    text: Literal["conversation", "user"] = "conversation"
+    text: Literal["conversation", "user", "final"] = "conversation"  # final: the last exchange (pairwise fits)
     max_tokens: int | None = None
     identity: dict = field(default_factory=dict)
     source: str | None = None  # what a ``static`` model is distilled from
@@ -89,6 +89,8 @@ def same_model(fitted: dict, running: dict) -> bool:
 
 
 def texts(messages: list[list[dict] | None], view: str) -> list[str]:
+    if view == "final":  # the last user turn and its answer: what two answers to one prompt differ in
+        return ["\n".join(turns(m)[-1]) if turns(m) else "" for m in messages]
     roles = {"conversation": ("user", "assistant"), "user": ("user",), "assistant": ("assistant",)}[view]
     return [conversation_text(m, roles) for m in messages]
 
@@ -163,8 +165,19 @@ def cross_validate(X: np.ndarray, y: np.ndarray, kind: str, head: str, groups: n
     for train, test in splits:
         oof[test] = predict(_fit(make_head(kind, head), X[train], y[train]), kind, X[test])
     if kind == "bool":
-        return {"auroc": float(roc_auc_score(y, oof)), "brier": float(brier_score_loss(y, oof)), "folds": folds}
+        auroc = float(roc_auc_score(y, oof))
+        lo, hi = auroc_interval(auroc, int(y.sum()), int(len(y) - y.sum()))
+        return {"auroc": auroc, "auroc_ci95": [lo, hi], "better_than_chance": bool(lo > 0.5),
+                "brier": float(brier_score_loss(y, oof)), "folds": folds}
     return {"spearman": float(spearmanr(y, oof).statistic), "folds": folds}
+
+
+def auroc_interval(auroc: float, positive: int, negative: int) -> tuple[float, float]:
+    """95% interval of an AUROC (Hanley & McNeil 1982 standard error)."""
+    a, n1, n0 = auroc, max(positive, 1), max(negative, 1)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = math.sqrt(max(a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a), 0.0) / (n1 * n0))
+    return max(0.0, a - 1.959964 * se), min(1.0, a + 1.959964 * se)
 
 
 # -- the artifact ------------------------------------------------------------------------------
@@ -194,6 +207,12 @@ class LearnedScorer:
     threshold: float | None = None
     trained_on: str | None = None
     name: str = "learned"
+
+    @property
+    def better_than_chance(self) -> bool:
+        """False when the cross-validated interval (AUROC, or pairwise accuracy) includes 0.5; a
+        scorer fitted before the interval was recorded counts as better."""
+        return self.metrics.get("better_than_chance", True) is not False
 
     @property
     def n_features(self) -> int:

@@ -6,7 +6,9 @@ Reads ``messages`` (and ``embedding`` when a learned scorer can reuse it); adds
   ``score_total`` (the score ``select`` ranks by: the *mean* over user turns of complexity ×
   quality — DEITA's evol score per turn, so a two-turn chat does not score double — or the
   learned scorer's P(label) / predicted rating),
-  ``scorer`` (``deita-transformers``, ``deita-openai``, ``learned:<name>`` or ``heuristic-v1``).
+  ``scorer`` (``deita-transformers``, ``deita-openai``, ``learned:<name>`` or ``heuristic-v1``;
+  ``learned-chance:<name>`` for a fitted scorer whose cross-validated interval includes chance,
+  which ``select``'s auto order then does not rank by).
 Drops nothing. A turn the endpoint cannot score (no score token among the returned logprobs) is
 null, and so is that row's ``score_total``; ``select`` rejects it as ``unscored``.
 
@@ -57,6 +59,7 @@ from .text import turns
 
 log = logging.getLogger(__name__)
 NAMES = ("auto", "deita", "heuristic")
+CHANCE = "learned-chance"  # a learned scorer whose cross-validated interval includes chance: select does not rank by it
 MATCH = 0.99  # mean cosine between the embedding column and the scorer's own embedding of the same rows
 
 
@@ -98,6 +101,14 @@ class QualityScoreConfig(StageConfig):
         return self
 
 
+def _figure(m: dict) -> str:
+    if "auroc_ci95" in m:
+        return f"AUROC {m['auroc']:.3f}, 95% CI {m['auroc_ci95'][0]:.3f}–{m['auroc_ci95'][1]:.3f}"
+    if "cv_ci95" in m:
+        return f"pairwise accuracy {m['cv_accuracy']:.3f}, 95% CI {m['cv_ci95'][0]:.3f}–{m['cv_ci95'][1]:.3f}"
+    return "no interval recorded"
+
+
 class QualityScore(Scorer):
     name = "quality_score"
     Config = QualityScoreConfig
@@ -128,7 +139,8 @@ class QualityScore(Scorer):
     @property
     def scorer_name(self) -> str:
         if self.learned:
-            return f"learned:{self._learned().name}"
+            scorer = self._learned()
+            return f"{'learned' if scorer.better_than_chance else CHANCE}:{scorer.name}"
         if self.config.scorer == "heuristic":
             return deita.HEURISTIC_NAME
         return "deita-openai" if self.config.endpoint else "deita-transformers"
@@ -174,6 +186,10 @@ class QualityScore(Scorer):
         from .learned import load_embedder, model_identity, same_model
 
         scorer = self._learned()
+        if not scorer.better_than_chance:
+            log.warning("quality_score: scorer %r is no better than chance in cross-validation (%s); its rows are "
+                        "marked %s and select's auto order does not rank by it", scorer.name,
+                        _figure(scorer.metrics), CHANCE)
         spec = scorer.embedding
         self.model = load_embedder(spec, self.config.device)
         ran = model_identity(spec.model, self.model)

@@ -7,9 +7,13 @@ is the rule of the paper and of the reference code with batch size 1.
 
 Order (``order``): ``auto`` ranks by the score unless every row was scored by the offline
 heuristic (``scorer`` = ``heuristic-v1``), which on labelled data ranks no better than chance
-(BENCHMARKS.md) — then the walk is diversity-only, in a stable hash order of ``id``, and the run
+(BENCHMARKS.md), or only by a fitted scorer recorded as no better than chance
+(``learned-chance:<name>``) — then the walk is diversity-only, in a stable hash order of ``id``, and the run
 says so (warning, manifest, data card). ``score`` always ranks by the score (the heuristic by
-name); ``diversity`` never does.
+name); ``diversity`` never does. When ``auto`` finds no quality signal and no ``budget`` is set,
+``unranked: keep`` (the default) keeps every row and says what the walk would have cut: choosing
+among near-duplicates in hash order is a coin toss that lowered the good-row rate on labelled
+data (BENCHMARKS.md, issue #32); ``unranked: diversity`` walks the hash order anyway.
 
 Lift: with ``label`` (a column, ``metadata.<key>``, ``feedback.thumb``, ``feedback.rating``; a
 numeric one needs ``label_threshold``), the stage reports the selected rows' label rate against
@@ -51,6 +55,7 @@ from sluice.stage import Filter, StageConfig
 
 from . import labels
 from .deita import HEURISTIC_NAME
+from .score import CHANCE
 
 log = logging.getLogger(__name__)
 EPS = 1e-5  # float32 cosine error on unit vectors is ~1e-6; closer calls are settled in float64
@@ -158,8 +163,13 @@ class SelectConfig(StageConfig):
     score_column: str = Field("score_total", description="column to rank by (highest first)")
     embedding_column: str = Field("embedding", description="column of embeddings (from the embed stage)")
     order: Literal["auto", "score", "diversity"] = Field(
-        "auto", description="auto: by score unless only the offline heuristic scored the rows (then diversity); "
+        "auto", description="auto: by score unless only the offline heuristic or a chance-level fitted scorer "
+                            "scored the rows (then diversity); "
                             "score: always by score; diversity: stable hash order of id")
+    unranked: Literal["keep", "diversity"] = Field(
+        "keep", description="when auto finds no quality signal and no budget is set: keep every row (a pick among "
+                            "near-duplicates in hash order is a coin toss that can lower the good-row rate; "
+                            "BENCHMARKS.md #32) or walk the diversity-only order anyway")
     label: str | None = Field(None, description="report the lift on this label: a column, metadata.<key>, "
                                                 "feedback.thumb or feedback.rating")
     label_threshold: float | None = Field(None, description="a numeric label counts as positive at or above this")
@@ -192,18 +202,36 @@ class Select(Filter):
         order = c.order
         if order == "auto":
             names = batch["scorer"].drop_nulls().unique().to_list() if "scorer" in batch.columns else []
-            order = "diversity" if names == [HEURISTIC_NAME] else "score"
+            unranked = bool(names) and all(n == HEURISTIC_NAME or n.startswith(f"{CHANCE}:") for n in names)
+            order = "diversity" if unranked else "score"
             if order == "diversity":
-                note = (f"select: rows were scored only by the offline heuristic ({HEURISTIC_NAME}), which does not "
-                        "predict quality on labelled data; keeping a diversity-only order (stable hash of id). "
-                        "Fit a scorer (`sluice quality fit`) or set `order: score` to rank by the heuristic")
+                which = (f"the offline heuristic ({HEURISTIC_NAME}), which does not predict quality on labelled data"
+                         if names == [HEURISTIC_NAME] else
+                         f"a fitted scorer no better than chance in cross-validation ({', '.join(sorted(names))})")
+                note = (f"select: rows were scored only by {which}; keeping a diversity-only order (stable hash of "
+                        "id). Fit a scorer (`sluice quality fit`) or set `order: score` to rank by this score")
                 log.warning(note)
                 self.facts["fallback"] = note
                 self.facts.setdefault("notes", []).append(note.removeprefix("select: "))
         self.facts["order"] = order
+        self.fell_back = c.order == "auto" and order == "diversity"
         if order == "diversity":
             return hash_order(batch["id"].to_list(), has_emb)
         return walk_order(scores)
+
+    def _keep_all(self, walked: Selection, order: np.ndarray) -> Selection:
+        """No score to choose between near-duplicates and no budget to meet: keep every row, say what the
+        diversity walk would have cut."""
+        cut = len(order) - len(walked.selected)
+        note = (f"select: no quality signal ranks these rows, so which of two similar rows is better is unknown; kept "
+                f"all {len(order):,} rows with an embedding instead of cutting {cut:,} near-duplicates (cosine > "
+                f"{self.config.threshold}) at random, which cannot raise quality and can lower it. Set a budget, "
+                "`unranked: diversity`, or fit a scorer (`sluice quality fit`) to thin them")
+        log.warning(note)
+        self.facts["unranked"] = {"kept_all": True, "diversity_walk_would_cut": int(cut)}
+        self.facts.setdefault("notes", []).append(note.removeprefix("select: "))
+        n = len(walked.similar_to)
+        return Selection(np.asarray(order, dtype=np.int64), np.full(n, -1, dtype=np.int64), np.full(n, np.nan))
 
     def _lift(self, batch: pl.DataFrame, kept: np.ndarray) -> None:
         c = self.config
@@ -234,6 +262,8 @@ class Select(Filter):
         emb = _matrix(emb_col, has_emb)
         order = self._order(batch, scores, has_emb)
         result = greedy_select(emb, order, c.threshold, c.budget or n)
+        if self.fell_back and c.budget is None and c.unranked == "keep":
+            result = self._keep_all(result, order)
         ids = batch["id"].to_numpy()
         reason = np.full(n, "over_budget", dtype=object)
         reason[~(np.isfinite(scores) if self.facts["order"] == "score" else has_emb)] = "unscored"
