@@ -27,7 +27,8 @@ def conversations(tmp_path_factory):
     ingest([str(tmp / "logs.jsonl")], "raw", store=store, workers=1)
     frame = pl.from_arrow(store.resolve("raw").read())
     rng = np.random.default_rng(0)
-    quality = pl.Series("quality_score", rng.random(frame.height)).set(pl.Series(rng.random(frame.height) < 0.2), None)
+    # score_total: the column quality_score adds, keep: quality's default
+    quality = pl.Series("score_total", rng.random(frame.height)).set(pl.Series(rng.random(frame.height) < 0.2), None)
     return frame.with_columns(quality)
 
 

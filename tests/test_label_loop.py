@@ -78,7 +78,10 @@ def test_push_annotate_pull(argilla_env, store, clean):
     if "loop-compare" in harness.dataset_names(server):
         ids.update(harness.records_by_external_id(server, "loop-compare")[1])
     # re-push updated the same records (record ids are sluice ids); a refused row is counted, not sent
-    assert len(ids) == first.pushed == 12  # rows the redaction did not cover are refused (counted) before sampling
+    # rows the redaction did not cover are refused (counted) before sampling; a sampled row in which the
+    # payload scan still finds PII (here a generated town name the redactor missed) is refused, counted
+    after_sampling = sum(first.refused.get("payload_pii", {}).values())
+    assert len(ids) == first.pushed and first.pushed + after_sampling == 12 and first.pushed >= 10
     source = {r["id"]: r for r in clean.read(columns=["id", "messages"]).to_pylist()}
     assert set(ids) <= set(source)
 

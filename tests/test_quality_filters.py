@@ -270,7 +270,7 @@ def test_norwegian_is_nb_and_keep_no_still_keeps_it():
     assert LanguageFilter(keep=["nb"]).decide(scored)["reason"].to_list() == [None]
 
 
-# Real text from Europeana Newspapers (CC0 1.0; ../shared/data/pii_dev europeana_de_lft / europeana_fr_bnf,
+# Real text from Europeana Newspapers (CC0 1.0; the shared pii_dev set, europeana_de_lft / europeana_fr_bnf,
 # records enp_de_lft-1 and enp_fr_bnf-6): a word of one record is the user turn, the other record's
 # opening the answer.
 _DE = ("Heute fand hier der Kongreß aller Generalagenten des Istituto Nazionale delle Assicurazioni "
