@@ -70,6 +70,7 @@ def test_llamafactory_demo_to_adapter(tmp_path, shared_data, tiny, method, demo)
     r = sluice("ingest", shared_data / "formats" / "llamafactory" / demo, "--to", method, "--root", root, "--json")
     assert r.exit_code == 0, r.output
     r = sluice("train", method, "--data", f"{method}@v1", "--model", tiny, "-o", out, "--root", root, *TINY_RUN,
-               "per_device_train_batch_size=2", "max_length=512", "--json")  # 128 truncates dpo's one eval row away
+               "per_device_train_batch_size=2", "max_length=1024", "eval_fraction=0.1",
+               "--json")  # 128 truncates dpo's eval row away; the 20-row demo's split follows its row ids
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["global_step"] == 2 and (out / "README.md").is_file()

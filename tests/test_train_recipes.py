@@ -281,7 +281,7 @@ def test_grpo_moves_the_adapter_when_rewards_differ_within_a_group(tstore, tmp_p
     tokens (or the end of turn: an empty answer fails the format reward) for the rest, so the rewards differ
     within the group and the continued SFT adapter must move."""
     from sluice.train import train
-    from sluice.train.tiny import build_tiny_model
+    from sluice.tiny import build_tiny_model
 
     model = str(build_tiny_model(tmp_path / "tiny256", hidden_size=256))
     publish(tstore, "short", "conversation", conv_rows(memo_prompts(0, 16), ["4"] * 16, "s"))
