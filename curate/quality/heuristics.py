@@ -49,7 +49,7 @@ from pydantic import Field, field_validator
 from sluice.stage import Filter, Scorer, StageConfig
 
 from .defects import DEFECTS, defect_code
-from .text import role_text
+from .text import known_codes, role_text
 
 #: Boilerplate refusals and AI disclaimers (case-insensitive regexes). The defaults cover the
 #: common English phrasings and their usual forms in de/fr/es/zh/ja/ru.
@@ -166,10 +166,7 @@ class HeuristicsFilterConfig(StageConfig):
     @field_validator("drop_defects")
     @classmethod
     def _known_defects(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - set(DEFECTS))
-        if unknown:
-            raise ValueError(f"unknown defect codes {unknown}; known: {', '.join(DEFECTS)}")
-        return v
+        return known_codes(v, DEFECTS, "defect codes")
 
 
 class HeuristicsFilter(Filter):

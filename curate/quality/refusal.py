@@ -36,6 +36,8 @@ from pydantic import Field, field_validator
 
 from sluice.stage import Filter, Scorer, StageConfig
 
+from .text import known_codes
+
 KINDS: dict[str, str] = {
     "refusal": "an assistant turn declines the request (a refusal with at most a lecture or a pointer elsewhere)",
     "partial_refusal": "an assistant turn refuses part of the request, then answers at length",
@@ -231,10 +233,7 @@ class RefusalFilterConfig(StageConfig):
     @field_validator("drop")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - set(KINDS))
-        if unknown:
-            raise ValueError(f"unknown refusal kinds {unknown}; known: {', '.join(KINDS)}")
-        return v
+        return known_codes(v, KINDS, "refusal kinds")
 
 
 class RefusalFilter(Filter):

@@ -80,3 +80,12 @@ def agent_signature(messages: list[dict] | None, tools: str | None) -> str:
 def conversation_text(messages: list[dict] | None, roles: tuple[str, ...] = ("user", "assistant")) -> str:
     """The conversation as plain text (the chosen roles' contents, one per line)."""
     return "\n".join(m.get("content") or "" for m in messages or () if m.get("role") in roles and m.get("content"))
+
+
+def known_codes(values: list[str], known, what: str) -> list[str]:
+    """``values`` when every one is a known reason code (``known``: codes or a code → meaning map), else a
+    ValueError naming the unknown ones and listing the known (a stage config's validator)."""
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; known: {', '.join(known)}")
+    return values
