@@ -97,10 +97,16 @@ def version_lift(version, *, label: str, threshold: float | None = None, stage: 
     rejected = pl.from_arrow(version.read("rejected"))
     if "stage" in rejected.columns:
         rejected = rejected.filter(pl.col("stage") == stage)
-    if not rejected.height:
+    ran = any(r.get("name") == stage for r in (version.manifest or {}).get("stages") or ())
+    if not rejected.height and not ran:
         raise DataError(f"{version.ref}: no rows rejected by stage {stage!r}",
                         hint="give the version a recipe ending in select published, or --stage NAME")
-    both = pl.concat([kept.select(labels.columns_for(label)), rejected.select(labels.columns_for(label))])
+    # a stage that ran and cut nothing (select without a quality signal keeps every row) selected its whole input
+    note = None if rejected.height else f"stage {stage!r} ran and rejected no row: the selection is its whole input"
+    parts = [kept.select(labels.columns_for(label))] + ([rejected.select(labels.columns_for(label))]
+                                                       if rejected.height else [])
+    both = pl.concat(parts)
     values = labels.binary(labels.label_values(both, label), threshold).fill_null(float("nan")).to_numpy()
     selected = np.arange(both.height) < kept.height
-    return {"ref": version.ref, "label": label, "threshold": threshold, **labels.lift(selected, values)}
+    return {"ref": version.ref, "label": label, "threshold": threshold, **labels.lift(selected, values),
+            **({"note": note} if note else {})}

@@ -153,3 +153,5 @@ def lift(ref: Annotated[str, typer.Argument(help="NAME@vN published by a recipe 
         return
     console.print(f"{escape(label)}: selected {r['labelled_selected']:,} rows at {r['selected_rate']:.3f}, "
                   f"input {r['labelled_in']:,} at {r['input_rate']:.3f} → lift {r['lift']:.2f}×", highlight=False)
+    if r.get("note"):
+        console.print(f"note: {escape(r['note'])}", highlight=False)
