@@ -214,7 +214,6 @@ class Select(Filter):
                 self.facts["fallback"] = note
                 self.facts.setdefault("notes", []).append(note.removeprefix("select: "))
         self.facts["order"] = order
-        self.fell_back = c.order == "auto" and order == "diversity"
         if order == "diversity":
             return hash_order(batch["id"].to_list(), has_emb)
         return walk_order(scores)
@@ -262,7 +261,8 @@ class Select(Filter):
         emb = _matrix(emb_col, has_emb)
         order = self._order(batch, scores, has_emb)
         result = greedy_select(emb, order, c.threshold, c.budget or n)
-        if self.fell_back and c.budget is None and c.unranked == "keep":
+        fell_back = c.order == "auto" and self.facts["order"] == "diversity"  # no quality signal ranked the rows
+        if fell_back and c.budget is None and c.unranked == "keep":
             result = self._keep_all(result, order)
         ids = batch["id"].to_numpy()
         reason = np.full(n, "over_budget", dtype=object)
