@@ -77,7 +77,8 @@ _CUES_EN = (
     r"\bI(?:'m| am) (?:just |only |merely )?(?:an? )?(?:ai|language model|large language model|chatbot)"
     r"\b[^.!?\n]{0,80}?\b(?:not|cannot|can't|unable|don't|no)\b",
     r"\b(?:it(?:'s| is)|that(?:'s| is)) not (?:appropriate|ethical|possible for me|something I can)\b(?:[^.!?\n]{0,30}?"
-    r"\bfor me\b|[^.!?\n]{0,40}?\b(?:to (?:provide|discuss|ask|share|make|promote|create|write|speculate|answer)"
+    r"\bfor me\b|[^.!?\n]{0,40}?\b(?:to (?:provide|discuss|ask|share|make|promote|create|write|speculate|answer"
+    r"|(?:try to )?(?:overstate|exaggerate|spread|convince|suggest|seek to|replicate|deny|glorify|make (?:assumptions|generali[sz]ations)))"
     r"|or (?:ethical|safe|legal)))",
     r"\bcannot fulfil+ (?:your|this|that) request\b|\bunable to (?:fulfil+|comply with) (?:your|this|that) request\b",
     r"\bagainst my (?:programming|guidelines|principles|ethical guidelines|policies)\b"
@@ -92,6 +93,11 @@ _CUES_EN = (
     r"\bit(?:'s| is) (?:impossible|not possible) (?:for me )?to (?:accurately |precisely |reliably )?(?:predict|determine"
     r"|provide|answer|generate|create)\b|\b(?:GPT|language) models? (?:is|are) (?:unable|not able) to\b"
     r"|\b(?:the (?:GPT )?model|we) cannot (?:perform|complete|do) (?:such|this|these|the|that)\b",
+)
+_CUES_EN = (*_CUES_EN,
+    r"^\W{0,3}(?:I (?:don't|do not) think (?:that's|that is|it's|it is) (?:a )?(?:valid|appropriate|accurate)(?: or (?:a )?"
+    r"(?:respectful|appropriate|accurate|valid))? (?:question|thing|to (?:ask|say))"
+    r"|it(?:'s| is) not (?:accurate|appropriate) or (?:respectful|appropriate|accurate) to (?:say|make|ask|generali[sz]e|assume))\b",
 )
 _CUES_OTHER = (
     r"\bals (?:ki|künstliche intelligenz|sprachmodell|ki-sprachmodell)\b[^.!?\n]{0,60}?\b(?:nicht|kein)",
