@@ -23,11 +23,16 @@ from pathlib import Path
 
 from sluice.curate.quality.refusal import classify
 
-LABELS = Path(__file__).parent / "devsets" / "refusal" / "labels.jsonl"
+DEVSETS = Path(__file__).parent / "devsets" / "refusal"
+#: hand-labelled here; XSTest's own human labels on five chat models (sample, and rows read after the freeze)
+LABELS = DEVSETS / "labels.jsonl"
+XSTEST = (DEVSETS / "xstest_sample.jsonl", DEVSETS / "xstest_fresh.jsonl")
 POSITIVE = ("refusal", "partial_refusal")
 
 
 def family(source: str) -> str:
+    if source.startswith("xstest_"):
+        return f"XSTest {source[7:]}"
     if "zh" in source:
         return "zh (LLaMA-Factory zh demos)"
     if source.startswith("hh"):
@@ -71,20 +76,29 @@ def alpaca_answers(paths: list[str]) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--classifier", default=None, metavar="MODEL",
+                    help="also fit a logistic regression on MODEL embeddings (static, all-MiniLM-L6-v2) of each answer's first "
+                         "300 characters, with and without the pattern kinds as features: 5-fold CV curve on every round "
+                         "but test3 and xstest_fresh, and the fitted model on those two")
     ap.add_argument("--alpaca", nargs="*", default=[], help="Alpaca-format JSON files: flag rate on clean answers")
     args = ap.parse_args()
-    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").split("\n") if line.strip()]
+    rows = [json.loads(line) for f in (LABELS, *XSTEST) for line in f.read_text(encoding="utf-8").split("\n")
+            if line.strip()]
 
-    print("## final patterns, defaults (dev/test1/test2 in-sample, test3 held out: SOURCE.md)")
+    print("## final patterns, defaults (dev/test1/test2/xstest_dev/xstest_test in-sample; test3, xstest_fresh held out: SOURCE.md)")
     res = score(rows)
     for key in sorted(res):
         c = res[key]
         print(f"{key:45s} {pr(c)} kind_agree={c['kind_ok']}/{c['tp']} moralizing gold/pred/both="
               f"{c['moral_gold']}/{c['moral_pred']}/{c['moral_both']}")
 
+    seen: set[str] = set()
+    distinct = [r for r in rows if r["round"] == "xstest_fresh" and not (r["text"] in seen or seen.add(r["text"]))]
+    print(f"{'round xstest_fresh, distinct texts':45s} {pr(score(distinct)['all'])}")
     print("\n## curve: short_lecture_words (a turn this short that only lectures is a refusal)")
     for w in (0, 10, 15, 25, 40, 60):
-        print(f"short_lecture_words={w:3d}  {pr(score(rows, short_lecture_words=w)['all'])}")
+        res = score(rows, short_lecture_words=w)
+        print(f"short_lecture_words={w:3d}  all {pr(res['all'])} | xstest_fresh {pr(res['round xstest_fresh'])}")
 
     print("\n## kind agreement (refusal vs partial_refusal) over partial_words")
     for w in (10, 20, 40, 60, 100):
@@ -110,6 +124,47 @@ def main() -> None:
     chars = sum(len(x) for x in texts)
     print(f"\nthroughput: {len(texts) / dt:.0f} answers/s ({chars / len(texts):.0f} chars mean), one core;"
           f" 1M answers ≈ {1e6 / (len(texts) / dt) / 60:.1f} min")
+    if args.classifier:
+        classifier_curve(rows, args.classifier)
+
+
+def classifier_curve(rows: list[dict], model: str) -> None:
+    """Does an embedding classifier add recall at precision >= 0.95 over the patterns? (BENCHMARKS #32 round three)"""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from sluice.curate.quality.embed import load_model
+
+    held = ("test3", "xstest_fresh")
+    train = [r for r in rows if r["round"] not in held]
+    emb = load_model(model)
+
+    def xy(part: list[dict], with_kinds: bool):
+        x = emb.encode([r["text"][:300] for r in part])
+        if with_kinds:
+            kinds = [classify(r["text"])[0] for r in part]
+            x = np.hstack([x, np.array([[k == c for c in ("refusal", "partial_refusal", "moralizing")] for k in kinds],
+                                       dtype=np.float32)])
+        return x, np.array([r["label"] in POSITIVE for r in part])
+
+    print(f"\n## embedding classifier ({model}, first 300 characters): P/R per probability threshold")
+    for with_kinds in (False, True):
+        x, y = xy(train, with_kinds)
+        clf = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
+        oof = cross_val_predict(clf, x, y, cv=StratifiedKFold(5, shuffle=True, random_state=32), method="predict_proba")[:, 1]
+        clf.fit(x, y)
+        parts = [("cv", y, oof)]
+        for h in held:
+            xh, yh = xy([r for r in rows if r["round"] == h], with_kinds)
+            parts.append((h, yh, clf.predict_proba(xh)[:, 1]))
+        for t in (0.5, 0.7, 0.8, 0.9, 0.95):
+            cells = []
+            for tag, yy, p in parts:
+                d = p >= t
+                tp, fp = int((d & yy).sum()), int((d & ~yy).sum())
+                cells.append(f"{tag} P={tp / max(1, tp + fp):.3f} R={tp / max(1, int(yy.sum())):.3f}")
+            print(f"{'embedding + pattern kinds' if with_kinds else 'embedding only':26s} t={t:.2f}  " + " | ".join(cells))
 
 
 if __name__ == "__main__":
