@@ -2,6 +2,7 @@
 
     python benchmarks/bench_quality_pairs.py pairs  --model static            # eval + BT fits, length modes
     python benchmarks/bench_quality_pairs.py lift   --model static            # select's lift, before / after
+    python benchmarks/bench_quality_pairs.py refusal --model static           # + the refusal kind as features (round three)
 
 ``pairs``: the offline heuristic's pairwise report on every preference file, then a Bradley–Terry
 fit per length mode on each file's training half (hash of the prompt), reported on the held-out
@@ -26,7 +27,8 @@ from sluice.curate.quality import pairs as P
 
 SHARED = Path("/work/shared/data")
 SETS = {"hh_harmless": SHARED / "preferences/hh_rlhf_harmless/harmless-base_test.jsonl.gz",
-        "dpo_en": SHARED / "formats/llamafactory/dpo_en_demo.json"}
+        "dpo_en": SHARED / "formats/llamafactory/dpo_en_demo.json",
+        "dpo_zh": SHARED / "formats/llamafactory/dpo_zh_demo.json"}
 
 
 def load(name: str) -> list[P.Pair]:
@@ -56,6 +58,45 @@ def cmd_pairs(args) -> None:
             print(f"{name}: BT {args.model} length={mode}: CV on train {m['cv_accuracy']:.3f} "
                   f"[{m['cv_ci95'][0]:.3f}, {m['cv_ci95'][1]:.3f}] n={m['train_pairs']} | held out: "
                   f"{short(m['held_out'])} | {time.time() - t:.0f}s | {out}")
+
+
+def cmd_refusal(args) -> None:
+    """Round three (#32): does the refusal stage's kind, as three more features, help the Bradley–Terry fit?
+
+    The same split, features (``pair_features``: static embedding of the final exchange + the cheap
+    features), length mode and CV as ``fit_pairs``, with and without a one-hot of ``refusal.classify``
+    on the final answer (refusal / partial_refusal / moralizing) in front."""
+    from dataclasses import replace
+
+    from sluice.curate.quality.learned import EmbeddingSpec, load_embedder, model_identity
+    from sluice.curate.quality.refusal import classify
+
+    def kinds(convs) -> np.ndarray:
+        out = []
+        for c in convs:
+            a = [m for m in c if m["role"] == "assistant"]
+            k = classify(a[-1]["content"])[0] if a else None
+            out.append([float(k == x) for x in ("refusal", "partial_refusal", "moralizing")])
+        return np.array(out)
+
+    spec = EmbeddingSpec(model=args.model, text="final")
+    model = load_embedder(spec)
+    spec = replace(spec, identity=model_identity(spec.model, model), max_tokens=getattr(model, "max_seq_length", None))
+    for name in args.sets:
+        pairs = load(name)
+        train, test = [p for p in pairs if not P.held_out(p)], [p for p in pairs if P.held_out(p)]
+        differ = sum((kinds([p.chosen])[0] != kinds([p.rejected])[0]).any() for p in pairs)
+        print(f"{name}: {differ} of {len(pairs)} pairs differ in refusal kind")
+        F = P.pair_features(train, model, spec) + P.pair_features(test, model, spec)
+        K = [kinds([p.chosen for p in part]) for part in (train, test)]
+        K = (K[0], kinds([p.rejected for p in train]), K[1], kinds([p.rejected for p in test]))
+        lc = np.array([P.answer_words(p.chosen) for p in test], dtype=float)
+        lr = np.array([P.answer_words(p.rejected) for p in test], dtype=float)
+        for tag, feats in (("base", F), ("+refusal kind", tuple(np.hstack([k, f]) for k, f in zip(K, F)))):
+            cv = P.cross_validate_pairs(feats[0], feats[1], [p.key for p in train], "residual")
+            w = P._bt(feats[0], feats[1], "residual")
+            print(f"{name}: BT {args.model} residual {tag}: CV {cv['cv_accuracy']:.3f} [{cv['cv_ci95'][0]:.3f}, "
+                  f"{cv['cv_ci95'][1]:.3f}] | held out: {short(P.pairwise_report(feats[2] @ w, feats[3] @ w, lc, lr))}")
 
 
 def _rows(pairs: list[P.Pair]) -> list[dict]:
@@ -102,13 +143,13 @@ def cmd_lift(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=("pairs", "lift"))
+    ap.add_argument("what", choices=("pairs", "lift", "refusal"))
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--model", default="static", help="embedding model of the Bradley–Terry scorer")
     ap.add_argument("--length", nargs="+", default=["keep", "drop", "residual"])
     args = ap.parse_args()
     np.seterr(all="ignore")
-    {"pairs": cmd_pairs, "lift": cmd_lift}[args.what](args)
+    {"pairs": cmd_pairs, "lift": cmd_lift, "refusal": cmd_refusal}[args.what](args)
 
 
 if __name__ == "__main__":
