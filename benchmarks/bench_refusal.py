@@ -92,9 +92,10 @@ def main() -> None:
         print(f"{key:45s} {pr(c)} kind_agree={c['kind_ok']}/{c['tp']} moralizing gold/pred/both="
               f"{c['moral_gold']}/{c['moral_pred']}/{c['moral_both']}")
 
-    seen: set[str] = set()
+    # each text once, and none that an earlier round already holds (GPT-4's one-line refusal is in both files)
+    seen = {r["text"] for r in rows if r["round"] != "xstest_fresh"}
     distinct = [r for r in rows if r["round"] == "xstest_fresh" and not (r["text"] in seen or seen.add(r["text"]))]
-    print(f"{'round xstest_fresh, distinct texts':45s} {pr(score(distinct)['all'])}")
+    print(f"{'round xstest_fresh, texts new to every round':45s} {pr(score(distinct)['all'])}")
     print("\n## curve: short_lecture_words (a turn this short that only lectures is a refusal)")
     for w in (0, 10, 15, 25, 40, 60):
         res = score(rows, short_lecture_words=w)
