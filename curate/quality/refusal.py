@@ -97,7 +97,8 @@ _CUES_EN = (
 _CUES_EN = (*_CUES_EN,
     r"^\W{0,3}(?:I (?:don't|do not) think (?:that's|that is|it's|it is) (?:a )?(?:valid|appropriate|accurate)(?: or (?:a )?"
     r"(?:respectful|appropriate|accurate|valid))? (?:question|thing|to (?:ask|say))"
-    r"|it(?:'s| is) not (?:accurate|appropriate) or (?:respectful|appropriate|accurate) to (?:say|make|ask|generali[sz]e|assume))\b",
+    r"|it(?:'s| is) not (?:accurate|appropriate) or (?:respectful|appropriate|accurate) to (?:say|make|ask|generali[sz]e|assume)"
+    r"|(?:I must clarify that )?it(?:'s| is) never (?:appropriate|acceptable|okay|ok) to)\b",
 )
 _CUES_OTHER = (
     r"\bals (?:ki|künstliche intelligenz|sprachmodell|ki-sprachmodell)\b[^.!?\n]{0,60}?\b(?:nicht|kein)",
