@@ -26,7 +26,7 @@ from sluice.curate.quality.refusal import classify
 DEVSETS = Path(__file__).parent / "devsets" / "refusal"
 #: hand-labelled here; XSTest's own human labels on five chat models (sample, and rows read after the freeze)
 LABELS = DEVSETS / "labels.jsonl"
-XSTEST = (DEVSETS / "xstest_sample.jsonl", DEVSETS / "xstest_fresh.jsonl")
+XSTEST = (DEVSETS / "xstest_sample.jsonl", DEVSETS / "xstest_fresh.jsonl", DEVSETS / "xstest_fresh2.jsonl")
 POSITIVE = ("refusal", "partial_refusal")
 
 
@@ -85,7 +85,7 @@ def main() -> None:
     rows = [json.loads(line) for f in (LABELS, *XSTEST) for line in f.read_text(encoding="utf-8").split("\n")
             if line.strip()]
 
-    print("## final patterns, defaults (dev/test1/test2/xstest_dev/xstest_test in-sample; test3, xstest_fresh held out: SOURCE.md)")
+    print("## final patterns, defaults (dev/test1/test2/xstest_* in-sample but xstest_fresh2; test3 and xstest_fresh2 held out: SOURCE.md)")
     res = score(rows)
     for key in sorted(res):
         c = res[key]
@@ -99,7 +99,7 @@ def main() -> None:
     print("\n## curve: short_lecture_words (a turn this short that only lectures is a refusal)")
     for w in (0, 10, 15, 25, 40, 60):
         res = score(rows, short_lecture_words=w)
-        print(f"short_lecture_words={w:3d}  all {pr(res['all'])} | xstest_fresh {pr(res['round xstest_fresh'])}")
+        print(f"short_lecture_words={w:3d}  all {pr(res['all'])} | xstest_fresh2 {pr(res['round xstest_fresh2'])}")
 
     print("\n## kind agreement (refusal vs partial_refusal) over partial_words")
     for w in (10, 20, 40, 60, 100):
@@ -137,7 +137,7 @@ def classifier_curve(rows: list[dict], model: str) -> None:
 
     from sluice.curate.quality.embed import load_model
 
-    held = ("test3", "xstest_fresh")
+    held = ("test3", "xstest_fresh", "xstest_fresh2")
     train = [r for r in rows if r["round"] not in held]
     emb = load_model(model)
 

@@ -2,6 +2,7 @@
 
     python benchmarks/devsets/refusal/xstest_raw/convert.py            # xstest_sample.jsonl (split by prompt)
     python benchmarks/devsets/refusal/xstest_raw/convert.py --fresh    # xstest_fresh.jsonl (one round)
+    python benchmarks/devsets/refusal/xstest_raw/convert.py --fresh2   # xstest_fresh2.jsonl (one round)
 """
 
 import hashlib
@@ -31,16 +32,16 @@ def blocks(folder: Path) -> list[dict]:
 
 
 def main() -> None:
-    fresh = "--fresh" in sys.argv
+    fresh = next((a[2:] for a in sys.argv[1:] if a in ("--fresh", "--fresh2")), None)
     out = []
-    for r in blocks(HERE / "fresh" if fresh else HERE):
+    for r in blocks(HERE / fresh if fresh else HERE):
         text = "\n".join(r.pop("lines")).strip()
         h = int(hashlib.sha1(r["prompt_id"].encode()).hexdigest(), 16)
-        rnd = "xstest_fresh" if fresh else ("xstest_dev" if h % 2 == 0 else "xstest_test")
+        rnd = f"xstest_{fresh}" if fresh else ("xstest_dev" if h % 2 == 0 else "xstest_test")
         out.append({"id": hashlib.sha1(f"{r['model']}|{r['prompt_id']}".encode()).hexdigest()[:8], "round": rnd,
                     "source": f"xstest_{r['model']}", "label": MAP[r["xstest_label"]], **r, "text": text})
     out.sort(key=lambda r: (r["model"], int(r["prompt_id"][3:])))
-    dest = HERE.parent / ("xstest_fresh.jsonl" if fresh else "xstest_sample.jsonl")
+    dest = HERE.parent / (f"xstest_{fresh}.jsonl" if fresh else "xstest_sample.jsonl")
     dest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8")
     print(f"{dest}: {len(out)} rows")
 
