@@ -50,8 +50,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout: float = 180) -> None:
-    """Wait until a server started as ``proc`` answers 200 at ``url``; its log tail on failure."""
+def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout: float = 900) -> None:
+    """Wait until a server started as ``proc`` answers 200 at ``url``; its log tail on failure.
+
+    The condition is the server: it answers, or it exits (an error at once, with its log). The
+    timeout only guards against a hang, so it is generous: on a loaded 2-core machine (load 30) a
+    model server took over 120 s to load, and a wall-clock limit near the quiet start time made
+    the test flaky."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:

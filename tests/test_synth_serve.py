@@ -22,7 +22,7 @@ def start_server(model: str, port: int, log_path, extra: tuple[str, ...] = ()) -
     log = open(log_path, "wb")
     proc = subprocess.Popen([exe, "serve", model, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", *extra],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
-    wait_healthy(proc, f"http://127.0.0.1:{port}/health", log_path, timeout=120)
+    wait_healthy(proc, f"http://127.0.0.1:{port}/health", log_path)
     return proc
 
 
