@@ -78,6 +78,28 @@ def _rows(path: Path) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow  # 29 s at load 15: ~480 S3 requests to the in-process server for the run alone
+def test_a_run_on_s3_publishes_the_rows_of_a_local_root(s3, tmp_path, sample_logs):
+    """The fast check: the Python API over both roots, with a bounded whole-dataset stage."""
+    from sluice.curate.ingest import ingest
+    from sluice.recipe import Recipe
+    from sluice.runner import run
+
+    recipe = Recipe(batch_size=1000, input="raw", output="curated",
+                    stages=[{"stage": "exact_hash"}, {"stage": "exact_dedup"}])
+    got = {}
+    for label, root in (("s3", "s3://lake/stores/fast"), ("local", str(tmp_path / "local"))):
+        store = Store(root)
+        ingest([str(sample_logs)], to="raw", store=store, workers=1)
+        got[label] = run(recipe, recipe.build(), store=store).version
+    a, b = got["s3"], got["local"]
+    assert str(a.path) == "s3://lake/stores/fast/curated/v1" and a.num_rows() == b.num_rows() == 570
+    assert a.read().equals(b.read()) and a.read("rejected").equals(b.read("rejected"))
+    assert a.manifest["accounting"] == b.manifest["accounting"]
+    assert [s["sha256"] for s in a.manifest["parts"]["data"]["shards"]] == \
+           [s["sha256"] for s in b.manifest["parts"]["data"]["shards"]]
+
+
 @pytest.mark.slow  # 121 s at load 14 (the CLI three times per root, seven stages)
 def test_ingest_run_export_on_s3_give_the_rows_of_a_local_root(s3, tmp_path, sample_logs):
     recipe = tmp_path / "small.yaml"
