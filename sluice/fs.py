@@ -30,6 +30,7 @@ What an object store lacks, and the rule that replaces it:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -81,8 +82,22 @@ def uri(path: Any) -> str:
 
 
 def arrow(path: Any) -> tuple[pafs.FileSystem, str]:
-    """Arrow's file system and path inside it, for a local path, a ``UPath`` or a URI string."""
-    return pafs.FileSystem.from_uri(uri(path) if not isinstance(path, str) else path)
+    """Arrow's file system and path inside it, for a local path, a ``UPath`` or a URI string.
+    One file system per bucket and process: making one probes the bucket (two requests)."""
+    text = uri(path) if not isinstance(path, str) else path
+    if not is_uri(text):
+        return pafs.FileSystem.from_uri(text)
+    scheme, _, rest = text.partition("://")
+    fs = _arrow_fs(scheme, rest.split("/", 1)[0], os.environ.get("AWS_ENDPOINT_URL", ""))
+    return fs, rest.split("?", 1)[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _arrow_fs(scheme: str, bucket: str, endpoint: str) -> pafs.FileSystem:
+    return pafs.FileSystem.from_uri(f"{scheme}://{bucket}")[0]
+
+
+
 
 
 def parquet_file(path: Any) -> pq.ParquetFile:
