@@ -61,6 +61,10 @@ def store(root: str | Path | None):
     resolved = resolve_root(root)
     if isinstance(resolved, Path):
         _RUN_LOG.place(resolved / ".logs")
+    else:  # an object store: the run log is appended line by line, so it stays on this machine
+        import tempfile
+
+        _RUN_LOG.place(Path(tempfile.gettempdir()) / "sluice-logs")
     return Store(resolved)
 
 
