@@ -308,9 +308,10 @@ def test_declared_resources_reach_ray_a_gpu_stage_on_a_cpu_cluster_fails_clearly
     assert store.versions("g") == []
 
 
+@pytest.mark.slow  # 35–49 s at load 20–23 (a stage mapped on Ray), beside the cluster's start
 def test_recipe_resources_reach_ray_actors_and_cap_their_pool(cluster, tmp_path, sample_logs, monkeypatch):
-    """A recipe's ``resources:`` (cpus 0.5, a custom resource, max_workers 1) become the actors' Ray options:
-    each batch sees exactly those granted, and one actor (one setup) ran although the cluster fits four."""
+    """A recipe's ``resources:`` (cpus 0.5, max_workers 1) become the actors' Ray options: each batch
+    sees exactly those granted, and one actor (one setup) ran although the cluster fits four."""
     import ray
 
     address, log = cluster
@@ -326,15 +327,25 @@ def test_recipe_resources_reach_ray_actors_and_cap_their_pool(cluster, tmp_path,
         result = run(recipe, stages, store=store)
         assert result.stages[0].counters == {"CPU=0.5": 6}  # 591 rows in batches of 100, every one granted 0.5 CPU
         assert len((log / "setup.log").read_text().splitlines()) == 1
-
-        lacking = recipe.model_copy(update={"stages": [{"stage": "executor_stages:AssignedWords",
-                                                         "resources": {"custom": {"tpu_slice": 1}}}]})
-        fresh = _raw(tmp_path / "fresh", sample_logs)  # in `store` the stage's checkpoint is done: no Ray at all
-        with pytest.raises(SluiceError, match=r"needs 1 'tpu_slice' per worker and the cluster has 0"):
-            run(lacking, lacking.build(), store=fresh, output="b")
-        assert fresh.versions("b") == []
     finally:
         ray.shutdown()
+
+
+def test_a_resource_no_node_has_is_refused_before_any_work(cluster, tmp_path, sample_logs, monkeypatch):
+    import ray
+
+    address, log = cluster
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    recipe = Recipe(batch_size=100, executor="ray", input="raw", output="b",
+                    stages=[{"stage": "executor_stages:AssignedWords", "resources": {"custom": {"tpu_slice": 1}}}])
+    store = _raw(tmp_path / "ray", sample_logs)
+    try:
+        with pytest.raises(SluiceError, match=r"stage 'assigned_words' needs 1 'tpu_slice' per worker and the "
+                                              r"cluster has 0"):
+            run(recipe, recipe.build(), store=store)
+    finally:
+        ray.shutdown()
+    assert store.versions("b") == []
 
 
 def test_recipe_resources_are_checked_with_the_stage_and_key():

@@ -78,7 +78,7 @@ def _rows(path: Path) -> list[dict]:
     return rows
 
 
-@pytest.mark.slow  # 29 s at load 15: ~480 S3 requests to the in-process server for the run alone
+@pytest.mark.slow  # 29–35 s at load 15–23: hundreds of S3 requests to the in-process server for the run alone
 def test_a_run_on_s3_publishes_the_rows_of_a_local_root(s3, tmp_path, sample_logs):
     """The fast check: the Python API over both roots, with a bounded whole-dataset stage."""
     from sluice.curate.ingest import ingest
@@ -100,7 +100,7 @@ def test_a_run_on_s3_publishes_the_rows_of_a_local_root(s3, tmp_path, sample_log
            [s["sha256"] for s in b.manifest["parts"]["data"]["shards"]]
 
 
-@pytest.mark.slow  # 121 s at load 14 (the CLI three times per root, seven stages)
+@pytest.mark.slow  # 107–121 s at load 14–23 (the CLI three times per root, seven stages)
 def test_ingest_run_export_on_s3_give_the_rows_of_a_local_root(s3, tmp_path, sample_logs):
     recipe = tmp_path / "small.yaml"
     recipe.write_text(SMALL)
@@ -163,7 +163,7 @@ def test_racing_publishers_on_s3_each_get_their_own_version(s3, sample_logs):
         assert w.publish({"rows_in": 0, "kept": 0}).number == 6
 
 
-@pytest.mark.slow  # 99 s at load 14 (three `sluice` processes)
+@pytest.mark.slow  # 99–148 s at load 14–23 (three `sluice` processes)
 def test_a_run_killed_mid_stage_on_s3_resumes_from_its_checkpoints(s3, tmp_path, sample_logs):
     """The stage's finished batches live in the object store; a killed driver's rerun redoes only the rest."""
     from test_executors import COUNTED, _hold_after, _lines, _wait
