@@ -29,9 +29,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import pyarrow.parquet as pq
 
 from sluice.errors import InputError
+from sluice.fs import read_schema
 from sluice.store import Store, Version
 
 from . import output
@@ -106,7 +106,7 @@ def build(ref: str, to: str, *, store: Store | None = None, thresholds: Threshol
     kv_prev, dv_prev = _previous(store, f"{to}-kto", fingerprint), _previous(store, f"{to}-dpo", fingerprint)
     if kv_prev is not None and dv_prev is not None:  # the same input and settings: the same versions
         return FeedbackResult(kv_prev, dv_prev, version.ref, reused=True)
-    names = version.read().schema.names if not version.files() else pq.ParquetFile(version.files()[0]).schema_arrow.names
+    names = version.read().schema.names if not version.files() else read_schema(version.files()[0]).names
     missing = [c for c in ("messages", "feedback") if c not in names]
     if missing:
         raise InputError(f"{version.ref} has no column(s) {missing}", hint="ingest logs with a feedback field")

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sluice import fs
 from sluice.errors import RecipeError
 
 RAW = "RAW"  # marker file: this checkpoint holds values from before PII redaction
@@ -33,11 +34,12 @@ class Checkpoint:
 
     def stats(self) -> dict:
         stats = self.path / "stats.json"
-        os.utime(stats)  # last use: `sluice gc --older-than` keeps what runs still use
+        if not fs.is_remote(stats):
+            os.utime(stats)  # last use: `sluice gc --older-than` keeps what runs still use
         return json.loads(stats.read_text())
 
     def files(self, part: str) -> list[Path]:
-        return sorted((self.path / part).glob("part-*.parquet"))
+        return sorted((self.path / part).glob("part-*.parquet"), key=lambda p: p.name)
 
     def claim(self, raw: bool) -> None:
         """Own the partial folder: a live run of the same stage elsewhere is an error."""
@@ -45,10 +47,10 @@ class Checkpoint:
         if pid and pid != os.getpid() and _alive(pid):
             raise RecipeError(f"another run (process {pid}) is computing the same stage right now",
                               hint="wait for it to finish; this run will then reuse its checkpoint")
-        self.partial.mkdir(parents=True, exist_ok=True)
+        fs.mkdir(self.partial)
         (self.partial / "owner").write_text(str(os.getpid()))
         if raw:
-            (self.partial / RAW).touch()
+            (self.partial / RAW).write_text("")
 
     def keep_if_planned(self, plan: str) -> None:
         """Finished batches count only for the same plan of batches (a changed ``batch_size``
@@ -57,26 +59,27 @@ class Checkpoint:
         if marker.is_file() and marker.read_text() != plan:
             for child in self.partial.iterdir():
                 if child.name not in ("owner", RAW):
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+                    fs.rmtree(child) if child.is_dir() else child.unlink()
         marker.write_text(plan)
 
     def finished(self) -> dict[int, dict]:
         """Stats of the batches a previous (killed) attempt finished."""
-        return {int(p.stem): json.loads(p.read_text()) for p in (self.partial / "batches").glob("*.json")}
+        return {int(p.stem): json.loads(p.read_text()) for p in (self.partial / "batches").glob("*.json")
+                if not fs.is_remote(p) or ".tmp-" not in p.name}
 
     def publish(self) -> None:
         """The partial folder becomes the checkpoint (one rename)."""
         try:
-            shutil.rmtree(self.path, ignore_errors=True)
+            fs.rmtree(self.path)
             for scratch in ("owner", "plan", "answer.parquet"):
                 (self.partial / scratch).unlink(missing_ok=True)
-            os.rename(self.partial, self.path)
+            fs.move_tree(self.partial, self.path, last="stats.json")  # on an object store: stats.json last
         except OSError:
             if not self.done():  # a concurrent run of the same stage may have published it first
                 raise
 
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        fs.rmtree(self.path)
 
 
 def _owner(folder: Path) -> int:
@@ -94,6 +97,8 @@ def _alive(pid: int) -> bool:
 
 def clean_stale(root: Path) -> None:
     """Remove temp folders of runs whose process is gone (killed, crashed machine)."""
+    if fs.is_remote(root):
+        return  # no process ids across machines
     for p in (root / ".checkpoints").glob(".tmp-*"):
         try:
             pid = int(p.name.rsplit("-", 1)[1])
@@ -124,13 +129,14 @@ def collect(root: Path, *, older_than_days: float = 7.0, raw: bool = False, ever
             pid = _owner(p) if p.name.startswith(".partial-") else int(p.name.rsplit("-", 1)[-1] or 0)
             if pid and _alive(pid) and pid != os.getpid():
                 continue
-        used = max((f.stat().st_mtime for f in (p / "stats.json", p / "owner", p) if f.exists()), default=0)
+        marks = (p / "stats.json", p / "owner") + ((p,) if not fs.is_remote(p) else ())  # a prefix has no time
+        used = max((f.stat().st_mtime for f in marks if f.exists()), default=0)
         why = ("all" if everything else "raw values (before PII redaction)" if raw and (p / RAW).exists()
                else f"unused for {older_than_days:g} days" if used < cutoff else None)
         if why is None:
             continue
         size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
         if not dry_run:
-            shutil.rmtree(p, ignore_errors=True)
+            fs.rmtree(p)
         removed.append(Removed(p, size, why))
     return removed

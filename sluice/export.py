@@ -48,8 +48,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from sluice import fs
 from sluice.exact_json import dumps_bytes, loads
 from sluice.errors import SluiceError
 from sluice.store import Version
@@ -378,7 +378,7 @@ def _check_splits(version: Version, part: str, splits) -> tuple[str, ...] | None
     if part != "data":
         raise SluiceError(f"--split selects training rows; {part} rows have no split", hint="leave out --split")
     files = version.files(part)
-    if not files or "split" not in pq.read_schema(files[0]).names:
+    if not files or "split" not in fs.read_schema(files[0]).names:
         raise SluiceError(f"{version.ref} has no split column",
                           hint="add the `split` stage to the recipe (sluice stages), or export without --split")
     return tuple(dict.fromkeys(splits))

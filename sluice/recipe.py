@@ -12,6 +12,8 @@ same pydantic config models serve Python, CLI flags and files.
       - stage: length
       - stage: length_filter
         min_chars: {user: 1, assistant: 1}
+      - stage: embed
+        resources: {cpus: 2, gpus: 1, memory: 4GiB, max_workers: 4}   # how it runs (Ray), not what it returns
 
 Every problem of a recipe — unknown keys, wrong types, unknown stages — is reported at once,
 each naming the file and line, the stage and the key, with a "did you mean" for a misspelt
@@ -28,7 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from sluice.errors import RecipeError
-from sluice.stage import Stage, stage_class
+from sluice.stage import Resources, Stage, stage_class
 from sluice.store import check_ref
 from sluice.yamlfile import read_yaml
 
@@ -126,9 +128,15 @@ class Recipe(BaseModel):
                 problems.append(f"{at(('stages', i, 'stage'))}: {label}: {e.message}{guess}"
                                 + (f" — {e.hint}" if e.hint and not guess else ""))
                 continue
+            resources = spec.pop("resources", None)
             token = _BASE_DIR.set(self.base_dir)
             try:
                 built.append(cls(spec))
+                if resources is not None:  # how the stage runs, not what it returns: not in its config
+                    try:
+                        built[-1].resources = Resources.from_recipe(resources, cls.resources)
+                    except ValueError as e:
+                        problems.append(f"{at(('stages', i, 'resources'))}: {label}: {e}")
             except ValidationError as e:
                 fields = cls.Config.model_fields
                 problems += [f"{at(('stages', i, *err['loc']))}: {label}: {_loc(err)}: {err['msg']}"

@@ -206,7 +206,7 @@ def _semantic_eps(version: Version) -> Figure | None:
         run_curve = plugins.load(target) if target else None
     except ImportError:
         return None
-    if run_curve is None:
+    if run_curve is None or "semantic_dedup" not in {s.get("name") for s in version.manifest.get("stages", [])}:
         return None
     r = run_curve(version)
     if r is None:
@@ -271,13 +271,16 @@ def render(figs: list[Figure], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out.mkdir(parents=True, exist_ok=True)
+    from sluice import fs
+
+    fs.mkdir(out)  # on an object store a folder is only a prefix
     for fig in figs:
         figure, ax = plt.subplots(figsize=(7.5, 3.6), dpi=110)
         fig.draw(ax)
         ax.set_title(fig.title, fontsize=11, loc="left")
         figure.tight_layout()
-        figure.savefig(out / f"{fig.slug}.png")
+        with (out / f"{fig.slug}.png").open("wb") as f:
+            figure.savefig(f, format="png")
         plt.close(figure)
 
 
@@ -337,10 +340,10 @@ def examples(version: Version, per_reason: int = EXAMPLES_PER_REASON) -> tuple[l
 
 
 def pq_columns(version: Version) -> list[str]:
-    import pyarrow.parquet as pq
+    from sluice import fs
 
     files = version.files("rejected")
-    return pq.read_schema(files[0]).names if files else []
+    return fs.read_schema(files[0]).names if files else []
 
 
 def _examples_html(version: Version) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,9 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from sluice import __version__
+from sluice import __version__, fs
 import polars as pl
 
 from sluice.apply import live_stage
@@ -91,7 +89,7 @@ class RunResult:
 def check_contract(stages: list[Stage], version: Version, store: Store) -> None:
     """Kinds, columns and packages of every stage, all problems at once."""
     kind = version.kind
-    available = set(pq.read_schema(version.files()[0]).names) if version.files() else set(get(kind).names)
+    available = set(fs.read_schema(version.files()[0]).names) if version.files() else set(get(kind).names)
     problems = []
     for i, stage in enumerate(stages):
         if kind not in stage.kinds:
@@ -133,7 +131,7 @@ def _input_fingerprint(version: Version) -> str:
 
 def _batches(files: list[Path], batch_size: int) -> Iterator[pa.Table]:
     for f in files:
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_size):
+        for batch in fs.parquet_file(f).iter_batches(batch_size=batch_size):
             yield upgrade(pa.Table.from_batches([batch]))  # a version of an older schema reads as the current one
 
 
@@ -142,13 +140,13 @@ def plan(files: list[Path], batch_size: int, out: Path) -> list[Job]:
     jobs: list[Job] = []
     first = 0
     for f in files:
-        n = pq.ParquetFile(f).metadata.num_rows
+        n = fs.num_rows(f)
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)
-            jobs.append(Job(len(jobs), str(f.resolve()), start, rows, first, str(out.resolve())))
+            jobs.append(Job(len(jobs), fs.uri(f), start, rows, first, fs.uri(out)))
             first += rows
     if not jobs and files:  # no rows: one empty batch still yields the stage's output columns
-        jobs.append(Job(0, str(files[0].resolve()), 0, 0, 0, str(out.resolve())))
+        jobs.append(Job(0, fs.uri(files[0]), 0, 0, 0, fs.uri(out)))
     return jobs
 
 
@@ -201,18 +199,19 @@ def _answer(stage: Stage, key: str, jobs: list[Job], ckpt: Checkpoint, executor:
     stage gets its projected columns of every row at once (DEITA selection, SemDedup)."""
     path = ckpt.partial / "answer.parquet"
     if path.is_file():
-        return str(path.resolve())
-    columns = tuple(stage.columns(pq.read_schema(jobs[0].file).names))
+        return fs.uri(path)
+    columns = tuple(stage.columns(fs.read_schema(jobs[0].file).names))
     # what the stage counts while answering (rows re-scored, …) goes to its stats
     live = stage if stage.bounded else live_stage(stage, key)
     live.counters.clear()
     if stage.bounded:
-        partials = [replace(j, mode="partial", columns=columns, out=str((ckpt.partial / "spill").resolve()))
+        partials = [replace(j, mode="partial", columns=columns, out=fs.uri(ckpt.partial / "spill"))
                     for j in jobs]
         done = {int(p.stem) for p in (ckpt.partial / "spill" / "batches").glob("*.json")}
         for _ in executor.map(stage, key, [j for j in partials if j.index not in done]):
             pass
-        parts = Parts([str(p) for p in sorted((ckpt.partial / "spill" / "partials").glob("part-*.parquet"))])
+        parts = Parts([fs.uri(p) for p in sorted((ckpt.partial / "spill" / "partials").glob("part-*.parquet"),
+                                                  key=lambda p: p.name)])
         answer = live.combine(parts)
     else:
         whole = pl.concat([with_rows(read_rows(j.file, j.start, j.rows, columns), j.first_row) for j in jobs],
@@ -225,9 +224,9 @@ def _answer(stage: Stage, key: str, jobs: list[Job], ckpt: Checkpoint, executor:
         answer = answer.with_columns(whole[ROW])
         del whole
     (ckpt.partial / "answer-counters.json").write_text(json.dumps(dict(live.counters)))
-    write_table(normalize_answer(stage, answer).to_arrow(), str(path.resolve()))
-    shutil.rmtree(ckpt.partial / "spill", ignore_errors=True)
-    return str(path.resolve())
+    write_table(normalize_answer(stage, answer).to_arrow(), fs.uri(path))
+    fs.rmtree(ckpt.partial / "spill")
+    return fs.uri(path)
 
 
 def run(recipe: Recipe, stages: list[Stage], *, store: Store | None = None, input_ref: str | None = None,
@@ -318,7 +317,7 @@ def _publish(store: Store, name: str, source: Version, recipe: Recipe, stages: l
     accounting = {"rows_in": rows_in, "kept": kept,
                   "rejected_total": sum(sum(r.values()) for r in rejected.values()), "rejected": rejected,
                   "quarantined_total": sum(sum(q.values()) for q in quarantined.values()), "quarantined": quarantined}
-    final_schema = pq.read_schema(files[0]) if files else get(source.kind).schema
+    final_schema = fs.read_schema(files[0]) if files else get(source.kind).schema
     reject_schema = _reject_schema(final_schema)
     with store.create(name, source.kind, parents=[source.ref]) as writer:
         writer.write(final_schema.empty_table())  # fixes the columns even when every row was dropped

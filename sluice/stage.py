@@ -22,8 +22,9 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import polars as pl
@@ -45,11 +46,70 @@ class StageConfig(BaseModel):
 @dataclass(frozen=True)
 class Resources:
     """What one worker of a stage needs; an executor maps it to its own terms (Ray: num_cpus,
-    num_gpus, memory). Resources change how a stage runs, never what it returns."""
+    num_gpus, memory, custom resources, and the actor pool's size). Resources change how a stage
+    runs, never what it returns: they are not part of its fingerprint.
+
+    A stage class declares its default (``resources = Resources(...)``); a recipe overrides it per
+    stage with a ``resources:`` mapping beside ``stage:`` (:meth:`from_recipe`). The local executor
+    ignores them (its ``workers`` are the only knob)."""
 
     cpus: float = 1
     gpus: float = 0
     memory: int | None = None  # bytes per worker, None: no reservation
+    custom: tuple[tuple[str, float], ...] = ()  # Ray custom resources per worker, e.g. (("accelerator_type:T4", 1),)
+    max_workers: int | None = None  # at most this many workers at once (a rate-limited endpoint, a licence)
+
+    @classmethod
+    def from_recipe(cls, spec: Any, base: Resources) -> Resources:
+        """A recipe's ``resources:`` mapping over the stage's declared ``base``; a bad key or value
+        raises ``ValueError`` naming it."""
+        if not isinstance(spec, dict):
+            raise ValueError("resources: expected a mapping like {cpus: 1, gpus: 1, memory: 4GiB, max_workers: 2}")
+        known = {"cpus", "gpus", "memory", "custom", "max_workers"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValueError(f"resources: unknown key(s) {unknown}; use {sorted(known)}")
+        fields: dict[str, Any] = {}
+        for key in ("cpus", "gpus"):
+            if key in spec:
+                value = spec[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ValueError(f"resources.{key}: expected a number >= 0, got {value!r}")
+                fields[key] = float(value)
+        if "memory" in spec:
+            fields["memory"] = None if spec["memory"] is None else parse_bytes(spec["memory"], "resources.memory")
+        if "max_workers" in spec:
+            value = spec["max_workers"]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"resources.max_workers: expected a whole number >= 1, got {value!r}")
+            fields["max_workers"] = value
+        if "custom" in spec:
+            custom = spec["custom"]
+            if not isinstance(custom, dict) or not all(
+                    isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                    for k, v in custom.items()):
+                raise ValueError("resources.custom: expected a mapping of resource name → amount > 0")
+            fields["custom"] = tuple(sorted((k, float(v)) for k, v in custom.items()))
+        return replace(base, **fields)
+
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "t": 10**12, "tb": 10**12}
+
+
+def parse_bytes(value: Any, where: str) -> int:
+    """``4GiB``, ``512MB``, ``1e9`` or a number of bytes → bytes."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([A-Za-z]*)\s*", str(value))
+    if m and m.group(2).lower() in _UNITS:
+        try:
+            n = float(m.group(1)) * _UNITS[m.group(2).lower()]
+        except ValueError:
+            n = 0
+        if n > 0:
+            return int(n)
+    raise ValueError(f"{where}: expected bytes like 4GiB or 512MB, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -119,6 +179,9 @@ class Stage:
         # A stage travels to worker processes as its class and config. Heavy state from setup()
         # (models, analyzers) stays behind; each worker sets its copy up once
         # (sluice.apply.live_stage keeps it for every later batch).
+        # A recipe's ``resources:`` override goes along (the executor reads it on the driver only).
+        if "resources" in self.__dict__:
+            return (type(self), (self.config,), {"resources": self.resources})
         return (type(self), (self.config,))
 
     def count(self, key: str, n: int = 1) -> None:

@@ -11,11 +11,14 @@ A version is written into ``<root>/<name>/.tmp-<pid>-<token>/`` and published by
 ``rename`` to ``v<N>``. Readers only ever list ``v<N>`` folders, so they never see a
 half-written version. Two publishers racing for the same N: the loser's rename fails
 (the target exists and is not empty) and it takes N+1 — both succeed as distinct versions.
+
+The root may be an object store (``s3://bucket/prefix``): there a version is published by a
+write-once claim object and its manifest written last (sluice/fs.py says the rule); readers
+list only ``v<N>`` folders that hold a manifest.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sluice import __version__
+from sluice import __version__, fs
 from sluice.errors import DatasetNotFound, PublishConflict, SchemaValidationError, SluiceError
 from sluice.schemas import DATA_KINDS, QUARANTINE, REJECTED, get, upgrade
 
@@ -44,8 +47,8 @@ _VERSION_DIR = re.compile(r"^v(\d+)$")
 PARTS = ("data", "rejected", "quarantine")
 
 
-def default_root() -> Path:
-    return Path(os.environ.get("SLUICE_HOME") or DEFAULT_ROOT)
+def default_root() -> Any:
+    return fs.as_path(os.environ.get("SLUICE_HOME") or DEFAULT_ROOT)
 
 
 def check_ref(ref: str) -> str | None:
@@ -86,7 +89,7 @@ class Version:
         return self.manifest["kind"]
 
     def files(self, part: str = "data") -> list[Path]:
-        return sorted((self.path / part).glob("part-*.parquet"))
+        return sorted((self.path / part).glob("part-*.parquet"), key=lambda p: p.name)
 
     def read(self, part: str = "data", columns: list[str] | None = None) -> pa.Table:
         """The whole part as one Arrow table (empty, with the right schema, when it has no rows)."""
@@ -94,23 +97,24 @@ class Version:
         if not files:
             empty = {"data": get(self.kind), "rejected": REJECTED, "quarantine": QUARANTINE}[part]
             return empty.schema.empty_table()
-        tables = [upgrade(pq.read_table(f, columns=columns)) for f in files]  # versions of older schemas read too
+        tables = [upgrade(fs.read_table(f, columns=columns)) for f in files]  # versions of older schemas read too
         return pa.concat_tables(tables, promote_options="default")
 
     def iter_batches(self, batch_size: int, part: str = "data") -> Iterator[pa.RecordBatch]:
         for f in self.files(part):
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_size):
+            for batch in fs.parquet_file(f).iter_batches(batch_size=batch_size):
                 yield upgrade(batch)
 
     def num_rows(self, part: str = "data") -> int:
-        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files(part))
+        return sum(fs.num_rows(f) for f in self.files(part))
 
 
 class Store:
-    """A folder of datasets. ``Store()`` uses ``$SLUICE_HOME`` or ``./sluice-data``."""
+    """A folder of datasets. ``Store()`` uses ``$SLUICE_HOME`` or ``./sluice-data``; a root may be
+    an object-store URI (``s3://bucket/prefix``, sluice/fs.py)."""
 
     def __init__(self, root: str | os.PathLike | None = None):
-        self.root = Path(root) if root else default_root()
+        self.root = fs.as_path(root) if root else default_root()
 
     # -- reading -----------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -183,10 +187,13 @@ class Store:
         if kind not in DATA_KINDS:
             raise SluiceError(f"a dataset holds one of {DATA_KINDS}, not {kind!r}")
         folder = self.root / name
-        folder.mkdir(parents=True, exist_ok=True)
+        fs.mkdir(folder)
         self.clean_stale(name)
         tmp = folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
-        tmp.mkdir()
+        if fs.is_remote(tmp):
+            (tmp / ".open").write_text("")  # a prefix exists once it holds an object
+        else:
+            tmp.mkdir()
         return VersionWriter(self, name, kind, tmp, manifest)
 
     def clean_stale(self, name: str, dry_run: bool = False) -> list[Path]:
@@ -195,6 +202,8 @@ class Store:
         import psutil
 
         removed = []
+        if fs.is_remote(self.root):
+            return removed  # no process ids across machines (sluice/fs.py)
         for p in sorted((self.root / name).glob(".tmp-*")):
             try:
                 pid = int(p.name.split("-")[1])
@@ -232,6 +241,7 @@ class _PartWriter:
         self.folder = folder
         self.rows_per_shard = rows_per_shard
         self.writer: pq.ParquetWriter | None = None
+        self.sink = None
         self.schema: pa.Schema | None = None
         self.shard_rows = 0
         self.shards: list[Path] = []
@@ -249,9 +259,10 @@ class _PartWriter:
         offset = 0
         while offset < table.num_rows:
             if self.writer is None:
-                self.folder.mkdir(exist_ok=True)
+                fs.mkdir(self.folder)
                 path = self.folder / f"part-{len(self.shards):05d}.parquet"
-                self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+                self.sink = fs.output_stream(path)
+                self.writer = pq.ParquetWriter(self.sink, self.schema, compression="zstd")
                 self.shards.append(path)
                 self.shard_rows = 0
             take = min(self.rows_per_shard - self.shard_rows, table.num_rows - offset)
@@ -282,15 +293,20 @@ class _PartWriter:
     def ensure_shard(self, schema: pa.Schema) -> None:
         """Write an empty shard when nothing was written, so the part still has a schema."""
         if not self.shards:
-            self.folder.mkdir(exist_ok=True)
+            fs.mkdir(self.folder)
             path = self.folder / "part-00000.parquet"
-            pq.write_table(schema.empty_table(), path, compression="zstd")
+            fs.write_parquet(schema.empty_table(), path, compression="zstd")
             self.shards.append(path)
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+            try:
+                self.writer.close()
+            finally:
+                self.writer = None
+                sink, self.sink = self.sink, None
+                if sink is not None:
+                    sink.close()
 
 
 class ContentStats:
@@ -338,6 +354,7 @@ class VersionWriter:
         self.parts = {p: _PartWriter(tmp / p, rows_per_shard) for p in PARTS}
         self.content = ContentStats()
         self.published: Version | None = None
+        self.aborted = False
 
     def __enter__(self) -> VersionWriter:
         return self
@@ -368,7 +385,7 @@ class VersionWriter:
         if self.published is not None:
             raise SluiceError(f"{self.published.ref} is published and can no longer change",
                               hint="start a new version with Store.create()")
-        if not self.tmp.is_dir():
+        if self.aborted:
             raise SluiceError(f"this writer of {self.name} was aborted", hint="start a new version with Store.create()")
 
     def abort(self) -> None:
@@ -378,9 +395,10 @@ class VersionWriter:
                 try:
                     part.close()
                 except OSError:
-                    part.writer = None
+                    part.writer = part.sink = None
         finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.aborted = True
+            fs.rmtree(self.tmp)
 
     def publish(self, accounting: dict[str, Any], **manifest: Any) -> Version:
         """Validate, write the manifest and data card, and rename into place."""
@@ -405,6 +423,8 @@ class VersionWriter:
         folder = self.store.root / self.name
         from sluice.datacard import render_datacard
 
+        if fs.is_remote(folder):
+            return self._publish_remote(folder, body)
         _fsync_tree(self.tmp)  # the shards, once; the manifest and card are rewritten per attempt
         for _attempt in range(1000):
             # Every v<N> folder counts, published or not, so a stray folder is skipped, not retried forever.
@@ -422,6 +442,25 @@ class VersionWriter:
                     continue
                 raise
             _fsync_dir(folder)
+            self.published = Version(self.name, number, target)
+            return self.published
+        raise PublishConflict(f"could not claim a version number for {self.name}", hint="retry the command")
+
+    def _publish_remote(self, folder, body: dict[str, Any]) -> Version:
+        """On an object store: claim ``v<N>`` with a write-once object, copy the shards in, write
+        the manifest last (sluice/fs.py). A lost claim race moves on to N+1."""
+        from sluice.datacard import render_datacard
+
+        (self.tmp / ".open").unlink(missing_ok=True)
+        for _attempt in range(1000):
+            number = max(_version_dirs(folder), default=0) + 1
+            target = folder / f"v{number}"
+            if not fs.put_if_absent(target / ".claim", f"{os.getpid()} {secrets.token_hex(8)}\n"):
+                continue
+            body["version"] = number
+            (self.tmp / "DATACARD.md").write_text(render_datacard(body))
+            (self.tmp / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
+            fs.move_tree(self.tmp, target, last="manifest.json")
             self.published = Version(self.name, number, target)
             return self.published
         raise PublishConflict(f"could not claim a version number for {self.name}", hint="retry the command")
@@ -452,7 +491,7 @@ class VersionWriter:
         if manifest.get("kind") != self.kind:
             return None
         old = {p: [s.get("sha256") for s in (manifest.get("parts", {}).get(p) or {}).get("shards", [])] for p in PARTS}
-        new = {p: [_sha256(path) for path in self.parts[p].shards] for p in PARTS}
+        new = {p: [fs.sha256(path) for path in self.parts[p].shards] for p in PARTS}
         return latest if old == new else None
 
     def _describe(self, part: str) -> dict[str, Any]:
@@ -460,9 +499,9 @@ class VersionWriter:
         for path in self.parts[part].shards:
             shards.append({
                 "path": f"{part}/{path.name}",
-                "rows": pq.ParquetFile(path).metadata.num_rows,
-                "bytes": path.stat().st_size,
-                "sha256": _sha256(path),
+                "rows": fs.num_rows(path),
+                "bytes": fs.size(path),
+                "sha256": fs.sha256(path),
             })
         return {"rows": self.parts[part].rows, "shards": shards}
 
@@ -499,15 +538,9 @@ class VersionWriter:
                 problems=problems, hint="this is a bug in the stage or runner; please report it")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _version_dirs(folder: Path) -> list[int]:
+    if fs.is_remote(folder) and not folder.exists():
+        return []
     return [int(m.group(1)) for p in folder.iterdir() if (m := _VERSION_DIR.match(p.name))]
 
 

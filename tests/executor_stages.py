@@ -81,3 +81,16 @@ class GpuWords(CountedWords):
 
     name = "gpu_words"
     resources = Resources(cpus=1, gpus=1)
+
+
+class AssignedWords(CountedWords):
+    """Counts, per batch, the resources Ray assigned to the actor that ran it (``CPU=0.5``, ``slot=1``)."""
+
+    name = "assigned_words"
+
+    def score(self, batch):
+        import ray  # test-only: which resources did Ray grant this actor?
+
+        for resource, amount in ray.get_runtime_context().get_assigned_resources().items():
+            self.count(f"{resource}={amount:g}")
+        return super().score(batch)

@@ -18,7 +18,8 @@ from sluice.recipe import Recipe
 from sluice.runner import run
 from sluice.store import Store
 
-from executor_stages import CountedWords
+from executor_stages import AssignedWords, CountedWords
+from sluice.errors import RecipeError, SluiceError
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -305,3 +306,54 @@ def test_declared_resources_reach_ray_a_gpu_stage_on_a_cpu_cluster_fails_clearly
     finally:
         ray.shutdown()
     assert store.versions("g") == []
+
+
+@pytest.mark.slow  # 35–49 s at load 20–23 (a stage mapped on Ray), beside the cluster's start
+def test_recipe_resources_reach_ray_actors_and_cap_their_pool(cluster, tmp_path, sample_logs, monkeypatch):
+    """A recipe's ``resources:`` (cpus 0.5, max_workers 1) become the actors' Ray options: each batch
+    sees exactly those granted, and one actor (one setup) ran although the cluster fits four."""
+    import ray
+
+    address, log = cluster
+    _reset(log)
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    try:
+        recipe = Recipe(batch_size=100, executor="ray", input="raw", output="a", plugins=["executor_stages"],
+                        stages=[{"stage": "executor_stages:AssignedWords",
+                                 "resources": {"cpus": 0.5, "max_workers": 1}}])
+        stages = recipe.build()
+        assert stages[0].resources.cpus == 0.5 and stages[0].fingerprint("x") == AssignedWords().fingerprint("x")
+        store = _raw(tmp_path / "ray", sample_logs)
+        result = run(recipe, stages, store=store)
+        assert result.stages[0].counters == {"CPU=0.5": 6}  # 591 rows in batches of 100, every one granted 0.5 CPU
+        assert len((log / "setup.log").read_text().splitlines()) == 1
+    finally:
+        ray.shutdown()
+
+
+def test_a_resource_no_node_has_is_refused_before_any_work(cluster, tmp_path, sample_logs, monkeypatch):
+    import ray
+
+    address, log = cluster
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    recipe = Recipe(batch_size=100, executor="ray", input="raw", output="b",
+                    stages=[{"stage": "executor_stages:AssignedWords", "resources": {"custom": {"tpu_slice": 1}}}])
+    store = _raw(tmp_path / "ray", sample_logs)
+    try:
+        with pytest.raises(SluiceError, match=r"stage 'assigned_words' needs 1 'tpu_slice' per worker and the "
+                                              r"cluster has 0"):
+            run(recipe, recipe.build(), store=store)
+    finally:
+        ray.shutdown()
+    assert store.versions("b") == []
+
+
+def test_recipe_resources_are_checked_with_the_stage_and_key():
+    with pytest.raises(RecipeError) as e:
+        Recipe(stages=[{"stage": "length", "resources": {"gpus": -1, "memory": "lots"}}]).build()
+    assert "stages[0] (length): resources.gpus: expected a number >= 0" in str(e.value.problems)
+    with pytest.raises(RecipeError, match="1 problem"):
+        Recipe(stages=[{"stage": "length", "resources": {"ram": "4GiB"}}]).build()
+    built = Recipe(stages=[{"stage": "length", "resources": {"gpus": 1, "memory": "4GiB", "custom": {"x": 2}}}]).build()
+    assert (built[0].resources.gpus, built[0].resources.memory, built[0].resources.custom) == (1.0, 4 << 30, (("x", 2.0),))
+    assert type(built[0]).resources.gpus == 0  # the class's declaration is untouched

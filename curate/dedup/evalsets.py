@@ -161,7 +161,9 @@ GOLDEN_REGISTRY = Path(".registry") / "golden.jsonl"  # inside the store; writte
 
 def registered_golden(root: str | Path) -> list[dict[str, Any]]:
     """Every golden set frozen in the store at ``root`` (``sluice golden freeze``), oldest first."""
-    path = Path(root) / GOLDEN_REGISTRY
+    from sluice.fs import as_path
+
+    path = as_path(root) / str(GOLDEN_REGISTRY)  # the store may be an object store (s3://…)
     if not path.is_file():
         return []
     return [json.loads(line) for line in jsonl_lines(path.read_text(encoding="utf-8"))]

@@ -116,10 +116,10 @@ def scan(versions: list[Version], store: Store, policy: DriftPolicy, embed, lang
 
 
 def _columns(v: Version) -> list[str]:
-    import pyarrow.parquet as pq
+    from sluice.fs import read_schema
 
     files = v.files()
-    return pq.read_schema(files[0]).names if files else []
+    return read_schema(files[0]).names if files else []
 
 
 # -- resolving TRAINED -----------------------------------------------------------------------------

@@ -47,7 +47,7 @@ import polars as pl
 from pydantic import Field
 
 from sluice.errors import RecipeError
-from sluice.stage import Filter, Requirement, Scorer, StageConfig, Transform
+from sluice.stage import Filter, Requirement, Resources, Scorer, StageConfig, Transform
 
 from . import fields
 from . import tools as tool_structure
@@ -73,6 +73,9 @@ class PiiDetect(Scorer):
     reads = ("messages",)
     adds = ("pii_findings", "pii_error", "pii_digest", "pii_uncovered")
     requires = REQUIRES
+    # one spaCy NER pipeline per worker: 612 MiB RSS after setup() with the default NER model (measured here); a GPU
+    # node pool sets `resources: {gpus: 1}` in the recipe (never run on a GPU: README, "Running on a cluster")
+    resources = Resources(cpus=1, memory=1 << 30)
     version = 8  # 8: country names redacted unless keep_places; 7: per-language policy (declared fallbacks, rows of a language without NER marked pii_uncovered); 6: 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
 
     def setup(self) -> None:

@@ -54,7 +54,7 @@ import polars as pl
 from pydantic import Field
 
 from sluice.errors import RecipeError
-from sluice.stage import Requirement, Scorer, StageConfig
+from sluice.stage import Requirement, Resources, Scorer, StageConfig
 
 from .text import agent_signature, conversation_text
 
@@ -267,6 +267,9 @@ class Embed(Scorer):
     optional_reads = ("tools",)
     adds = ("embedding",)
     requires = (Requirement("model2vec", "quality"), Requirement("sentence_transformers", "quality"))
+    # the static default embedder: 127 MiB RSS after setup() (measured here); a transformer model needs more,
+    # and `device: cuda` with `resources: {gpus: 1}` in the recipe puts each worker on one GPU (not run on a GPU)
+    resources = Resources(cpus=1, memory=512 << 20)
     version = 3  # 3: agent traces embed their calls and final answer (tools: true)
 
     def setup(self) -> None:

@@ -36,7 +36,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from sluice.privacy import is_remote
-from sluice.stage import Requirement, Scorer, StageConfig
+from sluice.stage import Requirement, Resources, Scorer, StageConfig
 
 from . import deita
 from .text import turns
@@ -83,6 +83,9 @@ class QualityJudge(Scorer):
     reads = ("id", "messages")
     adds = ("judge_score", "judge")
     requires = (Requirement("openai", "quality"), Requirement("transformers", "quality"))
+    # a local DEITA model or calls to an endpoint: one CPU each; `resources: {gpus: 1}` for a local model on a
+    # GPU node, `max_workers` to bound the requests in flight to an endpoint (set in the recipe)
+    resources = Resources(cpus=1)
 
     def remote_endpoints(self) -> list[str]:
         url = self.config.endpoint or (self.config.llm or {}).get("base_url")

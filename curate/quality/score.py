@@ -51,7 +51,7 @@ from pydantic import Field, model_validator
 from sluice.errors import RecipeError
 from sluice.privacy import is_remote
 from sluice.recipe import resolve_path
-from sluice.stage import Requirement, Scorer, StageConfig
+from sluice.stage import Requirement, Resources, Scorer, StageConfig
 
 from . import deita
 from .embed import SIGNATURE_DIMS
@@ -117,6 +117,8 @@ class QualityScore(Scorer):
     adds = ("score_complexity", "score_quality", "score_total", "scorer")
     requires = (Requirement("transformers", "quality"), Requirement("openai", "quality"),
                 Requirement("sklearn", "quality"))
+    # local scorer models or an endpoint: one CPU each; GPUs and `max_workers` come from the recipe's `resources:`
+    resources = Resources(cpus=1)
     version = 2  # score_total is the mean over turns (v1 summed them)
 
     @property

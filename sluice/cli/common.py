@@ -6,7 +6,6 @@ import functools
 import json
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,11 +15,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from sluice.errors import SluiceError
+from sluice.fs import is_uri
 
 console = Console(stderr=True)  # progress, tables, errors; stdout stays clean for --json
 
-RootOption = Annotated[Path | None, typer.Option("--root", envvar="SLUICE_HOME",
-                                                 help="dataset store folder [default: ./sluice-data]")]
+# a string, not a Path: an object-store URI (s3://bucket/prefix) must keep its "//"
+RootOption = Annotated[str | None, typer.Option("--root", envvar="SLUICE_HOME",
+                                                help="dataset store folder, or an object-store URI such as "
+                                                     "s3://bucket/prefix [default: ./sluice-data]")]
 # Paths, names and messages can hold "[...]": escape them before rich renders markup.
 JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 
@@ -38,9 +40,6 @@ def rate_column():
     return RowsPerSecond()
 
 
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
-
-
 def resolve_root(root: str | os.PathLike | None) -> Path | str:
     """The store root as an absolute path, resolved once here at the CLI edge.
 
@@ -51,17 +50,21 @@ def resolve_root(root: str | os.PathLike | None) -> Path | str:
     from sluice.store import default_root
 
     raw = str(root) if root else str(default_root())
-    if _URI.match(raw):
+    if is_uri(raw):
         return raw
     return Path(raw).expanduser().resolve()
 
 
-def store(root: Path | None):
+def store(root: str | Path | None):
     from sluice.store import Store
 
     resolved = resolve_root(root)
     if isinstance(resolved, Path):
         _RUN_LOG.place(resolved / ".logs")
+    else:  # an object store: the run log is appended line by line, so it stays on this machine
+        import tempfile
+
+        _RUN_LOG.place(Path(tempfile.gettempdir()) / "sluice-logs")
     return Store(resolved)
 
 

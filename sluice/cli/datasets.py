@@ -44,14 +44,14 @@ def list_(root: RootOption = None, as_json: JsonOption = False) -> None:
 def show(ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@vN")], root: RootOption = None,
          as_json: JsonOption = False) -> None:
     """Schema, counts, accounting and lineage of one version."""
-    import pyarrow.parquet as pq
+    from sluice.fs import read_schema
     from rich.table import Table
 
     s = store(root)
     v = s.resolve(ref)
     m = v.manifest
     files = v.files()
-    schema = pq.read_schema(files[0]) if files else None
+    schema = read_schema(files[0]) if files else None
     columns = [{"name": f.name, "type": str(f.type)} for f in schema] if schema is not None else []
     lineage = _lineage(s, v)
     if as_json:

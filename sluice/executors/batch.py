@@ -56,7 +56,9 @@ class Job:
 
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    return pafs.FileSystem.from_uri(uri)
+    from sluice.fs import arrow
+
+    return arrow(uri)
 
 
 def read_rows(file: str, start: int, rows: int, columns: list[str] | tuple[str, ...] | None = None) -> pa.Table:
@@ -79,8 +81,13 @@ def read_rows(file: str, start: int, rows: int, columns: list[str] | tuple[str, 
 
 
 def write_table(table: pa.Table, uri: str) -> None:
-    """Write a Parquet file atomically where the filesystem allows (temp name, then move)."""
+    """Write a Parquet file atomically: locally a temporary name, then a move; on an object store
+    one upload, which is already all-or-nothing (and has no folders to create)."""
     fs, path = filesystem(uri)
+    if not isinstance(fs, pafs.LocalFileSystem):
+        with fs.open_output_stream(path) as f:
+            pq.write_table(table, f, compression="zstd", row_group_size=64 * 1024)
+        return
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
     with fs.open_output_stream(tmp) as f:
@@ -90,6 +97,10 @@ def write_table(table: pa.Table, uri: str) -> None:
 
 def write_text(text: str, uri: str) -> None:
     fs, path = filesystem(uri)
+    if not isinstance(fs, pafs.LocalFileSystem):
+        with fs.open_output_stream(path) as f:
+            f.write(text.encode())
+        return
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
     with fs.open_output_stream(tmp) as f:

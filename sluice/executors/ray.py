@@ -4,8 +4,10 @@ Each job (sluice/executors/batch.py) is one row of a Ray dataset; an actor pool 
 :func:`run_job` over them. An actor is one worker process: it sets the stage up once, on
 its first job (``sluice.apply.live_stage``), and keeps it for every later job. Jobs read
 their rows from the store and write their outputs under the store root themselves; only
-small stats records come back to the driver. The stage's declared ``resources`` become the
-actors' ``num_cpus`` / ``num_gpus`` / ``memory``. Stage code never imports Ray.
+small stats records come back to the driver. The stage's ``resources`` (declared by its class,
+or set per stage in the recipe: sluice/stage.py ``Resources``) become the actors' ``num_cpus`` /
+``num_gpus`` / ``memory`` / custom ``resources``, and cap the actor pool (what the cluster fits,
+and ``max_workers``). A resource no node has is refused before any work. Stage code never imports Ray.
 
 The cluster: ``RAY_ADDRESS`` (Ray's own convention) names one to join; without it Ray starts
 a local one. The store root must be reachable by every node under the same path or URI
@@ -69,15 +71,44 @@ class RayExecutor:
         self.workers = workers
 
     def _actors(self, stage: Stage, jobs: int) -> int:
-        res = type(stage).resources
-        cpus = self.ray.cluster_resources().get("CPU", 1)
-        fit = int(cpus // res.cpus) if res.cpus else jobs
-        if res.gpus:
-            fit = min(fit, int(self.ray.cluster_resources().get("GPU", 0) // res.gpus))
+        """How many actors the stage gets: as many as the cluster fits by every resource a worker
+        declares, at most ``max_workers`` and the job count. A resource the cluster lacks entirely
+        is refused here, before any work, instead of Ray waiting forever for a node that never comes."""
+        res = stage.resources
+        total = self.ray.cluster_resources()
+        fit = jobs
+        wants = [("CPU", res.cpus), ("GPU", res.gpus), *res.custom]
+        if res.memory:
+            wants.append(("memory", float(res.memory)))
+        for resource, amount in wants:
+            if not amount:
+                continue
+            fit = min(fit, int(total.get(resource, 0) // amount))
             if not fit:
-                raise SluiceError(f"stage {stage.name!r} needs {res.gpus} GPU per worker and the cluster has none",
-                                  hint="add GPU nodes to the Ray cluster, or run the stage with the local executor")
-        return max(1, min(jobs, fit))
+                has = total.get(resource, 0)
+                if resource == "GPU":
+                    what = f"needs {amount:g} GPU per worker and the cluster has {'none' if not has else f'{has:g}'}"
+                elif resource == "memory":
+                    what = (f"needs {amount / 2**30:.1f} GiB of memory per worker and the cluster has "
+                            f"{has / 2**30:.1f} GiB")
+                else:
+                    what = f"needs {amount:g} {resource!r} per worker and the cluster has {has:g}"
+                raise SluiceError(f"stage {stage.name!r} {what}",
+                                  hint="add nodes that have it to the Ray cluster, lower the stage's `resources:` in "
+                                       "the recipe, or run the stage with the local executor")
+        if res.max_workers:
+            fit = min(fit, res.max_workers)
+        return max(1, fit)
+
+    def remote_args(self, stage: Stage) -> dict:
+        """Ray's per-actor options for the stage's declared resources."""
+        res = stage.resources
+        # SPREAD: a stage's actors go to as many nodes as they can, not first-fit onto the head node
+        args = {"num_cpus": res.cpus, "num_gpus": res.gpus or None, "memory": res.memory,
+                "scheduling_strategy": "SPREAD"}
+        if res.custom:
+            args["resources"] = dict(res.custom)
+        return args
 
     def map(self, stage: Stage, key: str, jobs: Iterable[Job]) -> Iterator[dict]:
         import json
@@ -87,10 +118,7 @@ class RayExecutor:
         jobs = list(jobs)
         if not jobs:
             return
-        res = type(stage).resources
-        # SPREAD: a stage's actors go to as many nodes as they can, not first-fit onto the head node
-        remote = {"num_cpus": res.cpus, "num_gpus": res.gpus or None, "memory": res.memory,
-                  "scheduling_strategy": "SPREAD"}
+        remote = self.remote_args(stage)
         ds = ray.data.from_items([{"job": j.as_json()} for j in jobs], override_num_blocks=len(jobs))
         pool = ray.data.ActorPoolStrategy(size=self._actors(stage, len(jobs)))
         ds = ds.map_batches(_StageActor, fn_constructor_args=(stage, key), batch_size=1, batch_format="numpy",
