@@ -33,6 +33,7 @@ from .engine import EngineConfig, build_analyzer
 from .gates import DIGIT, GATES, GatedEnhancer, GatedRegistry, score_fixed  # noqa: F401  (GATES: re-exported)
 
 NER_BATCH = 256  # texts per nlp.pipe batch
+NER_CHUNK = 2048  # texts whose spaCy docs are held at once (analyze_many)
 
 # Number types that are never the digits of an identifier such as ORD-069306 or INV-2024-0091.
 NUMBER_TYPES = frozenset({"PHONE_NUMBER", "US_BANK_NUMBER", "UK_NHS", "US_DRIVER_LICENSE", "MEDICAL_LICENSE",
@@ -369,28 +370,50 @@ class Detector:
         return self.analyze_many([text])[0]
 
     def findings(self, texts: list[str]) -> list[list]:
-        """What sluice acts on: Presidio's findings (``analyze_many``) that pass ``plausible``."""
+        """What sluice acts on: Presidio's findings (``analyze_many``) that pass ``plausible``,
+        computed once per distinct text."""
         from .nlp import text_language
 
-        out = []
-        for t, rs in zip(texts, self.analyze_many(texts)):
+        distinct = list(dict.fromkeys(texts))
+        kept = {}
+        for t, rs in zip(distinct, self.analyze_many(distinct)):
             lang = text_language(t) if rs else None
-            out.append([r for r in (p for r in rs for p in by_line(t, r)) if plausible(t, r, lang, self.config.keep_places)])
-        return out
+            kept[t] = [r for r in (p for r in rs for p in by_line(t, r)) if plausible(t, r, lang, self.config.keep_places)]
+        return [kept[t] for t in texts]
 
     def analyze_many(self, texts: list[str]) -> list[list]:
-        """Findings per text. With NER, spaCy runs once per distinct new text, batched (``nlp.pipe``)."""
+        """Findings per text. With NER, spaCy runs once per distinct new text, batched (``nlp.pipe``)
+        over ``NER_CHUNK`` texts at a time (their docs are dropped once analyzed)."""
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if len(self.cache) + len(todo) > 200_000:
             self.cache.clear()
-        artifacts = self._ner_artifacts(todo) if self.info.ner else [None] * len(todo)
-        for text, nlp_artifacts in zip(todo, artifacts):
-            self.cache[text] = self._analyze_one(text, nlp_artifacts)
+        for at in range(0, len(todo), NER_CHUNK):
+            chunk = todo[at:at + NER_CHUNK]
+            artifacts = self._ner_artifacts(chunk) if self.info.ner else [None] * len(chunk)
+            for text, nlp_artifacts in zip(chunk, artifacts):
+                self.cache[text] = self._analyze_one(text, nlp_artifacts)
         return [self.cache[t] for t in texts]
 
     def _ner_artifacts(self, texts: list[str]) -> list:
+        """Presidio's NlpArtifacts per text. A text in a language no NER model covers is only
+        tokenized: NER there answers nothing (``engine._covered_only`` drops every NER result
+        before anything reads it), and the tokens and lemmas that context words are matched
+        against come from the tokenizer alone (the NER-only pipelines set no token attribute)."""
         engine = self.analyzer.nlp_engine
-        return [a for _, a in engine.process_batch(texts, "en", batch_size=NER_BATCH)]
+        route = getattr(engine, "route", None)
+        if route is None:
+            return [a for _, a in engine.process_batch(texts, "en", batch_size=NER_BATCH)]
+        out: list = [None] * len(texts)
+        ner: list[int] = []
+        for i, text in enumerate(texts):
+            lang, key = route(text)
+            if lang == key:  # a pipeline of its own (or a declared fallback) reads this language
+                ner.append(i)
+            else:
+                out[i] = engine._doc_to_nlp_artifact(engine.nlp[key].make_doc(text), key)
+        for i, (_, a) in zip(ner, engine.process_batch([texts[i] for i in ner], "en", batch_size=NER_BATCH)):
+            out[i] = a
+        return out
 
     def _analyze_one(self, text: str, nlp_artifacts=None) -> list:
         artifacts = nlp_artifacts if nlp_artifacts is not None else _LazyArtifacts(self.analyzer.nlp_engine, text)

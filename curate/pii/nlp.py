@@ -13,6 +13,7 @@ context words match lemmas; the fast path relies on exactly this, see ``gates.co
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -168,14 +169,28 @@ for _lang, _words in FUNCTION_WORDS.items():
         _WORD_LANGS.setdefault(_w, []).append(_lang)
 
 
+HEAD_CHARS = 2000  # text_language reads this many characters of a text
+
+
 def text_language(text: str) -> str:
     """The language whose NER reads a text: by script (Cyrillic ``ru``, kana ``ja``, Han ``zh``),
     else by function words among the first 2,000 characters; ``en`` unless another Latin-script
     language has at least two function words and more than English (short or mixed texts stay with
-    English, as before). Cheap: no model, a dictionary lookup per word."""
+    English, as before). Cheap: no model, a dictionary lookup per word; remembered for the last
+    texts asked about (pii_detect asks about each text several times: routing, NER coverage,
+    the language policy, sluice's rules), keyed by the characters it reads."""
+    return _head_language(text[:HEAD_CHARS])
+
+
+def clear_caches() -> None:
+    """Forget remembered languages (benchmarks time cold runs)."""
+    _head_language.cache_clear()
+
+
+@functools.lru_cache(maxsize=8192)
+def _head_language(head: str) -> str:
     import regex
 
-    head = text[:2000]
     words = regex.findall(r"[^\W\d_]+", head)
     if not words:
         return "en"

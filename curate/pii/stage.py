@@ -101,29 +101,34 @@ class PiiDetect(Scorer):
                 "allow_list": len(c.allow_list), "custom_recognizers": [r.entity for r in c.recognizers]}
 
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """Every row's texts are gathered first and analyzed together (``Detector.findings``: once
+        per distinct text, NER batched across rows); a row is then given its findings. Should the
+        batch's analysis fail, each row is analyzed alone, so the error marks only the rows it
+        comes from (fail closed, as before)."""
         if getattr(self, "detector", None) is None:
             self.setup()
-        from .nlp import text_language
-
         cols = [c for c in fields.TEXT_COLUMNS if c in batch.columns]
-        findings, errors, digests, uncovered = [], [], [], []
-        for row in batch.select(cols).iter_rows(named=True):
+        rows = list(batch.select(cols).iter_rows(named=True))
+        texts: list = []
+        for row in rows:
             try:
-                items = fields.texts(row, self.config.skip_fields)
-                names = [it for it in items if fields.is_participant_name(it[0])]
-                items = [it for it in items if not fields.is_participant_name(it[0])]
-                langs = {text_language(t) for _, _, t in items} if self.quarantine else set()
-                unc = ",".join(sorted(langs - self.covered)) or None
-                results = self.detector.findings([t for _, _, t in items])
-                findings.append([{"field": k, "role": role, "entity": r.entity_type, "start": r.start, "end": r.end,
-                                  "score": r.score,
-                                  "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")}
-                                 for (k, role, _), rs in zip(items, results) for r in rs])
-                if self.config.participant_names:
-                    findings[-1] += [{"field": k, "role": role, "entity": "PERSON", "start": 0, "end": len(t),
-                                      "score": 1.0, "recognizer": "participant_name"} for k, role, t in names]
-                for f in findings[-1]:
-                    self.count(f"{f['entity']}/{f['role']}")  # counts per type and role, for the manifest
+                texts.append(fields.texts(row, self.config.skip_fields))
+            except Exception as e:  # fail closed: redact_pii quarantines the row; no text in the error
+                texts.append(e)
+        known: dict = {}
+        try:
+            wanted = [t for items in texts if not isinstance(items, Exception)
+                      for k, _, t in items if not fields.is_participant_name(k)]
+            known = dict(zip(wanted, self.detector.findings(wanted)))
+        except Exception:  # analyzed again row by row below: the error lands on its row
+            known = {}
+        findings, errors, digests, uncovered = [], [], [], []
+        for row, items in zip(rows, texts):
+            try:
+                if isinstance(items, Exception):
+                    raise items
+                found, unc = self._row(items, known)
+                findings.append(found)
                 errors.append(None)
                 digests.append(fields.digest(row))
             except Exception as e:  # fail closed: redact_pii quarantines the row; no text in the error
@@ -136,6 +141,27 @@ class PiiDetect(Scorer):
                              "pii_error": pl.Series(errors, dtype=pl.String),
                              "pii_digest": pl.Series(digests, dtype=pl.String),
                              "pii_uncovered": pl.Series(uncovered, dtype=pl.String)})
+
+    def _row(self, items: list, known: dict) -> tuple[list[dict], str | None]:
+        """A row's findings (from ``known``, the batch's analysis, or analyzed now) and the
+        languages of its texts that no NER model covers (with ``uncovered: quarantine``)."""
+        from .nlp import text_language
+
+        names = [it for it in items if fields.is_participant_name(it[0])]
+        items = [it for it in items if not fields.is_participant_name(it[0])]
+        langs = {text_language(t) for _, _, t in items} if self.quarantine else set()
+        unc = ",".join(sorted(langs - self.covered)) or None
+        mine = [t for _, _, t in items]
+        results = [known[t] for t in mine] if all(t in known for t in mine) else self.detector.findings(mine)
+        found = [{"field": k, "role": role, "entity": r.entity_type, "start": r.start, "end": r.end,
+                  "score": r.score, "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")}
+                 for (k, role, _), rs in zip(items, results) for r in rs]
+        if self.config.participant_names:
+            found += [{"field": k, "role": role, "entity": "PERSON", "start": 0, "end": len(t),
+                       "score": 1.0, "recognizer": "participant_name"} for k, role, t in names]
+        for f in found:
+            self.count(f"{f['entity']}/{f['role']}")  # counts per type and role, for the manifest
+        return found, unc
 
 
 class RedactConfig(StageConfig):
