@@ -102,58 +102,131 @@ def greedy_reference(embeddings: np.ndarray, order: np.ndarray, threshold: float
     return out
 
 
-def greedy_select(embeddings: np.ndarray, order: np.ndarray, threshold: float, budget: int,
-                  block: int = 1024, chunk: int = 16384) -> Selection:
-    """Exactly ``greedy_reference``, computed with blocked matrix products."""
-    n, dim = embeddings.shape
-    similar_to = np.full(n, -1, dtype=np.int64)
-    similarity = np.full(n, np.nan)
-    kept = np.empty((min(budget, len(order)), dim), dtype=np.float32)
-    kept_idx: list[int] = []
+def _unit32(rows: np.ndarray) -> np.ndarray:
+    """Unit rows in float32 (the screening copy; decisions within ``EPS`` of τ are redone in float64)."""
+    rows = np.array(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    rows /= np.where(norms == 0, np.float32(1), norms)
+    return rows
 
-    def exact_max(i: int, against: list[int]) -> float:
-        return float(np.max(_unit64(embeddings[against]) @ _unit64(embeddings[i])))
 
-    for start in range(0, len(order), block):
-        if len(kept_idx) >= budget:
-            break
-        cand = order[start:start + block]
-        x = _unit64(embeddings[cand]).astype(np.float32)
-        best = np.full(len(cand), -np.inf, dtype=np.float32)
-        arg = np.full(len(cand), -1, dtype=np.int64)
-        for c0 in range(0, len(kept_idx), chunk):  # similarity to every row kept before this block
-            sims = x @ kept[c0:min(c0 + chunk, len(kept_idx))].T
-            a = sims.argmax(1)
-            m = sims[np.arange(len(cand)), a]
+class GreedyWalk:
+    """The greedy walk as a stream: feed candidate rows in walk order, block by block, and it
+    decides each one exactly as ``greedy_reference`` would.
+
+    It holds only the kept set: their unit vectors in float32 (the screen) and their raw rows (to
+    settle a similarity within ``EPS`` of τ in float64) — ``8 · budget · dim`` bytes — plus one
+    block's working arrays (``4 · block · (block + min(kept, chunk))`` bytes). Memory is a
+    function of the budget, not of the number of candidates, so the candidates can come from
+    score-sorted partitions read one at a time.
+
+    Per block: one matrix product against the kept set rejects most candidates; the survivors
+    are decided in order against the rows kept earlier in the same block with one Gram matrix
+    and a running "rejected by a kept row" mask (no per-pair Python work).
+    """
+
+    def __init__(self, dim: int, threshold: float, budget: int, chunk: int = 16384):
+        self.threshold, self.budget, self.chunk = threshold, budget, chunk
+        self.kept = np.empty((0, dim), dtype=np.float32)  # unit rows, grown geometrically up to budget
+        self.raw = np.empty((0, dim), dtype=np.float32)
+        self.kept_idx: list[int] = []
+        self.rejected: list[np.ndarray] = []  # (row, similar_to, similarity) triples, per block
+        self.last_block: np.ndarray | None = None
+
+    @property
+    def full(self) -> bool:
+        return len(self.kept_idx) >= self.budget
+
+    def _exact_max(self, raw: np.ndarray, against: np.ndarray) -> float:
+        return float(np.max(_unit64(against) @ _unit64(raw)))
+
+    def _keep(self, idx: np.ndarray, unit: np.ndarray, raw: np.ndarray) -> None:
+        k, m = len(self.kept_idx), len(idx)
+        if k + m > len(self.kept):
+            cap = min(self.budget, max(k + m, 2 * len(self.kept), 256))
+            grown, grown_raw = (np.empty((cap, unit.shape[1]), np.float32) for _ in range(2))
+            grown[:k], grown_raw[:k] = self.kept[:k], self.raw[:k]
+            self.kept, self.raw = grown, grown_raw
+        self.kept[k:k + m], self.raw[k:k + m] = unit, raw
+        self.kept_idx.extend(int(i) for i in idx)
+
+    def feed(self, idx: np.ndarray, rows: np.ndarray) -> None:
+        """Decide the candidates ``idx`` (row numbers, in walk order) with raw embeddings ``rows``."""
+        if self.full or not len(idx):
+            return
+        tau, n_kept = self.threshold, len(self.kept_idx)
+        x = _unit32(rows)
+        best = np.full(len(idx), -np.inf, dtype=np.float32)
+        part = np.zeros(len(idx), dtype=np.int64)  # which chunk of the kept set holds the best match
+        for c0 in range(0, n_kept, self.chunk):  # similarity to every row kept before this block
+            m = (x @ self.kept[c0:min(c0 + self.chunk, n_kept)].T).max(1)
             better = m > best
-            best[better], arg[better] = m[better], a[better] + c0
-        alive = best <= threshold + EPS
-        for j in np.flatnonzero(alive & (best > threshold - EPS)):
-            alive[j] = exact_max(int(cand[j]), kept_idx) <= threshold
-        for j in np.flatnonzero(~alive):
-            similar_to[cand[j]], similarity[cand[j]] = kept_idx[arg[j]], best[j]
+            best[better], part[better] = m[better], c0
+        alive = best <= tau + EPS
+        for j in np.flatnonzero(alive & (best > tau - EPS)):
+            alive[j] = self._exact_max(rows[j], self.raw[:n_kept]) <= tau
         survivors = np.flatnonzero(alive)
         gram = x[survivors] @ x[survivors].T
-        local: list[int] = []  # positions in `survivors` kept in this block
-        for k, j in enumerate(survivors):
-            if len(kept_idx) >= budget:
+        over = gram > tau + EPS  # certainly too similar
+        near = gram > tau - EPS  # too close for float32: settled in float64
+        blocked = np.zeros(len(survivors), dtype=bool)
+        unsure = np.zeros(len(survivors), dtype=bool)
+        local: list[int] = []  # positions in `survivors` kept, in order
+        dropped: list[int] = []  # positions in `survivors` rejected by a row kept earlier in the block
+        stop = len(idx)  # candidates from here on were never reached (the budget filled before them)
+        for k in range(len(survivors)):
+            if n_kept + len(local) >= self.budget:
                 break
-            i = int(cand[j])
-            if local:
-                g = gram[k, local]
-                t = int(g.argmax())
-                top = float(g[t])
-                if top > threshold + EPS or (top > threshold - EPS
-                                              and exact_max(i, [int(cand[survivors[p]]) for p in local]) > threshold):
-                    similar_to[i], similarity[i] = int(cand[survivors[local[t]]]), top
-                    continue
-            kept[len(kept_idx)] = x[j]
-            kept_idx.append(i)
+            if blocked[k] or (unsure[k] and self._exact_max(rows[survivors[k]], rows[survivors[local]]) > tau):
+                dropped.append(k)
+                continue
             local.append(k)
-    if len(kept_idx) >= budget and kept_idx:  # rows after the last pick were never reached: not "similar"
-        rest = order[int(np.flatnonzero(order == kept_idx[-1])[0]) + 1:]
-        similar_to[rest], similarity[rest] = -1, np.nan
-    return Selection(np.asarray(kept_idx, dtype=np.int64), similar_to, similarity)
+            blocked |= over[k]
+            unsure |= near[k]
+        if n_kept + len(local) >= self.budget:  # rows after the last pick were never reached: not "similar"
+            stop = int(survivors[local[-1]]) + 1
+        reached = np.arange(len(idx)) < stop
+        # rejected before the block: the most similar kept row (float32 screen), as found by chunk
+        pre = np.flatnonzero(~alive & reached)
+        if len(pre):
+            to = np.empty(len(pre), dtype=np.int64)
+            for c0 in np.unique(part[pre]):
+                sel = pre[part[pre] == c0]
+                to[part[pre] == c0] = (x[sel] @ self.kept[c0:min(c0 + self.chunk, n_kept)].T).argmax(1) + c0
+            kept_idx = np.asarray(self.kept_idx, dtype=np.int64)
+            self.rejected.append(np.stack([idx[pre], kept_idx[to], best[pre].astype(np.float64)]).T)
+        # rejected within the block: the most similar row kept earlier in the block
+        local_arr = np.asarray(local, dtype=np.int64)
+        inside = np.asarray(dropped, dtype=np.int64)
+        if len(inside):
+            g = gram[np.ix_(inside, local_arr)] if len(local_arr) else np.zeros((len(inside), 0), np.float32)
+            g = np.where(local_arr[None, :] < inside[:, None], g, -np.inf)  # only rows kept before it
+            t = g.argmax(1)
+            self.rejected.append(np.stack([idx[survivors[inside]], idx[survivors[local_arr[t]]],
+                                           g[np.arange(len(inside)), t].astype(np.float64)]).T)
+        self._keep(idx[survivors[local_arr]], x[survivors[local_arr]], rows[survivors[local_arr]])
+
+    def selection(self, n: int) -> Selection:
+        """The result over ``n`` rows (row numbers index into it)."""
+        similar_to = np.full(n, -1, dtype=np.int64)
+        similarity = np.full(n, np.nan)
+        if self.rejected:
+            r = np.concatenate(self.rejected)
+            rows = r[:, 0].astype(np.int64)
+            similar_to[rows], similarity[rows] = r[:, 1].astype(np.int64), r[:, 2]
+        return Selection(np.asarray(self.kept_idx, dtype=np.int64), similar_to, similarity)
+
+
+def greedy_select(embeddings: np.ndarray, order: np.ndarray, threshold: float, budget: int,
+                  block: int = 1024, chunk: int = 16384) -> Selection:
+    """Exactly ``greedy_reference``, computed with blocked matrix products (:class:`GreedyWalk`)."""
+    walk = GreedyWalk(embeddings.shape[1], threshold, budget, chunk)
+    for start in range(0, len(order), block):
+        if walk.full:
+            break
+        cand = order[start:start + block]
+        walk.feed(cand, embeddings[cand])
+    return walk.selection(len(embeddings))
 
 
 class SelectConfig(StageConfig):
