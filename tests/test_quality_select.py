@@ -86,6 +86,30 @@ def test_blocked_selection_equals_the_straightforward_loop(seed, block, budget):
         assert (sims > tau - 1e-5).all()
 
 
+@pytest.mark.parametrize("partition", [1, 37, 500, 10**6])
+def test_walk_streamed_over_score_sorted_partitions_decides_the_same(partition):
+    """GreedyWalk fed one score-sorted partition at a time (only that partition's embeddings, the kept set carried
+    over) decides every row as the one-table walk does: same picks, same duplicate_of, same similarities."""
+    from sluice.curate.quality.select import GreedyWalk
+
+    emb = _clustered(2000, 24, 120, 0.35, 5)
+    order = walk_order(np.random.default_rng(5).random(2000).round(2))
+    for tau, budget in ((0.9, 150), (0.6, 10_000)):
+        whole = greedy_select(emb, order, tau, budget)
+        walk = GreedyWalk(emb.shape[1], tau, budget)
+        for lo in range(0, len(order), partition):
+            part = order[lo:lo + partition]
+            for b in range(0, len(part), 64):  # blocks within the partition
+                walk.feed(part[b:b + 64], emb[part[b:b + 64]].copy())
+            if walk.full:
+                break
+        got = walk.selection(len(emb))
+        assert got.selected.tolist() == whole.selected.tolist() == greedy_reference(emb, order, tau, budget)
+        assert np.array_equal(got.similar_to, whole.similar_to)
+        assert np.allclose(got.similarity, whole.similarity, equal_nan=True, atol=1e-6)
+        assert len(walk.kept) <= budget  # the walk holds the kept set, never the candidates
+
+
 def test_similarities_at_the_threshold_are_decided_exactly():
     # cos(x, y) is 0.9 up to float64 rounding; float32 alone cannot tell which side it falls on.
     y = np.array([0.9, math.sqrt(1 - 0.81)])

@@ -194,7 +194,15 @@ class GreedyWalk:
                 sel = pre[part[pre] == c0]
                 to[part[pre] == c0] = (x[sel] @ self.kept[c0:min(c0 + self.chunk, n_kept)].T).argmax(1) + c0
             kept_idx = np.asarray(self.kept_idx, dtype=np.int64)
-            self.rejected.append(np.stack([idx[pre], kept_idx[to], best[pre].astype(np.float64)]).T)
+            to, sim = kept_idx[to], best[pre].astype(np.float64)
+            if local:  # a row kept earlier in this block may be more similar still (ties: the earlier kept row)
+                at = survivors[np.asarray(local, dtype=np.int64)]
+                g = np.where(at[None, :] < pre[:, None], x[pre] @ x[at].T, -np.inf)
+                t = g.argmax(1)
+                m = g[np.arange(len(pre)), t]
+                closer = m > sim
+                to[closer], sim[closer] = idx[at[t[closer]]], m[closer]
+            self.rejected.append(np.stack([idx[pre], to, sim]).T)
         # rejected within the block: the most similar row kept earlier in the block
         local_arr = np.asarray(local, dtype=np.int64)
         inside = np.asarray(dropped, dtype=np.int64)
