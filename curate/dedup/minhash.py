@@ -189,15 +189,14 @@ def _kernel():
         return None
 
     @numba.njit(nogil=True, cache=True, boundscheck=False)
-    def kernel(offsets, data, n, word, a, b, pw, sig):  # pragma: no cover - compiled
-        p = np.uint64(0x9E3779B97F4A7C15)
+    def kernel(offsets, data, n, word, a, b, pw, qw, sig):  # pragma: no cover - compiled
         m1, m2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
         c1, c2, low = np.uint64(0x85EBCA6B), np.uint64(0xC2B2AE35), np.uint64(0xFFFFFFFF)
         s33, s16, s13 = np.uint64(33), np.uint64(16), np.uint64(13)
         num_perm = a.shape[0]
         cap = 0
         bound = np.empty(0, np.int64)  # unit starts (words: the byte after each space), then an end marker
-        prefix = np.empty(0, np.uint64)  # prefix[i]: polynomial hash of the document's first i bytes
+        prefix = np.empty(0, np.uint64)  # prefix[i] = sum of byte k * Q^k over the document's first i bytes
         hv = np.empty(0, np.uint32)  # the document's shingle hashes, pre-mixed
         for d in range(offsets.shape[0] - 1):
             lo, hi = offsets[d], offsets[d + 1]
@@ -208,13 +207,13 @@ def _kernel():
                 bound = np.empty(cap, np.int64)
                 prefix = np.empty(cap, np.uint64)
                 hv = np.empty(cap, np.uint32)
-            pre = np.uint64(0)
+            pre = np.uint64(0)  # a sum, not a Horner chain: the products are independent of each other
             prefix[0] = pre
             bound[0] = lo
             units = 1 if word else 0
             for i in range(lo, hi):  # branch-free: the slot at `units` is rewritten until a boundary keeps it
                 c = data[i]
-                pre = pre * p + np.uint64(c)
+                pre += np.uint64(c) * qw[i - lo]
                 prefix[i - lo + 1] = pre
                 if word:
                     bound[units] = i + 1
@@ -229,7 +228,7 @@ def _kernel():
                     s_lo, s_hi = bound[g], bound[g + n] - word
                 else:  # shorter than n units: the whole text is one shingle
                     s_lo, s_hi = lo, hi
-                h = prefix[s_hi - lo] - prefix[s_lo - lo] * pw[s_hi - s_lo]
+                h = pw[s_hi - lo - 1] * (prefix[s_hi - lo] - prefix[s_lo - lo])  # = polynomial hash of the bytes
                 h ^= h >> s33
                 h *= m1
                 h ^= h >> s33
@@ -269,7 +268,7 @@ def _slice_signatures(texts, n: int, unit: Unit, a: np.ndarray, b: np.ndarray, c
     if kernel is not None:
         offsets, data = _buffers(texts)
         longest = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
-        kernel(offsets, data, n, unit == "word", a, b, _powers(P, longest + 1), sig)
+        kernel(offsets, data, n, unit == "word", a, b, _powers(P, longest + 1), _powers(Q, longest + 1), sig)
         return sig
     doc, h64 = shingle_hashes(texts, n, unit)
     if not len(doc):
