@@ -157,11 +157,13 @@ class GreedyWalk:
         tau, n_kept = self.threshold, len(self.kept_idx)
         x = _unit32(rows)
         best = np.full(len(idx), -np.inf, dtype=np.float32)
-        part = np.zeros(len(idx), dtype=np.int64)  # which chunk of the kept set holds the best match
+        arg = np.full(len(idx), -1, dtype=np.int64)  # the most similar kept row (first of equals)
         for c0 in range(0, n_kept, self.chunk):  # similarity to every row kept before this block
-            m = (x @ self.kept[c0:min(c0 + self.chunk, n_kept)].T).max(1)
+            sims = x @ self.kept[c0:min(c0 + self.chunk, n_kept)].T
+            a = sims.argmax(1)
+            m = sims[np.arange(len(idx)), a]
             better = m > best
-            best[better], part[better] = m[better], c0
+            best[better], arg[better] = m[better], a[better] + c0
         alive = best <= tau + EPS
         for j in np.flatnonzero(alive & (best > tau - EPS)):
             alive[j] = self._exact_max(rows[j], self.raw[:n_kept]) <= tau
@@ -189,12 +191,7 @@ class GreedyWalk:
         # rejected before the block: the most similar kept row (float32 screen), as found by chunk
         pre = np.flatnonzero(~alive & reached)
         if len(pre):
-            to = np.empty(len(pre), dtype=np.int64)
-            for c0 in np.unique(part[pre]):
-                sel = pre[part[pre] == c0]
-                to[part[pre] == c0] = (x[sel] @ self.kept[c0:min(c0 + self.chunk, n_kept)].T).argmax(1) + c0
-            kept_idx = np.asarray(self.kept_idx, dtype=np.int64)
-            to, sim = kept_idx[to], best[pre].astype(np.float64)
+            to, sim = np.asarray(self.kept_idx, dtype=np.int64)[arg[pre]], best[pre].astype(np.float64)
             if local:  # a row kept earlier in this block may be more similar still (ties: the earlier kept row)
                 at = survivors[np.asarray(local, dtype=np.int64)]
                 g = np.where(at[None, :] < pre[:, None], x[pre] @ x[at].T, -np.inf)
