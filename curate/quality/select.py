@@ -27,10 +27,15 @@ Drops rows with these reasons:
   row's id, ``detail`` = the similarity), ``over_budget`` — never reached: the budget was full,
   ``unscored`` — null/NaN score or missing embedding.
 
-Exact and fast: candidates are taken in blocks; one matrix product per block against the kept
-set (float32) rejects most of them, the survivors are checked in order against the rows kept
-earlier in the same block, and any similarity within 1e-5 of τ is recomputed in float64, so the
-result equals the one-candidate-at-a-time loop (``greedy_reference``) exactly.
+Exact and fast: candidates are taken in blocks (``GreedyWalk``); one matrix product per block against
+the kept set (float32) rejects most of them, the survivors are checked in order against the rows
+kept earlier in the same block (one Gram matrix and a running mask), and any similarity within 1e-5
+of τ is recomputed in float64, so the result equals the one-candidate-at-a-time loop
+(``greedy_reference``) exactly. The walk holds only the kept set — ``8 · budget · dim`` bytes
+(float32 unit rows for the screen, raw rows for the float64 re-check) plus one block's
+``4 · block · (block + min(kept, 16384))`` — so it can be fed score-sorted partitions one at a
+time; the stage itself is still given the whole column (issue #30: the bounded runner form is
+not written yet).
 
     - stage: embed
     - stage: quality_score
