@@ -232,3 +232,34 @@ def test_select_reports_the_lift_of_a_label(store):
     lift = next(s for s in result.version.manifest["stages"] if s["name"] == "select")["info"]["lift"]
     assert lift["input_rate"] == pytest.approx(0.3) and lift["selected_rate"] == 1.0
     assert lift["lift"] == pytest.approx(1 / 0.3) and lift["labelled_in"] == n
+
+
+@pytest.mark.parametrize("batch,partition", [(97, 150), (5000, 10**6)])
+@pytest.mark.parametrize("config", [{"budget": 120}, {"budget": 10**6, "threshold": 0.6}, {"order": "diversity", "budget": 80},
+                                    {"order": "auto"}, {"budget": 50, "label": "good"}])
+def test_select_bounded_equals_one_table(tmp_path, batch, partition, config):
+    """The bounded form (spilled keys and embeddings, walked in score-sorted partitions) decides as decide() does."""
+    from test_bounded import bounded
+
+    rng = np.random.default_rng(11)
+    n = 1200
+    emb = _clustered(n, 16, 90, 0.35, 11)
+    score = rng.random(n).round(2)  # ties: input order breaks them
+    frame = pl.DataFrame({
+        "id": [f"r{i}" for i in range(n)],
+        "score_total": pl.Series(np.where(rng.random(n) < 0.05, np.nan, score)).fill_nan(None),
+        "scorer": ["heuristic-v1" if config.get("order") == "auto" else "judge"] * n,
+        "embedding": pl.Series([None if i % 97 == 5 else e.tolist() for i, e in enumerate(emb)],
+                               dtype=pl.List(pl.Float32)),
+        "good": rng.random(n) < 0.4,
+    })
+    stage = Select(**config)
+    want = stage.decide(frame)
+    want_facts = stage.facts
+    got = bounded(Select(**config), frame, tmp_path, batch, partition)
+    assert want["reason"].drop_nulls().len() > 10
+    assert got.select(want.columns).equals(want)
+    stage2 = Select(**config)
+    (tmp_path / "again").mkdir()
+    bounded(stage2, frame, tmp_path / "again", batch, partition)
+    assert stage2.facts == want_facts

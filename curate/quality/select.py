@@ -56,7 +56,7 @@ import polars as pl
 from pydantic import Field
 
 from sluice.errors import DataError
-from sluice.stage import Filter, StageConfig
+from sluice.stage import ROW, Filter, StageConfig
 
 from . import labels
 from .deita import HEURISTIC_NAME
@@ -281,10 +281,17 @@ class Select(Filter):
         return self.facts
 
     def _order(self, batch: pl.DataFrame, scores: np.ndarray, has_emb: np.ndarray) -> np.ndarray:
+        names = batch["scorer"].drop_nulls().unique().to_list() if "scorer" in batch.columns else []
+        mode = self._mode(names)
+        if mode == "diversity":
+            return hash_order(batch["id"].to_list(), has_emb)
+        return walk_order(scores)
+
+    def _mode(self, names: list[str]) -> str:
+        """score or diversity (``auto`` decided by which scorers scored the rows); records the fallback note."""
         c = self.config
         order = c.order
         if order == "auto":
-            names = batch["scorer"].drop_nulls().unique().to_list() if "scorer" in batch.columns else []
             unranked = bool(names) and all(n == HEURISTIC_NAME or n.startswith(f"{CHANCE}:") for n in names)
             order = "diversity" if unranked else "score"
             if order == "diversity":
@@ -297,9 +304,7 @@ class Select(Filter):
                 self.facts["fallback"] = note
                 self.facts.setdefault("notes", []).append(note.removeprefix("select: "))
         self.facts["order"] = order
-        if order == "diversity":
-            return hash_order(batch["id"].to_list(), has_emb)
-        return walk_order(scores)
+        return order
 
     def _keep_all(self, walked: Selection, order: np.ndarray) -> Selection:
         """No score to choose between near-duplicates and no budget to meet: keep every row, say what the
@@ -315,54 +320,140 @@ class Select(Filter):
         n = len(walked.similar_to)
         return Selection(np.asarray(order, dtype=np.int64), np.full(n, -1, dtype=np.int64), np.full(n, np.nan))
 
-    def _lift(self, batch: pl.DataFrame, kept: np.ndarray) -> None:
+    def _label(self, batch: pl.DataFrame) -> np.ndarray:
         c = self.config
         values = labels.binary(labels.label_values(batch, c.label), c.label_threshold)
-        report = labels.lift(kept, values.fill_null(float("nan")).to_numpy())
+        return values.cast(pl.Float64).fill_null(float("nan")).to_numpy()
+
+    def _lift(self, values: np.ndarray, kept: np.ndarray) -> None:
+        c = self.config
+        report = labels.lift(kept, values)
         self.facts["lift"] = {"label": c.label, "threshold": c.label_threshold, **report}
         line = (f"label {c.label}: selected {report['labelled_selected']:,} rows at rate {report['selected_rate']:.3f} "
                 f"vs input {report['input_rate']:.3f} → lift {report['lift']:.2f}×")
         log.warning("select: %s", line)
         self.facts.setdefault("notes", []).append(line)
 
+    def _check(self, batch: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(scores with NaN where unscored or unembedded, has_emb) of a batch; one embedding length per batch."""
+        c = self.config
+        scores = batch[c.score_column].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        emb_col = batch[c.embedding_column]
+        has_emb = emb_col.is_not_null().to_numpy()
+        dims = emb_col.drop_nulls().list.len().unique() if emb_col.dtype != pl.Null and isinstance(
+            emb_col.dtype, pl.List) else None
+        if dims is not None and len(dims) > 1:
+            self._dims_error(dims.to_list())
+        return np.where(has_emb, scores, np.nan), has_emb
+
+    def _dims_error(self, dims: list) -> None:
+        raise DataError(f"select: embeddings in {self.config.embedding_column!r} have different lengths {dims}",
+                        hint="embed every row with the same model")
+
+    def _no_embeddings(self) -> None:
+        raise DataError(f"select: column {self.config.embedding_column!r} is null in every row",
+                        hint="run the embed stage before select")
+
     def decide(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
         n = batch.height
         self.facts = {}
-        scores = batch[c.score_column].cast(pl.Float64).fill_null(float("nan")).to_numpy()
-        emb_col = batch[c.embedding_column]
-        has_emb = emb_col.is_not_null().to_numpy()
+        scores, has_emb = self._check(batch)
         if n and not has_emb.any():
-            raise DataError(f"select: column {c.embedding_column!r} is null in every row",
-                            hint="run the embed stage before select")
-        scores = np.where(has_emb, scores, np.nan)
-        dims = emb_col.drop_nulls().list.len().unique() if emb_col.dtype != pl.Null and isinstance(
-            emb_col.dtype, pl.List) else None
-        if dims is not None and len(dims) > 1:
-            raise DataError(f"select: embeddings in {c.embedding_column!r} have different lengths {dims.to_list()}",
-                            hint="embed every row with the same model")
-        emb = _matrix(emb_col, has_emb)
+            self._no_embeddings()
+        emb = _matrix(batch[c.embedding_column], has_emb)
         order = self._order(batch, scores, has_emb)
         result = greedy_select(emb, order, c.threshold, c.budget or n)
+        ids = batch["id"].to_numpy()
+        return self._answer(result, order, scores, has_emb, ids, self._label(batch) if c.label else None)
+
+    def _answer(self, result: Selection, order: np.ndarray, scores: np.ndarray, has_emb: np.ndarray,
+                ids: np.ndarray, label: np.ndarray | None) -> pl.DataFrame:
+        """reason / detail / duplicate_of per row from the walk (``ids`` only needs the kept rows' ids)."""
+        c = self.config
+        n = len(scores)
         fell_back = c.order == "auto" and self.facts["order"] == "diversity"  # no quality signal ranked the rows
         if fell_back and c.budget is None and c.unranked == "keep":
             result = self._keep_all(result, order)
-        ids = batch["id"].to_numpy()
         reason = np.full(n, "over_budget", dtype=object)
         reason[~(np.isfinite(scores) if self.facts["order"] == "score" else has_emb)] = "unscored"
         similar = result.similar_to >= 0
         reason[similar] = "similar_to_selected"
         reason[result.selected] = None
-        if c.label:
+        if label is not None:
             kept = np.zeros(n, dtype=bool)
             kept[result.selected] = True
-            self._lift(batch, kept)
+            self._lift(label, kept)
         dup = np.where(similar, ids[np.maximum(result.similar_to, 0)], None)
         detail = [f"cosine={s:.4f}" if ok else None for s, ok in zip(result.similarity, similar)]
         return pl.DataFrame({"reason": pl.Series(reason.tolist(), dtype=pl.String),
                              "detail": pl.Series(detail, dtype=pl.String),
                              "duplicate_of": pl.Series(dup.tolist(), dtype=pl.String)})
 
+    # -- bounded form: per batch the walk keys and embeddings are spilled; combine walks score-sorted
+    # partitions of them with one GreedyWalk (memory: the kept set + one partition, plus 8-byte keys per row)
+    bounded = True
+
+    def partial(self, batch: pl.DataFrame) -> pl.DataFrame:
+        c = self.config
+        scores, has_emb = self._check(batch)
+        keys = [int.from_bytes(hashlib.blake2b(str(i).encode(), digest_size=8).digest(), "big")
+                for i in batch["id"].to_list()]
+        emb = batch[c.embedding_column]
+        cols = {ROW: batch[ROW], "_id": batch["id"].cast(pl.String), "_s": pl.Series(scores, dtype=pl.Float64),
+                "_h": pl.Series(keys, dtype=pl.UInt64), "_e": pl.Series(has_emb, dtype=pl.Boolean),
+                "_d": emb.list.len() if isinstance(emb.dtype, pl.List) else pl.Series([_dim(emb)] * batch.height),
+                "_v": emb.cast(pl.List(pl.Float32)) if isinstance(emb.dtype, (pl.List, pl.Array)) else emb,
+                "_scorer": batch["scorer"] if "scorer" in batch.columns else pl.Series([None] * batch.height,
+                                                                                       dtype=pl.String)}
+        if c.label:
+            cols["_y"] = pl.Series(self._label(batch), dtype=pl.Float64)
+        return pl.DataFrame(cols)
+
+    def combine(self, parts) -> pl.DataFrame:
+        c = self.config
+        self.facts = {}
+        if not parts.files:
+            return pl.DataFrame(schema={ROW: pl.Int64, "reason": pl.String, "detail": pl.String,
+                                        "duplicate_of": pl.String})
+        keys = parts.read([ROW, "_s", "_h", "_e", "_d"] + (["_y"] if c.label else [])).sort(ROW)
+        n = keys.height
+        rows = keys[ROW].to_numpy()
+        scores, has_emb = keys["_s"].to_numpy(), keys["_e"].to_numpy()
+        if n and not has_emb.any():
+            self._no_embeddings()
+        dims = keys["_d"].filter(keys["_e"]).unique().sort().to_list()
+        if len(dims) > 1:
+            self._dims_error(dims)
+        mode = self._mode(parts.read(["_scorer"])["_scorer"].drop_nulls().unique().to_list())
+        if mode == "diversity":
+            eligible = np.flatnonzero(has_emb)
+            order = eligible[np.argsort(keys["_h"].to_numpy()[eligible], kind="stable")]
+        else:
+            order = walk_order(scores)
+        del keys
+        walk = GreedyWalk(dims[0] if dims else 0, c.threshold, c.budget or n)
+        step = max(1, parts.rows_per_partition)
+        for lo in range(0, len(order), step):  # score-sorted partitions, one at a time
+            if walk.full:
+                break
+            part = order[lo:lo + step]
+            got = parts.read([ROW, "_v"], pl.col(ROW).is_in(pl.Series(rows[part]).implode()))
+            pos = np.searchsorted(rows, got[ROW].to_numpy())
+            emb = got["_v"].cast(pl.Array(pl.Float32, dims[0])).to_numpy()
+            at = np.empty(n, dtype=np.int64)
+            at[pos] = np.arange(len(pos))
+            for b in range(0, len(part), 1024):
+                block = part[b:b + 1024]
+                walk.feed(block, emb[at[block]])
+        result = walk.selection(n)
+        wanted = np.unique(np.r_[result.selected, result.similar_to[result.similar_to >= 0]])
+        ids = np.full(n, None, dtype=object)
+        named = parts.read([ROW, "_id"], pl.col(ROW).is_in(pl.Series(rows[wanted]).implode()))
+        ids[np.searchsorted(rows, named[ROW].to_numpy())] = named["_id"].to_numpy()
+        label = parts.read([ROW, "_y"]).sort(ROW)["_y"].to_numpy() if c.label else None
+        answer = self._answer(result, order, scores, has_emb, ids, label)
+        return answer.with_columns(pl.Series(ROW, rows)).filter(pl.col("reason").is_not_null())
 
 def _matrix(col: pl.Series, present: np.ndarray) -> np.ndarray:
     """The embedding column as an (n, d) float32 matrix; rows without one are zeros (never walked)."""
