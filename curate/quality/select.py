@@ -434,6 +434,7 @@ class Select(Filter):
         del keys
         walk = GreedyWalk(dims[0] if dims else 0, c.threshold, c.budget or n)
         step = max(1, parts.rows_per_partition)
+        at = np.empty(n, dtype=np.int64)  # row position → its line in the partition read
         for lo in range(0, len(order), step):  # score-sorted partitions, one at a time
             if walk.full:
                 break
@@ -441,7 +442,6 @@ class Select(Filter):
             got = parts.read([ROW, "_v"], pl.col(ROW).is_in(pl.Series(rows[part]).implode()))
             pos = np.searchsorted(rows, got[ROW].to_numpy())
             emb = got["_v"].cast(pl.Array(pl.Float32, dims[0])).to_numpy()
-            at = np.empty(n, dtype=np.int64)
             at[pos] = np.arange(len(pos))
             for b in range(0, len(part), 1024):
                 block = part[b:b + 1024]
