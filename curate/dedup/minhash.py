@@ -316,8 +316,19 @@ def signatures(texts, n: int = 5, unit: Unit = "word", num_perm: int = 128, seed
     a, b = permutations(num_perm, seed)
     ndocs = len(texts)
     threads = threads or min(2, os.cpu_count() or 1)
-    sig = np.empty((ndocs, num_perm), dtype=np.uint32)
     pool = _pool(threads)
+    kernel = _kernel()
+    if kernel is not None:  # one view of the text buffers; each job writes its rows of the result in place
+        offsets, data = _buffers(texts)
+        sig = np.full((ndocs, num_perm), MAX32, dtype=np.uint32)
+        longest = int(np.diff(offsets).max()) if ndocs else 0
+        pw, qw = _powers(P, longest + 1), _powers(Q, longest + 1)
+        jobs = [pool.submit(kernel, offsets[lo:hi + 1], data, n, unit == "word", a, b, pw, qw, sig[lo:hi])
+                for lo, hi in _slices(texts, docs_per_job, bytes_per_job)]
+        for job in jobs:
+            job.result()
+        return sig
+    sig = np.empty((ndocs, num_perm), dtype=np.uint32)
     futures = {lo: pool.submit(_slice_signatures, texts[lo:hi], n, unit, a, b, chunk_shingles)
                for lo, hi in _slices(texts, docs_per_job, bytes_per_job)}
     for lo, fut in futures.items():
