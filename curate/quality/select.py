@@ -33,9 +33,10 @@ kept earlier in the same block (one Gram matrix and a running mask), and any sim
 of τ is recomputed in float64, so the result equals the one-candidate-at-a-time loop
 (``greedy_reference``) exactly. The walk holds only the kept set — ``8 · budget · dim`` bytes
 (float32 unit rows for the screen, raw rows for the float64 re-check) plus one block's
-``4 · block · (block + min(kept, 16384))`` — so it can be fed score-sorted partitions one at a
-time; the stage itself is still given the whole column (issue #30: the bounded runner form is
-not written yet).
+``4 · block · (block + min(kept, 16384))`` — so it is fed score-sorted partitions one at a time:
+the runner uses the bounded form (``partial`` spills keys and embeddings per batch, ``combine``
+walks them by partition), which holds the kept set, one partition's embeddings and about 45 bytes
+of keys per row, never the whole embedding column (issue #30).
 
     - stage: embed
     - stage: quality_score
