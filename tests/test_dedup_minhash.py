@@ -48,6 +48,23 @@ def test_signatures_equal_datasketch(unit, n, num_perm, seed):
     assert (sig[1] == np.uint32(0xFFFFFFFF)).all()  # empty text: datasketch's initial value
 
 
+def test_compiled_and_numpy_paths_equal_datasketch(shared_data):
+    """The numba kernel (used when numba is installed) and the numpy fallback give datasketch's signatures."""
+    pytest.importorskip("numba")
+    from sluice.curate.dedup import minhash
+
+    items = json.loads((shared_data / ALPACA).read_text())[:200]
+    texts = normalize_strings(pl.Series([r["instruction"] + "\n" + r["output"] for r in items] + TEXTS),
+                              NormalizeOptions())
+    for unit, n in (("word", 5), ("word", 1), ("char", 4)):
+        a, b = minhash.permutations(128, 1)
+        compiled = minhash._slice_signatures(texts, n, unit, a, b, 500, compiled=True)
+        numpy = minhash._slice_signatures(texts, n, unit, a, b, 500, compiled=False)
+        assert np.array_equal(compiled, numpy), unit
+        for i in (0, 1, 57, 199, len(texts) - 5, len(texts) - 1):
+            assert np.array_equal(compiled[i], reference(texts[i], n, unit, 128, 1)), (unit, i)
+
+
 def test_signatures_equal_datasketch_on_real_text(shared_data):
     items = json.loads((shared_data / ALPACA).read_text())[:300]
     texts = normalize_strings(pl.Series([r["instruction"] + "\n" + r["output"] for r in items]), NormalizeOptions())

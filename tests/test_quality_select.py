@@ -86,6 +86,30 @@ def test_blocked_selection_equals_the_straightforward_loop(seed, block, budget):
         assert (sims > tau - 1e-5).all()
 
 
+@pytest.mark.parametrize("partition", [1, 37, 500, 10**6])
+def test_walk_streamed_over_score_sorted_partitions_decides_the_same(partition):
+    """GreedyWalk fed one score-sorted partition at a time (only that partition's embeddings, the kept set carried
+    over) decides every row as the one-table walk does: same picks, same duplicate_of, same similarities."""
+    from sluice.curate.quality.select import GreedyWalk
+
+    emb = _clustered(2000, 24, 120, 0.35, 5)
+    order = walk_order(np.random.default_rng(5).random(2000).round(2))
+    for tau, budget in ((0.9, 150), (0.6, 10_000)):
+        whole = greedy_select(emb, order, tau, budget)
+        walk = GreedyWalk(emb.shape[1], tau, budget)
+        for lo in range(0, len(order), partition):
+            part = order[lo:lo + partition]
+            for b in range(0, len(part), 64):  # blocks within the partition
+                walk.feed(part[b:b + 64], emb[part[b:b + 64]].copy())
+            if walk.full:
+                break
+        got = walk.selection(len(emb))
+        assert got.selected.tolist() == whole.selected.tolist() == greedy_reference(emb, order, tau, budget)
+        assert np.array_equal(got.similar_to, whole.similar_to)
+        assert np.allclose(got.similarity, whole.similarity, equal_nan=True, atol=1e-6)
+        assert len(walk.kept) <= budget  # the walk holds the kept set, never the candidates
+
+
 def test_similarities_at_the_threshold_are_decided_exactly():
     # cos(x, y) is 0.9 up to float64 rounding; float32 alone cannot tell which side it falls on.
     y = np.array([0.9, math.sqrt(1 - 0.81)])
@@ -208,3 +232,34 @@ def test_select_reports_the_lift_of_a_label(store):
     lift = next(s for s in result.version.manifest["stages"] if s["name"] == "select")["info"]["lift"]
     assert lift["input_rate"] == pytest.approx(0.3) and lift["selected_rate"] == 1.0
     assert lift["lift"] == pytest.approx(1 / 0.3) and lift["labelled_in"] == n
+
+
+@pytest.mark.parametrize("batch,partition", [(97, 150), (5000, 10**6)])
+@pytest.mark.parametrize("config", [{"budget": 120}, {"budget": 10**6, "threshold": 0.6}, {"order": "diversity", "budget": 80},
+                                    {"order": "auto"}, {"budget": 50, "label": "good"}])
+def test_select_bounded_equals_one_table(tmp_path, batch, partition, config):
+    """The bounded form (spilled keys and embeddings, walked in score-sorted partitions) decides as decide() does."""
+    from test_bounded import bounded
+
+    rng = np.random.default_rng(11)
+    n = 1200
+    emb = _clustered(n, 16, 90, 0.35, 11)
+    score = rng.random(n).round(2)  # ties: input order breaks them
+    frame = pl.DataFrame({
+        "id": [f"r{i}" for i in range(n)],
+        "score_total": pl.Series(np.where(rng.random(n) < 0.05, np.nan, score)).fill_nan(None),
+        "scorer": ["heuristic-v1" if config.get("order") == "auto" else "judge"] * n,
+        "embedding": pl.Series([None if i % 97 == 5 else e.tolist() for i, e in enumerate(emb)],
+                               dtype=pl.List(pl.Float32)),
+        "good": rng.random(n) < 0.4,
+    })
+    stage = Select(**config)
+    want = stage.decide(frame)
+    want_facts = stage.facts
+    got = bounded(Select(**config), frame, tmp_path, batch, partition)
+    assert want["reason"].drop_nulls().len() > 10
+    assert got.select(want.columns).equals(want)
+    stage2 = Select(**config)
+    (tmp_path / "again").mkdir()
+    bounded(stage2, frame, tmp_path / "again", batch, partition)
+    assert stage2.facts == want_facts

@@ -14,7 +14,10 @@ taken from ``datasketch.MinHash(num_perm, seed).permutations``. So for the same 
     m = datasketch.MinHash(num_perm=128, seed=1, hashfunc=shingle_hash)
     m.update_batch(shingles(text, n=5))            # == signatures([text], ...)[0]
 
-Work is split into chunks of documents run on a thread pool (numpy releases the GIL).
+Work is split into chunks of documents run on a thread pool. With numba installed (the dedup
+extra) each chunk is one compiled pass that releases the GIL (:func:`_kernel`: shingle hashes from
+prefix hashes, then the permutation minimum vectorized across shingles); without it, the numpy
+path below computes the same signatures (tests compare both with datasketch).
 """
 
 from __future__ import annotations
@@ -168,12 +171,105 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(np.uint32), b.astype(np.uint32)
 
 
-def _slice_signatures(texts, n: int, unit: Unit, a: np.ndarray, b: np.ndarray, chunk: int) -> np.ndarray:
+def _kernel():
+    """The compiled signature kernel (numba, ``nogil``), or None where numba is not installed.
+
+    One pass per document: find the unit starts, hash each shingle's bytes (the same polynomial
+    hash + fmix64 + fmix32 as :func:`shingle_hashes`), then ``min(a*h + b)`` over the
+    permutations in an inner loop the compiler vectorizes. No temporary arrays per shingle, and
+    the GIL is released, so the thread pool's slices run in parallel.
+    """
+    global _KERNEL
+    if _KERNEL is not None:
+        return _KERNEL or None
+    try:
+        import numba
+    except ImportError:
+        _KERNEL = False
+        return None
+
+    @numba.njit(nogil=True, cache=True, boundscheck=False)
+    def kernel(offsets, data, n, word, a, b, pw, qw, sig):  # pragma: no cover - compiled
+        m1, m2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
+        c1, c2, low = np.uint64(0x85EBCA6B), np.uint64(0xC2B2AE35), np.uint64(0xFFFFFFFF)
+        s33, s16, s13 = np.uint64(33), np.uint64(16), np.uint64(13)
+        num_perm = a.shape[0]
+        cap = 0
+        bound = np.empty(0, np.int64)  # unit starts (words: the byte after each space), then an end marker
+        prefix = np.empty(0, np.uint64)  # prefix[i] = sum of byte k * Q^k over the document's first i bytes
+        hv = np.empty(0, np.uint32)  # the document's shingle hashes, pre-mixed
+        for d in range(offsets.shape[0] - 1):
+            lo, hi = offsets[d], offsets[d + 1]
+            if hi <= lo:
+                continue
+            if cap < hi - lo + 2:
+                cap = 2 * (hi - lo) + 2
+                bound = np.empty(cap, np.int64)
+                prefix = np.empty(cap, np.uint64)
+                hv = np.empty(cap, np.uint32)
+            pre = np.uint64(0)  # a sum, not a Horner chain: the products are independent of each other
+            prefix[0] = pre
+            bound[0] = lo
+            units = 1 if word else 0
+            for i in range(lo, hi):  # branch-free: the slot at `units` is rewritten until a boundary keeps it
+                c = data[i]
+                pre += np.uint64(c) * qw[i - lo]
+                prefix[i - lo + 1] = pre
+                if word:
+                    bound[units] = i + 1
+                    units += c == 32
+                else:
+                    bound[units] = i
+                    units += (c & 0xC0) != 0x80
+            bound[units] = hi + 1 if word else hi  # shingle g spans bound[g] .. bound[g + n] (- 1 for the space)
+            grams = units - n + 1 if units >= n else 1
+            for g in range(grams):
+                if units >= n:
+                    s_lo, s_hi = bound[g], bound[g + n] - word
+                else:  # shorter than n units: the whole text is one shingle
+                    s_lo, s_hi = lo, hi
+                h = pw[s_hi - lo - 1] * (prefix[s_hi - lo] - prefix[s_lo - lo])  # = polynomial hash of the bytes
+                h ^= h >> s33
+                h *= m1
+                h ^= h >> s33
+                h *= m2
+                h ^= h >> s33
+                # numba widens uint32 arithmetic to 64 bits: mask back to 32 after each product
+                v = h & low
+                v ^= v >> s16
+                v = (v * c1) & low
+                v ^= v >> s13
+                v = (v * c2) & low
+                v ^= v >> s16
+                hv[g] = np.uint32(v)
+            row = sig[d]
+            for k in range(num_perm):  # min over shingles, vectorized across them
+                ak, bk = a[k], b[k]
+                m = row[k]
+                for g in range(grams):
+                    m = min(m, np.uint32(ak * hv[g] + bk))
+                row[k] = m
+
+    _KERNEL = kernel
+    return kernel
+
+
+_KERNEL = None
+
+
+def _slice_signatures(texts, n: int, unit: Unit, a: np.ndarray, b: np.ndarray, chunk: int,
+                      compiled: bool = True) -> np.ndarray:
     """Signatures of one slice of documents: hash shingles, then permute + min per shingle chunk.
 
     Layout is (num_perm, shingles) so the min-reduction per document runs over contiguous memory.
     """
     sig = np.full((len(texts), len(a)), MAX32, dtype=np.uint32)
+    kernel = _kernel() if compiled else None
+    if kernel is not None:
+        offsets, data = _buffers(texts)
+        longest = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
+        kernel(offsets, data, n, unit == "word", a, b, _powers(P, longest + 1), _powers(Q, longest + 1), sig)
+        return sig
     doc, h64 = shingle_hashes(texts, n, unit)
     if not len(doc):
         return sig
@@ -220,8 +316,19 @@ def signatures(texts, n: int = 5, unit: Unit = "word", num_perm: int = 128, seed
     a, b = permutations(num_perm, seed)
     ndocs = len(texts)
     threads = threads or min(2, os.cpu_count() or 1)
-    sig = np.empty((ndocs, num_perm), dtype=np.uint32)
     pool = _pool(threads)
+    kernel = _kernel()
+    if kernel is not None:  # one view of the text buffers; each job writes its rows of the result in place
+        offsets, data = _buffers(texts)
+        sig = np.full((ndocs, num_perm), MAX32, dtype=np.uint32)
+        longest = int(np.diff(offsets).max()) if ndocs else 0
+        pw, qw = _powers(P, longest + 1), _powers(Q, longest + 1)
+        jobs = [pool.submit(kernel, offsets[lo:hi + 1], data, n, unit == "word", a, b, pw, qw, sig[lo:hi])
+                for lo, hi in _slices(texts, docs_per_job, bytes_per_job)]
+        for job in jobs:
+            job.result()
+        return sig
+    sig = np.empty((ndocs, num_perm), dtype=np.uint32)
     futures = {lo: pool.submit(_slice_signatures, texts[lo:hi], n, unit, a, b, chunk_shingles)
                for lo, hi in _slices(texts, docs_per_job, bytes_per_job)}
     for lo, fut in futures.items():
