@@ -7,6 +7,9 @@
 * ``CueNameRecognizer`` — the capitalized words right after a strong cue (``my name is``,
   ``Dear``, ``Mr./Ms./Dr.``, a sign-off line such as ``Best regards,``), in any script, listed
   or not.
+* ``HandleRecognizer`` — social-media handles (``@jaketapper``, ``RT @MissMcCleary:``): a
+  person's online name, whatever its spelling. Not an e-mail's ``@`` (a word character before it),
+  not code (``@property``, ``@media``, ``@app.route(``), not a group mention (``@everyone``).
 """
 
 from __future__ import annotations
@@ -111,6 +114,39 @@ class CueNameRecognizer(EntityRecognizer):
         return out
 
 
+# what follows an "@" in code, style sheets and documentation comments, and group mentions: no person
+AT_WORDS = frozenset("""property staticmethod classmethod abstractmethod cached_property dataclass override
+overload deprecated wraps lru_cache cache contextmanager total_ordering pytest fixture mark patch media import
+keyframes font-face charset supports page namespace include mixin extend use forward each if else for while
+function return content layer tailwind apply tailwind param params return returns throws throw exception see
+author version since link code example interface protocol implementation end synthesize dynamic property
+selector objc autoreleasepool try catch finally test before after beforeeach aftereach beforeall afterall
+autowired component service entity table id column getmapping postmapping putmapping deletemapping
+requestmapping restcontroller controller bean configuration inject input output ngmodule injectable
+suppresswarnings functionalinterface springbootapplication transactional value data builder getter setter
+everyone here channel all admin admins team mods moderators types type typedef enum const var let private
+public protected static internal summary remarks inheritdoc todo fixme note warning example2 gmail""".split())
+HANDLE = regex.compile(r"(?<![\w@.\\/])@(?P<name>[A-Za-z0-9][A-Za-z0-9_]{1,29}(?:[ ]?_[ ]?[A-Za-z0-9]+)*)"
+                       r"(?![\w@]|\.[A-Za-z]|\()")
+
+
+class HandleRecognizer(EntityRecognizer):
+    def __init__(self):
+        super().__init__(supported_entities=["PERSON"], name="HandleRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        out = []
+        for m in HANDLE.finditer(text):
+            value = m.group("name")
+            if value.lower() in AT_WORDS or value.isdigit():
+                continue
+            out.append(_result(self, m.start("name"), m.end("name"), 0.6))
+        return out
+
+
 def name_recognizers() -> list[EntityRecognizer]:
     from .recognizers import _gated
 
@@ -119,4 +155,5 @@ def name_recognizers() -> list[EntityRecognizer]:
                     "llamo", "chiamo", "зовут", "regards", "best", "thank", "cheers", "sincerely", "yours",
                     "cordialement", "grüße", "saludos", "atentamente", "saluti", "уважением", "nom", "apellido",
                     "dico", "responsable", "doctor", "paciente", "patient"])
-    return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False)]
+    return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False),
+            _gated(HandleRecognizer(), "@", digits=False)]

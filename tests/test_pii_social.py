@@ -1,0 +1,38 @@
+"""Issue #27 round four: names in informal English (social media). A handle (``@jaketapper``) is a
+person's online name and is redacted whatever its spelling; an e-mail's ``@``, code decorators,
+CSS at-rules and group mentions are not handles."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("presidio_analyzer")
+
+from sluice.curate.pii.names import HandleRecognizer  # noqa: E402
+
+
+def handles(text):
+    return [text[r.start:r.end] for r in HandleRecognizer().analyze(text, ["PERSON"])]
+
+
+@pytest.mark.parametrize("text, found", [
+    ("RT @MissMcCleary: Am I the only one", ["MissMcCleary"]),
+    ("@sallykohn you are a special kind of person", ["sallykohn"]),
+    ("thanks @serina_sgill and @janet23!", ["serina_sgill", "janet23"]),
+    ("write to john@example.com today", []),
+    ("@property\ndef name(self):\n    return self._name", []),
+    ('@app.route("/")\ndef index():', []),
+    ("@media screen and (max-width: 600px) { body { margin: 0 } }", []),
+    ("ping @everyone before the release", []),
+])
+def test_handles_are_names_and_code_is_not(text, found):
+    assert handles(text) == found
+
+
+def test_a_handle_is_redacted_by_the_default_detector():
+    from sluice.curate.pii.detector import Detector
+    from sluice.curate.pii.engine import EngineConfig
+
+    text = "lol @karibrownnn you said that yesterday"
+    found = Detector(EngineConfig()).findings([text])[0]
+    assert any(r.entity_type == "PERSON" and text[r.start:r.end] == "karibrownnn" for r in found), found
