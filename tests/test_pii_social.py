@@ -36,3 +36,18 @@ def test_a_handle_is_redacted_by_the_default_detector():
     text = "lol @karibrownnn you said that yesterday"
     found = Detector(EngineConfig()).findings([text])[0]
     assert any(r.entity_type == "PERSON" and text[r.start:r.end] == "karibrownnn" for r in found), found
+
+
+@pytest.mark.parametrize("text, found", [
+    ("Kenny, you need to get back to your room", ["Kenny"]),
+    ("Themba is obsessed with that song", ["Themba"]),
+    ("Nice shooting, Bye Capwin!", ["Capwin"]),
+    ("Photosynthesis is how plants make their food.", []),  # an English word
+    ("Python is easy to learn; Django is a framework.", []),  # technical vocabulary
+    ("Themba ist heute nicht in der Schule, und die Lehrerin ist krank.", []),  # not English text
+])
+def test_informal_names_in_english_posts(text, found):
+    from sluice.curate.pii.names import InformalNameRecognizer
+
+    assert [text[r.start:r.end] for r in InformalNameRecognizer(3).analyze(text, ["PERSON"])] == found
+    assert InformalNameRecognizer(0).analyze(text, ["PERSON"]) == []  # level 0: off

@@ -7,6 +7,12 @@
 * ``CueNameRecognizer`` — the capitalized words right after a strong cue (``my name is``,
   ``Dear``, ``Mr./Ms./Dr.``, a sign-off line such as ``Best regards,``), in any script, listed
   or not.
+* ``InformalNameRecognizer`` — in English text only, names the small NER model misses in informal
+  posts ("Kenny, you need to…", "Themba is obsessed", "Bye Capwin!"): a capitalised census first
+  name that is no English word, anywhere; and a capitalised word that no English dictionary, name
+  list or place list knows, next to a person cue (a verb like "is"/"was"/"'s" after it, a greeting
+  or thanks before it, a vocative comma). How far it reaches is ``INFORMAL_LEVEL``, chosen on a
+  measured curve (BENCHMARKS.md, "PII round four (#27)").
 * ``HandleRecognizer`` — social-media handles (``@jaketapper``, ``RT @MissMcCleary:``): a
   person's online name, whatever its spelling. Not an e-mail's ``@`` (a word character before it),
   not code (``@property``, ``@media``, ``@app.route(``), not a group mention (``@everyone``).
@@ -147,6 +153,63 @@ class HandleRecognizer(EntityRecognizer):
         return out
 
 
+# 0: off; 1: capitalised census first names that are no English word; 2: and unknown capitalised
+# words next to a person cue; 3: and any unknown capitalised word not opening a sentence.
+INFORMAL_LEVEL = 3
+TITLE_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])(?P<w>\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?)(?![\p{L}\p{N}_@/-]|\.\w)")
+AFTER_CUE = regex.compile(r"[ ]?(?:['’][ ]?s\b|[ ](?:is|was|has|had|does|did|says|said|looks|makes|made|knew|knows|"
+                          r"continues|gets|got|needs|wants|loves|hates|thinks|seems|and I|and me|you|ur)\b)")
+BEFORE_CUE = regex.compile(r"(?i:\b(?:bye|thanks|thank you|thx|hey|hi|hello|yo|congrats|congratulations|go|love you|"
+                           r"miss you|poor|dear|nice one|well done|shout out to|rip|ask|tell|with|and)[ ,]+)$")
+
+
+def _sentence_initial(text: str, pos: int) -> bool:
+    before = text[:pos].rstrip(" \t\"'“‘*([")
+    return not before or before[-1] in ".!?:;\n…"
+
+
+class InformalNameRecognizer(EntityRecognizer):
+    def __init__(self, level: int | None = None):
+        self._level = level  # None: the module's INFORMAL_LEVEL, read at each call (the curve sets it)
+        super().__init__(supported_entities=["PERSON"], name="InformalNameRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        level = INFORMAL_LEVEL if self._level is None else self._level
+        if not level:
+            return []
+        from .detector import NOT_AN_ENTITY, OPENERS, TECH_WORDS, UI_WORDS
+        from .lexicon import first_names, in_dictionary, public_places, surnames
+        from .nlp import text_language
+
+        out, english = [], None
+        first = first_names()
+        for m in TITLE_WORD.finditer(text):
+            word = m.group("w")
+            low = word.lower()
+            if word in TECH_WORDS or word in NOT_AN_ENTITY or low in OPENERS or low in UI_WORDS \
+                    or low in public_places() or in_dictionary(word):
+                continue
+            if english is None:
+                english = text_language(text) == "en"
+            if not english:
+                return []
+            if low in first:
+                out.append(_result(self, m.start(), m.end(), 0.5))
+                continue
+            if level < 2 or low in surnames():
+                continue  # a surname alone is left to NER and the name lists (Faker-free census list)
+            start = _sentence_initial(text, m.start())
+            cue = AFTER_CUE.match(text, m.end()) or BEFORE_CUE.search(text, max(0, m.start() - 24), m.start()) \
+                or (start and text[m.end():m.end() + 1] == ",") \
+                or (text[m.end():m.end() + 2].lstrip(" ")[:1] == "!" and m.start() > 0)
+            if cue or (level >= 3 and not start):
+                out.append(_result(self, m.start(), m.end(), 0.5))
+        return out
+
+
 def name_recognizers() -> list[EntityRecognizer]:
     from .recognizers import _gated
 
@@ -156,4 +219,4 @@ def name_recognizers() -> list[EntityRecognizer]:
                     "cordialement", "grüße", "saludos", "atentamente", "saluti", "уважением", "nom", "apellido",
                     "dico", "responsable", "doctor", "paciente", "patient"])
     return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False),
-            _gated(HandleRecognizer(), "@", digits=False)]
+            _gated(HandleRecognizer(), "@", digits=False), InformalNameRecognizer()]
