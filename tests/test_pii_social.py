@@ -51,3 +51,29 @@ def test_informal_names_in_english_posts(text, found):
 
     assert [text[r.start:r.end] for r in InformalNameRecognizer(3).analyze(text, ["PERSON"])] == found
     assert InformalNameRecognizer(0).analyze(text, ["PERSON"]) == []  # level 0: off
+
+
+@pytest.mark.parametrize("text, places", [
+    ("Localidad/ Provincia: Madrid.\nCP: 28016.\nDatos asistenciales.", ["Madrid", "28016"]),
+    ("c/ del Abedul 5-7, 2º dcha 28036 Madrid, España", ["28036"]),
+    ("Avenida Antonio Miranda, 5 Baracaldo 48902. Vizcaya.", ["48902"]),
+    ("Wohnort: Meran", ["Meran"]),
+    ("We sold 25000 units in 2020.", []),
+])
+def test_place_labels_and_postcodes_are_locations(text, places):
+    from sluice.curate.pii.recognizers import PlaceRecognizer
+
+    assert [text[r.start:r.end] for r in PlaceRecognizer().analyze(text, ["LOCATION"])] == places
+
+
+def test_german_fallback_findings_keep_capitalised_runs_without_function_words():
+    from presidio_analyzer import RecognizerResult
+
+    from sluice.curate.pii.detector import german
+
+    text = "Sie heißt Maria Egger und wohnt seit einiger Zeit in Bozen."
+    meta = {"recognizer_name": "SpacyRecognizer"}
+    span = RecognizerResult("PERSON", 0, text.index(" und"), 0.85, recognition_metadata=meta)  # "Sie heißt Maria Egger"
+    assert [text[r.start:r.end] for r in german(text, span)] == ["Maria Egger"]  # "Sie": a function word
+    other = RecognizerResult("PERSON", 0, 3, 0.6, recognition_metadata={"recognizer_name": "CueNameRecognizer"})
+    assert german(text, other) == [other]  # only the fallback model's findings are cleaned
