@@ -17,7 +17,7 @@ args = ap.parse_args()
 rows = ev.load_labels("/work/shared/data/pii_dev/europeana_de_lft.jsonl", args.split)[:args.max_rows]
 VARIANTS = [("none", set(), 0), ("split", {"split"}, 0), ("split+stop", {"split", "stop"}, 0)] + \
     [(f"split+stop+freq>={z}", {"split", "stop", "freq"}, z) for z in (6.0, 5.5, 5.0, 4.5, 4.0, 3.5)]
-print(f"| DE rules | rows | PERSON surviving | LOC surviving | ORG surviving | all surviving | precision | findings |")
+print("| DE rules | rows | PERSON surviving | LOC surviving | ORG surviving | all surviving | precision | findings |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for name, rules, zipf in VARIANTS:
     det.DE_RULES, det.DE_ZIPF = frozenset(rules), zipf

@@ -154,9 +154,11 @@ class HandleRecognizer(EntityRecognizer):
 
 
 # 0: off; 1: capitalised census first names that are no English word; 2: and unknown capitalised
-# words next to a person cue; 3: and any unknown capitalised word not opening a sentence.
+# words next to a person cue; 3: and any unknown capitalised word not opening a sentence; 4: and
+# lower-case census first names that are no English word ("casey", "janet").
 INFORMAL_LEVEL = 3
 TITLE_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])(?P<w>\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?)(?![\p{L}\p{N}_@/-]|\.\w)")
+LOWER_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])\p{Ll}{4,}(?![\p{L}\p{N}_@/-]|\.\w)")
 AFTER_CUE = regex.compile(r"[ ]?(?:['’][ ]?s\b|[ ](?:is|was|has|had|does|did|says|said|looks|makes|made|knew|knows|"
                           r"continues|gets|got|needs|wants|loves|hates|thinks|seems|and I|and me|you|ur)\b)")
 BEFORE_CUE = regex.compile(r"(?i:\b(?:bye|thanks|thank you|thx|hey|hi|hello|yo|congrats|congratulations|go|love you|"
@@ -207,6 +209,15 @@ class InformalNameRecognizer(EntityRecognizer):
                 or (text[m.end():m.end() + 2].lstrip(" ")[:1] == "!" and m.start() > 0)
             if cue or (level >= 3 and not start):
                 out.append(_result(self, m.start(), m.end(), 0.5))
+        if level >= 4:
+            for m in LOWER_WORD.finditer(text):
+                word = m.group()
+                if word in first and not in_dictionary(word) and word not in OPENERS and word not in UI_WORDS:
+                    if english is None:
+                        english = text_language(text) == "en"
+                    if not english:
+                        return []
+                    out.append(_result(self, m.start(), m.end(), 0.5))
         return out
 
 
