@@ -156,7 +156,7 @@ class HandleRecognizer(EntityRecognizer):
 # 0: off; 1: capitalised census first names that are no English word; 2: and unknown capitalised
 # words next to a person cue; 3: and any unknown capitalised word not opening a sentence; 4: and
 # lower-case census first names that are no English word ("casey", "janet").
-INFORMAL_LEVEL = 3
+INFORMAL_LEVEL = 4
 TITLE_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])(?P<w>\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?)(?![\p{L}\p{N}_@/-]|\.\w)")
 LOWER_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])\p{Ll}{4,}(?![\p{L}\p{N}_@/-]|\.\w)")
 AFTER_CUE = regex.compile(r"[ ]?(?:['’][ ]?s\b|[ ](?:is|was|has|had|does|did|says|said|looks|makes|made|knew|knows|"

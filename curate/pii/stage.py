@@ -73,7 +73,7 @@ class PiiDetect(Scorer):
     reads = ("messages",)
     adds = ("pii_findings", "pii_error", "pii_digest", "pii_uncovered")
     requires = REQUIRES
-    version = 8  # 8: country names redacted unless keep_places; 7: per-language policy (declared fallbacks, rows of a language without NER marked pii_uncovered); 6: 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
+    version = 9  # 9: handles, informal English names, place labels and postcodes, German fallback spans cut to capitalised runs (#27 round four); 8: country names redacted unless keep_places; 7: per-language policy (declared fallbacks, rows of a language without NER marked pii_uncovered); 6: 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
 
     def setup(self) -> None:
         from .detector import Detector
