@@ -6,6 +6,8 @@ frequency threshold: person / all surviving and precision (BENCHMARKS.md, "PII r
 """
 import argparse
 
+import wordfreq  # noqa: F401  (the frequency rows need it: pip install wordfreq==3.1.1; fail here, not silently)
+
 from sluice.curate.pii import detector as det
 from sluice.curate.pii import evaluate as ev
 from sluice.recipe import load_recipe
