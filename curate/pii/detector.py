@@ -319,6 +319,70 @@ def by_line(text: str, result) -> list:
     return out
 
 
+# How German text read by a fallback model (the French one) is cleaned, each rule measured on the
+# dev half of pii_dev (BENCHMARKS.md, "PII round four (#27)"): "split": a finding is cut into its
+# runs of capitalised words (German names and places are capitalised; the French model runs
+# spans across "sich dann zu einem"); "stop": a run that is one German function word ("Sie", "Im")
+# is dropped; "freq": a run that is one word more frequent in German than ``DE_ZIPF`` on the
+# Zipf scale (wordfreq) and in no name list or place list is a common noun and dropped.
+DE_RULES = frozenset({"split", "stop"})  # "freq" off: every threshold cost more leaks than it saved (the curve)
+DE_ZIPF = 4.0
+CAP_RUN = regex.compile(r"\p{Lu}[\p{L}'’.-]*(?:[ ]+(?:(?:von|van|de|der|den|zu|di|da|del|la|le)[ ]+)?\p{Lu}[\p{L}'’.-]*)*")
+
+
+@functools.lru_cache(maxsize=1)
+def _german_stop_words() -> frozenset:
+    try:
+        from spacy.lang.de.stop_words import STOP_WORDS
+    except ImportError:
+        return frozenset()
+    return frozenset(STOP_WORDS)
+
+
+def _german_common(word: str) -> bool:
+    """One word frequent in German (wordfreq's Zipf scale, at least ``DE_ZIPF``) that no name list or
+    place list knows: a common noun, capitalised as every German noun is."""
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:
+        return False  # without the word list nothing is dropped: fail towards redacting
+    from .lexicon import first_names, public_places, surnames
+
+    w = word.strip(".,;:'’").lower()
+    if w in name_set() or w in first_names() or w in surnames() or w in public_places():
+        return False
+    return zipf_frequency(w, "de") >= DE_ZIPF
+
+
+def german(text: str, result) -> list:
+    """A fallback model's finding on German text, cleaned by ``DE_RULES``: its capitalised runs
+    (each a finding), minus function words and common nouns. Findings of other recognizers pass."""
+    if (result.recognition_metadata or {}).get("recognizer_name") != "SpacyRecognizer" \
+            or result.entity_type not in NER_TYPES:
+        return [result]
+    from presidio_analyzer import RecognizerResult
+
+    parts = [(result.start, result.end)]
+    if "split" in DE_RULES:
+        parts = [(result.start + m.start(), result.start + m.end())
+                 for m in CAP_RUN.finditer(text[result.start:result.end])]
+    out = []
+    for start, end in parts:
+        while end > start and text[end - 1] in ".,;:-":
+            end -= 1
+        value = text[start:end]
+        if end - start < 2:
+            continue
+        if " " not in value:
+            if "stop" in DE_RULES and value.lower() in _german_stop_words():
+                continue
+            if "freq" in DE_RULES and _german_common(value):
+                continue
+        out.append(RecognizerResult(result.entity_type, start, end, result.score, result.analysis_explanation,
+                                    result.recognition_metadata))
+    return out
+
+
 class Detector:
     """Findings per text, identical to Presidio's ``AnalyzerEngine.analyze(text, entities=…,
     allow_list=…)`` on the same recognizers (``presidio``), computed faster (``analyze_many``)."""
@@ -378,7 +442,10 @@ class Detector:
         kept = {}
         for t, rs in zip(distinct, self.analyze_many(distinct)):
             lang = text_language(t) if rs else None
-            kept[t] = [r for r in (p for r in rs for p in by_line(t, r)) if plausible(t, r, lang, self.config.keep_places)]
+            rs = [p for r in rs for p in by_line(t, r)]
+            if lang == "de":
+                rs = [p for r in rs for p in german(t, r)]
+            kept[t] = [r for r in rs if plausible(t, r, lang, self.config.keep_places)]
         return [kept[t] for t in texts]
 
     def analyze_many(self, texts: list[str]) -> list[list]:

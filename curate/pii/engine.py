@@ -278,7 +278,7 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     from .names import name_recognizers
     from .patterns import pattern_recognizers
     from .recognizers import (NameListRecognizer, address_recognizer, custom_recognizers, extra_number_recognizers,
-                              secret_recognizers)
+                              place_recognizers, secret_recognizers)
 
     import logging
 
@@ -296,7 +296,8 @@ def build_analyzer(config: EngineConfig, *, fast: bool = False):
     for r in registry.recognizers:
         if r.name == "SpacyRecognizer":
             _covered_only(r, covered)
-    for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers(), *pattern_recognizers()]:
+    for r in [*secret_recognizers(), address_recognizer(), *extra_number_recognizers(), *pattern_recognizers(),
+              *place_recognizers()]:
         registry.add_recognizer(r)
     if config.name_lists:
         for r in [NameListRecognizer(), *name_recognizers()]:

@@ -7,6 +7,15 @@
 * ``CueNameRecognizer`` — the capitalized words right after a strong cue (``my name is``,
   ``Dear``, ``Mr./Ms./Dr.``, a sign-off line such as ``Best regards,``), in any script, listed
   or not.
+* ``InformalNameRecognizer`` — in English text only, names the small NER model misses in informal
+  posts ("Kenny, you need to…", "Themba is obsessed", "Bye Capwin!"): a capitalised census first
+  name that is no English word, anywhere; and a capitalised word that no English dictionary, name
+  list or place list knows, next to a person cue (a verb like "is"/"was"/"'s" after it, a greeting
+  or thanks before it, a vocative comma). How far it reaches is ``INFORMAL_LEVEL``, chosen on a
+  measured curve (BENCHMARKS.md, "PII round four (#27)").
+* ``HandleRecognizer`` — social-media handles (``@jaketapper``, ``RT @MissMcCleary:``): a
+  person's online name, whatever its spelling. Not an e-mail's ``@`` (a word character before it),
+  not code (``@property``, ``@media``, ``@app.route(``), not a group mention (``@everyone``).
 """
 
 from __future__ import annotations
@@ -111,6 +120,107 @@ class CueNameRecognizer(EntityRecognizer):
         return out
 
 
+# what follows an "@" in code, style sheets and documentation comments, and group mentions: no person
+AT_WORDS = frozenset("""property staticmethod classmethod abstractmethod cached_property dataclass override
+overload deprecated wraps lru_cache cache contextmanager total_ordering pytest fixture mark patch media import
+keyframes font-face charset supports page namespace include mixin extend use forward each if else for while
+function return content layer tailwind apply tailwind param params return returns throws throw exception see
+author version since link code example interface protocol implementation end synthesize dynamic property
+selector objc autoreleasepool try catch finally test before after beforeeach aftereach beforeall afterall
+autowired component service entity table id column getmapping postmapping putmapping deletemapping
+requestmapping restcontroller controller bean configuration inject input output ngmodule injectable
+suppresswarnings functionalinterface springbootapplication transactional value data builder getter setter
+everyone here channel all admin admins team mods moderators types type typedef enum const var let private
+public protected static internal summary remarks inheritdoc todo fixme note warning example2 gmail""".split())
+HANDLE = regex.compile(r"(?<![\w@.\\/])@(?P<name>[A-Za-z0-9][A-Za-z0-9_]{1,29}(?:[ ]?_[ ]?[A-Za-z0-9]+)*)"
+                       r"(?![\w@]|\.[A-Za-z]|\()")
+
+
+class HandleRecognizer(EntityRecognizer):
+    def __init__(self):
+        super().__init__(supported_entities=["PERSON"], name="HandleRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        out = []
+        for m in HANDLE.finditer(text):
+            value = m.group("name")
+            if value.lower() in AT_WORDS or value.isdigit():
+                continue
+            out.append(_result(self, m.start("name"), m.end("name"), 0.6))
+        return out
+
+
+# 0: off; 1: capitalised census first names that are no English word; 2: and unknown capitalised
+# words next to a person cue; 3: and any unknown capitalised word not opening a sentence; 4: and
+# lower-case census first names that are no English word ("casey", "janet").
+INFORMAL_LEVEL = 4
+TITLE_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])(?P<w>\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?)(?![\p{L}\p{N}_@/-]|\.\w)")
+LOWER_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])\p{Ll}{4,}(?![\p{L}\p{N}_@/-]|\.\w)")
+AFTER_CUE = regex.compile(r"[ ]?(?:['’][ ]?s\b|[ ](?:is|was|has|had|does|did|says|said|looks|makes|made|knew|knows|"
+                          r"continues|gets|got|needs|wants|loves|hates|thinks|seems|and I|and me|you|ur)\b)")
+BEFORE_CUE = regex.compile(r"(?i:\b(?:bye|thanks|thank you|thx|hey|hi|hello|yo|congrats|congratulations|go|love you|"
+                           r"miss you|poor|dear|nice one|well done|shout out to|rip|ask|tell|with|and)[ ,]+)$")
+
+
+def _sentence_initial(text: str, pos: int) -> bool:
+    before = text[:pos].rstrip(" \t\"'“‘*([")
+    return not before or before[-1] in ".!?:;\n…"
+
+
+class InformalNameRecognizer(EntityRecognizer):
+    def __init__(self, level: int | None = None):
+        self._level = level  # None: the module's INFORMAL_LEVEL, read at each call (the curve sets it)
+        super().__init__(supported_entities=["PERSON"], name="InformalNameRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        level = INFORMAL_LEVEL if self._level is None else self._level
+        if not level:
+            return []
+        from .detector import NOT_AN_ENTITY, OPENERS, TECH_WORDS, UI_WORDS
+        from .lexicon import first_names, in_dictionary, public_places, surnames
+        from .nlp import text_language
+
+        out, english = [], None
+        first = first_names()
+        for m in TITLE_WORD.finditer(text):
+            word = m.group("w")
+            low = word.lower()
+            if word in TECH_WORDS or word in NOT_AN_ENTITY or low in OPENERS or low in UI_WORDS \
+                    or low in public_places() or in_dictionary(word):
+                continue
+            if english is None:
+                english = text_language(text) == "en"
+            if not english:
+                return []
+            if low in first:
+                out.append(_result(self, m.start(), m.end(), 0.5))
+                continue
+            if level < 2 or low in surnames():
+                continue  # a surname alone is left to NER and the name lists (Faker-free census list)
+            start = _sentence_initial(text, m.start())
+            cue = AFTER_CUE.match(text, m.end()) or BEFORE_CUE.search(text, max(0, m.start() - 24), m.start()) \
+                or (start and text[m.end():m.end() + 1] == ",") \
+                or (text[m.end():m.end() + 2].lstrip(" ")[:1] == "!" and m.start() > 0)
+            if cue or (level >= 3 and not start):
+                out.append(_result(self, m.start(), m.end(), 0.5))
+        if level >= 4:
+            for m in LOWER_WORD.finditer(text):
+                word = m.group()
+                if word in first and not in_dictionary(word) and word not in OPENERS and word not in UI_WORDS:
+                    if english is None:
+                        english = text_language(text) == "en"
+                    if not english:
+                        return []
+                    out.append(_result(self, m.start(), m.end(), 0.5))
+        return out
+
+
 def name_recognizers() -> list[EntityRecognizer]:
     from .recognizers import _gated
 
@@ -119,4 +229,5 @@ def name_recognizers() -> list[EntityRecognizer]:
                     "llamo", "chiamo", "зовут", "regards", "best", "thank", "cheers", "sincerely", "yours",
                     "cordialement", "grüße", "saludos", "atentamente", "saluti", "уважением", "nom", "apellido",
                     "dico", "responsable", "doctor", "paciente", "patient"])
-    return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False)]
+    return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False),
+            _gated(HandleRecognizer(), "@", digits=False), InformalNameRecognizer()]

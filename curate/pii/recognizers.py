@@ -193,6 +193,48 @@ def address_recognizer() -> PatternRecognizer:
     return _gated(recognizer, r"\d[ ][^\W\d_]|(?:straße|strasse|weg|gasse|platz|allee)[ ]\d|Box[ ]\d|PO[ ]A[AEP][ ]\d")
 
 
+PLACE_LABEL = r"(?:localidad|provincia|municipio|ciudad|población|poblacion|país|pais|domicilio|residencia|" \
+              r"wohnort|ort|stadt|land|ville|commune|pays|city|town|country|province|county)"
+PLACE_AFTER_LABEL = regex.compile(
+    rf"\b(?i:{PLACE_LABEL})(?:[ ]?/[ ]?(?i:{PLACE_LABEL}))?[ ]?:[ ]*"
+    r"(?P<place>\p{Lu}[\p{L}'’-]*(?:(?:[ ](?:de|del|la|las|los|el|y|am|an|der|sur|en)|,)?[ ]\p{Lu}[\p{L}'’-]*){0,3})")
+# a postcode: after its label ("CP: 28016", "PLZ 10115"), or five digits in an address line next to
+# its town ("2º dcha 28036 Madrid", "Baracaldo 48902.")
+POSTCODE = regex.compile(
+    r"(?<=\b(?i:cp|c\.p\.|código postal|codigo postal|plz|postleitzahl|code postal|postcode|post code|zip code|zip)"
+    r"[ ]?:?[ ]?)\d{4,5}(?!\d)"
+    r"|(?<=[\p{L}\dº.,/-][ ]|\n)\d{5}(?=[ ,.]+\p{Lu}\p{Ll}{2,})"
+    r"|(?<=\p{Lu}\p{Ll}+,?[ ])\d{5}(?=[ ]?[.,;)]|[ ]?$)", regex.MULTILINE)
+
+
+class PlaceRecognizer(EntityRecognizer):
+    """LOCATION from the structure of forms and addresses, in any language: the value after a place
+    label ("Localidad/ Provincia: Madrid", "Wohnort: Meran", "City: Springfield") and postcodes
+    ("CP: 28016", "28036 Madrid"), which NER does not tag (MEDDOCAN tune, BENCHMARKS.md round four)."""
+
+    def __init__(self):
+        super().__init__(supported_entities=["LOCATION"], name="PlaceRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        out = []
+        for m in PLACE_AFTER_LABEL.finditer(text):
+            out.append(self._result(*m.span("place")))
+        out += [self._result(*m.span()) for m in POSTCODE.finditer(text)]
+        return out
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        return RecognizerResult("LOCATION", start, end, 0.6,
+                                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+
+
+def place_recognizers() -> list[EntityRecognizer]:
+    return [_gated(PlaceRecognizer(), rf"{PLACE_LABEL}[ ]?(?:/[ ]?\w+[ ]?)?:|\d{{4}}", digits=False)]
+
+
 def extra_number_recognizers() -> list[EntityRecognizer]:
     """Cards and phones Presidio's own recognizers miss: Mastercard's 2-series (Luhn-checked, like
     Presidio's), and formatted phone numbers that libphonenumber rejects as unassigned."""
