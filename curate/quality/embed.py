@@ -225,14 +225,17 @@ def _signature_vector(signature: str) -> np.ndarray:
 
 def with_call_signature(vectors: np.ndarray, messages: list, tools: list | None = None) -> np.ndarray:
     """``vectors`` (unit rows) widened by the agent-signature block (module doc); still unit rows."""
-    sig = np.zeros((len(vectors), SIGNATURE_DIMS), dtype=np.float32)
-    scale = np.ones((len(vectors), 1), dtype=np.float32)
+    out = np.zeros((len(vectors), vectors.shape[1] + SIGNATURE_DIMS), dtype=np.float32)
+    out[:, : vectors.shape[1]] = vectors
+    scale = np.float32(np.sqrt(1 - SIGNATURE_WEIGHT ** 2))
     for i, m in enumerate(messages):
+        if not (tools is not None and tools[i]) and not any(x.get("tool_calls") for x in m or ()):
+            continue  # neither tools nor calls: no signature (most rows), skip building its text
         signature = agent_signature(m, tools[i] if tools is not None else None)
         if signature:
-            sig[i] = SIGNATURE_WEIGHT * _signature_vector(signature)
-            scale[i] = np.sqrt(1 - SIGNATURE_WEIGHT ** 2)
-    return np.hstack([vectors * scale, sig]).astype(np.float32)
+            out[i, : vectors.shape[1]] = vectors[i] * scale
+            out[i, vectors.shape[1]:] = SIGNATURE_WEIGHT * _signature_vector(signature)
+    return out
 
 
 def model_part(column: np.ndarray) -> np.ndarray | None:
@@ -282,11 +285,12 @@ class Embed(Scorer):
         if not hasattr(self, "model"):
             self.setup()
         roles = ("user",) if self.config.text == "user" else ("user", "assistant")
-        texts = [conversation_text(m, roles) for m in batch["messages"].to_list()]
+        messages = batch["messages"].to_list()  # once: converting it is a tenth of the stage's time
+        texts = [conversation_text(m, roles) for m in messages]
         vectors = embed_texts(self.model, texts, self.config.batch_size)
         if self.config.tools:
             tools = batch["tools"].to_list() if "tools" in batch.columns else None
-            vectors = with_call_signature(vectors, batch["messages"].to_list(), tools)
+            vectors = with_call_signature(vectors, messages, tools)
         dim = vectors.shape[1]
         return pl.DataFrame({"embedding": pl.Series("embedding", vectors, dtype=pl.Array(pl.Float32, dim))})
 
