@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                     "is rewritten")
     ap.add_argument("--no-markdown", action="store_true", help="print the table, leave the file alone")
     ap.add_argument("--from", dest="from_dir", type=Path, help="tabulate the JSON already in this folder; run nothing")
+    ap.add_argument("--check", action="store_true", help="exit 2 when a comparison misses its target or its "
+                    "outputs differ (scripts/perfcheck.sh)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per script (default: 1800 quick, 14400 full)")
     args = ap.parse_args(argv)
     benches = select(args.only)
@@ -219,7 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         md = args.markdown.read_text()
         args.markdown.write_text(regenerate(md, rows, [b.name for b in REGISTRY]))
         print(f"rewrote the generated section of {args.markdown}", file=sys.stderr)
-    return 0 if all(s["status"] == "ok" for s in summary) else 1
+    if not all(s["status"] == "ok" for s in summary):
+        return 1
+    missed = [f"{s['benchmark']}: {c['what']}" for s in summary for c in s["comparisons"] if c["meets_target"] is False]
+    if args.check and missed:
+        print("missed target: " + "; ".join(missed), file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
