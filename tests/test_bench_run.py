@@ -121,3 +121,13 @@ def test_main_reports_missing_and_failed_scripts_and_keeps_going(run, results, t
     md.write_text(MD)
     assert run.main(["--from", str(out), "--only", "good", "--markdown", str(md)]) == 0
     assert "2.10×" in md.read_text()
+
+
+def test_check_exits_2_on_a_missed_target(run, results, tmp_path):
+    slow = [{"sluice_s": 2.0, "baseline_s": 1.0, "load1": 5.0}, {"sluice_s": 2.0, "baseline_s": 1.1, "load1": 5.0}]
+    _doc(results, tmp_path, "ingest", slow)  # 0.5x against a 1.0x target
+    md = tmp_path / "B.md"
+    md.write_text(MD)
+    args = ["--from", str(tmp_path), "--only", "ingest", "--markdown", str(md)]
+    assert run.main(args) == 0  # a table, not a gate
+    assert run.main(args + ["--check", "--no-markdown"]) == 2
