@@ -56,7 +56,14 @@ from pydantic import Field
 from sluice.errors import RecipeError
 from sluice.stage import Requirement, Scorer, StageConfig
 
-from .text import agent_signature, conversation_text
+from .text import agent_signature, conversation_text, conversation_text_expr
+
+
+def _message_fields(batch: pl.DataFrame) -> dict:
+    """The ``messages`` struct's field types ({} when the column is not a list of structs)."""
+    dtype = batch.schema.get("messages")
+    inner = getattr(dtype, "inner", None)
+    return {f.name: f.dtype for f in inner.fields} if isinstance(inner, pl.Struct) else {}
 
 log = logging.getLogger(__name__)
 
@@ -285,12 +292,34 @@ class Embed(Scorer):
         if not hasattr(self, "model"):
             self.setup()
         roles = ("user",) if self.config.text == "user" else ("user", "assistant")
-        messages = batch["messages"].to_list()  # once: converting it is a tenth of the stage's time
-        texts = [conversation_text(m, roles) for m in messages]
+        fields = _message_fields(batch)
+        if fields.get("role") == pl.String and fields.get("content") == pl.String:
+            texts = batch.select(conversation_text_expr(roles)).to_series().to_list()  # no per-row Python
+        else:
+            texts = [conversation_text(m, roles) for m in batch["messages"].to_list()]
         vectors = embed_texts(self.model, texts, self.config.batch_size)
         if self.config.tools:
-            tools = batch["tools"].to_list() if "tools" in batch.columns else None
-            vectors = with_call_signature(vectors, messages, tools)
+            # Only rows with tools or tool calls can have an agent signature: convert just those.
+            e = pl.element()
+            if isinstance(fields.get("tool_calls"), pl.List):
+                agent = batch.select(pl.col("messages").list.eval(e.struct.field("tool_calls").list.len() > 0)
+                                     .list.any().fill_null(False)).to_series()
+            elif "tool_calls" in fields or not fields:  # an unexpected shape: every row takes the full check
+                agent = pl.Series([True] * batch.height)
+            else:
+                agent = pl.Series([False] * batch.height)
+            if "tools" in batch.columns:
+                t = batch["tools"]
+                agent = agent | (t.is_not_null() & (t != "") if t.dtype == pl.String else t.is_not_null()).fill_null(False)
+            rows = agent.arg_true().to_list()
+            if rows:
+                part = batch[rows]
+                tools = part["tools"].to_list() if "tools" in part.columns else None
+                widened = with_call_signature(vectors[rows], part["messages"].to_list(), tools)
+                vectors = with_call_signature(vectors, [None] * len(vectors), None)
+                vectors[rows] = widened
+            else:
+                vectors = with_call_signature(vectors, [None] * len(vectors), None)
         dim = vectors.shape[1]
         return pl.DataFrame({"embedding": pl.Series("embedding", vectors, dtype=pl.Array(pl.Float32, dim))})
 
