@@ -5,7 +5,7 @@ that validate against that tool's JSON Schema (after redaction, in the `--format
     python benchmarks/bench_agent_traces.py --out /tmp/agent-bench [FILE ...]
     python benchmarks/bench_agent_traces.py --variants --out /tmp/agent-variants   # what embed should hold
 
-Default inputs: /work/shared/data/formats — LLaMA-Factory's glaive_toolcall_en_demo.json (300
+Default inputs: the shared data (benchmarks/paths.py SHARED) formats/ — LLaMA-Factory's glaive_toolcall_en_demo.json (300
 ShareGPT traces with function_call/observation turns) and the OpenAI cookbook's
 drone_training.jsonl (103 chat fine-tuning lines with tools and tool_calls).
 """
@@ -19,8 +19,10 @@ import shutil
 import time
 from pathlib import Path
 
+from paths import SCRATCH, SHARED
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SLUICE_SHARED_DATA", "/work/shared/data")) / "formats"
+DATA = SHARED / "formats"
 DEFAULT = [DATA / "llamafactory" / "glaive_toolcall_en_demo.json", DATA / "openai_cookbook" / "drone_training.jsonl"]
 
 
@@ -76,7 +78,7 @@ def variants(files: list[Path], out: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="*", type=Path, default=DEFAULT)
-    ap.add_argument("--out", type=Path, default=Path("/tmp/agent-bench"))
+    ap.add_argument("--out", type=Path, default=SCRATCH / "agent-bench")
     ap.add_argument("--recipe", type=Path, default=REPO / "examples" / "quickstart.yaml")
     ap.add_argument("--variants", action="store_true", help="compare what the embedding holds (no recipe run)")
     args = ap.parse_args()

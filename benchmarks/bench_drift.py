@@ -1,4 +1,4 @@
-"""`sluice drift` benchmarks on real data (Alpaca random 9k, GSM8K; /work/shared/data).
+"""`sluice drift` benchmarks on real data (Alpaca random 9k, GSM8K; the shared data, benchmarks/paths.py SHARED).
 
     # false alarms: 20 windows of held-out Alpaca rows against 6,000 trained-on rows, and the coverage curve
     python benchmarks/bench_drift.py alarms --windows 20 --size 1000
@@ -14,14 +14,13 @@ import argparse
 import json
 import resource
 import time
-from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data")
-OUT = Path("/tmp/bench_drift")
+from paths import SCRATCH, SHARED
+
+DATA = SHARED
+OUT = SCRATCH / "drift"
 
 
 def alpaca() -> list[dict]:

@@ -1,26 +1,34 @@
-"""Embedding throughput and semantic dedup against semhash, side by side in one run.
+"""The embed stage (``model: static``) against model2vec's own ``StaticModel.encode``, in results.py's shape.
 
-1. Throughput (interleaved rounds, same texts): the ``embed`` stage with ``model: static`` against
-   sentence-transformers' own ``encode`` of the embedded all-MiniLM-L6-v2 (the baseline the issue
-   names), on prompts of generated production chats (examples/generate_logs.py, text: user).
-   rows/s each and the ratio per round; the median ratio is reported.
-2. Semantic dedup vs semhash (model2vec-based, ``SemHash.self_deduplicate``) on the same rows and
-   the same static model: wall time and agreement of the removed sets at cosine ≥ 1 − eps.
+Same static model object, same texts (the user turns of generated production chats,
+examples/generate_logs.py, ingested), interleaved rounds (encode, stage, encode, ...), load average per
+round, one thread of model2vec on both sides (``use_multiprocessing=False``; the tokenizer's own
+threads on both). The stage's timer covers what a recipe pays: reading ``messages``, building the
+texts, encoding, the agent-signature block and the polars column; the baseline gets the texts ready
+made. "identical": on the rows without an agent signature (no tool calls), the stage's vectors equal
+model2vec's, L2-normalized in float32, bit for bit. ``--size full`` adds sentence-transformers'
+all-MiniLM-L6-v2 ``encode`` as a quality reference (another model: its ratio says nothing about
+sluice's code, so it has no target).
 
-    python benchmarks/bench_embed.py --rows 2000 --static-rows 20000 --rounds 3 --dedup-rows 20000
+    python benchmarks/bench_embed.py --size quick --json /tmp/embed.json     # 20,000 texts, 3 rounds
+    python benchmarks/bench_embed.py --size full                             # 100,000 texts
+    python benchmarks/bench_embed.py --rounds 0 --dedup-rows 20000           # the old semhash comparison
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
+from results import comparison, round_, write
+
 REPO = Path(__file__).resolve().parents[1]
+SIZES = {"quick": 20_000, "full": 100_000}
 
 
 def prompts(n: int, seed: int = 0) -> pl.DataFrame:
@@ -39,34 +47,62 @@ def prompts(n: int, seed: int = 0) -> pl.DataFrame:
         return pl.from_arrow(v.read(columns=["id", "messages"]))
 
 
-def throughput(rows: int, static_rows: int, rounds: int) -> dict:
+def throughput(rows: int, rounds: int, reference_rows: int = 0) -> list[dict]:
     from sluice.curate.quality.embed import DEFAULT_MODEL, Embed, resolve_model
     from sluice.curate.quality.text import conversation_text
 
-    batch = prompts(max(rows, static_rows))
+    batch = prompts(rows)
     texts = [conversation_text(m, ("user",)) for m in batch["messages"].to_list()]
     stage = Embed(model="static", text="user")
     stage.setup()
-    from sentence_transformers import SentenceTransformer
+    model = stage.model.backend  # the very StaticModel the stage holds
 
-    st = SentenceTransformer(resolve_model(DEFAULT_MODEL), device="cpu")
-    st.encode(texts[:64], batch_size=64)  # warm-up both
+    def encode(t):
+        return model.encode(t, show_progress_bar=False, use_multiprocessing=False)
+
+    encode(texts[:64])  # warm-up both
     stage.score(batch.head(64))
-    out = []
+    out, ours, theirs = [], None, None
     for r in range(rounds):
-        t = time.perf_counter()
-        st.encode(texts[:rows], batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
-                  show_progress_bar=False)
-        st_rate = rows / (time.perf_counter() - t)
-        t = time.perf_counter()
-        stage.score(batch.head(static_rows))
-        static_rate = static_rows / (time.perf_counter() - t)
-        out.append({"round": r, "sentence_transformers_rows_s": st_rate, "embed_static_rows_s": static_rate,
-                    "ratio": static_rate / st_rate})
-        print(f"round {r}: sentence-transformers encode {st_rate:,.0f} rows/s, embed(static) {static_rate:,.0f} "
-              f"rows/s, ratio {static_rate / st_rate:.0f}x", flush=True)
-    return {"rows_baseline": rows, "rows_static": static_rows, "rounds": out,
-            "median_ratio": statistics.median(r["ratio"] for r in out)}
+        t_base, theirs = _timed(encode, texts)
+        t_ours, ours = _timed(stage.score, batch)
+        out.append(round_(t_ours, t_base, sluice_rows_s=round(rows / t_ours), baseline_rows_s=round(rows / t_base)))
+        print(f"round {r}: model2vec encode {t_base:.2f} s, embed stage {t_ours:.2f} s, ratio {t_base / t_ours:.2f}x, "
+              f"load {out[-1]['load1']}", file=sys.stderr, flush=True)
+    full = np.asarray(ours["embedding"].to_numpy(), dtype=np.float32)
+    plain = ~np.any(full[:, model.dim:], axis=1)  # rows without an agent signature (tool calls) compare as is
+    vectors = full[plain, : model.dim]
+    ref = np.asarray(theirs, dtype=np.float32)[plain]
+    ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
+    identical = bool(np.array_equal(vectors, ref))
+    comps = [comparison(f"embed {rows:,} user prompts (static model, {model.dim} dims)",
+                        "sluice embed stage (messages in, embedding column out; 1 thread)",
+                        "model2vec StaticModel.encode on the ready texts (1 thread)", out, target=1.0,
+                        identical=identical, quality={"max_abs_diff": float(np.abs(vectors - ref).max()),
+                                                      "rows_compared": int(plain.sum()),
+                                                      "distinct_texts": len(set(texts))})]
+    if reference_rows:
+        from sentence_transformers import SentenceTransformer
+
+        st = SentenceTransformer(resolve_model(DEFAULT_MODEL), device="cpu")
+        sub, ref_rounds = texts[:reference_rows], []
+        st.encode(sub[:64], batch_size=64)
+        for _ in range(rounds):
+            t_st, _v = _timed(st.encode, sub, batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+                              show_progress_bar=False)
+            t_ours, _v = _timed(stage.score, batch.head(reference_rows))
+            ref_rounds.append(round_(t_ours, t_st))
+        comps.append(comparison(f"embed {reference_rows:,} user prompts", "sluice embed stage (static)",
+                                "sentence-transformers all-MiniLM-L6-v2 encode (another model: quality reference)",
+                                ref_rounds, target=None, identical=None,
+                                notes="two models; the ratio is not a measure of sluice's code"))
+    return comps
+
+
+def _timed(fn, *args, **kwargs):
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - t, out
 
 
 def dedup_vs_semhash(n: int, eps: float) -> dict:
@@ -108,15 +144,22 @@ def dedup_vs_semhash(n: int, eps: float) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=2000, help="rows for the sentence-transformers baseline per round")
-    ap.add_argument("--static-rows", type=int, default=20000, help="rows for the static embed stage per round")
+    ap.add_argument("--size", choices=sorted(SIZES), default="quick")
+    ap.add_argument("--rows", type=int, help="texts per round (overrides --size)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--dedup-rows", type=int, default=20000)
+    ap.add_argument("--json", type=Path, help="write results.py's JSON here")
+    ap.add_argument("--dedup-rows", type=int, default=0, help="also run the semantic dedup vs semhash comparison")
     ap.add_argument("--eps", type=float, default=0.1)
     args = ap.parse_args()
+    rows = args.rows or SIZES[args.size]
     if args.rounds:
-        t = throughput(args.rows, args.static_rows, args.rounds)
-        print(f"median ratio embed(static) / sentence-transformers encode: {t['median_ratio']:.0f}x")
+        comps = throughput(rows, args.rounds, reference_rows=2000 if args.size == "full" else 0)
+        for c in comps:
+            ratios = sorted(r["baseline_s"] / r["sluice_s"] for r in c["rounds"])
+            print(f"{c['what']}: vs {c['baseline']}: median {ratios[len(ratios) // 2]:.2f}x, identical {c['identical']}")
+        if args.json:
+            write(args.json, "embed", args.size if not args.rows else f"rows {rows}",
+                  {"rows": rows, "rounds": args.rounds}, comps)
     if args.dedup_rows:
         d = dedup_vs_semhash(args.dedup_rows, args.eps)
         print(f"semantic dedup of {d['rows']:,} prompts at eps {d['eps']}: sluice {d['sluice_seconds']:.1f} s "

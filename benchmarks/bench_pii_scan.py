@@ -3,7 +3,7 @@ how many does `sluice pii scan` (``SecondOpinion``) flag, and how noisy is it on
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_pii_scan.py --rows 600 [--sets wnut17_en meddocan_es]
 
-For each /work/shared/data/pii_dev file (the first ``--rows`` rows with spans, and its rows without
+For each shared pii_dev file (benchmarks/paths.py SHARED) (the first ``--rows`` rows with spans, and its rows without
 spans): the redactor's engine (``pii_detect`` defaults) runs over the texts; a gold span *survives*
 when no finding overlaps it. The scan then runs on the same texts, and a surviving span is *caught*
 when a scan finding overlaps it. Noise: share of span-free pii_dev rows, and of ``--alpaca`` rows of
@@ -20,10 +20,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from paths import SHARED
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-DATA = Path(os.environ.get("PII_DEV", "/work/shared/data/pii_dev"))
-ALPACA = Path("/work/shared/data/instructions/alpaca_random_9k/random_9k.json")
+DATA = Path(os.environ.get("PII_DEV") or SHARED / "pii_dev")
+ALPACA = SHARED / "instructions" / "alpaca_random_9k" / "random_9k.json"
 PERSONAL = ("PERSON", "LOCATION", "ORGANIZATION", "ADDRESS", "EMAIL", "PHONE", "ID", "RECIPIENT")
 
 

@@ -21,11 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from paths import SCRATCH, SHARED
+
+
+def _scratch() -> Path:
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    return SCRATCH
+
 import numpy as np
 
 from sluice.curate.quality import pairs as P
 
-SHARED = Path("/work/shared/data")
 SETS = {"hh_harmless": SHARED / "preferences/hh_rlhf_harmless/harmless-base_test.jsonl.gz",
         "dpo_en": SHARED / "formats/llamafactory/dpo_en_demo.json",
         "dpo_zh": SHARED / "formats/llamafactory/dpo_zh_demo.json"}
@@ -52,7 +58,7 @@ def cmd_pairs(args) -> None:
         print(f"{name}: heuristic-v1, held-out half: {short(P.evaluate(test, 'heuristic'))}")
         for mode in args.length:
             t = time.time()
-            out = Path(tempfile.mkdtemp(prefix="bt-", dir="/tmp"))
+            out = Path(tempfile.mkdtemp(prefix="bt-", dir=_scratch()))
             s = P.fit_pairs(pairs, out=out, length=mode, embedding_model=args.model)
             m = s.metrics
             print(f"{name}: BT {args.model} length={mode}: CV on train {m['cv_accuracy']:.3f} "
@@ -113,7 +119,7 @@ def cmd_lift(args) -> None:
     from sluice.runner import run
     from sluice.store import Store
 
-    tmp = Path(tempfile.mkdtemp(prefix="lift-", dir="/tmp"))
+    tmp = Path(tempfile.mkdtemp(prefix="lift-", dir=_scratch()))
     store = Store(tmp / "store")
     for name in args.sets:
         pairs = load(name)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,11 +25,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from paths import SHARED
+
 REPO = Path(__file__).resolve().parents[1]
 DEV = REPO / "benchmarks" / "devsets" / "paraphrase"
-SHARED = Path(os.environ.get("SLUICE_SHARED_DATA", REPO.parent / "shared" / "data"))
-if not SHARED.is_dir():
-    SHARED = Path("/work/shared/data")
 EPS = [0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3]
 TARGET_PRECISION = 0.9
 GUARDS = ("none", "numbers", "numbers_and_names")

@@ -1,4 +1,4 @@
-"""PII redaction on real labelled text (``/work/shared/data/pii_dev``, see its SOURCE.md): per set,
+"""PII redaction on real labelled text (the shared ``pii_dev``, benchmarks/paths.py SHARED; see its SOURCE.md): per set,
 language and entity, the share of gold values surviving verbatim, recall, and precision
 (findings on any labelled span), for the ``tune`` and ``holdout`` halves (a hash of the row id;
 the holdout half is never looked at while tuning: ``--misses`` shows only tune rows).
@@ -16,10 +16,12 @@ import os
 import time
 from pathlib import Path
 
+from paths import SHARED
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SLUICE_PII_DEV", "/work/shared/data/pii_dev"))
+DATA = Path(os.environ.get("SLUICE_PII_DEV") or SHARED / "pii_dev")
 SETS = ("wnut17_en", "meddocan_es", "europeana_de_lft", "europeana_fr_bnf", "usaddress_us", "libpostal_intl")
 SHOWN = ("PERSON", "LOCATION", "ORGANIZATION", "STREET_ADDRESS", "EMAIL_ADDRESS", "PHONE_NUMBER", "ID")
 

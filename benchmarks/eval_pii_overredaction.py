@@ -5,7 +5,7 @@ public instruction data, so the values may be shown), under a recipe's privacy s
     HF_HUB_OFFLINE=1 python benchmarks/eval_pii_overredaction.py [--recipe examples/quickstart.yaml]
         [--limit 3000] [--top 30] [--sample 40]
 
-Sets (read-only, /work/shared/data): Alpaca random 9k (instruction, input, output of one record as
+Sets (read-only, the shared data: benchmarks/paths.py SHARED): Alpaca random 9k (instruction, input, output of one record as
 one text; every ``step``-th record up to ``--limit``), LLaMA-Factory's alpaca_en_demo (the same
 fields) and FastChat's ShareGPT dummy conversations (every turn a text). Alpaca holds almost no
 personal data, but public figures ("Albert Einstein") and places are named: a row altered is not
@@ -21,10 +21,11 @@ import random
 from collections import Counter
 from pathlib import Path
 
+from paths import SHARED
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SLUICE_SHARED_DATA", "/work/shared/data"))
 
 
 def alpaca(path: Path, limit: int) -> list[str]:

@@ -4,6 +4,8 @@
     HF_HUB_OFFLINE=1 python benchmarks/pii_rules_ablation.py tune 2000 wnut17_en
 """
 import sys
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+from paths import SHARED  # noqa: E402
 from sluice.curate.pii import evaluate as ev, detector as D
 from sluice.recipe import load_recipe
 _, stages = load_recipe("examples/quickstart.yaml")
@@ -21,7 +23,7 @@ for name, patch in variants.items():
     for k, v in orig.items():
         setattr(D, k, patch.get(k, v))
     for s in sets:
-        ex = ev.load_labels(f"/work/shared/data/pii_dev/{s}.jsonl", split)[:n]
+        ex = ev.load_labels(str(SHARED / "pii_dev" / f"{s}.jsonl"), split)[:n]
         getattr(detect, "detector", None) and detect.detector.cache.clear()
         f, r = ev.run(ex, detect, redact)
         sc = ev.score(ex, f, r)

@@ -8,10 +8,11 @@ from sluice.curate.pii import evaluate as ev, lexicon
 from sluice.recipe import load_recipe
 sys.path.insert(0, "benchmarks")
 from eval_pii_overredaction import alpaca
+from paths import SHARED
 _, stages = load_recipe("examples/quickstart.yaml")
 detect, redact = ev.privacy_stages(stages)
-wnut = ev.load_labels("/work/shared/data/pii_dev/wnut17_en.jsonl", "tune")[:300]
-texts = alpaca(__import__("pathlib").Path("/work/shared/data/instructions/alpaca_random_9k/random_9k.json"), 300)
+wnut = ev.load_labels(str(SHARED / "pii_dev" / "wnut17_en.jsonl"), "tune")[:300]
+texts = alpaca(SHARED / "instructions" / "alpaca_random_9k" / "random_9k.json", 300)
 al = [ev.Labelled(t, [], id=f"a{i}") for i, t in enumerate(texts)]
 print("| census surnames kept as names (SURNAMES_TOP) | WNUT-17 tune PERSON surviving | WNUT all surviving | Alpaca rows altered |")
 print("|---:|---:|---:|---:|")

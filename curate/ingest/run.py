@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
@@ -25,12 +25,19 @@ from sluice.parallel import ordered_map
 from sluice.schemas import QUARANTINE, RAW_PREFIX_BYTES
 from sluice.store import Store, Version
 
-from . import checks, readers
+from . import readers
 from .builder import builder_for
 from .errors import Dropped, RecordError, type_name
 from .formats import FORMATS, detect, get_format
 from .ids import IdCollisions
 from .messages import dumps_bytes, loads
+
+if TYPE_CHECKING:
+    from . import checks
+
+# This module is what each spawned parser worker imports: keep polars out of it (checks.py, the
+# main process's post-parse flags, imports polars; loading it in both workers cost ingest a fifth
+# of its speed at 100k records, BENCHMARKS.md issue #34). tests/test_ingest_perf.py holds the line.
 
 DEFAULT_MAX_RECORD_BYTES = 2 << 20
 STAGE = "ingest"
@@ -543,6 +550,8 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
     Rows identical to the dataset's latest version (every shard the same) publish nothing:
     the result names that version with ``reused=True``, unless ``force=True``.
     """
+    from . import checks  # the main process only (see the note at the imports)
+
     guards = {"max_expansion": max_expansion, "max_bytes": max_file_bytes}
     store = store or Store()
     start = time.perf_counter()

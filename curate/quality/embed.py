@@ -56,7 +56,14 @@ from pydantic import Field
 from sluice.errors import RecipeError
 from sluice.stage import Requirement, Resources, Scorer, StageConfig
 
-from .text import agent_signature, conversation_text
+from .text import agent_signature, conversation_text, conversation_text_expr
+
+
+def _message_fields(batch: pl.DataFrame) -> dict:
+    """The ``messages`` struct's field types ({} when the column is not a list of structs)."""
+    dtype = batch.schema.get("messages")
+    inner = getattr(dtype, "inner", None)
+    return {f.name: f.dtype for f in inner.fields} if isinstance(inner, pl.Struct) else {}
 
 log = logging.getLogger(__name__)
 
@@ -225,14 +232,17 @@ def _signature_vector(signature: str) -> np.ndarray:
 
 def with_call_signature(vectors: np.ndarray, messages: list, tools: list | None = None) -> np.ndarray:
     """``vectors`` (unit rows) widened by the agent-signature block (module doc); still unit rows."""
-    sig = np.zeros((len(vectors), SIGNATURE_DIMS), dtype=np.float32)
-    scale = np.ones((len(vectors), 1), dtype=np.float32)
+    out = np.zeros((len(vectors), vectors.shape[1] + SIGNATURE_DIMS), dtype=np.float32)
+    out[:, : vectors.shape[1]] = vectors
+    scale = np.float32(np.sqrt(1 - SIGNATURE_WEIGHT ** 2))
     for i, m in enumerate(messages):
+        if not (tools is not None and tools[i]) and not any(x.get("tool_calls") for x in m or ()):
+            continue  # neither tools nor calls: no signature (most rows), skip building its text
         signature = agent_signature(m, tools[i] if tools is not None else None)
         if signature:
-            sig[i] = SIGNATURE_WEIGHT * _signature_vector(signature)
-            scale[i] = np.sqrt(1 - SIGNATURE_WEIGHT ** 2)
-    return np.hstack([vectors * scale, sig]).astype(np.float32)
+            out[i, : vectors.shape[1]] = vectors[i] * scale
+            out[i, vectors.shape[1]:] = SIGNATURE_WEIGHT * _signature_vector(signature)
+    return out
 
 
 def model_part(column: np.ndarray) -> np.ndarray | None:
@@ -285,11 +295,34 @@ class Embed(Scorer):
         if not hasattr(self, "model"):
             self.setup()
         roles = ("user",) if self.config.text == "user" else ("user", "assistant")
-        texts = [conversation_text(m, roles) for m in batch["messages"].to_list()]
+        fields = _message_fields(batch)
+        if fields.get("role") == pl.String and fields.get("content") == pl.String:
+            texts = batch.select(conversation_text_expr(roles)).to_series().to_list()  # no per-row Python
+        else:
+            texts = [conversation_text(m, roles) for m in batch["messages"].to_list()]
         vectors = embed_texts(self.model, texts, self.config.batch_size)
         if self.config.tools:
-            tools = batch["tools"].to_list() if "tools" in batch.columns else None
-            vectors = with_call_signature(vectors, batch["messages"].to_list(), tools)
+            # Only rows with tools or tool calls can have an agent signature: convert just those.
+            e = pl.element()
+            if isinstance(fields.get("tool_calls"), pl.List):
+                agent = batch.select(pl.col("messages").list.eval(e.struct.field("tool_calls").list.len() > 0)
+                                     .list.any().fill_null(False)).to_series()
+            elif "tool_calls" in fields or not fields:  # an unexpected shape: every row takes the full check
+                agent = pl.Series([True] * batch.height)
+            else:
+                agent = pl.Series([False] * batch.height)
+            if "tools" in batch.columns:
+                t = batch["tools"]
+                agent = agent | (t.is_not_null() & (t != "") if t.dtype == pl.String else t.is_not_null()).fill_null(False)
+            rows = agent.arg_true().to_list()
+            if rows:
+                part = batch[rows]
+                tools = part["tools"].to_list() if "tools" in part.columns else None
+                widened = with_call_signature(vectors[rows], part["messages"].to_list(), tools)
+                vectors = with_call_signature(vectors, [None] * len(vectors), None)
+                vectors[rows] = widened
+            else:
+                vectors = with_call_signature(vectors, [None] * len(vectors), None)
         dim = vectors.shape[1]
         return pl.DataFrame({"embedding": pl.Series("embedding", vectors, dtype=pl.Array(pl.Float32, dim))})
 

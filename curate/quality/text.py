@@ -77,6 +77,14 @@ def agent_signature(messages: list[dict] | None, tools: str | None) -> str:
     return "tools:" + ",".join(sorted(names)) + "\n" + calls
 
 
+def conversation_text_expr(roles: tuple[str, ...] = ("user", "assistant")) -> pl.Expr:
+    """``conversation_text`` of the ``messages`` column as one polars expression (no Python per row)."""
+    e = pl.element()
+    content = e.struct.field("content")
+    kept = content.filter(e.struct.field("role").is_in(list(roles)) & content.is_not_null() & (content != ""))
+    return pl.col("messages").list.eval(kept).list.join("\n").fill_null("")
+
+
 def conversation_text(messages: list[dict] | None, roles: tuple[str, ...] = ("user", "assistant")) -> str:
     """The conversation as plain text (the chosen roles' contents, one per line)."""
     return "\n".join(m.get("content") or "" for m in messages or () if m.get("role") in roles and m.get("content"))

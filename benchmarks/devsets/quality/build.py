@@ -28,6 +28,11 @@ import json
 import re
 from pathlib import Path
 
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from paths import SHARED  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 _HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
 
@@ -116,7 +121,7 @@ def build(data: Path, out: Path) -> dict[str, Path]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ap.add_argument("--data", type=Path, default=SHARED)
     ap.add_argument("--out", type=Path, default=HERE / "out")
     a = ap.parse_args()
     for name, p in build(a.data, a.out).items():
