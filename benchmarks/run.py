@@ -52,7 +52,7 @@ REGISTRY = [
     Bench("ingest", "bench_ingest.py", "sluice ingest vs polars read_ndjson"),
     Bench("embed", "bench_embed.py", "embed stage (static) vs model2vec StaticModel.encode"),
     Bench("minhash", "bench_dedup_minhash.py", "MinHash signatures vs datasketch / rensa"),
-    Bench("deita", "bench_quality.py", "DEITA selection vs a float32 NumPy loop"),
+    Bench("select", "bench_select.py", "DEITA selection vs a float32 NumPy loop"),
     Bench("semdedup", "bench_dedup_semdedup.py", "SemDedup vs semhash"),
     Bench("pii", "bench_pii.py", "PII stages vs Presidio BatchAnalyzerEngine"),
 ]
