@@ -47,11 +47,13 @@ paraphrase pairs (``DEV_CURVE``; ``benchmarks/eval_paraphrase.py``).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 import math
 import re
 import time
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -59,7 +61,7 @@ import polars as pl
 from pydantic import Field
 
 from sluice.errors import DataError
-from sluice.stage import Filter, Requirement, Scorer, StageConfig
+from sluice.stage import ROW, Filter, Requirement, Scorer, StageConfig
 
 from .normalize import Key, key_text
 
@@ -119,17 +121,65 @@ class SemDedupConfig(StageConfig):
     seed: int = Field(0, description="k-means seed")
 
 
-def kmeans(emb: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, unit-normed centroids)."""
-    from sklearn.cluster import KMeans, MiniBatchKMeans
+#: k-means is fitted on a sample of this many rows per cluster (the rest are only assigned); SemDedup
+#: needs clusters that keep near-duplicates together, not an optimal partition
+SAMPLE_PER_CLUSTER = 32
+#: Lloyd iterations of the fit (it stops earlier when no sampled row changes cluster)
+KMEANS_ITERS = 10
 
+
+def fit_centroids(sample: np.ndarray, k: int, seed: int, iters: int = KMEANS_ITERS) -> np.ndarray:
+    """Spherical k-means on unit rows ``sample``: ``k`` unit centroids. Seeded, deterministic; starts
+    from :func:`spread_seeds`; a cluster that empties keeps its previous centroid."""
+    k = max(1, min(k, len(sample)))
+    cent = spread_seeds(sample, k, seed)
+    labels = None
+    for _ in range(iters):
+        new = assign(sample, cent)
+        if labels is not None and np.array_equal(new, labels):
+            break
+        labels = new
+        sums = np.zeros_like(cent)
+        np.add.at(sums, labels, sample)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        cent = np.where(norms > 0, sums / np.maximum(norms, 1e-12), cent).astype(np.float32)
+    return cent
+
+
+def spread_seeds(sample: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """``k`` starting centroids, each the sampled row farthest (lowest best cosine) from those chosen
+    so far, from a seeded first row: one pass over the sample per centroid, so no two start in the
+    same tight group (random starts do, and Lloyd's iterations rarely separate them)."""
+    first = int(np.random.default_rng(seed).integers(len(sample)))
+    chosen = [first]
+    best = sample @ sample[first]
+    for _ in range(1, k):
+        nxt = int(np.argmin(best))
+        chosen.append(nxt)
+        np.maximum(best, sample @ sample[nxt], out=best)
+    return sample[chosen].astype(np.float32, copy=True)
+
+
+def assign(emb: np.ndarray, cent: np.ndarray, block: int = 8192) -> np.ndarray:
+    """Nearest centroid (highest cosine) of each unit row; ties go to the lower cluster id. Runs on
+    any slice of rows alone, so a distributed run assigns each batch where it lies."""
+    out = np.empty(len(emb), dtype=np.int32)
+    for i in range(0, len(emb), block):
+        out[i:i + block] = np.argmax(emb[i:i + block] @ cent.T, axis=1)
+    return out
+
+
+def kmeans_sample(n: int, k: int, seed: int) -> np.ndarray:
+    """Row indices (sorted) k-means is fitted on: ``SAMPLE_PER_CLUSTER`` per cluster, all rows when fewer."""
+    m = min(n, max(k, SAMPLE_PER_CLUSTER * k))
+    return np.arange(n) if m == n else np.sort(np.random.default_rng(seed).choice(n, m, replace=False))
+
+
+def kmeans(emb: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, unit-normed centroids): fitted on a sample (:func:`kmeans_sample`), every row assigned."""
     k = max(1, min(k, len(emb)))
-    algo = KMeans(k, n_init=1, random_state=seed) if len(emb) <= 200_000 else \
-        MiniBatchKMeans(k, n_init=1, random_state=seed, batch_size=4096)
-    labels = algo.fit_predict(emb)
-    cent = algo.cluster_centers_.astype(np.float32)
-    cent /= np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
-    return labels, cent
+    cent = fit_centroids(emb[kmeans_sample(len(emb), k, seed)], k, seed)
+    return assign(emb, cent), cent
 
 
 def earlier_max(emb: np.ndarray, order: np.ndarray, block: int = 2048, compatible=None, candidates: int = 8,
@@ -186,6 +236,13 @@ def semdedup_scores(emb: np.ndarray, k: int, seed: int, rank: np.ndarray | None 
     order); every other row keeps its first-pass similarity, which is below ``floor``.
     """
     labels, cent = kmeans(emb, k, seed)
+    return cluster_scores(emb, labels, cent, rank, compatible, verify, floor)
+
+
+def cluster_scores(emb: np.ndarray, labels: np.ndarray, cent: np.ndarray, rank: np.ndarray | None = None,
+                   compatible=None, verify=None, floor: float = 0.75) -> dict[str, np.ndarray]:
+    """:func:`semdedup_scores` once the rows are assigned: needs only the rows of whole clusters (the
+    bounded form calls it one partition of clusters at a time)."""
     if rank is None:
         rank = 1.0 - np.einsum("ij,ij->i", emb, cent[labels])  # cosine distance: farthest first
     out = within_clusters(emb, labels, cent, rank, compatible)
@@ -285,8 +342,9 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def polarity(text: str) -> tuple[int, list[str], list[str], Counter]:
-    """(negation tokens, content words, all tokens, numbers with their counts) of a text."""
+def polarity(text: str) -> tuple[int, list[str], list[str], Counter, Counter, Counter]:
+    """(negation tokens, content words, all tokens, numbers with their counts, tokens with their counts
+    as the alignment reads them, what each negation applies to) of a text."""
     toks = tokens(text)
     # "No. 2 Ford" is a rank, not a negation
     negations = sum(t in NEGATIONS and not (t == "no" and k + 1 < len(toks) and toks[k + 1].isdigit())
@@ -295,14 +353,15 @@ def polarity(text: str) -> tuple[int, list[str], list[str], Counter]:
                and t not in _COORDINATION]
     numbers = Counter(re.sub(r"[,]", "", m) for m in _NUMBER.findall(text))
     numbers.update(t for t in toks if t in NUMBER_WORDS)
-    return negations, content, toks, numbers
+    plain = _plain(toks)
+    return negations, content, toks, numbers, Counter(plain), _scopes(plain)
 
 
 def _swapped(a: tuple, b: tuple) -> bool:
     """The same content words, two blocks of them trading places ("from New York to Boston" / "from
     Boston to New York", "from most to least popular" / "from least popular to most"), with a
     direction word between the blocks in both texts and no coordination ("A and B" = "B and A")."""
-    (_, ca, ta, _), (_, cb, tb, _) = a, b
+    (_, ca, ta, _), (_, cb, tb, _) = a[:4], b[:4]
     shared = [w for w in ca if ca.count(w) == 1 and cb.count(w) == 1]
     if len(shared) < 2:
         return False
@@ -365,8 +424,9 @@ _CONTRACTED = {"n't": ("not",), "ca": ("can",), "wo": ("will",), "sha": ("shall"
 
 
 def _plain(toks: list[str]) -> list[str]:
-    """Contractions spelled out, so "doesn't" and "does not" align."""
-    return [p for t in toks for p in _CONTRACTED.get(t, (t,))]
+    """Contractions spelled out, so "doesn't" and "does not" align; "No. 2" is a rank, not a negation."""
+    out = [p for t in toks for p in _CONTRACTED.get(t, (t,))]
+    return [("no." if t == "no" and k + 1 < len(out) and out[k + 1].isdigit() else t) for k, t in enumerate(out)]
 
 
 def _content(w: str) -> bool:
@@ -380,47 +440,35 @@ def _stem(w: str) -> str:
     return w[:4] if len(w) > 4 else w
 
 
-def aligned_change(ta: list[str], tb: list[str], substitutions: bool = True) -> str | None:
-    """The token-alignment check: align the two token lists and read what changed, for pairs where
-    at most ``ALIGNED`` of the tokens changed. ``negation`` (a negation token moved or traded: "not
-    wholly convincing" / "wholly not convincing"), ``quantifier`` (a quantity or frequency word
-    added, dropped or traded: "won" / "almost won"), ``antonym`` (a word and its negative-prefixed
-    form: "clean" / "unclean") and, with ``substitutions``, ``substitution`` (a minimal pair — at
-    most ``MINIMAL_PAIR`` changed — that adds, drops or trades a content word with no shared stem:
-    "too hot" / "too cold", "getting so complicated" / "so complicated"); None when none of these."""
-    ta, tb = _plain(ta), _plain(tb)
-    longest = max(len(ta), len(tb))
+def aligned_change(a: tuple, b: tuple, substitutions: bool = True) -> str | None:
+    """The token-alignment check, for pairs where at most ``ALIGNED`` of the tokens changed: the
+    tokens one text has and the other lacks (counted with repeats), and where each negation points.
+    ``negation`` (a negation token traded or moved: "not wholly convincing" / "wholly not
+    convincing"), ``quantifier`` (a quantity or frequency word added, dropped or traded: "won" /
+    "almost won"), ``antonym`` (a word and its negative-prefixed form: "clean" / "unclean") and, with
+    ``substitutions``, ``substitution`` (a minimal pair — at most ``MINIMAL_PAIR`` of the tokens, or
+    two, changed — that adds, drops or trades a content word with no shared stem: "too hot" / "too
+    cold", "getting so complicated" / "so complicated"); None when none of these. Words that only
+    move are the direction rule's ("A and B" / "B and A")."""
+    (ca, sa), (cb, sb) = a[4:6], b[4:6]
+    longest = max(sum(ca.values()), sum(cb.values()))
     if not longest:
         return None
-    shared = sum((Counter(ta) & Counter(tb)).values())
-    if longest - shared > ALIGNED * longest:  # the changed tokens are at least this many: not aligned
-        return None
-    from difflib import SequenceMatcher
-
-    ops = [op for op in SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes() if op[0] != "equal"]
-    if not ops:
-        return None
-    gone = [w for _, i1, i2, _, _ in ops for w in ta[i1:i2]]
-    came = [w for _, _, _, j1, j2 in ops for w in tb[j1:j2]]
-    changed = max(len(gone), len(came))
+    gone, came = ca - cb, cb - ca
+    changed = max(sum(gone.values()), sum(came.values()))
     if changed > ALIGNED * longest:
         return None
-    if NEGATIONS & (set(gone) | set(came)) or _scopes(ta) != _scopes(tb):
+    if NEGATIONS & (gone.keys() | came.keys()) or sa != sb:
         return "negation"
-    if (set(gone) ^ set(came)) & QUANTIFIERS:
+    if (gone.keys() ^ came.keys()) & QUANTIFIERS:
         return "quantifier"
     if any(_opposite(x, y) for x in gone for y in came):
         return "antonym"
-    if not substitutions or changed > max(2, MINIMAL_PAIR * longest):
+    if not substitutions or not changed or changed > max(2, MINIMAL_PAIR * longest):
         return None
-    if Counter(_stem(w) for w in gone if _content(w)) == Counter(_stem(w) for w in came if _content(w)):
-        return None  # the same words in another order: the direction rule's to judge ("A and B" / "B and A")
-    for _, i1, i2, j1, j2 in ops:
-        x = {_stem(w) for w in ta[i1:i2] if _content(w)}
-        y = {_stem(w) for w in tb[j1:j2] if _content(w)}
-        if x ^ y:
-            return "substitution"
-    return None
+    x = {_stem(w) for w in gone if _content(w)}
+    y = {_stem(w) for w in came if _content(w)}
+    return "substitution" if x ^ y else None
 
 
 def polarity_clash(a: tuple, b: tuple, alignment: bool = True, substitutions: bool = True) -> str | None:
@@ -436,7 +484,7 @@ def polarity_clash(a: tuple, b: tuple, alignment: bool = True, substitutions: bo
     if _swapped(a, b):
         return "direction"
     if alignment:
-        return aligned_change(a[2], b[2], substitutions)
+        return aligned_change(a, b, substitutions)
     return None
 
 
@@ -470,7 +518,8 @@ class SemDedupScorer(Scorer):
     reads = ("id", "messages")
     adds = ("dup_sem_cluster", "dup_sem_sim", "dup_sem_nearest", "dup_sem_blocked")
     requires = (Requirement("sklearn", "dedup"), Requirement("model2vec", "dedup"))
-    version = 4  # 3: the polarity check (negation, direction) joins the facts guard; 4: the token alignment
+    version = 4  # 3: the polarity check (negation, direction) joins the facts guard; 4: the token alignment,
+    # k-means fitted on a sample (spherical, numpy) and every row assigned
 
     def fingerprint(self, upstream: str) -> str:
         # batch size changes how fast, never what
@@ -523,36 +572,120 @@ class SemDedupScorer(Scorer):
         self.identity = {**self.identity, "verify": model_identity(model), "verify_floor": c.verify_floor}
         return lambda rows: embed_texts(model, [texts[i] for i in rows], c.embed_batch_size)
 
+    EMPTY = {"dup_sem_cluster": pl.Int32, "dup_sem_sim": pl.Float32, "dup_sem_nearest": pl.String,
+             "dup_sem_blocked": pl.Float32}
+
+    def texts(self, batch: pl.DataFrame) -> list[str]:
+        c = self.config
+        return batch.select(key_text(c.key).str.slice(0, c.max_chars)).to_series().to_list()
+
+    def rank(self, batch: pl.DataFrame) -> np.ndarray | None:
+        """Who is kept first: the quality score for ``order: quality``; None (farthest from centroid) else."""
+        c = self.config
+        if c.order != "quality":
+            return None
+        if c.quality_column not in batch.columns:
+            raise DataError(f"order: quality needs the column {c.quality_column!r}, which the data lacks",
+                            hint="run the quality scorer first, set quality_column, or use order: paper")
+        return batch[c.quality_column].cast(pl.Float64).fill_null(-math.inf).to_numpy()
+
+    def guard(self, texts: list[str]):
+        c = self.config
+        if c.guard == "none" and not c.polarity:
+            return None
+        return facts_guard(texts, names=c.guard == "numbers_and_names", numbers=c.guard != "none",
+                           polarity_check=c.polarity, substitutions=c.minimal_pairs)
+
+    def k(self, rows: int) -> int:
+        c = self.config
+        return max(1, min(rows, c.n_clusters or math.ceil(rows / c.cluster_size)))
+
+    @staticmethod
+    def answer(ids: pl.Series, s: dict) -> pl.DataFrame:
+        has = pl.Series(s["nearest"] >= 0)
+        nearest = pl.select(pl.when(has).then(ids.gather(np.maximum(s["nearest"], 0)))).to_series()
+        return pl.DataFrame({"dup_sem_cluster": s["cluster"], "dup_sem_sim": pl.Series(s["sim"]).fill_nan(None),
+                             "dup_sem_nearest": nearest,
+                             "dup_sem_blocked": pl.Series(s["blocked"]).fill_nan(None)})
+
     def score(self, batch: pl.DataFrame) -> pl.DataFrame:
         c = self.config
         if not batch.height:
-            return pl.DataFrame(schema={"dup_sem_cluster": pl.Int32, "dup_sem_sim": pl.Float32,
-                                        "dup_sem_nearest": pl.String, "dup_sem_blocked": pl.Float32})
+            return pl.DataFrame(schema=self.EMPTY)
         t0 = time.perf_counter()
-        texts = batch.select(key_text(c.key).str.slice(0, c.max_chars)).to_series().to_list()
+        texts = self.texts(batch)
         emb = self.embeddings(batch, texts)
         t1 = time.perf_counter()
-        rank = None
-        if c.order == "quality":
-            if c.quality_column not in batch.columns:
-                raise DataError(f"order: quality needs the column {c.quality_column!r}, which the data lacks",
-                                hint="run the quality scorer first, set quality_column, or use order: paper")
-            rank = batch[c.quality_column].cast(pl.Float64).fill_null(-math.inf).to_numpy()
-        k = c.n_clusters or math.ceil(batch.height / c.cluster_size)
-        guard = None if c.guard == "none" and not c.polarity else \
-            facts_guard(texts, names=c.guard == "numbers_and_names", numbers=c.guard != "none", polarity_check=c.polarity,
-                        substitutions=c.minimal_pairs)
-        s = semdedup_scores(emb, k, c.seed, rank, guard, self.verifier(texts), c.verify_floor)
+        rank = self.rank(batch)
+        k = self.k(batch.height)
+        s = semdedup_scores(emb, k, c.seed, rank, self.guard(texts), self.verifier(texts), c.verify_floor)
         t2 = time.perf_counter()
         self.timings = {"embed": t1 - t0, "cluster+dedup+verify": t2 - t1}
         self.count("verified_rows", len(s["verified"]))
         log.info("semdedup: %d rows, k=%d, embed %.1fs, cluster+dedup %.1fs (%d rows verified)", batch.height, k,
                  t1 - t0, t2 - t1, len(s["verified"]))
-        has = pl.Series(s["nearest"] >= 0)
-        nearest = pl.select(pl.when(has).then(batch["id"].gather(np.maximum(s["nearest"], 0)))).to_series()
-        return pl.DataFrame({"dup_sem_cluster": s["cluster"], "dup_sem_sim": pl.Series(s["sim"]).fill_nan(None),
-                             "dup_sem_nearest": nearest,
-                             "dup_sem_blocked": pl.Series(s["blocked"]).fill_nan(None)})
+        return self.answer(batch["id"], s)
+
+    # -- bounded form: embed per batch, k-means on a sample, assign per spilled batch, dedup per
+    # -- partition of whole clusters (the shuffle by cluster id); decisions equal score()'s
+    bounded = True
+
+    def partial(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """Per row: position, id, the guard's text, the unit vector (and the quality rank)."""
+        texts = self.texts(batch)
+        emb = self.embeddings(batch, texts)
+        out = batch.select(ROW, "id").with_columns(
+            pl.lit(json.dumps(self.identity, sort_keys=True)).alias("identity"),
+            pl.Series("text", texts, dtype=pl.String),
+            pl.Series("vec", emb, dtype=pl.Array(pl.Float32, emb.shape[1])))
+        rank = self.rank(batch)
+        return out if rank is None else out.with_columns(pl.Series("rank", rank, dtype=pl.Float64))
+
+    def combine(self, parts) -> pl.DataFrame:
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        from sluice.executors.batch import filesystem
+        from sluice.executors.spill import Parts
+
+        c = self.config
+        n = parts.num_rows() if parts.files else 0
+        if not n:
+            return pl.DataFrame(schema={ROW: pl.Int64, **self.EMPTY})
+        fs, path = filesystem(parts.files[0])  # what embedded the rows (the workers know; the manifest needs it)
+        self.identity = json.loads(pq.read_table(path, columns=["identity"], filesystem=fs)["identity"][0].as_py())
+        k = self.k(n)
+        # 1. k-means on a sample: the rows kmeans() would sample, in row order
+        sample = kmeans_sample(n, k, c.seed)
+        fit = parts.read([ROW, "vec"], pl.col(ROW).is_in(pl.Series(sample).implode())).sort(ROW)
+        cent = fit_centroids(fit["vec"].to_numpy(), k, c.seed)
+        del fit
+        with tempfile.TemporaryDirectory(prefix="sluice-semdedup-") as tmp:
+            # 2. assignment, one spilled batch at a time (what map_batches does on a cluster)
+            files = []
+            for i, f in enumerate(parts.files):
+                fs, path = filesystem(f)
+                table = pl.from_arrow(pq.read_table(path, filesystem=fs))
+                table = table.with_columns(pl.Series("cluster", assign(table["vec"].to_numpy(), cent)))
+                files.append(str(Path(tmp) / f"assigned-{i:05d}.parquet"))
+                pq.write_table(table.to_arrow(), files[-1])
+            # 3. per-cluster dedup, shuffled by cluster id: a partition holds every row of its clusters
+            answers, verified = [], 0
+            cols = [ROW, "id", "text", "vec", "cluster"] + (["rank"] if c.order == "quality" else [])
+            for part in Parts(files, parts.rows_per_partition).partitions("cluster", cols):
+                if not part.height:
+                    continue
+                part = part.sort(ROW)
+                texts = part["text"].to_list()
+                rank = part["rank"].to_numpy() if c.order == "quality" else None
+                s = cluster_scores(part["vec"].to_numpy(), part["cluster"].to_numpy(), cent, rank,
+                                   self.guard(texts), self.verifier(texts), c.verify_floor)
+                verified += len(s["verified"])
+                answers.append(self.answer(part["id"], s).with_columns(part[ROW]))
+        self.count("verified_rows", verified)
+        log.info("semdedup (bounded): %d rows, k=%d, %d partitions, %d rows verified", n, k, len(answers), verified)
+        return pl.concat(answers).select(ROW, *self.EMPTY)
 
 
 class SemanticDedupConfig(StageConfig):
