@@ -211,6 +211,8 @@ def _guard(sims, order, c0, compatible, k, floor, best, arg, blocked) -> None:
     """Walk each column's k nearest earlier rows, best first, to the first compatible one."""
     for col in np.flatnonzero(best[c0:c0 + sims.shape[1]] >= floor):
         j = c0 + col
+        if compatible(arg[j], order[j]):  # the nearest earlier row passes: nothing to walk
+            continue
         column = sims[:, col]
         cand = np.argpartition(-column, k - 1)[:k]
         cand = cand[np.argsort(-column[cand], kind="stable")]
