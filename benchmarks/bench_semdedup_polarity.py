@@ -1,20 +1,21 @@
-"""SemDedup's second opinion: the polarity check (negation, direction) on candidate pairs.
+"""SemDedup's second opinion: the polarity check and token alignment on candidate pairs.
 
-Pairs: the human-labelled MRPC / QQP / STS-B slices of benchmarks/devsets/paraphrase (real
-paraphrases and real non-paraphrases; the project-written ``hard_pairs.tsv`` is left out), plus
-hard negatives **built by rules from real sentences** (those pairs' sentences and Alpaca prompts):
-``negation`` (a "not" inserted after the first auxiliary, or an existing one removed), ``direction``
-(the two words around from…to / than / to / into / over / before / after / against swapped),
-``number`` (a number + 1). Rules-built negatives measure how much of each rule the check covers,
-not how it does on negatives found in the wild.
+Pairs (``benchmarks/devsets/paraphrase/SOURCE.md``): the human-labelled MRPC / QQP / STS-B slices
+(real paraphrases and non-paraphrases; the project-written ``hard_pairs.tsv`` is left out), the
+human-written contradictions of NaN-NLI and the GLUE diagnostic set (``glue_heldout``: rows read
+only after the rules were fixed), plus negatives **built by rules from real sentences** (those
+pairs' sentences and Alpaca prompts): ``negation``, ``direction``, ``number``, which measure how much
+of each rule the check covers. Precision is over the real pairs only; recall on the real
+paraphrases.
 
 For each setup (the quickstart's static vectors alone; the stage default, static first pass with
-pairs from 0.75 re-scored by all-MiniLM-L6-v2) and each eps: a pair is merged when cos ≥ 1 − eps
-and the guard allows it — the facts guard alone (before) or with the polarity check (after).
-Prints precision over all pairs, recall on real paraphrases, the share of each negative kind
-merged, the real paraphrases the check vetoes, and the check's cost.
+pairs from 0.75 re-scored by all-MiniLM-L6-v2), each verifier (the facts guard; + the polarity
+rules; + the token alignment; + minimal pairs) and each eps: a pair is merged when cos ≥ 1 − eps
+and the verifier allows it. Prints the curves, the real paraphrases each verifier vetoes, the
+largest-recall eps at precision ≥ 0.95, and the check's cost.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_semdedup_polarity.py --shared ../shared/data
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_semdedup_polarity.py --shared ../shared/data \
+        --cache /tmp/sd/cos.npz --json /tmp/sd/curves.json
 """
 
 from __future__ import annotations
