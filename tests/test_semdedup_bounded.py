@@ -87,10 +87,12 @@ def test_semdedup_through_the_runner_decides_what_one_table_decides(store, sampl
 
 
 @pytest.mark.slow
-def test_semdedup_on_ray_decides_what_one_table_decides(store, sample_logs):
+def test_semdedup_on_ray_decides_what_one_table_decides(store, sample_logs, monkeypatch):
     """Ray actors run partial() (embedding where the batch lies); the driver combines partitions."""
     pytest.importorskip("ray")
     import ray
+
+    monkeypatch.setenv("RAY_ADDRESS", "local")  # a Ray of its own, never another run's cluster on this machine
 
     try:
         result = _semdedup_run(store, sample_logs, "ray")
