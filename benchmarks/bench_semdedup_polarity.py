@@ -1,26 +1,28 @@
-"""SemDedup's second opinion: the polarity check (negation, direction) on candidate pairs.
+"""SemDedup's second opinion: the polarity check and token alignment on candidate pairs.
 
-Pairs: the human-labelled MRPC / QQP / STS-B slices of benchmarks/devsets/paraphrase (real
-paraphrases and real non-paraphrases; the project-written ``hard_pairs.tsv`` is left out), plus
-hard negatives **built by rules from real sentences** (those pairs' sentences and Alpaca prompts):
-``negation`` (a "not" inserted after the first auxiliary, or an existing one removed), ``direction``
-(the two words around from…to / than / to / into / over / before / after / against swapped),
-``number`` (a number + 1). Rules-built negatives measure how much of each rule the check covers,
-not how it does on negatives found in the wild.
+Pairs (``benchmarks/devsets/paraphrase/SOURCE.md``): the human-labelled MRPC / QQP / STS-B slices
+(real paraphrases and non-paraphrases; the project-written ``hard_pairs.tsv`` is left out), the
+human-written contradictions of NaN-NLI and the GLUE diagnostic set (``glue_heldout``: rows read
+only after the rules were fixed), plus negatives **built by rules from real sentences** (those
+pairs' sentences and Alpaca prompts): ``negation``, ``direction``, ``number``, which measure how much
+of each rule the check covers. Precision is over the real pairs only; recall on the real
+paraphrases.
 
 For each setup (the quickstart's static vectors alone; the stage default, static first pass with
-pairs from 0.75 re-scored by all-MiniLM-L6-v2) and each eps: a pair is merged when cos ≥ 1 − eps
-and the guard allows it — the facts guard alone (before) or with the polarity check (after).
-Prints precision over all pairs, recall on real paraphrases, the share of each negative kind
-merged, the real paraphrases the check vetoes, and the check's cost.
+pairs from 0.75 re-scored by all-MiniLM-L6-v2), each verifier (the facts guard; + the polarity
+rules; + the token alignment; + minimal pairs) and each eps: a pair is merged when cos ≥ 1 − eps
+and the verifier allows it. Prints the curves, the real paraphrases each verifier vetoes, the
+largest-recall eps at precision ≥ 0.95, and the check's cost.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_semdedup_polarity.py --shared ../shared/data
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_semdedup_polarity.py --shared ../shared/data \
+        --cache /tmp/sd/cos.npz --json /tmp/sd/curves.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import time
@@ -31,7 +33,11 @@ import numpy as np
 import polars as pl
 
 DEV = Path(__file__).parent / "devsets" / "paraphrase"
-EPS = [0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3]
+EPS = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.075, 0.09, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3]
+#: real, human-written negatives: each file's second sentence contradicts its first (SOURCE.md)
+REAL_NEGATIVES = {"nan_nli": "nan_nli_negated.tsv", "glue_diag": "glue_diagnostic_negated.tsv",
+                  "glue_heldout": "glue_diagnostic_heldout.tsv"}  # heldout: read after the rules were fixed
+REAL = ("mrpc", "qqp", "stsb", *REAL_NEGATIVES)
 AUX = re.compile(r"\b(is|are|was|were|can|will|should|does|do|did|has|have|could|would)\b", re.I)
 NEG = re.compile(r"\s+not\b|n't\b", re.I)
 _STOPS = {"the", "a", "an", "i", "you", "it", "we", "they", "he", "she", "this", "that", "my", "your", "to", "of"}
@@ -50,6 +56,10 @@ def real_pairs() -> pl.DataFrame:
             df = df.with_columns((pl.col("score").cast(pl.Float64) >= 4).cast(pl.Int64).cast(pl.String).alias("label"))
         frames.append(df.select(pl.lit(name.split("_")[0]).alias("kind"), pl.col("label").cast(pl.Int64),
                                 "text1", "text2"))
+    for kind, name in REAL_NEGATIVES.items():
+        df = pl.read_csv(DEV / name, separator="\t", quote_char=None, infer_schema_length=0)
+        frames.append(df.select(pl.lit(kind).alias("kind"), pl.lit(0, pl.Int64).alias("label"),
+                                pl.col("sentence").alias("text1"), pl.col("negated").alias("text2")))
     return pl.concat(frames)
 
 
@@ -100,17 +110,54 @@ def cosines(pairs: pl.DataFrame) -> dict[str, np.ndarray]:
     return {k: out[k] for k in ("static", "static + MiniLM verify")}
 
 
-def guards(pairs: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, list]:
+def guards(pairs: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Whether each pair may merge, per verifier: the facts guard alone, + the polarity check
+    (negation, number, direction), + the token alignment (quantifier, antonym), + minimal-pair
+    substitutions."""
     from sluice.curate.dedup.semdedup import facts_guard, polarity, polarity_clash
 
     t1, t2 = pairs["text1"].to_list(), pairs["text2"].to_list()
     n = len(t1)
     facts_ok = facts_guard(t1 + t2)
-    both = facts_guard(t1 + t2, polarity_check=True)
     fo = np.array([facts_ok(i, n + i) for i in range(n)])
-    po = np.array([both(i, n + i) for i in range(n)])
-    why = [polarity_clash(polarity(a), polarity(b)) for a, b in zip(t1, t2)]
-    return fo, po, why
+    feats = [(polarity(a), polarity(b)) for a, b in zip(t1, t2)]
+    out = {"facts guard": fo}
+    for name, kw in (("+ polarity", {"alignment": False}),
+                     ("+ alignment", {"alignment": True, "substitutions": False}),
+                     ("+ alignment + substitutions", {"alignment": True, "substitutions": True})):
+        why = [polarity_clash(a, b, **kw) for a, b in feats]
+        out[name] = fo & np.array([w is None for w in why])
+        out[name + " why"] = np.array([w or "" for w in why])
+    return out
+
+
+def cached_cosines(pairs: pl.DataFrame, cache: Path | None) -> dict[str, np.ndarray]:
+    """:func:`cosines`, kept in ``cache`` (an .npz outside the repository) when given."""
+    if cache is not None and cache.exists():
+        got = np.load(cache)
+        if len(got["static"]) == pairs.height:
+            return {"static": got["static"], "static + MiniLM verify": got["verified"]}
+    out = cosines(pairs)
+    if cache is not None:
+        np.savez(cache, static=out["static"], verified=out["static + MiniLM verify"])
+    return out
+
+
+def curve(cos: np.ndarray, ok: np.ndarray, pos: np.ndarray, kinds: list[str]) -> list[dict]:
+    """Per eps: precision over the real pairs (human-labelled paraphrases and non-paraphrases, and
+    the human-written contradictions), recall on the real paraphrases, share of each kind merged."""
+    real_neg = (~pos) & np.isin(kinds, REAL)
+    rows = []
+    for e in EPS:
+        merged = (cos >= 1 - e) & ok
+        tp = int((merged & pos).sum())
+        fp = int((merged & real_neg).sum())
+        rows.append({"eps": e, "precision": round(tp / (tp + fp), 3) if tp + fp else 1.0,
+                     "recall": round(tp / int(pos.sum()), 3), "tp": tp, "fp": fp,
+                     **{k: round(float(merged[[kk == k for kk in kinds]].mean()), 3)
+                        for k in ("mrpc", "qqp", "stsb", *REAL_NEGATIVES, "negation", "direction", "number")
+                        if k in kinds}})
+    return rows
 
 
 def main() -> None:
@@ -118,6 +165,8 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=Path("../shared/data"))
     ap.add_argument("--per-rule", type=int, default=150)
     ap.add_argument("--seed", type=int, default=32)
+    ap.add_argument("--cache", type=Path, default=None, help="keep the pair cosines here (outside the repository)")
+    ap.add_argument("--json", type=Path, default=None, help="write every curve here")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     real = real_pairs()
@@ -130,34 +179,24 @@ def main() -> None:
     y = pairs["label"].to_numpy()
     kinds = pairs["kind"].to_list()
     print(f"pairs: {dict(Counter(zip(kinds, y.tolist())))}")
-    fo, po, why = guards(pairs)
+    ok = guards(pairs)
     pos = y == 1
-    vetoed = Counter(w for w, p in zip(why, pos) if p and w)
-    print(f"real paraphrases the polarity check vetoes (any cosine): {sum(vetoed.values())}/{int(pos.sum())} {dict(vetoed)}")
-    for name, cos in cosines(pairs).items():
-        print(f"\n## {name}")
-        for label, ok in (("facts guard (before)", fo), ("facts guard + polarity (after)", po)):
-            best = None
-            for e in EPS:
-                merged = (cos >= 1 - e) & ok
-                tp = int((merged & pos).sum())
-                fp = int((merged & ~pos).sum())
-                prec = tp / (tp + fp) if tp + fp else 1.0
-                rec = tp / int(pos.sum())
-                by_kind = {k: float(merged[[kk == k for kk in kinds]].mean())
-                           for k in ("negation", "direction", "number")}
-                real_neg = (~pos) & np.isin(kinds, ["mrpc", "qqp", "stsb"])
-                fp_real = int((merged & real_neg).sum())
-                p_real = tp / (tp + fp_real) if tp + fp_real else 1.0
-                fp_rule = int((merged & ~pos & ~real_neg).sum())
-                p_hard = tp / (tp + fp_rule) if tp + fp_rule else 1.0
-                worst = max(by_kind.values())
-                print(f"{label:32s} eps={e:5.3f} P_all={prec:.3f} P_real={p_real:.3f} P_hard={p_hard:.3f} R={rec:.3f} merged: real non-paraphrases="
-                      f"{(merged & real_neg).sum() / real_neg.sum():.3f} "
-                      + " ".join(f"{k}={v:.3f}" for k, v in by_kind.items()))
-                if p_real >= 0.95 and worst <= 0.05:
-                    best = (e, round(p_real, 3), round(rec, 3))
-            print(f"  → largest eps with precision ≥ 0.95 on real pairs and ≤ 5% of each rule's negatives merged: {best}")
+    for name in ("+ polarity", "+ alignment", "+ alignment + substitutions"):
+        vetoed = Counter(w for w, p in zip(ok[name + " why"], pos) if p and w)
+        print(f"real paraphrases vetoed by {name} (any cosine): {sum(vetoed.values())}/{int(pos.sum())} {dict(vetoed)}")
+    results = {}
+    for setup, cos in cached_cosines(pairs, args.cache).items():
+        print(f"\n## {setup}: precision on real pairs / recall on real paraphrases; share of each kind merged")
+        for name in ("facts guard", "+ polarity", "+ alignment", "+ alignment + substitutions"):
+            rows = curve(cos, ok[name], pos, kinds)
+            results[f"{setup} | {name}"] = rows
+            best = max((r for r in rows if r["precision"] >= 0.95), key=lambda r: r["recall"], default=None)
+            print(f"### {name}  → max recall at precision ≥ 0.95: "
+                  + (f"eps {best['eps']} (P {best['precision']}, R {best['recall']})" if best else "none"))
+            for r in rows:
+                print("  " + " ".join(f"{k}={v}" for k, v in r.items()))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
     from sluice.curate.dedup.semdedup import polarity, polarity_clash
 
     texts = alpaca[:5000]
@@ -166,11 +205,18 @@ def main() -> None:
     t_feat = (time.perf_counter() - t) / len(texts)
     t = time.perf_counter()
     for i in range(len(feats) - 1):
-        polarity_clash(feats[i], feats[i + 1])
-    t_pair = (time.perf_counter() - t) / (len(feats) - 1)
-    print(f"\ncost: {t_feat * 1e6:.1f} µs per row in a candidate pair (tokens), {t_pair * 1e6:.2f} µs per candidate"
-          f" pair; per 1M rows, all in candidate pairs with 8 checks each (the most the guard walks): "
-          f"≤ {(t_feat + 8 * t_pair) * 1e6:.0f} s on one core")
+        polarity_clash(feats[i], feats[i + 1])  # unrelated neighbours: the alignment stops at its bag-of-words bound
+    t_far = (time.perf_counter() - t) / (len(feats) - 1)
+    close = [(polarity(a), polarity(b)) for a, b in zip(pairs["text1"].to_list(), pairs["text2"].to_list())]
+    t = time.perf_counter()
+    for _ in range(5):
+        for fa, fb in close:
+            polarity_clash(fa, fb)  # labelled pairs: most are close, so the alignment runs in full
+    t_close = (time.perf_counter() - t) / (5 * len(close))
+    print(f"\ncost on one core, load {os.getloadavg()[0]:.1f}: {t_feat * 1e6:.1f} µs to tokenize a row in a candidate "
+          f"pair, {t_far * 1e6:.2f} µs per unrelated candidate pair, {t_close * 1e6:.2f} µs per close pair (the "
+          f"labelled pairs); per 1M rows with every row in candidate pairs and 8 close checks each (the most the "
+          f"guard walks): ≤ {(t_feat + 8 * t_close) * 1e6:.0f} s")
 
 
 if __name__ == "__main__":

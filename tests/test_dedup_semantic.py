@@ -76,12 +76,33 @@ def test_polarity_sees_negation_and_direction_not_rewording():
     assert clash("Domestic sales at GM and No. 2 Ford declined.", "GM and Ford sales declined.") is None  # a rank
 
 
+def test_token_alignment_names_each_change_and_lets_rewordings_through():
+    def clash(a, b, **kw):
+        return polarity_clash(polarity(a), polarity(b), **kw)
+    # a negation that moves keeps its count: only the alignment sees it
+    assert clash("I found his story not wholly convincing.", "I found his story wholly not convincing.") == "negation"
+    assert clash("They leave not on Friday, but on Saturday.", "They leave on Friday, not on Saturday.") == "negation"
+    assert clash("Grisham almost won the popular vote.", "Grisham won the popular vote.") == "quantifier"
+    assert clash("Most of the graduates moved on.", "All of the graduates moved on.") == "quantifier"
+    assert clash("The new console is affordable.", "The new console is unaffordable.") == "antonym"
+    assert clash("A strategy of violent protest.", "A strategy of nonviolent protest.") == "antonym"
+    assert clash("The water is too hot.", "The water is too cold.") == "substitution"
+    assert clash("The water is too hot.", "The water is too cold.", substitutions=False) is None  # minimal_pairs off
+    assert clash("It was one month after the storm.", "It was two months after the storm.") == "number"  # words
+    # rewordings and small edits that keep the meaning
+    assert clash("A man is playing a guitar.", "A man plays a guitar.") is None  # same stem
+    assert clash("Write a poem about cats.", "Please write a poem about cats.") is None  # filler
+    assert clash("How do I reset my password?", "What is the way to get my password reset?") is None  # reworded
+    assert clash("The Ouya does not support XBMC.", "The Ouya doesn't support XBMC.") is None
+
+
 def test_polarity_check_keeps_opposite_meanings_apart_in_the_stage():
     texts = ["The refund was not approved.", "The refund was approved.",
              "Book a train from Lyon to Paris.", "Book a train from Paris to Lyon.",
-             "How do I reset my password?", "How can I reset my password?"]
+             "How do I reset my password?", "How can I reset my password?",
+             "I found his story not wholly convincing.", "I found his story wholly not convincing."]
     rng = np.random.default_rng(0)
-    pair = np.repeat(rng.normal(size=(3, 16)), 2, axis=0)  # each pair: the same vector up to noise
+    pair = np.repeat(rng.normal(size=(4, 16)), 2, axis=0)  # each pair: the same vector up to noise
     emb = (pair + rng.normal(scale=1e-3, size=pair.shape)).astype(np.float32).tolist()
     batch = conversations(texts, embedding=emb)
     for polarity_on, dropped in ((True, {"r4", "r5"}), (False, None)):
@@ -91,9 +112,9 @@ def test_polarity_check_keeps_opposite_meanings_apart_in_the_stage():
         got = set(batch["id"].filter(reasons.is_not_null()))
         if polarity_on:
             assert len(got) == 1 and got <= dropped
-            assert scored["dup_sem_blocked"].drop_nulls().len() == 2  # the two pairs the check kept apart
+            assert scored["dup_sem_blocked"].drop_nulls().len() == 3  # the three pairs the check kept apart
         else:
-            assert len(got) == 3
+            assert len(got) == 4
 
 
 @pytest.fixture(scope="module")
