@@ -714,15 +714,15 @@ def stage_input_sims(version) -> tuple[pl.DataFrame, int] | None:
     """``dup_sem_sim``/``dup_sem_blocked`` of every row that reached ``semantic_dedup`` in a published
     version — the kept rows plus the rows it and later stages rejected — and that stage's rows in.
     None when the version holds no SemDedup scores."""
-    import pyarrow.parquet as pq
+    from sluice.fs import read_schema  # the store may be an object store (s3://)
 
     files = version.files()
-    if not files or "dup_sem_sim" not in pq.read_schema(files[0]).names:
+    if not files or "dup_sem_sim" not in (names := read_schema(files[0]).names):
         return None
-    names = [s["name"] for s in version.manifest.get("stages", [])]
-    at = max((i for i, n in enumerate(names) if n == "semantic_dedup"), default=None)
-    later = set(names[at:]) if at is not None else set()
-    cols = ["dup_sem_sim"] + (["dup_sem_blocked"] if "dup_sem_blocked" in pq.read_schema(files[0]).names else [])
+    stages = [s["name"] for s in version.manifest.get("stages", [])]
+    at = max((i for i, n in enumerate(stages) if n == "semantic_dedup"), default=None)
+    later = set(stages[at:]) if at is not None else set()
+    cols = ["dup_sem_sim"] + (["dup_sem_blocked"] if "dup_sem_blocked" in names else [])
     kept = pl.from_arrow(version.read(columns=cols))
     frames = [kept]
     rejected = version.read("rejected", columns=None)
