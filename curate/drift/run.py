@@ -105,6 +105,7 @@ def scan(versions: list[Version], store: Store, policy: DriftPolicy, embed, lang
                     if offset + i in keep:
                         texts.append(conversation_text(m, ("user",)))
             offset += len(df)
+            log.info("drift: %s rows of %s read", f"{offset:,}", f"{total:,}")
     dims = {x.shape[1] for x in vecs if len(x)}
     if len(dims) > 1:
         raise DataError(f"{', '.join(v.ref for v in versions)}: embedding columns of different sizes {sorted(dims)}",
@@ -332,6 +333,7 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
         index = C.build_index(train_versions[0], full.vectors, full.texts, full.features, index_key, cp.calibration_rows,
                               max(cp.reference_sample, policy.shift.classifier_rows), {"embeddings": full.embeddings})
         del full
+        log.info("drift: training index built (%s rows)", f"{index.rows:,}")
     # the training side as every run sees it, cached or not: all rows' features, a sample of the vectors
     train = Window(refs, index.features, index.sample, index.meta["embeddings"])
     t_scan = time.perf_counter()
@@ -342,6 +344,7 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
         raise DataError(f"embeddings differ in size ({train.vectors.shape[1]} training, {new.vectors.shape[1]} new)",
                         hint="embed both with the same embedder")
     t_index = time.perf_counter()
+    log.info("drift: new window read (%s rows); coverage and tests", f"{len(new.features):,}")
     redacted = certificate(new_version, store).redacted
     cov, dist, member, centroids = coverage(index, train, new, [new_version], policy, lowercase_only=not redacted)
     sh = shifts(train, new, policy)
