@@ -6,7 +6,7 @@
     python benchmarks/bench_drift.py scale --rows 100000
     # the same, each step in its own process (for /usr/bin/time -v): write, first run, cached run
     python benchmarks/bench_drift.py scale --rows 1000000 --phase make
-    python benchmarks/bench_drift.py scale --rows 1000000 --phase run
+    python benchmarks/bench_drift.py scale --rows 1000000 --phase run --workers 2
 
 Output (stores, reports) under /tmp/bench_drift; results as JSON on stdout.
 """
@@ -158,7 +158,7 @@ def make(store, n: int) -> None:
     put(store, "new", table, rng.integers(0, table.num_rows, n))
 
 
-def phase(n: int, what: str, executor: str) -> dict:
+def phase(n: int, what: str, executor: str, workers: int) -> dict:
     """One step of the scale run in its own process, so that each has its own time and peak RSS:
     ``make`` writes the two windows, ``run`` compares them once (the first run builds the index)."""
     import logging
@@ -180,7 +180,7 @@ def phase(n: int, what: str, executor: str) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # noqa: E731  user + system seconds
     t, c = time.perf_counter(), cpu()
-    r = drift("new@v1", "train@v1", Store(folder / "store"), **({"executor": executor} if executor else {}))
+    r = drift("new@v1", "train@v1", Store(folder / "store"), executor=executor, workers=workers)
     return {"rows": n, "index_cached": r["index"]["cached"], "drift_s": round(time.perf_counter() - t, 1),
             "drift_cpu_s": round(cpu() - c, 1), "stages_s": r["seconds"], "uncovered_share": r["coverage"]["share"],
             "crossed": r["crossed"], "load": os.getloadavg(),
@@ -195,12 +195,13 @@ def main() -> None:
     ap.add_argument("--train-rows", type=int, default=6000)
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--phase", choices=["make", "run"], help="scale: one step in its own process")
-    ap.add_argument("--executor", default="", help="scale --phase run: the executor drift's per-row work runs on")
+    ap.add_argument("--executor", default="local", help="scale --phase run: where drift's per-row work runs")
+    ap.add_argument("--workers", type=int, default=1, help="scale --phase run: processes for the per-row work")
     a = ap.parse_args()
     if a.what == "alarms":
         res = alarms(a.windows, a.size, a.train_rows)
     else:
-        res = phase(a.rows, a.phase, a.executor) if a.phase else scale(a.rows)
+        res = phase(a.rows, a.phase, a.executor, a.workers) if a.phase else scale(a.rows)
     print(json.dumps(res, indent=1, default=str))
 
 

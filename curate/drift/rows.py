@@ -58,18 +58,16 @@ class DriftRows(Stage):
         return out.with_columns(batch[ROW], emb)
 
 
-def per_row(versions: list, config: dict, engine: Executor, scratch: Path) -> list[list[str]]:
+def per_row(versions: list, config: list[dict], engine: Executor, scratch: Path, batch_rows: int) -> list[list[str]]:
     """Run ``DriftRows`` over every batch of each version on ``engine``; → per version, its partial
     files in row order. ``config[i]``: the stage config of ``versions[i]``."""
     from sluice.runner import plan
-
-    from .run import BATCH_ROWS
 
     out = []
     for i, v in enumerate(versions):
         stage = DriftRows(config[i])
         folder = scratch / f"{i}"
-        jobs = [dataclasses.replace(j, mode="partial") for j in plan(v.files(), BATCH_ROWS, folder) if j.rows]
+        jobs = [dataclasses.replace(j, mode="partial") for j in plan(v.files(), batch_rows, folder) if j.rows]
         for _ in engine.map(stage, stage.fingerprint("drift"), jobs):
             pass
         out.append([f"{folder.resolve()}/partials/part-{j.index:06d}.parquet" for j in jobs])

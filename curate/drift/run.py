@@ -338,9 +338,10 @@ def timeline(folder: Path) -> list[dict]:
 
 # -- the command -----------------------------------------------------------------------------------
 def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None = None, save: bool = True,
-          executor: str = "local", workers: int = 1) -> dict:
+          executor: str = "local", workers: int = 1, batch_rows: int = BATCH_ROWS) -> dict:
     """Compare ``new_ref`` with the training data ``against`` (module doc); returns the result dict.
-    ``executor`` / ``workers``: where the per-row work runs (``local`` or ``ray``, as ``sluice run``)."""
+    ``executor`` / ``workers``: where the per-row work runs (``local`` or ``ray``, as ``sluice run``),
+    in batches of ``batch_rows`` (what the driver holds of a window's vectors at a time)."""
     import shutil
     import uuid
 
@@ -369,7 +370,7 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
             index = C.TrainingIndex(folder)
         else:
             configs, how = _row_configs(train_versions, store, policy, embed, reuse)
-            files = [f for fs in per_row(train_versions, configs, engine, scratch / "train") for f in fs]
+            files = [f for fs in per_row(train_versions, configs, engine, scratch / "train", batch_rows) for f in fs]
             n = sum(v.num_rows() for v in train_versions)
             if not n:
                 raise DataError(f"{', '.join(refs)} holds no rows: nothing to compare against",
@@ -392,7 +393,7 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
         n_new = new_version.num_rows()
         if not n_new:
             raise DataError(f"{new_version.ref} holds no rows", hint="give a window with conversations in it")
-        new_files = per_row([new_version], new_configs, engine, scratch / "new")[0]
+        new_files = per_row([new_version], new_configs, engine, scratch / "new", batch_rows)[0]
         if train.vectors.shape[1] != int(index.meta["dim"]):
             raise DataError(f"{index.folder}: its sample does not match its index", hint="delete the folder; it is rebuilt")
         new, dist, pick, picked, cls_train = read_new(new_files, n_new, new_version.ref, index, train, policy)
