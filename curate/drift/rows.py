@@ -38,8 +38,7 @@ class DriftRows(Stage):
         own_embedding: bool = False  # read the version's embedding column (made by the default embedder)
 
     def setup(self) -> None:
-        from .features import _language
-        from .run import _embed_stage
+        from .features import _embed_stage, _language
 
         self.embed = None if self.config.own_embedding else _embed_stage()
         self.language = None if "lang" in self.config.reuse else _language()

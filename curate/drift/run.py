@@ -27,7 +27,7 @@ from sluice.store import Store, Version
 from . import coverage as C
 from . import stats
 from .rows import batches as row_batches, per_row
-from .features import NUMERIC, REUSABLE
+from .features import NUMERIC, REUSABLE, _embed_stage
 from .policy import DriftPolicy
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,6 @@ class Window:
 
 
 # -- embedder --------------------------------------------------------------------------------------
-def _embed_stage():
-    from sluice.curate.quality.embed import Embed
-
-    stage = Embed(Embed.Config())
-    stage.setup()
-    return stage
-
-
 def embedder_key(stage) -> str:
     c = stage.config
     body = {"model": stage.model.identity, "text": c.text, "tools": c.tools, "max_tokens": c.max_tokens}
