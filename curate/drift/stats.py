@@ -66,14 +66,9 @@ def classifier_rows(n_train: int, n_new: int, rows: int, seed: int = 0) -> tuple
     return rng.choice(n_train, m, replace=False), rng.choice(n_new, m, replace=False)
 
 
-def classifier(train: np.ndarray, new: np.ndarray, rows: int, seed: int = 0) -> dict:
-    """Out-of-fold AUC of a logistic regression telling ``new`` from ``train`` (balanced samples)."""
-    a, b = classifier_rows(len(train), len(new), rows, seed)
-    return classifier_fit(train[a], new[b], seed)
-
-
 def classifier_fit(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
-    """``classifier`` on samples already drawn (``a`` training, ``b`` new, the same size)."""
+    """Out-of-fold AUC of a logistic regression telling ``b`` (new rows) from ``a`` (training rows):
+    balanced samples drawn by ``classifier_rows``."""
     from scipy.stats import mannwhitneyu
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
