@@ -206,13 +206,15 @@ def test_small_batches_give_the_same_report(tmp_path):
 
 @pytest.mark.slow
 def test_ray_executor_gives_the_same_report_as_local(tmp_path):
-    """The per-row work on Ray Data actors (a local Ray started by the executor, 2 workers, 50-row
-    jobs) gives the report the local executor gives."""
+    """The per-row work on Ray Data actors (a new local Ray of 2 CPUs, 50-row jobs) gives the report
+    the local executor gives."""
     pytest.importorskip("ray")
     import ray
 
     w = World(tmp_path)
     local = _compare(w.store, batch_rows=50)
+    # address "local": a Ray of this test's own, never a cluster another process started on this machine
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         on_ray = _compare(w.store, executor="ray", workers=2, batch_rows=50)
     finally:
