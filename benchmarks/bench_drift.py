@@ -4,6 +4,9 @@
     python benchmarks/bench_drift.py alarms --windows 20 --size 1000
     # scale: N new vs N training rows resampled (with repeats) from the real rows; time and peak RSS
     python benchmarks/bench_drift.py scale --rows 100000
+    # the same, each step in its own process (for /usr/bin/time -v): write, first run, cached run
+    python benchmarks/bench_drift.py scale --rows 1000000 --phase make
+    python benchmarks/bench_drift.py scale --rows 1000000 --phase run --workers 2
 
 Output (stores, reports) under /tmp/bench_drift; results as JSON on stdout.
 """
@@ -129,11 +132,8 @@ def scale(n: int) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     store = Store(folder / "store")
-    table = base("alpaca", alpaca())
-    rng = np.random.default_rng(0)
     t = time.perf_counter()
-    put(store, "train", table, rng.integers(0, table.num_rows, n))
-    put(store, "new", table, rng.integers(0, table.num_rows, n))
+    make(store, n)
     ingest_s = time.perf_counter() - t
     cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # noqa: E731  user + system seconds
     t, c = time.perf_counter(), cpu()
@@ -149,6 +149,43 @@ def scale(n: int) -> dict:
             "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
 
+def make(store, n: int) -> None:
+    """``train@v1`` and ``new@v1``: ``n`` rows each, resampled with repeats from the real Alpaca rows."""
+    table = base("alpaca", alpaca())
+    rng = np.random.default_rng(0)
+    put(store, "train", table, rng.integers(0, table.num_rows, n))
+    put(store, "new", table, rng.integers(0, table.num_rows, n))
+
+
+def phase(n: int, what: str, executor: str, workers: int) -> dict:
+    """One step of the scale run in its own process, so that each has its own time and peak RSS:
+    ``make`` writes the two windows, ``run`` compares them once (the first run builds the index)."""
+    import logging
+    import os
+
+    from sluice.store import Store
+
+    folder = OUT / f"scale{n}"
+    if what == "make":
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        t = time.perf_counter()
+        make(Store(folder / "store"), n)
+        return {"rows": n, "write_s": round(time.perf_counter() - t, 1)}
+    from sluice.curate.drift import drift
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # noqa: E731  user + system seconds
+    t, c = time.perf_counter(), cpu()
+    r = drift("new@v1", "train@v1", Store(folder / "store"), executor=executor, workers=workers)
+    return {"rows": n, "index_cached": r["index"]["cached"], "drift_s": round(time.perf_counter() - t, 1),
+            "drift_cpu_s": round(cpu() - c, 1), "stages_s": r["seconds"], "uncovered_share": r["coverage"]["share"],
+            "crossed": r["crossed"], "load": os.getloadavg(),
+            "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["alarms", "scale"])
@@ -156,8 +193,14 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1000)
     ap.add_argument("--train-rows", type=int, default=6000)
     ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--phase", choices=["make", "run"], help="scale: one step in its own process")
+    ap.add_argument("--executor", default="local", help="scale --phase run: where drift's per-row work runs")
+    ap.add_argument("--workers", type=int, default=1, help="scale --phase run: processes for the per-row work")
     a = ap.parse_args()
-    res = alarms(a.windows, a.size, a.train_rows) if a.what == "alarms" else scale(a.rows)
+    if a.what == "alarms":
+        res = alarms(a.windows, a.size, a.train_rows)
+    else:
+        res = phase(a.rows, a.phase, a.executor, a.workers) if a.phase else scale(a.rows)
     print(json.dumps(res, indent=1, default=str))
 
 

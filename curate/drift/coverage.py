@@ -91,32 +91,67 @@ def index_folder(version: Version, embedder_key: str) -> Path:
     return version.path.parent / "drift-index" / f"v{version.number}-{embedder_key[:16]}"
 
 
-def build_index(version: Version, vectors: np.ndarray, user_texts: list[str], features, embedder_key: str,
+def picks(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` of ``n`` row numbers without repeats, in the order drawn."""
+    return rng.choice(n, min(k, n), replace=False) if n else np.zeros(0, np.int64)
+
+
+class Gather:
+    """The vectors of chosen rows (in the order chosen), collected while batches stream past."""
+
+    def __init__(self, rows: np.ndarray):
+        self.rows, self.order = np.asarray(rows, np.int64), np.argsort(rows, kind="stable")
+        self.sorted = self.rows[self.order]
+        self.parts: list[np.ndarray] = []
+
+    def add(self, first: int, vectors: np.ndarray) -> None:
+        lo, hi = np.searchsorted(self.sorted, [first, first + len(vectors)])
+        if hi > lo:
+            self.parts.append(vectors[self.sorted[lo:hi] - first])
+
+    def vectors(self, dim: int) -> np.ndarray:
+        got = np.vstack(self.parts) if self.parts else np.zeros((0, dim), np.float32)
+        out = np.empty_like(got)
+        out[self.order] = got
+        return out
+
+
+def build_index(version: Version, batches, n: int, user_texts, features, embedder_key: str,
                 calibration_rows: int, sample_rows: int, meta: dict, seed: int = 0, threads: int = 0) -> TrainingIndex:
-    """Build, calibrate and cache the index of ``version`` (vectors in row order) with what later runs
-    need instead of reading the training rows again: the per-row features (``features.py``), a
-    sample of the vectors (topics, the classifier test) and term document frequencies (names)."""
+    """Build, calibrate and cache the index of ``version`` with what later runs need instead of
+    reading the training rows again: the per-row features (``features.py``), a sample of the
+    vectors (topics, the classifier test) and term document frequencies (names). ``batches``:
+    each batch's vectors in row order (``n`` rows in all), added to the index as they come;
+    ``user_texts(rows)``: the user text of those training rows (for term frequencies)."""
     from usearch.index import Index
 
     folder = index_folder(version, embedder_key)
     if (folder / "meta.json").is_file():
         return TrainingIndex(folder)
-    n, dim = vectors.shape
-    index = Index(ndim=dim, metric="cos", dtype="f32")
-    index.add(np.arange(n, dtype=np.int64), vectors, threads=threads)
     rng = np.random.default_rng(seed)
-    held = rng.choice(n, min(calibration_rows, n), replace=False) if n > 1 else np.zeros(0, np.int64)
+    held = picks(n, calibration_rows, rng) if n > 1 else np.zeros(0, np.int64)
+    sample_rows = picks(n, sample_rows, rng)
+    held_g, sample_g = Gather(held), Gather(sample_rows)
+    index, dim, at = None, 0, 0
+    for vectors in batches:
+        if index is None:
+            dim = vectors.shape[1]
+            index = Index(ndim=dim, metric="cos", dtype="f32")
+        index.add(np.arange(at, at + len(vectors), dtype=np.int64), vectors, threads=threads)
+        held_g.add(at, vectors)
+        sample_g.add(at, vectors)
+        at += len(vectors)
     calibration = np.zeros(0, np.float32)
     if len(held):
-        m = index.search(vectors[held], 2, threads=threads, exact=n < EXACT_BELOW)
+        m = index.search(held_g.vectors(dim), 2, threads=threads, exact=n < EXACT_BELOW)
         keys, dists = np.asarray(m.keys).reshape(len(held), -1), np.asarray(m.distances).reshape(len(held), -1)
         own = keys[:, 0] == held  # the row itself comes first; an exact duplicate may come first instead
         calibration = np.where(own, dists[:, 1], dists[:, 0]).astype(np.float32)
-    sample = vectors[rng.choice(n, min(sample_rows, n), replace=False)] if n else vectors
+    sample = sample_g.vectors(dim)
+    text_rows = picks(n, 20_000, np.random.default_rng(seed))
     df: Counter = Counter()
-    text_rows = rng.choice(len(user_texts), min(20_000, len(user_texts)), replace=False)
-    for i in text_rows:
-        df.update(terms(user_texts[i]))
+    for text in user_texts(set(text_rows.tolist())).values():
+        df.update(terms(text))
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".tmp-{os.getpid()}-{folder.name}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -135,33 +170,39 @@ def build_index(version: Version, vectors: np.ndarray, user_texts: list[str], fe
     return TrainingIndex(folder)
 
 
-def overrepresented(train_sample: np.ndarray, new: np.ndarray, neighbours: int, sample: int, seed: int = 0,
-                    threads: int = 0) -> tuple[np.ndarray, float]:
-    """Per new row, how many of its ``neighbours`` nearest rows in a pooled reference set (the training
-    sample and a sample of the new window, itself excluded) come from the new window; and the share
-    of new rows in the pool (what that count is, on average, when both windows are one distribution)."""
-    from usearch.index import Index
+class Pool:
+    """The pooled reference set of the neighbourhood test: the training sample and a sample of the
+    new window (rows ``pick``, sorted, vectors ``picked``). ``counts(first, vectors)``: per new row
+    of a batch starting at row ``first``, how many of its ``neighbours`` nearest pool rows (itself
+    excluded) come from the new window; ``share``: the share of new rows in the pool (what that
+    count is, on average, when both windows are one distribution)."""
 
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(len(new), min(sample, len(new)), replace=False))
-    pool = np.vstack([train_sample, new[pick]]).astype(np.float32)
-    m_t = len(train_sample)
-    index = Index(ndim=pool.shape[1], metric="cos", dtype="f32")
-    index.add(np.arange(len(pool), dtype=np.int64), pool, threads=threads)
-    exact = len(pool) < EXACT_BELOW
-    own = np.full(len(new), -1, np.int64)
-    own[pick] = m_t + np.arange(len(pick))
-    counts = np.zeros(len(new), np.int64)
-    for start in range(0, len(new), 65536):
-        part = slice(start, start + 65536)
-        keys = np.asarray(index.search(new[part], neighbours + 1, threads=threads, exact=exact).keys)
-        keys = keys.reshape(-1, neighbours + 1)
-        mine = own[part][:, None]
-        # drop the row itself where it is in the pool; else the farthest of the k + 1
-        keep = np.where((keys == mine).any(1)[:, None], keys != mine, np.arange(neighbours + 1) < neighbours)
-        counts[part] = ((keys >= m_t) & keep).sum(1)
-    share = len(pick) / max(len(pool) - 1, 1)
-    return counts, share
+    def __init__(self, train_sample: np.ndarray, picked: np.ndarray, pick: np.ndarray, neighbours: int,
+                 threads: int = 0):
+        from usearch.index import Index
+
+        pool = np.vstack([train_sample, picked]).astype(np.float32)
+        self.m_t, self.pick, self.k, self.threads = len(train_sample), pick, neighbours, threads
+        self.index = Index(ndim=pool.shape[1], metric="cos", dtype="f32")
+        self.index.add(np.arange(len(pool), dtype=np.int64), pool, threads=threads)
+        self.exact = len(pool) < EXACT_BELOW
+        self.share = len(pick) / max(len(pool) - 1, 1)
+
+    def counts(self, first: int, vectors: np.ndarray) -> np.ndarray:
+        k = self.k
+        out = np.zeros(len(vectors), np.int64)
+        lo, hi = np.searchsorted(self.pick, [first, first + len(vectors)])
+        own_all = np.full(len(vectors), -1, np.int64)
+        own_all[self.pick[lo:hi] - first] = self.m_t + np.arange(lo, hi)
+        for start in range(0, len(vectors), 65536):
+            part = slice(start, start + 65536)
+            keys = np.asarray(self.index.search(vectors[part], k + 1, threads=self.threads, exact=self.exact).keys)
+            keys = keys.reshape(-1, k + 1)
+            mine = own_all[part][:, None]
+            # drop the row itself where it is in the pool; else the farthest of the k + 1
+            keep = np.where((keys == mine).any(1)[:, None], keys != mine, np.arange(k + 1) < k)
+            out[part] = ((keys >= self.m_t) & keep).sum(1)
+        return out
 
 
 def cluster(vectors: np.ndarray, distance: float, sample: int, seed: int = 0) -> np.ndarray:

@@ -24,6 +24,15 @@ from sluice.curate.quality.text import role_text
 NUMERIC = ("chars", "turns", "tool_calls")
 
 
+def _embed_stage():
+    """The default embedder (the recipe's ``embed`` stage with its defaults), set up."""
+    from sluice.curate.quality.embed import Embed
+
+    stage = Embed(Embed.Config())
+    stage.setup()
+    return stage
+
+
 def _language():
     from sluice.curate.quality.language import Language
 

@@ -1,7 +1,10 @@
 """``drift(new, against)``: coverage of new traffic by the training data, and per-feature shift tests.
 
-Both windows are read batch by batch; what stays in memory is one feature row and one embedding
-per conversation (a million rows: ~1.3 GB of float32 vectors a side), never the text.
+The per-row work (features, language, embedding: ``rows.py``) runs on the executor seam
+(``local`` or ``ray``, as ``sluice run --executor``) and is spilled per batch under the store;
+the driver reads it back one batch at a time. What stays in memory is one small feature row per
+conversation (never the text), the training index (its vectors and HNSW graph: ~1.4 GB a million
+rows at 320 dimensions), the samples the tests draw, and the vectors of uncovered rows.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from sluice.store import Store, Version
 
 from . import coverage as C
 from . import stats
-from .features import NUMERIC, REUSABLE, features
+from .rows import batches as row_batches, per_row
+from .features import NUMERIC, REUSABLE, _embed_stage
 from .policy import DriftPolicy
 
 log = logging.getLogger(__name__)
@@ -38,20 +42,13 @@ MATCH = 0.8  # a group matches the previous window's group whose centroid is at 
 class Window:
     refs: list[str]
     features: pl.DataFrame
-    vectors: np.ndarray
+    vectors: np.ndarray  # training: the index's sample; new: the rows the classifier test sees
     embeddings: str  # "column" or "computed"
-    texts: list[str] = field(default_factory=list)  # user text of sampled rows (training: for term rarity)
+    files: list[str] = field(default_factory=list)  # new: the per-row partials (rows.py), in row order
+    dim: int = 0
 
 
 # -- embedder --------------------------------------------------------------------------------------
-def _embed_stage():
-    from sluice.curate.quality.embed import Embed
-
-    stage = Embed(Embed.Config())
-    stage.setup()
-    return stage
-
-
 def embedder_key(stage) -> str:
     c = stage.config
     body = {"model": stage.model.identity, "text": c.text, "tools": c.tools, "max_tokens": c.max_tokens}
@@ -77,42 +74,59 @@ def _column_made_by(version: Version, store: Store, stage) -> bool:
 
 
 # -- reading a window ------------------------------------------------------------------------------
-def scan(versions: list[Version], store: Store, policy: DriftPolicy, embed, language=None, text_rows: int = 0,
-         seed: int = 0, reuse: tuple[str, ...] = ()) -> Window:
-    """Features and embeddings of every row of ``versions`` (one window), batch by batch."""
-    from sluice.curate.quality.text import conversation_text
-
-    feats, vecs, texts, how = [], [], [], set()
-    rng = np.random.default_rng(seed)
-    total = sum(v.num_rows() for v in versions)
-    keep = set(rng.choice(total, min(text_rows, total), replace=False).tolist()) if text_rows else set()
-    offset = 0
+def _row_configs(versions: list[Version], store: Store, policy: DriftPolicy, embed, reuse: tuple[str, ...]):
+    """Each version's ``DriftRows`` config, and how its embeddings are had ("column" / "computed")."""
+    configs, how = [], set()
     for v in versions:
         if v.kind != "conversation":
             raise InputError(f"{v.ref} holds {v.kind} rows; drift compares conversations",
                              hint="pass conversation datasets (what `sluice ingest` and `sluice run` publish)")
         own = "embedding" in _columns(v) and _column_made_by(v, store, embed)
         how.add("column" if own else "computed")
-        for batch in v.iter_batches(BATCH_ROWS):
-            df = pl.from_arrow(batch)
-            feats.append(features(df, policy.shift.metadata_keys, language, reuse))
-            if own:
-                vecs.append(np.asarray(df["embedding"].to_numpy(), dtype=np.float32).reshape(len(df), -1))
-            else:
-                vecs.append(embed.score(df)["embedding"].to_numpy().astype(np.float32).reshape(len(df), -1))
-            if keep:
-                for i, m in enumerate(df["messages"].to_list()):
-                    if offset + i in keep:
-                        texts.append(conversation_text(m, ("user",)))
-            offset += len(df)
-    dims = {x.shape[1] for x in vecs if len(x)}
-    if len(dims) > 1:
-        raise DataError(f"{', '.join(v.ref for v in versions)}: embedding columns of different sizes {sorted(dims)}",
-                        hint="re-embed with one embedder (drop the embed stage or use the same model everywhere)")
-    dim = dims.pop() if dims else 0
-    return Window([v.ref for v in versions], pl.concat(feats, how="diagonal_relaxed") if feats else pl.DataFrame(),
-                  np.vstack([x.reshape(-1, dim) for x in vecs]) if vecs else np.zeros((0, 0), np.float32),
-                  "+".join(sorted(how)), texts)
+        configs.append({"metadata_keys": policy.shift.metadata_keys, "reuse": list(reuse), "own_embedding": own})
+    return configs, "+".join(sorted(how))
+
+
+def _stream(files: list[str], refs: list[str], dim: list[int]):
+    """(features, vectors) per partial batch; ``dim`` holds the embedding size seen (one for all)."""
+    for feats, vectors in row_batches(files):
+        if dim and vectors.shape[1] != dim[0]:
+            raise DataError(f"{', '.join(refs)}: embedding columns of different sizes {sorted({dim[0], vectors.shape[1]})}",
+                            hint="re-embed with one embedder (drop the embed stage or use the same model everywhere)")
+        dim[:] = [vectors.shape[1]]
+        yield feats, vectors
+
+
+def read_new(files: list[str], n: int, ref: str, index: C.TrainingIndex, train: Window, policy: DriftPolicy
+             ) -> tuple[Window, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """First pass over the new window's partials: its features, each row's nearest training distance,
+    and the samples drawn by row number (the pool's, the classifier's) → (window, distances, pool rows,
+    pool vectors, training rows of the classifier sample)."""
+    cp = policy.coverage
+    pick = np.sort(C.picks(n, cp.reference_sample, np.random.default_rng(0)))
+    cls_train, cls_new = stats.classifier_rows(len(train.vectors), n, policy.shift.classifier_rows)
+    pool_g, cls_g = C.Gather(pick), C.Gather(cls_new)
+    feats, dist, at, dim = [], [], 0, []
+    for f, vectors in _stream(files, [ref], dim):
+        feats.append(f)
+        dist.append(index.nearest(vectors)[0])
+        pool_g.add(at, vectors)
+        cls_g.add(at, vectors)
+        at += len(vectors)
+    d = dim[0] if dim else 0
+    window = Window([ref], pl.concat(feats, how="diagonal_relaxed") if feats else pl.DataFrame(), cls_g.vectors(d),
+                    "", files, d)
+    return window, np.concatenate(dist) if dist else np.zeros(0, np.float32), pick, pool_g.vectors(d), cls_train
+
+
+class _Lazy:
+    """The training features, concatenated when ``build_index`` writes them (after every batch came)."""
+
+    def __init__(self, parts: list[pl.DataFrame]):
+        self.parts = parts
+
+    def write_parquet(self, path) -> None:
+        pl.concat(self.parts, how="diagonal_relaxed").write_parquet(path)
 
 
 def _columns(v: Version) -> list[str]:
@@ -153,7 +167,9 @@ def _counter(col: pl.Series) -> Counter:
     return Counter(col.cast(pl.String).fill_null("none").to_list())
 
 
-def shifts(train: Window, new: Window, policy: DriftPolicy) -> list[dict]:
+def shifts(train: Window, new: Window, policy: DriftPolicy, cls_train: np.ndarray | None = None) -> list[dict]:
+    """The shift tests; ``new.vectors`` is the new side's classifier sample, ``cls_train`` the
+    training sample rows it is compared with (``stats.classifier_rows``)."""
     p = policy.shift
     out: list[dict] = []
     tf, nf = train.features, new.features
@@ -183,7 +199,8 @@ def shifts(train: Window, new: Window, policy: DriftPolicy) -> list[dict]:
     for c in NUMERIC:
         record(c, "number", stats.numbers(tf[c].to_numpy().astype(float), nf[c].to_numpy().astype(float)), p.ks)
     if train.vectors.size and new.vectors.size:
-        record("embedding", "embedding", stats.classifier(train.vectors, new.vectors, p.classifier_rows), p.classifier_auc)
+        a = train.vectors[cls_train] if cls_train is not None else train.vectors
+        record("embedding", "embedding", stats.classifier_fit(a, new.vectors), p.classifier_auc)
     return out
 
 
@@ -200,24 +217,34 @@ def _user_texts(versions: list[Version], rows: set[int]) -> dict[int, str]:
     return texts
 
 
-def coverage(index: C.TrainingIndex, train: Window, new: Window, new_versions: list[Version], policy: DriftPolicy,
+def coverage(index: C.TrainingIndex, train: Window, new: Window, dist: np.ndarray, pick: np.ndarray,
+             picked: np.ndarray, new_versions: list[Version], policy: DriftPolicy,
              lowercase_only: bool) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     """The coverage result, each new row's nearest distance, its group (−1: covered, −2: uncovered but
-    in no named group), and the groups' centroids (module doc of coverage.py)."""
+    in no named group), and the groups' centroids (module doc of coverage.py). A second pass over the
+    new window's partials counts each row's new neighbours in the pool and keeps the vectors of
+    uncovered rows only."""
     cp, alpha = policy.coverage, policy.shift.alpha
     radius = index.radius(cp.quantile)
-    dist, _ = index.nearest(new.vectors)
     n = len(dist)
     far = dist > radius
     expected = 1 - cp.quantile
     p_far = stats.binomial_excess(int(far.sum()), n, expected)
-    counts, pool_share = C.overrepresented(train.vectors, new.vectors, cp.neighbours, cp.reference_sample)
-    p_rows = stats.binomial_tail(counts, cp.neighbours, pool_share)
-    crowded = p_rows < cp.neighbour_alpha
+    pool = C.Pool(train.vectors, picked, pick, cp.neighbours)
+    pool_share = pool.share
+    crowded = np.zeros(n, bool)
+    kept, at = [], 0
+    for _, vectors in row_batches(new.files):
+        counts = pool.counts(at, vectors)
+        part = slice(at, at + len(vectors))
+        crowded[part] = stats.binomial_tail(counts, cp.neighbours, pool_share) < cp.neighbour_alpha
+        kept.append(vectors[far[part] | crowded[part]])
+        at += len(vectors)
     uncovered = far | crowded
     u = int(uncovered.sum())
     rows_u = np.flatnonzero(uncovered)
-    labels = C.cluster(new.vectors[rows_u], cp.cluster_distance, cp.cluster_sample)
+    vec_u = np.vstack(kept) if kept else np.zeros((0, new.dim), np.float32)
+    labels = C.cluster(vec_u, cp.cluster_distance, cp.cluster_sample)
     ids = new.features["id"].to_numpy()
     langs = new.features["lang"].to_numpy()
     sizes = np.bincount(labels) if len(labels) else np.zeros(0, np.int64)
@@ -227,13 +254,14 @@ def coverage(index: C.TrainingIndex, train: Window, new: Window, new_versions: l
     group_of[rows_u] = -2
     clusters, centroids = [], []
     for c in named:
-        rows = rows_u[labels == c]
+        local = np.flatnonzero(labels == c)
+        rows, vecs = rows_u[local], vec_u[local]
         group_of[rows] = len(clusters)
         names = C.name_cluster([texts[r] for r in rows], index.df, cp.terms, cp.min_term_rows, lowercase_only)
         lang = Counter(langs[rows].tolist()).most_common(1)[0][0]
-        cent = new.vectors[rows].mean(0)
+        cent = vecs.mean(0)
         centroids.append(cent / max(np.linalg.norm(cent), 1e-12))
-        near = rows[np.argsort(-(new.vectors[rows] @ centroids[-1]))][:cp.examples]
+        near = rows[np.argsort(-(vecs @ centroids[-1]))][:cp.examples]
         clusters.append({"cluster": len(clusters), "name": f"{lang}: " + (" / ".join(names) or "(no shared terms)"),
                          "lang": lang, "terms": names, "rows": int(len(rows)), "share": len(rows) / n,
                          "beyond_radius": int(far[rows].sum()), "crowded": int(crowded[rows].sum()),
@@ -250,7 +278,7 @@ def coverage(index: C.TrainingIndex, train: Window, new: Window, new_versions: l
               "terms_from": "redacted text" if not lowercase_only else
               "unredacted text: lowercase words only (no names, no digits), each used by several rows",
               "curve": _curve(index.calibration, dist)}
-    dim = new.vectors.shape[1]
+    dim = new.dim
     return result, dist, group_of, np.vstack(centroids) if centroids else np.zeros((0, dim), np.float32)
 
 
@@ -301,8 +329,15 @@ def timeline(folder: Path) -> list[dict]:
 
 
 # -- the command -----------------------------------------------------------------------------------
-def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None = None, save: bool = True) -> dict:
-    """Compare ``new_ref`` with the training data ``against`` (module doc); returns the result dict."""
+def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None = None, save: bool = True,
+          executor: str = "local", workers: int = 1, batch_rows: int = BATCH_ROWS) -> dict:
+    """Compare ``new_ref`` with the training data ``against`` (module doc); returns the result dict.
+    ``executor`` / ``workers``: where the per-row work runs (``local`` or ``ray``, as ``sluice run``),
+    in batches of ``batch_rows`` (what the driver holds of a window's vectors at a time)."""
+    import shutil
+    import uuid
+
+    from sluice.executors import executor as make_executor
     from sluice.privacy import certificate
 
     policy = policy or DriftPolicy()
@@ -310,9 +345,6 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
     new_version = store.resolve(new_ref)
     train_versions, trained_as = training_versions(against, store)
     embed = _embed_stage()
-    from .features import _language
-
-    language = _language()
     key = embedder_key(embed)
     refs = [v.ref for v in train_versions]
     cp = policy.coverage
@@ -322,29 +354,58 @@ def drift(new_ref: str, against: str, store: Store, policy: DriftPolicy | None =
                                            max(cp.reference_sample, policy.shift.classifier_rows)]).encode()).hexdigest()
     folder = C.index_folder(train_versions[0], index_key)
     cached = (folder / "meta.json").is_file()
-    if cached:
-        index = C.TrainingIndex(folder)
-    else:
-        full = scan(train_versions, store, policy, embed, language, text_rows=20_000, reuse=reuse)
-        if not len(full.features):
-            raise DataError(f"{', '.join(refs)} holds no rows: nothing to compare against",
-                            hint="give the dataset the model was trained on (--against NAME@vN)")
-        index = C.build_index(train_versions[0], full.vectors, full.texts, full.features, index_key, cp.calibration_rows,
-                              max(cp.reference_sample, policy.shift.classifier_rows), {"embeddings": full.embeddings})
-        del full
-    # the training side as every run sees it, cached or not: all rows' features, a sample of the vectors
-    train = Window(refs, index.features, index.sample, index.meta["embeddings"])
-    t_scan = time.perf_counter()
-    new = scan([new_version], store, policy, embed, language, reuse=reuse)
-    if not len(new.features):
-        raise DataError(f"{new_version.ref} holds no rows", hint="give a window with conversations in it")
-    if train.vectors.shape[1] != new.vectors.shape[1]:
-        raise DataError(f"embeddings differ in size ({train.vectors.shape[1]} training, {new.vectors.shape[1]} new)",
-                        hint="embed both with the same embedder")
-    t_index = time.perf_counter()
-    redacted = certificate(new_version, store).redacted
-    cov, dist, member, centroids = coverage(index, train, new, [new_version], policy, lowercase_only=not redacted)
-    sh = shifts(train, new, policy)
+    new_configs, new_how = _row_configs([new_version], store, policy, embed, reuse)
+    scratch = new_version.path.parent / "drift-work" / f"{uuid.uuid4().hex[:12]}"
+    engine = make_executor(executor, workers)
+    try:
+        if cached:
+            index = C.TrainingIndex(folder)
+        else:
+            configs, how = _row_configs(train_versions, store, policy, embed, reuse)
+            files = [f for fs in per_row(train_versions, configs, engine, scratch / "train", batch_rows) for f in fs]
+            n = sum(v.num_rows() for v in train_versions)
+            if not n:
+                raise DataError(f"{', '.join(refs)} holds no rows: nothing to compare against",
+                                hint="give the dataset the model was trained on (--against NAME@vN)")
+            feats, dim = [], []
+
+            def vectors():
+                for f, v in _stream(files, refs, dim):
+                    feats.append(f)
+                    yield v
+
+            index = C.build_index(train_versions[0], vectors(), n, lambda want: _user_texts(train_versions, want),
+                                  _Lazy(feats), index_key, cp.calibration_rows,
+                                  max(cp.reference_sample, policy.shift.classifier_rows), {"embeddings": how})
+            shutil.rmtree(scratch / "train", ignore_errors=True)
+            log.info("drift: training index built (%s rows)", f"{index.rows:,}")
+        # the training side as every run sees it, cached or not: all rows' features, a sample of the vectors
+        train = Window(refs, index.features, index.sample, index.meta["embeddings"])
+        t_scan = time.perf_counter()
+        n_new = new_version.num_rows()
+        if not n_new:
+            raise DataError(f"{new_version.ref} holds no rows", hint="give a window with conversations in it")
+        new_files = per_row([new_version], new_configs, engine, scratch / "new", batch_rows)[0]
+        if train.vectors.shape[1] != int(index.meta["dim"]):
+            raise DataError(f"{index.folder}: its sample does not match its index", hint="delete the folder; it is rebuilt")
+        new, dist, pick, picked, cls_train = read_new(new_files, n_new, new_version.ref, index, train, policy)
+        new.embeddings = new_how
+        if train.vectors.shape[1] != new.dim:
+            raise DataError(f"embeddings differ in size ({train.vectors.shape[1]} training, {new.dim} new)",
+                            hint="embed both with the same embedder")
+        t_index = time.perf_counter()
+        log.info("drift: new window read (%s rows); coverage and tests", f"{len(new.features):,}")
+        redacted = certificate(new_version, store).redacted
+        cov, dist, member, centroids = coverage(index, train, new, dist, pick, picked, [new_version], policy,
+                                                lowercase_only=not redacted)
+        sh = shifts(train, new, policy, cls_train)
+    finally:
+        engine.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            scratch.parent.rmdir()  # the last run out removes the folder
+        except OSError:
+            pass
     t_tests = time.perf_counter()
     crossed = (["coverage"] if cov["crossed"] else []) + [s["feature"] for s in sh if s.get("crossed")]
     result = {"new": new_version.ref, "against": train.refs, "trained_as": trained_as,

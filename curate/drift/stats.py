@@ -59,17 +59,22 @@ def numbers(train: np.ndarray, new: np.ndarray) -> dict:
                           "new": [float(x) for x in np.quantile(new, qs)]}}
 
 
-def classifier(train: np.ndarray, new: np.ndarray, rows: int, seed: int = 0) -> dict:
-    """Out-of-fold AUC of a logistic regression telling ``new`` from ``train`` (balanced samples)."""
+def classifier_rows(n_train: int, n_new: int, rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (training, new) the classifier test sees: balanced samples of ``rows`` a side at most."""
+    rng = np.random.default_rng(seed)
+    m = min(rows, n_train, n_new)
+    return rng.choice(n_train, m, replace=False), rng.choice(n_new, m, replace=False)
+
+
+def classifier_fit(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
+    """Out-of-fold AUC of a logistic regression telling ``b`` (new rows) from ``a`` (training rows):
+    balanced samples drawn by ``classifier_rows``."""
     from scipy.stats import mannwhitneyu
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    rng = np.random.default_rng(seed)
-    m = min(rows, len(train), len(new))
-    a = train[rng.choice(len(train), m, replace=False)]
-    b = new[rng.choice(len(new), m, replace=False)]
+    m = len(a)
     x = np.vstack([a, b]).astype(np.float32)
     y = np.r_[np.zeros(m), np.ones(m)]
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)

@@ -23,19 +23,22 @@ def drift(
     to: Annotated[str | None, typer.Option("--to", help="dataset name for --emit")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="report folder [default: "
                                                            "<root>/<new>/reports/drift/<training>/v<N>/]")] = None,
+    executor: Annotated[str, typer.Option("--executor", help="where the per-row work (embedding, language, "
+                                                             "features) runs: local | ray")] = "local",
+    workers: Annotated[int, typer.Option("--workers", help="processes for the per-row work (local executor)")] = 1,
     root: RootOption = None, as_json: JsonOption = False,
 ) -> None:
     """Coverage of NEW by the training data, per-feature shift tests, an HTML/PNG report; exit 1 when a
     threshold is crossed."""
     try:
-        crossed = _drift(new, against, policy, emit, to, out, root=root, as_json=as_json)
+        crossed = _drift(new, against, policy, emit, to, out, executor, workers, root=root, as_json=as_json)
     except typer.Exit as e:  # every error is exit 2: exit 1 means "drift crossed a threshold"
         raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
     raise typer.Exit(1 if crossed else 0)
 
 
 @handle_errors
-def _drift(new, against, policy, emit, to, out, root=None, as_json=False) -> bool:
+def _drift(new, against, policy, emit, to, out, executor="local", workers=1, root=None, as_json=False) -> bool:
     from sluice.curate.drift import DriftPolicy, drift as run, emit_uncovered
     from sluice.curate.drift.report import write
     from sluice.curate.drift.run import history_dir
@@ -46,7 +49,7 @@ def _drift(new, against, policy, emit, to, out, root=None, as_json=False) -> boo
     if (emit is None) != (to is None):
         raise InputError("--emit and --to go together", hint="use --emit uncovered --to NAME")
     s = store(root)
-    result = run(new, against, s, DriftPolicy.load(policy))
+    result = run(new, against, s, DriftPolicy.load(policy), executor=executor, workers=workers)
     members = result.pop("_members")
     version = s.resolve(result["new"])
     page = write(result, out or history_dir(version, result["against"]) / f"v{version.number}")
