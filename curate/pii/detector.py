@@ -31,6 +31,7 @@ from presidio_analyzer import EntityRecognizer
 
 from .engine import EngineConfig, build_analyzer
 from .gates import DIGIT, GATES, GatedEnhancer, GatedRegistry, score_fixed  # noqa: F401  (GATES: re-exported)
+from .lexicon import NOT_AN_ENTITY, OPENERS, TECH_WORDS, UI_WORDS  # noqa: F401  (vocabulary shared with names.py)
 
 NER_BATCH = 256  # texts per nlp.pipe batch
 NER_CHUNK = 2048  # texts whose spaCy docs are held at once (analyze_many)
@@ -46,39 +47,7 @@ NOT_A_NAME = frozenset({"my", "i", "me", "hi", "hello", "hey", "dear", "thanks",
                         "categorize", "generate", "describe", "explain", "translate", "edit", "compose", "create",
                         "identify", "analyze", "analyse", "calculate", "compare", "suggest", "construct", "design",
                         "evaluate", "outline", "brainstorm", "formulate", "arrange", "determine", "predict"})
-# What NER tags as a place, organisation or person in LLM traffic and is never personal data: the
-# most frequent such findings on Alpaca 9k ("As an AI language model" made "AI" a LOCATION 292
-# times there). Exact text, case-sensitive (BENCHMARKS.md, "PII redaction", over-redaction).
-NOT_AN_ENTITY = frozenset("""AI A.I. AGI GPT GPT-2 GPT-3 GPT-3.5 GPT-4 ChatGPT LLM LLMs NLP ML IoT API APIs HTML CSS SQL
-JSON XML URL HTTP HTTPS PDF CSV Java JavaScript TypeScript Python Blockchain COVID-19 COVID Earth Mars Jupiter Venus
-Saturn Neptune Uranus Pluto""".split()) | {"Machine Learning", "Artificial Intelligence", "Deep Learning",
-                                           "Natural Language Processing", "the Milky Way", "Milky Way", "the Moon"}
 NER_TYPES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP"})
-# Technical vocabulary that NER tags as a person, place or organisation in software talk ("connect
-# to PostgreSQL" → LOCATION): languages, frameworks, databases, tools and platforms (a general list,
-# not read off any test set). Exact words, case-sensitive; a person cue before them keeps the finding.
-TECH_WORDS = frozenset("""Python Java JavaScript TypeScript Rust Go Golang Rails Perl PHP Swift Kotlin Scala Haskell
-Elixir Erlang Clojure Lua Dart Flutter Bash Zsh PowerShell Shell Fortran COBOL MATLAB Django Flask FastAPI
-Starlette Pydantic SQLAlchemy Alembic Celery React Redux Angular Vue Svelte Next.js Node Node.js Deno Express Spring
-Hibernate Laravel Symfony NumPy Pandas SciPy Matplotlib PyTorch TensorFlow Keras Jupyter Spark Hadoop Kafka Airflow
-PostgreSQL Postgres MySQL MariaDB SQLite MongoDB Redis Elasticsearch Cassandra DynamoDB Snowflake BigQuery Oracle
-Docker Kubernetes Helm Terraform Ansible Jenkins Nginx Git GitHub GitLab Bitbucket npm pip Conda Homebrew Linux
-Ubuntu Debian Fedora CentOS macOS Windows Android iOS AWS Azure GCP Lambda Heroku Vercel Netlify Cloudflare Slack
-Jira Confluence Trello Notion Figma Excel Word PowerPoint Outlook Chrome Firefox Safari Edge VSCode Vim Emacs
-IntelliJ Xcode Gradle Maven Webpack Vite Babel ESLint Prettier Pytest JUnit Selenium Playwright Stripe PayPal
-Shopify WordPress OAuth JWT GraphQL REST gRPC WebSocket YAML TOML Markdown LaTeX Regex
-Google Microsoft Apple Amazon Meta Facebook Twitter Instagram YouTube Netflix Tesla IBM Intel Nvidia NVIDIA AMD
-Samsung OpenAI Anthropic Uber Airbnb Spotify LinkedIn WhatsApp TikTok Reddit Wikipedia Zoom Dropbox Adobe SAP
-Salesforce""".split())
-# Labels of user interfaces ("go to Account Settings, then Subscriptions"): a finding made only of
-# these words is no entity.
-UI_WORDS = frozenset("""account settings setting subscriptions subscription billing dashboard profile preferences
-notifications privacy security home orders order history payments payment methods method cart checkout help
-support center inbox messages sign log in out up login logout password reset plan plans my wallet""".split())
-# Greetings and openers that NER takes for a place or a name at the start of a prompt, by language.
-OPENERS = frozenset("""hola buenos buenas días tardes noches bonjour bonsoir salut coucou hallo guten tag morgen abend
-servus moin ciao buongiorno buonasera olá oi привет здравствуйте добрый день hello hi hey dear gracias merci danke
-por favor bitte""".split())
 PERSON_CUE = regex.compile(r"(?i:\b(?:mr|mrs|ms|dr|prof|miss|herr|frau|señor|señora|monsieur|madame|"
                            r"name is|name:|called|named|signed)\.?)[ ]+$")
 CAMEL = regex.compile(r"^(?!(?:Mc|Mac|Di|De|Da|Du|Le|La|Van|Von|O'|D')\p{Lu})\p{L}*\p{Ll}\p{Lu}\p{L}*$")

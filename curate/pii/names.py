@@ -182,8 +182,7 @@ class InformalNameRecognizer(EntityRecognizer):
         level = INFORMAL_LEVEL if self._level is None else self._level
         if not level:
             return []
-        from .detector import NOT_AN_ENTITY, OPENERS, TECH_WORDS, UI_WORDS
-        from .lexicon import first_names, in_dictionary, public_places, surnames
+        from .lexicon import NOT_AN_ENTITY, OPENERS, TECH_WORDS, UI_WORDS, first_names, in_dictionary, public_places, surnames
         from .nlp import text_language
 
         out, english = [], None
