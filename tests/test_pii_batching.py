@@ -2,14 +2,12 @@
 NER batched across rows, only tokenized where no NER model covers the language) and gives every
 row exactly the findings of the text-by-text path: Presidio's stock ``AnalyzerEngine.analyze`` on
 each text, then sluice's rules (``by_line``, ``plausible``). Checked on real text: the bundled
-sample logs (en, de, fr, es, zh, ja, ru; tools, feedback, metadata) and, where the shared data is
-present, rows of every pii_dev set (WNUT-17, MEDDOCAN, Europeana fr/de, postal addresses)."""
+sample logs (en, de, fr, es, zh, ja, ru; tools, feedback, metadata). The tests carry their own data
+(tests/test_test_data.py); the same comparison on every pii_dev set is `benchmarks/bench_pii.py`'s
+"identical" column."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -21,26 +19,6 @@ from sluice.curate.pii.detector import by_line, plausible  # noqa: E402
 from sluice.curate.pii.nlp import text_language  # noqa: E402
 from sluice.curate.pii.stage import DetectConfig, PiiDetect  # noqa: E402
 
-PII_DEV = [Path(os.environ.get("SLUICE_SHARED_DATA", "")) / "pii_dev",
-           Path(__file__).resolve().parents[2] / "shared" / "data" / "pii_dev", Path("/work/shared/data/pii_dev")]
-SETS = ("wnut17_en", "meddocan_es", "europeana_fr_bnf", "europeana_de_lft", "usaddress_us", "libpostal_intl")
-
-
-def pii_dev_rows(per_set: int = 8) -> list[dict]:
-    folder = next((d for d in PII_DEV if d.is_dir()), None)
-    if folder is None:
-        return []
-    out = []
-    for name in SETS:
-        lines = (folder / f"{name}.jsonl").read_text().splitlines()[:2 * per_set]
-        texts = [json.loads(x)["text"] for x in lines]
-        if name == "meddocan_es":
-            texts = [t[:1500] for t in texts[:4]]  # clinical reports run to 8 KB: a slice keeps the test short
-        out += [{"id": f"{name}-{i}", "messages": [{"role": "user", "content": texts[i]},
-                                                   {"role": "assistant", "content": texts[i + 1]}]}
-                for i in range(0, len(texts) - 1, 2)]
-    return out
-
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory, sample_logs):
@@ -50,11 +28,8 @@ def table(tmp_path_factory, sample_logs):
     root = tmp_path_factory.mktemp("batching")
     logs = root / "logs.jsonl"
     logs.write_bytes(b"\n".join(sample_logs.read_bytes().splitlines()[:90]) + b"\n")
-    real = root / "pii_dev.jsonl"
-    rows = pii_dev_rows()
-    real.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     store = Store(root / "store")
-    ingest([str(logs)] + ([str(real)] if rows else []), to="raw", store=store)
+    ingest([str(logs)], to="raw", store=store)
     df = pl.from_arrow(store.resolve("raw@latest").read())
     return pl.concat([df, df.slice(0, 5)])  # repeated rows: one analysis per distinct text
 
