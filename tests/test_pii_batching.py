@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("presidio_analyzer")
 
 from sluice.curate.pii import fields  # noqa: E402
-from sluice.curate.pii.detector import by_line, plausible  # noqa: E402
+from sluice.curate.pii.detector import by_line, german, plausible  # noqa: E402
 from sluice.curate.pii.nlp import text_language  # noqa: E402
 from sluice.curate.pii.stage import DetectConfig, PiiDetect  # noqa: E402
 
@@ -53,7 +53,10 @@ def expected_row(stage, row) -> tuple[list[tuple], str | None]:
         langs.add(text_language(t))
         rs = d.presidio(t)
         lang = text_language(t) if rs else None
-        out += [(k, role, r.entity_type, r.start, r.end, round(r.score, 5)) for x in rs for r in by_line(t, x)
+        rs = [p for x in rs for p in by_line(t, x)]
+        if lang == "de":  # German read by a fallback model: its spans cut to capitalised runs (``german``)
+            rs = [p for x in rs for p in german(t, x)]
+        out += [(k, role, r.entity_type, r.start, r.end, round(r.score, 5)) for r in rs
                 if plausible(t, r, lang, d.config.keep_places)]
     return sorted(out), ",".join(sorted(langs - stage.covered)) or None
 

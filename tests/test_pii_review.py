@@ -17,7 +17,10 @@ from sluice.privacy import NotRedacted  # noqa: E402
 from sluice.recipe import Recipe  # noqa: E402
 from sluice.runner import run  # noqa: E402
 
-TEXTS = ["Can you forward this to Rajesh before Friday?", "What is the capital of France?",
+# a lone lower-case first name in an informal turn: what the redactor still misses (the capitalised
+# "Rajesh" of earlier rounds is caught since PII round four); the third row's name is caught
+NAME = "rajesh"
+TEXTS = ["ok thanks rajesh, see you at the standup", "What is the capital of France?",
          "The report from Rajesh is late again."]
 
 
@@ -45,7 +48,7 @@ def test_review_push_annotate_pull_eval_and_deny_list(argilla_env, store, tmp_pa
         push_review("chats@v1", "pii-review", store=store)
     clean = run(Recipe(), [PiiDetect(), RedactPii()], store=store, input_ref="chats", output="clean").version
     stored = {r["id"]: r["messages"][0]["content"] for r in clean.read().to_pylist()}
-    if not any("Rajesh" in t for t in stored.values()):
+    if not any(NAME in t for t in stored.values()):
         pytest.fail("the redactor caught every candidate: the test needs a harder miss")
 
     res = push_review(clean.ref, "pii-review", store=store, n=None)
@@ -64,8 +67,8 @@ def test_review_push_annotate_pull_eval_and_deny_list(argilla_env, store, tmp_pa
         for item in items:
             assert set(item["metadata"]) == {"row", "field", "ref"} and item["metadata"]["field"] == \
                 ("m0.content" if text != "Sure, done." else "m1.content")
-            if "Rajesh" in text:
-                s = text.index("Rajesh")
+            if NAME in text:
+                s = text.index(NAME)
                 annotator.respond(item["id"], {"missed": [{"label": "PERSON", "start": s, "end": s + 6}],
                                                "still_personal": "yes"})
     answered_no = by_text["Sure, done."][0]  # one clean text: a negative example
@@ -78,7 +81,7 @@ def test_review_push_annotate_pull_eval_and_deny_list(argilla_env, store, tmp_pa
     assert pulled.counts["not_answered"] == res.records - len(missed) - 1  # "Sure, done." and any caught row
     for r in missed:
         sp = r["spans"][0]
-        assert r["text"][sp["start"]:sp["end"]] == "Rajesh" and r["row"] in stored and r["field"] == "m0.content"
+        assert r["text"][sp["start"]:sp["end"]] == NAME and r["row"] in stored and r["field"] == "m0.content"
     report = evaluate(out)  # `sluice pii eval` reads the pulled set as it reads pii_dev
     assert report["examples"] == len(rows) and report["by_gold_type"]["PERSON"]["gold"] == len(missed)
 
@@ -91,4 +94,4 @@ def test_review_push_annotate_pull_eval_and_deny_list(argilla_env, store, tmp_pa
     assert added["added"] == {"PERSON": 1}
     recipe, stages = load_recipe(tmp_path / "pii-reviewed.yaml")
     again = run(recipe, stages, store=store).version
-    assert not any("Rajesh" in r["messages"][0]["content"] for r in again.read().to_pylist())  # the loop closed
+    assert not any(NAME in r["messages"][0]["content"] for r in again.read().to_pylist())  # the loop closed
