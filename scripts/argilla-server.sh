@@ -5,18 +5,21 @@
 #
 # redis-server is a system package: when it is missing, the script installs it with apt-get (as
 # root) only when SLUICE_INSTALL_SYSTEM_PACKAGES=1 says so, and otherwise stops, saying how.
-#   bash scripts/argilla-server.sh start HOME PORT       # start redis + argilla-server on 127.0.0.1
+#   bash scripts/argilla-server.sh start HOME PORT [REDIS_PORT]  # redis + argilla-server on 127.0.0.1
 #   bash scripts/argilla-server.sh stop HOME             # stop what `start HOME` started
 #
 # argilla-server 2.8 runs from its OWN virtualenv ($ARGILLA_VENV, default .argilla-venv): its pins
 # (pydantic ~2.9, typer < 0.10 which needs click < 8.2) clash with sluice's stack. Storage is
-# SQLite under HOME; a Debian redis-server bound to 127.0.0.1 on PORT+1 serves its job queue;
+# SQLite under HOME; a Debian redis-server bound to 127.0.0.1 on REDIS_PORT (default PORT+1) serves
+# its job queue;
 # Elasticsearch is replaced by the SQL search engine in scripts/argilla_sqlsearch.py (the one
 # replaced part). The owner user `argilla` gets the API key in $ARGILLA_OWNER_KEY (default below:
 # a throwaway key for a throwaway local server; it is never printed).
 #
 # Exit codes: 0 ok; 3 this machine cannot run the server (no redis-server and no way to install
-# it, or argilla-server cannot be installed) — tests skip with the message; 1 anything else.
+# it, or argilla-server cannot be installed) — tests skip with the message; 4 redis did not answer
+# on REDIS_PORT (most often the port was taken between choosing and binding it: the caller retries
+# with other ports); 1 anything else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${ARGILLA_VENV:-.argilla-venv}"
@@ -51,22 +54,44 @@ setup() {
 }
 
 server_env() {
-  local home="$1" port="$2"
+  local home="$1" redis_port="$2"
   export ARGILLA_HOME_PATH="$home"
   export ARGILLA_DATABASE_URL="sqlite+aiosqlite:///$home/argilla.db?check_same_thread=False"
-  export ARGILLA_REDIS_URL="redis://127.0.0.1:$((port + 1))/0"
+  export ARGILLA_REDIS_URL="redis://127.0.0.1:$redis_port/0"
   export ARGILLA_SEARCH_ENGINE=sqlsearch
   export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 }
 
+redis_answers() {  # PORT PIDFILE: the redis on PORT answers, and it is the one this call started
+  "$venv/bin/python" - "$1" "$2" <<'PY' 2>/dev/null
+import sys, redis
+info = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=1, socket_connect_timeout=1).info("server")
+assert str(info["process_id"]) == open(sys.argv[2]).read().strip()
+PY
+}
+
 start() {
-  local home="$1" port="$2"
+  local home="$1" port="$2" redis_port="${3:-$(($2 + 1))}"
   setup
   mkdir -p "$home"
   home="$(cd "$home" && pwd)"
-  server_env "$home" "$port"
-  redis-server --bind 127.0.0.1 --port $((port + 1)) --save '' --appendonly no --daemonize yes \
+  server_env "$home" "$redis_port"
+  : >"$home/redis.log"  # this start's log only (a retry reuses HOME)
+  redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --daemonize yes \
     --pidfile "$home/redis.pid" --logfile "$home/redis.log" --dir "$home"
+  # argilla-server pings redis once at startup and exits if it does not answer: wait for the answer
+  # here (a daemonized redis forks before it binds), and say so apart when the port was taken.
+  local answered=0
+  for _ in $(seq 1 60); do
+    if redis_answers "$redis_port" "$home/redis.pid"; then answered=1; break; fi
+    if grep -q "aborting" "$home/redis.log" 2>/dev/null; then break; fi  # e.g. "Address already in use"
+    sleep 0.5
+  done
+  if [ "$answered" != 1 ]; then
+    echo "argilla-server.sh: redis did not answer on 127.0.0.1:$redis_port within 30 s (log: $home/redis.log)" >&2
+    tail -n 5 "$home/redis.log" >&2 2>/dev/null || true
+    exit 4
+  fi
   "$venv/bin/python" -m argilla_server database migrate >"$home/migrate.log" 2>&1 \
     || { tail -n 20 "$home/migrate.log" >&2; exit 1; }
   "$venv/bin/python" -m argilla_server database users create_default \
@@ -103,7 +128,7 @@ stop() {
 
 case "${1:-}" in
   setup) setup ;;
-  start) start "${2:?HOME}" "${3:?PORT}" ;;
+  start) start "${2:?HOME}" "${3:?PORT}" "${4:-}" ;;
   stop) stop "${2:?HOME}" ;;
-  *) echo "usage: $0 setup | start HOME PORT | stop HOME" >&2; exit 1 ;;
+  *) echo "usage: $0 setup | start HOME PORT [REDIS_PORT] | stop HOME" >&2; exit 1 ;;
 esac

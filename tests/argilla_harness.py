@@ -85,22 +85,28 @@ def serving(home: Path):
 
 
 def start(home: Path) -> Server:
+    """Start a server in ``home``; ports are chosen here and tried again when one was taken between
+    choosing and binding it (exit 4 of the script: redis did not answer on its port)."""
+    errors = []
     for _ in range(3):
-        port = free_port()
-        with socket.socket() as s:  # redis takes port + 1
-            if s.connect_ex(("127.0.0.1", port + 1)) == 0:
-                continue
+        port, redis_port = free_port(), free_port()
+        if port == redis_port:
+            continue
         env = {**os.environ, "ARGILLA_OWNER_KEY": OWNER_KEY}
-        proc = subprocess.run(["bash", str(SCRIPT), "start", str(home), str(port)], capture_output=True,
-                              text=True, env=env, timeout=900)
+        proc = subprocess.run(["bash", str(SCRIPT), "start", str(home), str(port), str(redis_port)],
+                              capture_output=True, text=True, env=env, timeout=900)
         if proc.returncode == 3:
             raise Impossible(proc.stderr.strip())
+        if proc.returncode == 4:
+            subprocess.run(["bash", str(SCRIPT), "stop", str(home)], check=False)
+            errors.append(proc.stderr.strip()[-500:])
+            continue
         if proc.returncode != 0:
             raise RuntimeError(f"argilla-server.sh start failed:\n{proc.stderr[-3000:]}")
         server = Server(proc.stdout.strip().splitlines()[-1], home)
         atexit.register(server.stop)  # also when a pytest-xdist worker exits without fixture teardown
         return server
-    raise RuntimeError("no free port pair for argilla-server + redis")
+    raise RuntimeError("argilla-server.sh: redis did not start on three port choices:\n" + "\n".join(errors))
 
 
 class Annotator:

@@ -125,12 +125,17 @@ def test_readme_tour_runs_as_written(tmp_path):
 
 
 def start_argilla(work: Path, env: dict, home: str) -> harness.Server:
-    """`bash scripts/argilla-server.sh start HOME PORT` as the README line runs it (a free port here)."""
-    port = harness.free_port()
-    r = subprocess.run(["bash", "scripts/argilla-server.sh", "start", home, str(port)], cwd=work, env=env,
-                       capture_output=True, text=True, timeout=900)
-    if r.returncode == 3:
-        pytest.skip(f"argilla-server cannot run on this machine: {r.stderr.strip()}")
+    """`bash scripts/argilla-server.sh start HOME PORT` as the README line runs it (a free port here;
+    another one when redis found PORT+1 taken: exit 4)."""
+    for _ in range(3):
+        port = harness.free_port()
+        r = subprocess.run(["bash", "scripts/argilla-server.sh", "start", home, str(port)], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=900)
+        if r.returncode == 3:
+            pytest.skip(f"argilla-server cannot run on this machine: {r.stderr.strip()}")
+        if r.returncode != 4:
+            break
+        subprocess.run(["bash", "scripts/argilla-server.sh", "stop", home], cwd=work, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     return harness.Server(r.stdout.strip().splitlines()[-1], work / home)
 
