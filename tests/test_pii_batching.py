@@ -1,13 +1,12 @@
 """pii_detect analyzes a whole batch at once (every row's texts together, once per distinct text,
 NER batched across rows, only tokenized where no NER model covers the language) and gives every
 row exactly the findings of the text-by-text path: Presidio's stock ``AnalyzerEngine.analyze`` on
-each text, then sluice's rules (``by_line``, ``plausible``). Checked on real text: the bundled
+each text, then sluice's rules (``refine``). Checked on real text: the bundled
 sample logs (en, de, fr, es, zh, ja, ru; tools, feedback, metadata). The tests carry their own data
 (tests/test_test_data.py); the same comparison on every pii_dev set is `benchmarks/bench_pii.py`'s
 "identical" column."""
 
 from __future__ import annotations
-
 
 import polars as pl
 import pytest
@@ -15,7 +14,6 @@ import pytest
 pytest.importorskip("presidio_analyzer")
 
 from sluice.curate.pii import fields  # noqa: E402
-from sluice.curate.pii.detector import by_line, german, plausible  # noqa: E402
 from sluice.curate.pii.nlp import text_language  # noqa: E402
 from sluice.curate.pii.stage import DetectConfig, PiiDetect  # noqa: E402
 
@@ -51,13 +49,8 @@ def expected_row(stage, row) -> tuple[list[tuple], str | None]:
             out.append((k, role, "PERSON", 0, len(t), 1.0))
             continue
         langs.add(text_language(t))
-        rs = d.presidio(t)
-        lang = text_language(t) if rs else None
-        rs = [p for x in rs for p in by_line(t, x)]
-        if lang == "de":  # German read by a fallback model: its spans cut to capitalised runs (``german``)
-            rs = [p for x in rs for p in german(t, x)]
-        out += [(k, role, r.entity_type, r.start, r.end, round(r.score, 5)) for r in rs
-                if plausible(t, r, lang, d.config.keep_places)]
+        # the stock engine's raw findings, then the same rules the stage applies (``refine``)
+        out += [(k, role, r.entity_type, r.start, r.end, round(r.score, 5)) for r in d.refine(t, d.presidio(t))]
     return sorted(out), ",".join(sorted(langs - stage.covered)) or None
 
 

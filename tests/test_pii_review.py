@@ -69,7 +69,7 @@ def test_review_push_annotate_pull_eval_and_deny_list(argilla_env, store, tmp_pa
                 ("m0.content" if text != "Sure, done." else "m1.content")
             if NAME in text:
                 s = text.index(NAME)
-                annotator.respond(item["id"], {"missed": [{"label": "PERSON", "start": s, "end": s + 6}],
+                annotator.respond(item["id"], {"missed": [{"label": "PERSON", "start": s, "end": s + len(NAME)}],
                                                "still_personal": "yes"})
     answered_no = by_text["Sure, done."][0]  # one clean text: a negative example
     annotator.respond(answered_no["id"], {"still_personal": "no"})

@@ -403,19 +403,25 @@ class Detector:
         return self.analyze_many([text])[0]
 
     def findings(self, texts: list[str]) -> list[list]:
-        """What sluice acts on: Presidio's findings (``analyze_many``) that pass ``plausible``,
-        computed once per distinct text."""
+        """What sluice acts on: Presidio's findings (``analyze_many``) after ``refine``, computed
+        once per distinct text."""
+        distinct = list(dict.fromkeys(texts))
+        kept = {t: self.refine(t, rs) for t, rs in zip(distinct, self.analyze_many(distinct))}
+        return [kept[t] for t in texts]
+
+    def refine(self, text: str, results: list) -> list:
+        """sluice's rules over one text's raw Presidio findings: spans cut at line breaks
+        (``by_line``), German read by a fallback model cut to capitalised runs (``german``), then
+        ``plausible``."""
         from .nlp import text_language
 
-        distinct = list(dict.fromkeys(texts))
-        kept = {}
-        for t, rs in zip(distinct, self.analyze_many(distinct)):
-            lang = text_language(t) if rs else None
-            rs = [p for r in rs for p in by_line(t, r)]
-            if lang == "de":
-                rs = [p for r in rs for p in german(t, r)]
-            kept[t] = [r for r in rs if plausible(t, r, lang, self.config.keep_places)]
-        return [kept[t] for t in texts]
+        if not results:
+            return []
+        lang = text_language(text)
+        rs = [p for r in results for p in by_line(text, r)]
+        if lang == "de":
+            rs = [p for r in rs for p in german(text, r)]
+        return [r for r in rs if plausible(text, r, lang, self.config.keep_places)]
 
     def analyze_many(self, texts: list[str]) -> list[list]:
         """Findings per text. With NER, spaCy runs once per distinct new text, batched (``nlp.pipe``)
