@@ -88,7 +88,8 @@ start() {
     sleep 0.5
   done
   if [ "$answered" != 1 ]; then
-    echo "argilla-server.sh: redis did not answer on 127.0.0.1:$redis_port within 30 s (log: $home/redis.log)" >&2
+    echo "argilla-server.sh: redis did not answer on 127.0.0.1:$redis_port within 30 s (log: $home/redis.log);" \
+      "if the port is taken, give a free one: start HOME PORT REDIS_PORT" >&2
     tail -n 5 "$home/redis.log" >&2 2>/dev/null || true
     exit 4
   fi
