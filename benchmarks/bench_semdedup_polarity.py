@@ -21,6 +21,7 @@ largest-recall eps at precision ≥ 0.95, and the check's cost.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -110,6 +111,16 @@ def cosines(pairs: pl.DataFrame) -> dict[str, np.ndarray]:
     return {k: out[k] for k in ("static", "static + MiniLM verify")}
 
 
+#: each verifier's switches of ``polarity_clash``; "round four" is the stage default (every rule on),
+#: the two before it leave out one of round four's rules each
+VERIFIERS = {"+ polarity": {"alignment": False, "exchanges": False},
+             "+ alignment": {"substitutions": False, "exchanges": False, "lemmas": False},
+             "+ alignment + substitutions": {"exchanges": False, "lemmas": False},
+             "round four - exchange": {"exchanges": False},
+             "round four - lemmas": {"lemmas": False},
+             "round four": {}}
+
+
 def guards(pairs: pl.DataFrame) -> dict[str, np.ndarray]:
     """Whether each pair may merge, per verifier: the facts guard alone, + the polarity check
     (negation, number, direction), + the token alignment (quantifier, antonym), + minimal-pair
@@ -122,9 +133,7 @@ def guards(pairs: pl.DataFrame) -> dict[str, np.ndarray]:
     fo = np.array([facts_ok(i, n + i) for i in range(n)])
     feats = [(polarity(a), polarity(b)) for a, b in zip(t1, t2)]
     out = {"facts guard": fo}
-    for name, kw in (("+ polarity", {"alignment": False}),
-                     ("+ alignment", {"alignment": True, "substitutions": False}),
-                     ("+ alignment + substitutions", {"alignment": True, "substitutions": True})):
+    for name, kw in VERIFIERS.items():
         why = [polarity_clash(a, b, **kw) for a, b in feats]
         out[name] = fo & np.array([w is None for w in why])
         out[name + " why"] = np.array([w or "" for w in why])
@@ -181,13 +190,13 @@ def main() -> None:
     print(f"pairs: {dict(Counter(zip(kinds, y.tolist())))}")
     ok = guards(pairs)
     pos = y == 1
-    for name in ("+ polarity", "+ alignment", "+ alignment + substitutions"):
+    for name in VERIFIERS:
         vetoed = Counter(w for w, p in zip(ok[name + " why"], pos) if p and w)
         print(f"real paraphrases vetoed by {name} (any cosine): {sum(vetoed.values())}/{int(pos.sum())} {dict(vetoed)}")
     results = {}
     for setup, cos in cached_cosines(pairs, args.cache).items():
         print(f"\n## {setup}: precision on real pairs / recall on real paraphrases; share of each kind merged")
-        for name in ("facts guard", "+ polarity", "+ alignment", "+ alignment + substitutions"):
+        for name in ("facts guard", *VERIFIERS):
             rows = curve(cos, ok[name], pos, kinds)
             results[f"{setup} | {name}"] = rows
             best = max((r for r in rows if r["precision"] >= 0.95), key=lambda r: r["recall"], default=None)
@@ -195,6 +204,22 @@ def main() -> None:
                   + (f"eps {best['eps']} (P {best['precision']}, R {best['recall']})" if best else "none"))
             for r in rows:
                 print("  " + " ".join(f"{k}={v}" for k, v in r.items()))
+    # the eps chosen on one half of the pairs (a hash of the two texts), reported on the other
+    half = np.array([int(hashlib.md5(f"{a}\t{b}".encode()).hexdigest(), 16) % 2
+                     for a, b in zip(pairs["text1"].to_list(), pairs["text2"].to_list())])
+    for setup, cos in cached_cosines(pairs, args.cache).items():
+        for name in ("+ alignment + substitutions", "round four"):
+            dev = curve(cos[half == 0], ok[name][half == 0], pos[half == 0], [k for k, h in zip(kinds, half) if h == 0])
+            test = curve(cos[half == 1], ok[name][half == 1], pos[half == 1], [k for k, h in zip(kinds, half) if h == 1])
+            results[f"split | {setup} | {name}"] = {"dev": dev, "held_out": test}
+            pick = max((r for r in dev if r["precision"] >= 0.95 and r["tp"] >= 5), key=lambda r: r["recall"], default=None)
+            if pick is None:
+                print(f"split | {setup} | {name}: no eps reaches P ≥ 0.95 with ≥ 5 paraphrases on the dev half")
+                continue
+            held = next(r for r in test if r["eps"] == pick["eps"])
+            print(f"split | {setup} | {name}: eps {pick['eps']} chosen on the dev half (P {pick['precision']}, "
+                  f"R {pick['recall']}, {pick['tp']}/{pick['fp']}); held-out half P {held['precision']}, "
+                  f"R {held['recall']} ({held['tp']} tp / {held['fp']} fp)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     from sluice.curate.dedup.semdedup import polarity, polarity_clash
