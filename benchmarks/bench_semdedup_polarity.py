@@ -175,6 +175,61 @@ def curve(cos: np.ndarray, ok: np.ndarray, pos: np.ndarray, kinds: list[str]) ->
     return rows
 
 
+def stage_cost(shared: Path, runs: int = 3, with_verify: bool = False) -> None:
+    """The verifier's cost inside the stage: ``semdedup`` (the quickstart's setup: static vectors,
+    ``verify: null``) on Alpaca random_9k, the facts guard alone / with round three's rules / with
+    round four's, interleaved ``runs`` times; prints the guard's calls and time per row (and, with
+    ``with_verify``, one run of the stage default, whose MiniLM verify dominates)."""
+    import sluice.curate.dedup.semdedup as sd
+    from sluice.curate.quality.embed import embed_texts, load_model
+
+    rows = json.loads((shared / "instructions/alpaca_random_9k/random_9k.json").read_text())
+    texts = [r["instruction"] + ("\n" + r["input"] if r.get("input") else "") for r in rows]
+    emb = embed_texts(load_model("static"), texts)
+    batch = pl.DataFrame({"id": [f"a{i}" for i in range(len(texts))],
+                          "messages": [[{"role": "user", "content": t}, {"role": "assistant", "content": "ok"}]
+                                       for t in texts], "embedding": emb.tolist()})
+    t = time.perf_counter()
+    sd.irregular_forms()
+    print(f"\nloading WordNet's exception lists (spaCy lookups), once per process: {time.perf_counter() - t:.2f} s")
+    guard, clash, stats = sd.facts_guard, sd.polarity_clash, {}
+
+    def timed(texts, **kw):
+        inner = guard(texts, **kw)
+
+        def compatible(i, j):
+            t = time.perf_counter()
+            ok = inner(i, j)
+            stats["t"] += time.perf_counter() - t
+            stats["calls"] += 1
+            return ok
+        return compatible
+
+    def round_three(a, b, alignment=True, substitutions=True, **_):
+        return clash(a, b, alignment, substitutions, exchanges=False, lemmas=False)
+
+    sd.facts_guard = timed
+    try:
+        for run in range(runs):
+            for name, polarity, rule in (("facts guard alone", False, clash), ("round three rules", True, round_three),
+                                         ("round four", True, clash)):
+                sd.polarity_clash = rule
+                stats.update(t=0.0, calls=0)
+                out = sd.SemDedupScorer(key="first_user", verify=None, polarity=polarity).score(batch)
+                merged = int((out["dup_sem_sim"].fill_null(-1.0) >= 1 - 0.075).sum())
+                print(f"run {run} {name}: {len(texts)} rows, {stats['calls']} guard calls, "
+                      f"{stats['t'] / len(texts) * 1e6:.0f} µs per row (= s per 1M rows), merged at eps 0.075: "
+                      f"{merged}, load {os.getloadavg()[0]:.1f}")
+    finally:
+        sd.facts_guard, sd.polarity_clash = guard, clash
+    if with_verify:  # the stage default for scale: MiniLM re-scores the rows with a neighbour ≥ verify_floor
+        stage = sd.SemDedupScorer(key="first_user")
+        t = time.perf_counter()
+        stage.score(batch)
+        print(f"stage default (MiniLM verify): {stage.counters.get('verified_rows')} of {len(texts)} rows re-scored, "
+              f"{time.perf_counter() - t:.1f} s for the stage, load {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=Path("../shared/data"))
@@ -182,7 +237,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=32)
     ap.add_argument("--cache", type=Path, default=None, help="keep the pair cosines here (outside the repository)")
     ap.add_argument("--json", type=Path, default=None, help="write every curve here")
+    ap.add_argument("--stage-cost", action="store_true", help="only time the verifier inside the stage on Alpaca")
+    ap.add_argument("--with-verify", action="store_true", help="with --stage-cost: also time the stage default once")
     args = ap.parse_args()
+    if args.stage_cost:
+        return stage_cost(args.shared, with_verify=args.with_verify)
     rng = random.Random(args.seed)
     real = real_pairs()
     alpaca = [r["instruction"] for r in json.loads((args.shared / "instructions/alpaca_random_9k/random_9k.json")
