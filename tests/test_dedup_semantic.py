@@ -123,6 +123,10 @@ def test_round_four_sees_exchanges_negation_idioms_and_word_forms():
     fell = clash("The boy fell off his bike.", "A boy falls off his bike.")
     assert fell == (None if irregular_forms().get("fell") else "substitution")
     assert clash("The boy fell off his bike.", "A boy jumps off his bike.") == "substitution"
+    # the stage says which word forms its minimal-pair rule knew
+    want = "wordnet exceptions + rules" if irregular_forms() else "rules (no spaCy model)"
+    assert SemDedupScorer().describe()["word_forms"] == want
+    assert "word_forms" not in SemDedupScorer(minimal_pairs=False).describe()
 
 
 def test_polarity_check_keeps_opposite_meanings_apart_in_the_stage():
