@@ -130,7 +130,7 @@ def main() -> None:
     ap.add_argument("--size", choices=sorted(SIZES), default="quick")
     ap.add_argument("--json", type=Path, default=None, help="write results.py's shape here (outside the repo)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--eps", type=float, default=0.06, help="the quickstart's eps (static vectors)")
+    ap.add_argument("--eps", type=float, default=0.06, help="eps of the #34 figures (the quickstart's until SemDedup round four; 0.075 since)")
     ap.add_argument("--cluster-size", type=int, default=100, help="the quickstart's cluster_size")
     args = ap.parse_args()
     from sluice.curate.quality.embed import load_model, model_identity

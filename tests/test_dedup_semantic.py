@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from embed_helpers import build_tiny_sentence_transformer
 
-from sluice.curate.dedup.semdedup import (SemanticDedup, SemDedupScorer, facts, facts_guard, polarity, polarity_clash,
-                                          semantic_curve,
-                                          stage_input_sims)
+from sluice.curate.dedup.semdedup import (SemanticDedup, SemDedupScorer, exchanged, facts, facts_guard,
+                                          irregular_forms, polarity, polarity_clash, semantic_curve,
+                                          stage_input_sims, tokens)
 
 
 def conversations(texts, **cols):
@@ -94,6 +94,39 @@ def test_token_alignment_names_each_change_and_lets_rewordings_through():
     assert clash("Write a poem about cats.", "Please write a poem about cats.") is None  # filler
     assert clash("How do I reset my password?", "What is the way to get my password reset?") is None  # reworded
     assert clash("The Ouya does not support XBMC.", "The Ouya doesn't support XBMC.") is None
+
+
+def test_round_four_sees_exchanges_negation_idioms_and_word_forms():
+    def clash(a, b, **kw):
+        return polarity_clash(polarity(a), polarity(b), **kw)
+    # exchange: the same words, two blocks trading places around a middle that is not only "and"/"or"
+    assert clash("The ship was built for high seas patrol but used for coastal patrol.",
+                 "The ship was built for coastal patrol but used for high seas patrol.") == "exchange"
+    assert clash("Stars that shone, not twinkled, in the clear air.",
+                 "Stars that twinkled, not shone, in the clear air.") == "exchange"
+    assert clash("The ship was built for high seas patrol but used for coastal patrol.",
+                 "The ship was built for coastal patrol but used for high seas patrol.", exchanges=False) is None
+    assert exchanged(tokens("Kim sued Lee, then Lee paid Kim."), tokens("Lee sued Kim, then Kim paid Lee.")) is False  # two swaps
+    # still merge: a coordination, a reordered question, a moved phrase
+    assert clash("How do I learn Python and Java?", "How do I learn Java and Python?") is None
+    assert clash("Is it safe to use Xiaomi phones?", "It is safe to use Xiaomi phones?") is None
+    assert clash("In 2002 the company moved to Austin.", "The company moved to Austin in 2002.") is None
+    # negation idioms: the preposition before the negation decides ("at no time" = never)
+    assert clash("We were friends at no time.", "We were friends in no time.") == "negation"
+    assert clash("I never had a girlfriend.", "I have never had a girlfriend.") is None  # "have" makes no idiom
+    # word forms: another form of the same word is no minimal-pair substitution; another word still is
+    assert clash("A man is tying his shoe.", "A man ties his shoe.") is None
+    assert clash("A man is tying his shoe.", "A man ties his shoe.", lemmas=False) == "substitution"
+    assert clash("A man is tying his shoe.", "A man is untying his shoe.") == "antonym"
+    assert clash("The water is too hot.", "The water is too cold.") == "substitution"
+    # irregular forms come from WordNet's exception lists in the embedded spaCy model (setup.sh's pii extra)
+    fell = clash("The boy fell off his bike.", "A boy falls off his bike.")
+    assert fell == (None if irregular_forms().get("fell") else "substitution")
+    assert clash("The boy fell off his bike.", "A boy jumps off his bike.") == "substitution"
+    # the stage says which word forms its minimal-pair rule knew
+    want = "wordnet exceptions + rules" if irregular_forms() else "rules (no spaCy model)"
+    assert SemDedupScorer().describe()["word_forms"] == want
+    assert "word_forms" not in SemDedupScorer(minimal_pairs=False).describe()
 
 
 def test_polarity_check_keeps_opposite_meanings_apart_in_the_stage():
