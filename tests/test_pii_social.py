@@ -100,6 +100,8 @@ def test_german_fallback_findings_keep_capitalised_runs_without_function_words()
     ("creating new jobs and analyzing data with airbags and whiteboards", 5, []),  # inflected, compounds
     ("heat a pan, and sauté the chicken", 5, []),  # a dictionary word with an accent
     ("Colluding with Putin, hahaha!", 5, []),  # laughter is no name
+    ("it is processed and doesn't end up in the sea", 5, []),  # the stem of a contraction
+    ("normalize the text, and tokenize it", 5, []),  # "and" is no person cue before a lower-case word
     ("Tanner is a good dude.", 6, ["Tanner"]),  # a first name that is also a word, before a verb
     ("Where are my testicles, Summer?", 6, ["Summer"]),  # a vocative at the end
     ("Love is the most powerful force; love wins.", 6, []),  # the same word in lower case: a word

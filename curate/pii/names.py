@@ -163,8 +163,10 @@ class HandleRecognizer(EntityRecognizer):
 # a verb ("Womble knew", "Green is not"); 8 (measured, left off): and an unknown capitalised word
 # opening a sentence; 9 (measured, left off): and any unknown lower-case word.
 INFORMAL_LEVEL = 7  # the knee of the round-five curve (BENCHMARKS.md, "PII round five: English informal names (#27)")
-TITLE_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])(?P<w>(?:Mc|Mac)?\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?)(?![\p{L}\p{N}_@/-]|\.\w)")
-LOWER_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])\p{Ll}{4,}(?![\p{L}\p{N}_@/-]|\.\w)")
+CONTRACTION = r"['’](?:t|re|ve|ll|d|m)\b"  # "doesn't", "Didn't": the stem of a contraction is no word on its own
+TITLE_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])(?P<w>(?:Mc|Mac)?\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?)"
+                           rf"(?![\p{{L}}\p{{N}}_@/-]|\.\w|{CONTRACTION})")
+LOWER_WORD = regex.compile(rf"(?<![\p{{L}}\p{{N}}_@#/.'’-])\p{{Ll}}{{4,}}(?![\p{{L}}\p{{N}}_@/-]|\.\w|{CONTRACTION})")
 VERB_CUE = r"is|was|has|had|does|did|says|said|looks|makes|made|knew|knows|continues|gets|got|needs|wants|loves|" \
            r"hates|thinks|seems"
 AFTER_CUE = regex.compile(rf"[ ]?(?:['’][ ]?s\b|[ ](?:{VERB_CUE}|and I|and me|you|ur)\b)")
@@ -187,10 +189,15 @@ def _sentence_initial(text: str, pos: int) -> bool:
     return not before or before[-1] in ".!?:;\n…"
 
 
-def _cued(text: str, m, start: bool) -> bool:
+def _cued(text: str, m, start: bool, lower: bool = False) -> bool:
     """A person cue next to the word at ``m``: a verb after it ("is", "'s", "knew"), a greeting or
-    "with"/"and" before it, a vocative comma after a word opening a sentence, an exclamation."""
-    return bool(AFTER_CUE.match(text, m.end()) or BEFORE_CUE.search(text, max(0, m.start() - 24), m.start())
+    "with"/"and" before it, a vocative comma after a word opening a sentence, an exclamation. For a
+    ``lower``-case word "with"/"and" are no cue: in edited text they join common words ("and
+    tokenize", "with influencers") far more often than names."""
+    before = BEFORE_CUE.search(text, max(0, m.start() - 24), m.start())
+    if before and lower and regex.match(r"(?i:with|and)\b", before.group()):
+        before = None
+    return bool(AFTER_CUE.match(text, m.end()) or before
                 or (start and text[m.end():m.end() + 1] == ",")
                 or (text[m.end():m.end() + 2].lstrip(" ")[:1] == "!" and m.start() > 0))
 
@@ -304,7 +311,8 @@ class InformalNameRecognizer(EntityRecognizer):
                     hit = True
                 elif level >= 5 and word not in first and word not in last and word not in tech \
                         and word not in public_places() and _unknown_lower(word):
-                    hit = level >= 9 or _cued(text, m, _sentence_initial(text, m.start())) or _vocative(text, m)
+                    hit = level >= 9 or _cued(text, m, _sentence_initial(text, m.start()), lower=True) \
+                        or _vocative(text, m)
                 else:
                     hit = False
                 if hit:
