@@ -17,10 +17,11 @@ from sluice.privacy import NotRedacted  # noqa: E402
 from sluice.recipe import Recipe  # noqa: E402
 from sluice.runner import run  # noqa: E402
 
-# a lone lower-case first name in an informal turn: what the redactor still misses (the capitalised
-# "Rajesh" of earlier rounds is caught since PII round four); the third row's name is caught
-NAME = "rajesh"
-TEXTS = ["ok thanks rajesh, see you at the standup", "What is the capital of France?",
+# a lone lower-case first name that is also an English word, in an informal turn: what the redactor
+# still misses (the capitalised "Rajesh" is caught since PII round four, a lower-case "rajesh" after
+# "thanks" since round five); the third row's name is caught
+NAME = "sterling"
+TEXTS = ["sterling you should restart the server first", "What is the capital of France?",
          "The report from Rajesh is late again."]
 
 
@@ -69,7 +70,7 @@ def test_review_push_annotate_pull_eval_and_deny_list(argilla_env, store, tmp_pa
                 ("m0.content" if text != "Sure, done." else "m1.content")
             if NAME in text:
                 s = text.index(NAME)
-                annotator.respond(item["id"], {"missed": [{"label": "PERSON", "start": s, "end": s + 6}],
+                annotator.respond(item["id"], {"missed": [{"label": "PERSON", "start": s, "end": s + len(NAME)}],
                                                "still_personal": "yes"})
     answered_no = by_text["Sure, done."][0]  # one clean text: a negative example
     annotator.respond(answered_no["id"], {"still_personal": "no"})
