@@ -11,8 +11,12 @@
   posts ("Kenny, you need to…", "Themba is obsessed", "Bye Capwin!"): a capitalised census first
   name that is no English word, anywhere; and a capitalised word that no English dictionary, name
   list or place list knows, next to a person cue (a verb like "is"/"was"/"'s" after it, a greeting
-  or thanks before it, a vocative comma). How far it reaches is ``INFORMAL_LEVEL``, chosen on a
-  measured curve (BENCHMARKS.md, "PII round four (#27)").
+  or thanks before it, a vocative comma). Round five adds an unknown lower-case word next to such
+  a cue ("momo is the best"), a first name that is also a word before a verb or spoken to ("Tanner
+  is", ", Summer?") and a surname before a verb ("Womble knew"), each leaving a word alone that the
+  same text uses in lower case, that follows a determiner or that stands before a country. How far
+  it reaches is ``INFORMAL_LEVEL``, chosen on measured curves (BENCHMARKS.md, "PII round four
+  (#27)" and "PII round five: English informal names (#27)").
 * ``HandleRecognizer`` — social-media handles (``@jaketapper``, ``RT @MissMcCleary:``): a
   person's online name, whatever its spelling. Not an e-mail's ``@`` (a word character before it),
   not code (``@property``, ``@media``, ``@app.route(``), not a group mention (``@everyone``).
