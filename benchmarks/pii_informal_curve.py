@@ -2,9 +2,14 @@
 WNUT-17 tune (every row) person / all surviving and precision against Alpaca rows altered
 (BENCHMARKS.md, "PII round four (#27)"). Levels: 0 off; 1 capitalised census first names that are
 no English word; 2 and unknown capitalised words next to a person cue; 3 and any unknown
-capitalised word not opening a sentence.
+capitalised word not opening a sentence; 4 and lower-case census first names that are no English
+word. Round five (BENCHMARKS.md, "PII round five: English informal names (#27)"): 5 an unknown
+lower-case word next to a person cue; 6 a capitalised first name that is also an English word,
+before a verb or inside a sentence; 7 a surname before a verb; 8 an unknown capitalised word
+opening a sentence; 9 any unknown lower-case word (``names.INFORMAL_LEVEL`` has the details).
 
     HF_HUB_OFFLINE=1 python benchmarks/pii_informal_curve.py 0 1 2 3
+    HF_HUB_OFFLINE=1 python benchmarks/pii_informal_curve.py 4 5 6 7 8 9
 """
 import sys
 from pathlib import Path

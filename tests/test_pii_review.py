@@ -17,10 +17,11 @@ from sluice.privacy import NotRedacted  # noqa: E402
 from sluice.recipe import Recipe  # noqa: E402
 from sluice.runner import run  # noqa: E402
 
-# a lone lower-case first name in an informal turn: what the redactor still misses (the capitalised
-# "Rajesh" of earlier rounds is caught since PII round four); the third row's name is caught
-NAME = "rajesh"
-TEXTS = ["ok thanks rajesh, see you at the standup", "What is the capital of France?",
+# a lone lower-case first name that is also an English word, in an informal turn: what the redactor
+# still misses (the capitalised "Rajesh" is caught since PII round four, a lower-case "rajesh" after
+# "thanks" since round five); the third row's name is caught
+NAME = "sterling"
+TEXTS = ["sterling you should restart the server first", "What is the capital of France?",
          "The report from Rajesh is late again."]
 
 

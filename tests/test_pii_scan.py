@@ -16,7 +16,9 @@ from sluice.runner import run  # noqa: E402
 # lone first names in informal turns: what a NER model trained on news misses most
 CANDIDATES = ["Can you forward this to Rajesh before Friday?", "ok thanks rajesh, see you at the standup",
               "The report from Rajesh is late again.", "Please send the invoice to Anneliese.",
-              "hey marguerite can u check the build", "lauren you should restart the server first"]
+              "hey marguerite can u check the build", "lauren you should restart the server first",
+              # a lower-case first name that is also an English word: the redactor leaves it (#27 round five)
+              "sterling you should restart the server first"]
 
 
 def _rows(texts):
@@ -41,7 +43,7 @@ def test_scan_finds_the_lone_first_name_the_redactor_missed_and_names_row_and_fi
     from sluice.cli import app
 
     rows = {r["id"]: r["messages"][0]["content"] for r in redacted.read().to_pylist()}
-    names = ("Rajesh", "rajesh", "Anneliese", "marguerite", "lauren")
+    names = ("Rajesh", "rajesh", "Anneliese", "marguerite", "lauren", "sterling")
     missed = {rid: text for rid, text in rows.items() if any(n in text for n in names)}
     assert missed, "the redactor caught every candidate: add harder ones"  # today it misses several
     res = CliRunner().invoke(app, ["pii", "scan", "clean@latest", "--root", str(store.root), "--json"])

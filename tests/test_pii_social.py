@@ -38,6 +38,19 @@ def test_a_handle_is_redacted_by_the_default_detector():
     assert any(r.entity_type == "PERSON" and text[r.start:r.end] == "karibrownnn" for r in found), found
 
 
+def test_a_camelcase_handle_is_a_name_not_an_identifier():
+    """Round five: ``technical`` drops CamelCase identifiers (``SQLAlchemy``), which dropped every
+    CamelCase handle (@MissMcCleary, @LanaDelRey): a fifth of the WNUT-17 tune person misses."""
+    from sluice.curate.pii.detector import Detector
+    from sluice.curate.pii.engine import EngineConfig
+
+    texts = ["RT @MissMcCleary: Am I the only one that gets like re-angry?", "@KammBe thats no help",
+             "from sqlalchemy import create_engine  # SQLAlchemy talks to PostgreSQL"]
+    found = [[t[r.start:r.end] for r in rs] for t, rs in zip(texts, Detector(EngineConfig()).findings(texts))]
+    assert "MissMcCleary" in found[0] and "KammBe" in found[1]
+    assert "SQLAlchemy" not in found[2] and "PostgreSQL" not in found[2]  # no @: still technical vocabulary
+
+
 @pytest.mark.parametrize("text, found", [
     ("Kenny, you need to get back to your room", ["Kenny"]),
     ("Themba is obsessed with that song", ["Themba"]),
@@ -77,3 +90,39 @@ def test_german_fallback_findings_keep_capitalised_runs_without_function_words()
     assert [text[r.start:r.end] for r in german(text, span)] == ["Maria Egger"]  # "Sie": a function word
     other = RecognizerResult("PERSON", 0, 3, 0.6, recognition_metadata={"recognizer_name": "CueNameRecognizer"})
     assert german(text, other) == [other]  # only the fallback model's findings are cleaned
+
+
+# Round five (#27): the levels above 4, each with a name it finds and words it must leave alone
+# (the curve behind INFORMAL_LEVEL: BENCHMARKS.md, "PII round five: English informal names (#27)").
+@pytest.mark.parametrize("text, level, found", [
+    ("momo is the best:)", 5, ["momo"]),  # an unknown lower-case word before "is"
+    ("Wow edubes, your video is trending", 5, ["edubes"]),  # spoken to: a comma, then "your"
+    ("creating new jobs and analyzing data with airbags and whiteboards", 5, []),  # inflected, compounds
+    ("heat a pan, and sauté the chicken", 5, []),  # a dictionary word with an accent
+    ("Colluding with Putin, hahaha!", 5, []),  # laughter is no name
+    ("it is processed and doesn't end up in the sea", 5, []),  # the stem of a contraction
+    ("normalize the text, and tokenize it", 5, []),  # "and" is no person cue before a lower-case word
+    ("Tanner is a good dude.", 6, ["Tanner"]),  # a first name that is also a word, before a verb
+    ("Where are my testicles, Summer?", 6, ["Summer"]),  # a vocative at the end
+    ("Love is the most powerful force; love wins.", 6, []),  # the same word in lower case: a word
+    ("The Earth revolves around the Sun.", 6, []),  # after a determiner
+    ("the Louvre Museum in Paris, France.", 6, []),  # before a country
+    ("I love April", 6, []),  # a month
+    ("I watched Summer Olympics highlights", 6, []),  # in a run of capitalised words
+    ("Womble knew that the palace had a second floor", 7, ["Womble"]),  # a surname before a verb
+    ("Gold is a chemical element; gold conducts well.", 7, []),  # a surname that is a word, used as one
+    ("[Ritchie McClaw] (https://imgur.com/a/x)", 3, ["McClaw"]),  # Mc names are words too
+])
+def test_informal_levels_of_round_five(text, level, found):
+    from sluice.curate.pii.names import InformalNameRecognizer
+
+    assert [text[r.start:r.end] for r in InformalNameRecognizer(level).analyze(text, ["PERSON"])] == found
+    if found and level > 3:
+        assert InformalNameRecognizer(level - 1).analyze(text, ["PERSON"]) == []  # the level adds it
+
+
+def test_inflected_and_irregular_forms_are_english_words():
+    from sluice.curate.pii.lexicon import english_word
+
+    assert all(map(english_word, ["analyzing", "chasing", "smallest", "hotter", "took", "frolicking"]))
+    assert not any(map(english_word, ["momo", "hangwani", "edubes"]))

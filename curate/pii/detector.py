@@ -251,8 +251,9 @@ def plausible(text: str, result, lang: str | None = None, keep_places: bool = Fa
             and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
         return False
     if result.entity_type in NER_TYPES and (technical(value) or opener(text, result)) \
-            and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
-        return False
+            and not PERSON_CUE.search(text, max(0, result.start - 20), result.start) \
+            and (result.recognition_metadata or {}).get("recognizer_name") != "HandleRecognizer":
+        return False  # a handle's CamelCase (@MissMcCleary, @LanaDelRey) is a person's spelling, not code
     if lang in NOISE_LANGUAGES and result.entity_type in NER_TYPES and ner_noise(text, result, value) \
             and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer":
         return False

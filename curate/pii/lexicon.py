@@ -108,6 +108,40 @@ def public_places() -> frozenset[str]:
     return frozenset(out - {"world", "welt", "monde", "mundo"})  # ordinary words, never a finding to drop by name
 
 
+@lru_cache(maxsize=1)
+def inflections() -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
+    """(irregular inflected forms: "took", "hotter", "mice"; the suffix rules that undo regular
+    ones: ("ing", "e"), ("est", "")), from the embedded spaCy model's English lemmatizer tables;
+    empty without the model."""
+    try:
+        import spacy
+
+        from .nlp import embedded_path
+
+        path = embedded_path()
+        if path is None:
+            return frozenset(), ()
+        lookups = spacy.load(path, exclude=["tok2vec", "tagger", "parser", "ner", "attribute_ruler",
+                                            "senter"]).get_pipe("lemmatizer").lookups
+        forms = {w.lower() for table in lookups.get_table("lemma_exc").values() for w in table}
+        rules = {(a, b) for table in lookups.get_table("lemma_rules").values() for a, b in table if a}
+    except (ImportError, OSError, KeyError, ValueError):
+        return frozenset(), ()
+    return frozenset(forms), tuple(sorted(rules))
+
+
+def english_word(word: str) -> bool:
+    """``in_dictionary``, or an inflected form of a dictionary word the lemmatizer knows
+    ("analyzing", "chasing", "smallest", "took"): what the lower-case informal-name rules
+    (``names.INFORMAL_LEVEL`` 5 and up) must never take for an unknown word."""
+    if in_dictionary(word):
+        return True
+    w = word.lower().replace("’", "'")
+    forms, rules = inflections()
+    d = dictionary()
+    return w in forms or any(w.endswith(a) and w[:len(w) - len(a)] + b in d for a, b in rules)
+
+
 def in_dictionary(word: str) -> bool:
     """``word`` or its stem (plural, -'s, -ing, -ed) is an English dictionary word."""
     w = word.lower().replace("’", "'")

@@ -11,8 +11,12 @@
   posts ("Kenny, you need to…", "Themba is obsessed", "Bye Capwin!"): a capitalised census first
   name that is no English word, anywhere; and a capitalised word that no English dictionary, name
   list or place list knows, next to a person cue (a verb like "is"/"was"/"'s" after it, a greeting
-  or thanks before it, a vocative comma). How far it reaches is ``INFORMAL_LEVEL``, chosen on a
-  measured curve (BENCHMARKS.md, "PII round four (#27)").
+  or thanks before it, a vocative comma). Round five adds an unknown lower-case word next to such
+  a cue ("momo is the best"), a first name that is also a word before a verb or spoken to ("Tanner
+  is", ", Summer?") and a surname before a verb ("Womble knew"), each leaving a word alone that the
+  same text uses in lower case, that follows a determiner or that stands before a country. How far
+  it reaches is ``INFORMAL_LEVEL``, chosen on measured curves (BENCHMARKS.md, "PII round four
+  (#27)" and "PII round five: English informal names (#27)").
 * ``HandleRecognizer`` — social-media handles (``@jaketapper``, ``RT @MissMcCleary:``): a
   person's online name, whatever its spelling. Not an e-mail's ``@`` (a word character before it),
   not code (``@property``, ``@media``, ``@app.route(``), not a group mention (``@everyone``).
@@ -155,19 +159,99 @@ class HandleRecognizer(EntityRecognizer):
 
 # 0: off; 1: capitalised census first names that are no English word; 2: and unknown capitalised
 # words next to a person cue; 3: and any unknown capitalised word not opening a sentence; 4: and
-# lower-case census first names that are no English word ("casey", "janet").
-INFORMAL_LEVEL = 4
-TITLE_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])(?P<w>\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?)(?![\p{L}\p{N}_@/-]|\.\w)")
-LOWER_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])\p{Ll}{4,}(?![\p{L}\p{N}_@/-]|\.\w)")
-AFTER_CUE = regex.compile(r"[ ]?(?:['’][ ]?s\b|[ ](?:is|was|has|had|does|did|says|said|looks|makes|made|knew|knows|"
-                          r"continues|gets|got|needs|wants|loves|hates|thinks|seems|and I|and me|you|ur)\b)")
+# lower-case census first names that are no English word ("casey", "janet"). Round five (#27):
+# 5: and an unknown lower-case word (no English word, inflected or compound) next to a person
+# cue ("momo is the best", "Wow edubes, your"); 6: and a capitalised census first name that is
+# also an English word, after a person cue or inside a sentence and no capitalised word beside it
+# ("Tanner is a good dude", "my testicles, Summer?"); 7: and a census surname, word or not, before
+# a verb ("Womble knew", "Green is not"); 8 (measured, left off): and an unknown capitalised word
+# opening a sentence; 9 (measured, left off): and any unknown lower-case word.
+INFORMAL_LEVEL = 7  # the knee of the round-five curve (BENCHMARKS.md, "PII round five: English informal names (#27)")
+CONTRACTION = r"['’](?:t|re|ve|ll|d|m)\b"  # "doesn't", "Didn't": the stem of a contraction is no word on its own
+TITLE_WORD = regex.compile(r"(?<![\p{L}\p{N}_@#/.'’-])(?P<w>(?:Mc|Mac)?\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?)"
+                           rf"(?![\p{{L}}\p{{N}}_@/-]|\.\w|{CONTRACTION})")
+LOWER_WORD = regex.compile(rf"(?<![\p{{L}}\p{{N}}_@#/.'’-])\p{{Ll}}{{4,}}(?![\p{{L}}\p{{N}}_@/-]|\.\w|{CONTRACTION})")
+VERB_CUE = r"is|was|has|had|does|did|says|said|looks|makes|made|knew|knows|continues|gets|got|needs|wants|loves|" \
+           r"hates|thinks|seems"
+AFTER_CUE = regex.compile(rf"[ ]?(?:['’][ ]?s\b|[ ](?:{VERB_CUE}|and I|and me|you|ur)\b)")
+AFTER_VERB = regex.compile(rf"[ ]?(?:['’][ ]?s\b|[ ](?:{VERB_CUE})\b)")  # for a word that is also an English word
 BEFORE_CUE = regex.compile(r"(?i:\b(?:bye|thanks|thank you|thx|hey|hi|hello|yo|congrats|congratulations|go|love you|"
                            r"miss you|poor|dear|nice one|well done|shout out to|rip|ask|tell|with|and)[ ,]+)$")
+# "..., Summer?": a comma before the word and nothing but the end of the text (or a question or
+# exclamation) after it; "edubes, your ...": a comma after it and a second-person word
+END_VOCATIVE = regex.compile(r"[ ]?[?!.]*[ ]*$")
+VOCATIVE_AFTER = regex.compile(r"[ ]?,[ ]*(?:you|your|ur|u)\b")
+SLANG = regex.compile(r"(\p{L})\1\1|^(?:h[aeiu])+h?$|^(?:lmao|lmfao|omfg|dont|cant|wont|didnt|doesnt|isnt|wasnt|"
+                      r"thats|whats|gonna|wanna|gotta|yall|youre|theyre|imma|bruh|tho|thru|yeah|nope|okay|lolol)$")
+PREFIX = regex.compile(r"^(?:re|un|dis|pre|non|over|under|inter|multi|micro|macro|hydro|electro|bio|geo|eco|auto|"
+                       r"anti|mis|sub|super|tele|semi|post|out|cyber|photo|mega|mini)(?=\p{L}{3})")
+DETERMINER = regex.compile(r"(?i:\b(?:the|a|an|this|that|these|those|my|your|our|their|its|his|her|some|any|no))[ ]+$")
 
 
 def _sentence_initial(text: str, pos: int) -> bool:
     before = text[:pos].rstrip(" \t\"'“‘*([")
     return not before or before[-1] in ".!?:;\n…"
+
+
+def _cued(text: str, m, start: bool, lower: bool = False) -> bool:
+    """A person cue next to the word at ``m``: a verb after it ("is", "'s", "knew"), a greeting or
+    "with"/"and" before it, a vocative comma after a word opening a sentence, an exclamation. For a
+    ``lower``-case word "with"/"and" are no cue: in edited text they join common words ("and
+    tokenize", "with influencers") far more often than names."""
+    before = BEFORE_CUE.search(text, max(0, m.start() - 24), m.start())
+    if before and lower and regex.match(r"(?i:with|and)\b", before.group()):
+        before = None
+    return bool(AFTER_CUE.match(text, m.end()) or before
+                or (start and text[m.end():m.end() + 1] == ",")
+                or (text[m.end():m.end() + 2].lstrip(" ")[:1] == "!" and m.start() > 0))
+
+
+def _vocative(text: str, m) -> bool:
+    """"…, Summer?" or "edubes, your …": a person spoken to."""
+    return (text[:m.start()].rstrip(" ").endswith(",") and END_VOCATIVE.fullmatch(text, m.end()) is not None) \
+        or VOCATIVE_AFTER.match(text, m.end()) is not None
+
+
+def _in_run(text: str, m) -> bool:
+    """The word stands next to another capitalised word or a number ("Summer Olympics", "June 15")."""
+    return bool(regex.search(r"[\p{Lu}\d][\p{L}\d.]*[ ]$", text[max(0, m.start() - 30):m.start()])
+                or regex.match(r"[ ][\p{Lu}\d]", text[m.end():m.end() + 2]))
+
+
+def _before_place(text: str, m) -> bool:
+    """"Paris, France": the word stands before a comma and a country."""
+    from .lexicon import public_places
+
+    after = regex.match(r",[ ]*(\p{Lu}\p{L}*(?:[ ]\p{Lu}\p{L}*)?)", text[m.end():m.end() + 40])
+    return bool(after and (after.group(1).lower() in public_places() or after.group(1).split()[0].lower()
+                           in public_places()))
+
+
+@lru_cache(maxsize=1)
+def _calendar_and_languages() -> frozenset[str]:
+    """Month, weekday and language names (CLDR, English): capitalised words that are no person."""
+    try:
+        from babel import Locale
+    except ImportError:
+        return frozenset()
+    en = Locale("en")
+    return frozenset(v.lower() for v in (*en.months["format"]["wide"].values(), *en.days["format"]["wide"].values(),
+                                         *en.languages.values()))
+
+
+def _unknown_lower(word: str) -> bool:
+    """A lower-case word no English dictionary knows, in any inflection or as a compound of two
+    dictionary words ("airbags", "whiteboard"), nor with a dropped g ("changin"), nor slang."""
+    import unicodedata
+
+    from .lexicon import english_word
+
+    word = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode() or word  # "sauté" → "saute"
+    if english_word(word) or SLANG.search(word) or (word.endswith("in") and english_word(word + "g")):
+        return False
+    if (p := PREFIX.match(word)) and english_word(word[p.end():]):
+        return False  # "reconnect", "electroweak"
+    return not any(english_word(word[:i]) and english_word(word[i:]) for i in range(3, len(word) - 2))
 
 
 class InformalNameRecognizer(EntityRecognizer):
@@ -186,32 +270,56 @@ class InformalNameRecognizer(EntityRecognizer):
         from .nlp import text_language
 
         out, english = [], None
-        first = first_names()
+        first, last = first_names(), surnames()
         for m in TITLE_WORD.finditer(text):
             word = m.group("w")
             low = word.lower()
             if word in TECH_WORDS or word in NOT_AN_ENTITY or low in OPENERS or low in UI_WORDS \
-                    or low in public_places() or in_dictionary(word):
+                    or low in public_places():
+                continue
+            known = in_dictionary(word)
+            if known and (level < 6 or low in _calendar_and_languages()):
                 continue
             if english is None:
                 english = text_language(text) == "en"
             if not english:
                 return []
+            start = _sentence_initial(text, m.start())
+            if known:  # a word that is also a name: "Summer", "Grant", "Green"
+                if DETERMINER.search(text, max(0, m.start() - 8), m.start()) or _before_place(text, m) \
+                        or regex.search(rf"(?<!\p{{L}}){regex.escape(low)}(?!\p{{L}})", text):
+                    continue  # "around the Sun", "in Paris, France", "the feeling of joy. Joy is …"
+                verb = AFTER_VERB.match(text, m.end()) is not None or _vocative(text, m)
+                if (low in first and (verb or (not start and not _in_run(text, m)))) \
+                        or (level >= 7 and low in last and verb):
+                    out.append(_result(self, m.start(), m.end(), 0.5))
+                continue
             if low in first:
                 out.append(_result(self, m.start(), m.end(), 0.5))
                 continue
-            if level < 2 or low in surnames():
-                continue  # a surname alone is left to NER and the name lists (Faker-free census list)
-            start = _sentence_initial(text, m.start())
-            cue = AFTER_CUE.match(text, m.end()) or BEFORE_CUE.search(text, max(0, m.start() - 24), m.start()) \
-                or (start and text[m.end():m.end() + 1] == ",") \
-                or (text[m.end():m.end() + 2].lstrip(" ")[:1] == "!" and m.start() > 0)
-            if cue or (level >= 3 and not start):
+            if level < 2:
+                continue
+            if low in last:  # a surname alone is left to NER and the name lists (Faker-free census list) ...
+                if level >= 7 and AFTER_VERB.match(text, m.end()):  # ... unless a verb follows ("Womble knew")
+                    out.append(_result(self, m.start(), m.end(), 0.5))
+                continue
+            if _cued(text, m, start) or (level >= 3 and not start) or level >= 8:
                 out.append(_result(self, m.start(), m.end(), 0.5))
         if level >= 4:
+            tech = {w.lower() for w in TECH_WORDS} | {w.lower() for w in NOT_AN_ENTITY}
             for m in LOWER_WORD.finditer(text):
                 word = m.group()
-                if word in first and not in_dictionary(word) and word not in OPENERS and word not in UI_WORDS:
+                if word in OPENERS or word in UI_WORDS:
+                    continue
+                if word in first and not in_dictionary(word):
+                    hit = True
+                elif level >= 5 and word not in first and word not in last and word not in tech \
+                        and word not in public_places() and _unknown_lower(word):
+                    hit = level >= 9 or _cued(text, m, _sentence_initial(text, m.start()), lower=True) \
+                        or _vocative(text, m)
+                else:
+                    hit = False
+                if hit:
                     if english is None:
                         english = text_language(text) == "en"
                     if not english:

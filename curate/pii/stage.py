@@ -76,7 +76,7 @@ class PiiDetect(Scorer):
     # one spaCy NER pipeline per worker: 612 MiB RSS after setup() with the default NER model (measured here); a GPU
     # node pool sets `resources: {gpus: 1}` in the recipe (never run on a GPU: README, "Running on a cluster")
     resources = Resources(cpus=1, memory=1 << 30)
-    version = 9  # 9: handles, informal English names, place labels and postcodes, German fallback spans cut to capitalised runs (#27 round four); 8: country names redacted unless keep_places; 7: per-language policy (declared fallbacks, rows of a language without NER marked pii_uncovered); 6: 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
+    version = 10  # 10: CamelCase handles kept, informal English names to level 7 (#27 round five); 9: handles, informal English names, place labels and postcodes, German fallback spans cut to capitalised runs (#27 round four); 8: country names redacted unless keep_places; 7: per-language policy (declared fallbacks, rows of a language without NER marked pii_uncovered); 6: 6: source, source_id and JSON keys analyzed, operational metadata left alone, thresholds recorded; 5: tool schemas and constrained call arguments are not analyzed (tools.py); 4: US military mail, secondary-address parts, cued phones, places after cues, legal-form companies; "AI" is no entity
 
     def setup(self) -> None:
         from .detector import Detector
