@@ -111,6 +111,57 @@ def test_a_person_cue_or_a_real_name_still_wins(detector):
     assert any(t == "PERSON" and "Maria Keller" in v for v, t in found)
 
 
+def _persons(detector, text: str) -> set[str]:
+    return {text[r.start:r.end] for r in detector.findings([text])[0] if r.entity_type == "PERSON"}
+
+
+@needs_models
+def test_a_name_found_once_is_redacted_wherever_the_text_repeats_it(detector):
+    # MEDDOCAN's form (pii_dev tune rows): the doctor after "Médico:" is found with the label after it; the
+    # second mention after "Remitido por:" was not, and survived redaction verbatim
+    text = ("Médico: Ramón Serramito García NºCol: 15 15 24810.\nHistoria Actual: Paciente varón de 45 años.\n"
+            "Remitido por: Ramón Serramito García. Servicio de Neurocirugía.")
+    second = text.rindex("Ramón Serramito García")
+    found = detector.findings([text])[0]
+    assert any(r.entity_type == "PERSON" and r.start <= second and second + 22 <= r.end for r in found)
+
+
+def test_echoes_take_the_whole_name_and_its_rare_words_never_a_dictionary_word():
+    from presidio_analyzer import RecognizerResult
+
+    from sluice.curate.pii.detector import echo_words, echoes
+
+    assert echo_words("Ramón Serramito García NºCol", "es") == ["Ramón Serramito García", "Ramón", "Serramito", "García"]
+    assert echo_words("Will Smith", "en") == ["Will Smith"]  # "Will" and "Smith" alone are words
+    text = "Will Smith called. Will you call Smith back? Yes, Will Smith will."
+    kept = [RecognizerResult("PERSON", 0, 10, 0.85)]
+    assert [(text[r.start:r.end], r.start) for r in echoes(text, kept)] == [("Will Smith", text.rindex("Will Smith"))]
+    text = "Nachdem Benesch in Genf sprach, antwortete Seyda. Benesch blieb."
+    kept = [RecognizerResult("PERSON", 8, 15, 0.85)]
+    assert [text[r.start:r.end] for r in echoes(text, kept)] == ["Benesch"]
+    assert echoes(text, [RecognizerResult("LOCATION", 19, 23, 0.85)]) == []  # only people's names echo
+
+
+@needs_models
+@pytest.mark.parametrize("text, name", [
+    ("Le docteur Chabrun, de Mayenne, arriva vers une heure.", "Chabrun"),
+    ("Ont signé MM. Servain et Duval, maire de Saint-Brieuc.", "Servain"),
+    ("La citoyenne Jacoby, déléguée de la Confédération, a parlé.", "Jacoby"),
+    ("S'adresser à M. Herpin, notaire à Vitré.", "Herpin"),
+    ("Datos del paciente.\nNombre: Elio.\nApellidos: Maldonado Jerez.\nNHC: 84963", "Elio"),
+])
+def test_a_title_or_a_form_label_makes_the_next_word_a_name(detector, text, name):
+    assert any(name in v for v in _persons(detector, text)), name
+
+
+@pytest.mark.parametrize("text, word", [
+    ("Flights to Paris, or mail the office.", "Paris"),  # a census first name that is a city
+    ("He ran 5 m. Long ago he was slower.", "Long"),  # "m." after a number is a unit, no title
+])
+def test_a_city_or_a_unit_is_no_title_or_first_name(detector, text, word):
+    assert not any(word in v for v in _persons(detector, text))
+
+
 def test_pii_eval_reads_the_pii_dev_format_per_language_with_masked_misses(tmp_path):
     from typer.testing import CliRunner
 

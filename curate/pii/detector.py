@@ -48,8 +48,11 @@ NOT_A_NAME = frozenset({"my", "i", "me", "hi", "hello", "hey", "dear", "thanks",
                         "identify", "analyze", "analyse", "calculate", "compare", "suggest", "construct", "design",
                         "evaluate", "outline", "brainstorm", "formulate", "arrange", "determine", "predict"})
 NER_TYPES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP"})
-PERSON_CUE = regex.compile(r"(?i:\b(?:mr|mrs|ms|dr|prof|miss|herr|frau|señor|señora|monsieur|madame|"
-                           r"name is|name:|called|named|signed)\.?)[ ]+$")
+PERSON_CUE = regex.compile(r"(?i:\b(?:mr|mrs|ms|dr|dra|prof|miss|herr|frau|señor|señora|sr|sra|monsieur|madame|"
+                           r"name is|name:|called|named|signed|"
+                           # a form label whose value is a name (names.LABEL: "Nombre: Elio", "Nachname: Weiß")
+                           r"nombre:|apellidos?:|médico:|medico:|paciente:|patient:|surname:|vorname:|nachname:|"
+                           r"prénom ?:|nom ?:)\.?)[ ]+$")
 CAMEL = regex.compile(r"^(?!(?:Mc|Mac|Di|De|Da|Du|Le|La|Van|Von|O'|D')\p{Lu})\p{L}*\p{Ll}\p{Lu}\p{L}*$")
 ERROR_NAME = regex.compile(r"^[A-Z][A-Za-z]*(?:Error|Exception|Warning|Fault|Interrupt)$")
 
@@ -255,8 +258,9 @@ def plausible(text: str, result, lang: str | None = None, keep_places: bool = Fa
             and (result.recognition_metadata or {}).get("recognizer_name") != "HandleRecognizer":
         return False  # a handle's CamelCase (@MissMcCleary, @LanaDelRey) is a person's spelling, not code
     if lang in NOISE_LANGUAGES and result.entity_type in NER_TYPES and ner_noise(text, result, value) \
-            and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer":
-        return False
+            and (result.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer" \
+            and not PERSON_CUE.search(text, max(0, result.start - 20), result.start):
+        return False  # a name after a form label ("Nombre: Elio"): Presidio kept NER's copy of the cue's finding
     return not (result.entity_type == "PERSON" and value.lower() in NOT_A_NAME)
 
 
@@ -353,6 +357,50 @@ def german(text: str, result) -> list:
     return out
 
 
+NAME_TOKEN = regex.compile(r"\p{Lu}[\p{L}'’-]*")
+JUNK_TAIL = regex.compile(r"(?:[ ]+(?:\S*[\dº°#/]\S*|\p{Lu}{1,3}\.?))+$")  # "Alberto Miján NºCol", "Ana Ruiz DR"
+
+
+def echo_words(value: str, lang: str | None) -> list[str]:
+    """What a PERSON finding's value lets us find again elsewhere in its text: the whole name (two
+    words or more, a trailing label or number cut off) and each of its words that is a name's
+    spelling only — four letters or more, not in capitals, no English dictionary word in any
+    inflection ("Will", "Grace", "Smith" stay where they are), no function word, greeting or place."""
+    from .lexicon import OPENERS as opening, in_dictionary
+
+    value = JUNK_TAIL.sub("", value.strip())
+    words = NAME_TOKEN.findall(value)
+    out = [value] if len(value.split()) >= 2 and words else []
+    for w in words:
+        w = w.rstrip("'’-")
+        if len(w) >= 4 and not w.isupper() and w.lower() not in NOT_A_NAME and w.lower() not in opening \
+                and w.lower() not in _german_stop_words() and not in_dictionary(w) and not public_place(w):
+            out.append(w)
+    return out
+
+
+def echoes(text: str, results: list, lang: str | None = None) -> list:
+    """Every other occurrence in the same text of a person's name already found there (``echo_words``):
+    a clinical report names its doctor once after "Médico:" and again after "Remitido por: DR",
+    a news item writes the full name once and the surname after. Case-sensitive, whole words (a
+    capital before is allowed: "DRAlberto"), only where no finding is yet. Measured on the dev
+    half of ``pii_dev`` (BENCHMARKS.md, "PII round six (#27)")."""
+    names = {w for r in results if r.entity_type == "PERSON" for w in echo_words(text[r.start:r.end], lang)}
+    if not names:
+        return []
+    from presidio_analyzer import RecognizerResult
+
+    taken = [(r.start, r.end) for r in results]
+    out = []
+    for name in sorted(names, key=len, reverse=True):
+        for m in regex.finditer(rf"(?<![\p{{Ll}}\d]){regex.escape(name)}(?![\p{{L}}\d])", text):
+            if not any(s < m.end() and m.start() < e for s, e in taken):
+                taken.append(m.span())
+                out.append(RecognizerResult("PERSON", m.start(), m.end(), 0.6, None,
+                                            {"recognizer_name": "EchoRecognizer"}))
+    return out
+
+
 class Detector:
     """Findings per text, identical to Presidio's ``AnalyzerEngine.analyze(text, entities=…,
     allow_list=…)`` on the same recognizers (``presidio``), computed faster (``analyze_many``)."""
@@ -422,7 +470,8 @@ class Detector:
         rs = [p for r in results for p in by_line(text, r)]
         if lang == "de":
             rs = [p for r in rs for p in german(text, r)]
-        return [r for r in rs if plausible(text, r, lang, self.config.keep_places)]
+        kept = [r for r in rs if plausible(text, r, lang, self.config.keep_places)]
+        return kept + echoes(text, kept, lang)
 
     def analyze_many(self, texts: list[str]) -> list[list]:
         """Findings per text. With NER, spaCy runs once per distinct new text, batched (``nlp.pipe``)

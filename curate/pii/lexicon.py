@@ -109,6 +109,17 @@ def public_places() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def major_cities() -> frozenset[str]:
+    """The cities that name the tz database's time zones (CLDR through ``babel``: "paris", "new york",
+    447 of them), lower case: a place list from a public source, not a test generator's."""
+    try:
+        from babel.core import get_global
+    except ImportError:
+        return frozenset()
+    return frozenset(k.rsplit("/", 1)[-1].replace("_", " ").lower() for k in get_global("zone_territories") if "/" in k)
+
+
+@lru_cache(maxsize=1)
 def inflections() -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
     """(irregular inflected forms: "took", "hotter", "mice"; the suffix rules that undo regular
     ones: ("ing", "e"), ("est", "")), from the embedded spaCy model's English lemmatizer tables;

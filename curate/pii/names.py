@@ -93,8 +93,14 @@ LABEL = r"(?:nombre y apellidos|nombre|apellidos?|médico|medico|responsable cl�
 NAME_WORD = r"\p{Lu}[\p{L}'’]*(?:-\p{Lu}?[\p{L}'’]+)*\.?"
 BARE_WORD = r"\p{Lu}[\p{L}'’]*(?:-\p{Lu}?[\p{L}'’]+)*"  # a name word without a dot: a form's "Ramon. Apellidos" is two fields
 PARTICLES = r"(?:van der|van den|van de|van|von|der|den|ter|ten|de la|de|del|da|di|du|le|la|bin|al|ni)"
+# titles and ranks before a surname in French, Spanish, German and Italian text ("M. Lecerf", "MM. Servain",
+# "le docteur Chabrun", "la citoyenne Jacoby", "doña Pilar", "Gräfin Noris"); the abbreviations in their own
+# case only ("5 m. Long" is a length), none that is also an English word before a capital ("General Motors")
+TITLE = r"(?:(?<![\d\p{L}])(?:M|MM|Mme|Mmes|Mlle|Mlles|Dña|Srta|Dott|Sig\.ra)\.|(?<![\d\p{L}])(?:Mme|Mlle)|" \
+        r"(?i:\b(?:docteur|citoyen|citoyenne|abbé|général|commandant|capitaine|lieutenant|colonel|maître|" \
+        r"professeur|doña|graf|gräfin|fräulein|dottor|dottore|dottoressa))|\bdon)"
 CUE_NAME = regex.compile(
-    rf"(?:(?i:\b{SALUTATION})[ ]+|\b(?i:dra)\.?[ ]+)(?P<name>{NAME_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{NAME_WORD}){{0,2}})"
+    rf"(?:(?i:\b{SALUTATION})[ ]+|\b(?i:dra)\.?[ ]+|{TITLE}[ ]+)(?P<name>{NAME_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{NAME_WORD}){{0,2}})"
     rf"|(?i:\b{LABEL})[ ]*(?:(?i:dra?|sra?|prof)\.[ ]*)?(?P<name>{BARE_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{BARE_WORD}){{0,3}})"
     rf"|(?:^|\n)(?i:{SIGN_OFF})[ ]?[,!.]?[ ]*\n[ ]*(?P<name>{NAME_WORD}(?:[ ]{NAME_WORD}){{0,2}})[ ]*(?:$|\n)"
     rf"|(?i:\b{SIGN_OFF}),[ ](?P<name>{NAME_WORD}(?:[ ]{NAME_WORD})?)[ ]*[.!]?$"
@@ -266,7 +272,8 @@ class InformalNameRecognizer(EntityRecognizer):
         level = INFORMAL_LEVEL if self._level is None else self._level
         if not level:
             return []
-        from .lexicon import NOT_AN_ENTITY, OPENERS, TECH_WORDS, UI_WORDS, first_names, in_dictionary, public_places, surnames
+        from .lexicon import (NOT_AN_ENTITY, OPENERS, TECH_WORDS, UI_WORDS, first_names, in_dictionary, major_cities,
+                              public_places, surnames)
         from .nlp import text_language
 
         out, english = [], None
@@ -287,8 +294,9 @@ class InformalNameRecognizer(EntityRecognizer):
             start = _sentence_initial(text, m.start())
             if known:  # a word that is also a name: "Summer", "Grant", "Green"
                 if DETERMINER.search(text, max(0, m.start() - 8), m.start()) or _before_place(text, m) \
+                        or low in major_cities() \
                         or regex.search(rf"(?<!\p{{L}}){regex.escape(low)}(?!\p{{L}})", text):
-                    continue  # "around the Sun", "in Paris, France", "the feeling of joy. Joy is …"
+                    continue  # "around the Sun", "in Paris, France", "flights to Paris", "the feeling of joy. Joy is …"
                 verb = AFTER_VERB.match(text, m.end()) is not None or _vocative(text, m)
                 if (low in first and (verb or (not start and not _in_run(text, m)))) \
                         or (level >= 7 and low in last and verb):
@@ -335,6 +343,9 @@ def name_recognizers() -> list[EntityRecognizer]:
                     "monsieur", "madame", "mme", "señor", "señora", "sr", "sra", "signor", "sig", "appelle", "heiße",
                     "llamo", "chiamo", "зовут", "regards", "best", "thank", "cheers", "sincerely", "yours",
                     "cordialement", "grüße", "saludos", "atentamente", "saluti", "уважением", "nom", "apellido",
-                    "dico", "responsable", "doctor", "paciente", "patient"])
+                    "dico", "responsable", "doctor", "paciente", "patient",
+                    r"\bm{1,2}\.", "mme", "mlle", "docteur", "citoyen", "abbé", "général", "commandant", "capitaine",
+                    "lieutenant", "colonel", "maître", "professeur", r"\bdon\b", "doña", "dña", "srta", "graf",
+                    "gräfin", "fräulein", "dott", "sig.ra"])
     return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False),
             _gated(HandleRecognizer(), "@", digits=False), InformalNameRecognizer()]
