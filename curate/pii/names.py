@@ -97,8 +97,10 @@ PARTICLES = r"(?:van der|van den|van de|van|von|der|den|ter|ten|de la|de|del|da|
 # "le docteur Chabrun", "la citoyenne Jacoby", "doña Pilar", "Gräfin Noris"); the abbreviations in their own
 # case only ("5 m. Long" is a length), none that is also an English word before a capital ("General Motors")
 TITLE = r"(?:(?<![\d\p{L}])(?:M|MM|Mme|Mmes|Mlle|Mlles|Dña|Srta|Dott|Sig\.ra)\.|(?<![\d\p{L}])(?:Mme|Mlle)|" \
-        r"(?i:\b(?:docteur|citoyen|citoyenne|abbé|général|commandant|capitaine|lieutenant|colonel|maître|" \
-        r"professeur|doña|graf|gräfin|fräulein|dottor|dottore|dottoressa))|\bdon)"
+        r"(?i:\b(?:docteur|docteurs|citoyen|citoyenne|camarade|abbé|cardinal|chanoine|veuve|général|commandant|" \
+        r"capitaine|lieutenant|colonel|maître|professeur|président|ministre|sénateur|député|préfet|comte|comtesse|" \
+        r"vicomte|marquis|baron|baronne|doña|graf|gräfin|fräulein|pfarrer|bürgermeister|präsident|kanzler|" \
+        r"dottor|dottore|dottoressa))|\bdon)"
 CUE_NAME = regex.compile(
     rf"(?:(?i:\b{SALUTATION})[ ]+|\b(?i:dra)\.?[ ]+|{TITLE}[ ]+)(?P<name>{NAME_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{NAME_WORD}){{0,2}})"
     rf"|(?i:\b{LABEL})[ ]*(?:(?i:dra?|sra?|prof)\.[ ]*)?(?P<name>{BARE_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{BARE_WORD}){{0,3}})"
@@ -346,6 +348,8 @@ def name_recognizers() -> list[EntityRecognizer]:
                     "dico", "responsable", "doctor", "paciente", "patient",
                     r"\bm{1,2}\.", "mme", "mlle", "docteur", "citoyen", "abbé", "général", "commandant", "capitaine",
                     "lieutenant", "colonel", "maître", "professeur", r"\bdon\b", "doña", "dña", "srta", "graf",
-                    "gräfin", "fräulein", "dott", "sig.ra"])
+                    "gräfin", "fräulein", "dott", "sig.ra", "camarade", "cardinal", "chanoine", "veuve", "président",
+                    "ministre", "sénateur", "député", "préfet", "comte", "marquis", "baron", "pfarrer",
+                    "bürgermeister", "präsident", "kanzler"])
     return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False),
             _gated(HandleRecognizer(), "@", digits=False), InformalNameRecognizer()]
