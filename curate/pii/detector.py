@@ -140,6 +140,8 @@ def opener(text: str, result) -> bool:
         and bool(value)
 
 
+EN_FUNCTION = frozenset("the a an and or but is are was were be been am i you he she it we they me him her us them my your his "
+                        "its our their this that these those to of in on at for with from by as not no yes".split())
 EN_WORDS = frozenset("the and is are you your to of for in on with this that it have my please can what".split())
 OTHER_WORDS = frozenset("""der die das und ist nicht ein eine ich sie du bitte mit für le la les est et pas une je vous
 pour avec el los es y una por para con usted mi que il di che non per sono""".split())
@@ -361,20 +363,34 @@ NAME_TOKEN = regex.compile(r"\p{Lu}[\p{L}'’-]*")
 JUNK_TAIL = regex.compile(r"(?:[ ]+(?:\S*[\dº°#/]\S*|\p{Lu}{1,3}\.?))+$")  # "Alberto Miján NºCol", "Ana Ruiz DR"
 
 
+ECHO_MIN = 4  # letters of a name part that echoes (the curve: BENCHMARKS.md, "PII round six")
+ECHO_WHOLE_WORD = False  # True: a one-word finding echoes as it is, dictionary word or not (the curve: no gain, +33 Alpaca findings)
+
+
+def _echo_word(w: str) -> bool:
+    from .lexicon import OPENERS as opening
+
+    low = w.lower()
+    return len(w) >= ECHO_MIN and w.isalpha() and low not in NOT_A_NAME and low not in opening \
+        and low not in _german_stop_words() and low not in EN_FUNCTION and not public_place(w)
+
+
 def echo_words(value: str, lang: str | None) -> list[str]:
     """What a PERSON finding's value lets us find again elsewhere in its text: the whole name (two
-    words or more, a trailing label or number cut off) and each of its words that is a name's
-    spelling only — four letters or more, not in capitals, no English dictionary word in any
-    inflection ("Will", "Grace", "Smith" stay where they are), no function word, greeting or place."""
-    from .lexicon import OPENERS as opening, in_dictionary
+    words or more, a trailing label or number cut off; one word as it is written, ``ECHO_WHOLE_WORD``)
+    and each capitalised word of it that is a name's spelling only — ``ECHO_MIN`` letters
+    or more, not in capitals, no English dictionary word in any inflection ("Will", "Grace", "Smith"
+    stay where they are), no function word, greeting or country."""
+    from .lexicon import in_dictionary
 
     value = JUNK_TAIL.sub("", value.strip())
+    if " " not in value and ECHO_WHOLE_WORD:
+        return [value] if _echo_word(value.rstrip("'’-")) else []
     words = NAME_TOKEN.findall(value)
-    out = [value] if len(value.split()) >= 2 and words else []
+    out = [value] if " " in value else []
     for w in words:
         w = w.rstrip("'’-")
-        if len(w) >= 4 and not w.isupper() and w.lower() not in NOT_A_NAME and w.lower() not in opening \
-                and w.lower() not in _german_stop_words() and not in_dictionary(w) and not public_place(w):
+        if _echo_word(w) and not w.isupper() and not in_dictionary(w):
             out.append(w)
     return out
 
