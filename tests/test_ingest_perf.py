@@ -12,3 +12,36 @@ def test_parser_worker_imports_no_polars():
             "print(sorted(m for m in ('polars', 'pandas', 'torch', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_parser_worker_start_skips_pandas_and_builds_the_same_arrays():
+    # pyarrow's first pa.array of a list imports pandas (0.3 s CPU) just to ask whether it is there;
+    # a parser worker marks it absent. The caller's own process is never changed (checked below).
+    code = ("import sys, pyarrow as pa\nfrom sluice.curate.ingest.run import _parser_worker\n_parser_worker()\n"
+            "a = pa.array(['x', None, 'y'], pa.string())\n"
+            "print('pandas' in sys.modules, a.to_pylist() == ['x', None, 'y'], a.type == pa.string())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.split() == ["False", "True", "True"], out.stdout + out.stderr
+
+
+def test_small_files_parse_in_process_and_large_ones_in_workers(tmp_path, monkeypatch):
+    """A pool only for files of more than PARALLEL_MIN_CHUNKS chunks; the rows are the same either way."""
+    import json
+
+    from sluice.curate.ingest import ingest, run
+    from sluice.store import Store
+
+    path = tmp_path / "logs.jsonl"
+    path.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"},
+                                                     {"role": "assistant", "content": "a"}]}) + "\n"
+                            for i in range(200)))
+    size = path.stat().st_size
+    seen, real = [], run.ordered_map
+    monkeypatch.setattr(run, "ordered_map", lambda fn, items, workers=1, **kw: seen.append(workers)
+                        or real(fn, items, workers, **kw))
+    store = Store(tmp_path / "store")
+    small = ingest([str(path)], to="small", store=store, workers=2, chunk_bytes=size // run.PARALLEL_MIN_CHUNKS + 1)
+    large = ingest([str(path)], to="large", store=store, workers=2, chunk_bytes=size // (run.PARALLEL_MIN_CHUNKS + 2))
+    assert seen == [1, 2]
+    assert not any(type(f).__name__ == "_NoPandas" for f in sys.meta_path)  # the caller's process: untouched
+    assert small.version.read().equals(large.version.read()) and small.rows_in == large.rows_in == 200
