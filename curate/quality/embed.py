@@ -341,7 +341,13 @@ class Embed(Scorer):
             rows = agent.arg_true().to_numpy()
             part = batch[rows] if len(rows) else batch.clear()
             tools = part["tools"].to_list() if "tools" in part.columns else None
-            vectors = with_call_signature(vectors, part["messages"].to_list(), tools, rows)
+            messages = part["messages"]
+            if fields.get("role") is not None and isinstance(fields.get("tool_calls"), pl.List):
+                # the signature reads roles and calls only: leave the contents in Arrow
+                messages = part.select(pl.col("messages").list.eval(pl.struct(e.struct.field("role"),
+                                                                              e.struct.field("tool_calls"))))
+                messages = messages.to_series()
+            vectors = with_call_signature(vectors, messages.to_list(), tools, rows)
         dim = vectors.shape[1]
         return pl.DataFrame({"embedding": pl.Series("embedding", vectors, dtype=pl.Array(pl.Float32, dim))})
 
