@@ -7,8 +7,9 @@ interleaved rounds (polars, sink, sluice, polars, ...), with the load average pe
 * baseline  — `polars.read_ndjson(file)` with 2 threads: parse only, no validation, nothing written;
 * reference — `polars.scan_ndjson(file).sink_parquet(...)`: polars' streaming parse-and-write, still
   without validation or quarantine;
-* sluice    — `ingest([file], to=...)` with its 2 parser processes: parse, validate, quarantine,
-  write Parquet shards, hash them and publish a version.
+* sluice    — `ingest([file], to=...)` with its defaults (2 parser processes for a file of more than
+  `run.PARALLEL_MIN_CHUNKS` chunks, in-process below): parse, validate, quarantine, write Parquet
+  shards, hash them and publish a version.
 
 "identical" means sluice published exactly the rows polars parsed and quarantined none of the clean
 file. A dirty file (1% malformed lines of every kind) is ingested once per size; its quarantine
@@ -89,6 +90,15 @@ def measure(mode: str, path: Path) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _parsers(path: Path) -> str:
+    """How ingest's defaults parse this file (the rule in sluice.curate.ingest.run)."""
+    from sluice.curate.ingest import readers, run
+
+    if path.stat().st_size > run.PARALLEL_MIN_CHUNKS * readers.CHUNK_BYTES:
+        return "2 parser processes"
+    return f"parsed in-process: {run.PARALLEL_MIN_CHUNKS} chunks or fewer"
+
+
 def bench_size(workdir: Path, n: int, rounds: int) -> list[dict]:
     clean, _ = generate(workdir, n, clean=True)
     mb = clean.stat().st_size / 1e6
@@ -116,7 +126,7 @@ def bench_size(workdir: Path, n: int, rounds: int) -> list[dict]:
                               "rows_per_s": round(dirty["rows"] / dirty["seconds"])}}
     what = f"ingest {n:,} clean chat records ({mb:,.0f} MB) to Parquet"
     return [
-        comparison(what, "sluice ingest (2 parser processes; validate, quarantine, write, hash, publish)",
+        comparison(what, f"sluice ingest ({_parsers(clean)}; validate, quarantine, write, hash, publish)",
                    "polars read_ndjson (2 threads; parse only, nothing written)", main_rounds,
                    target=TARGETS.get(n, 1.0), identical=identical and quality["dirty_file"]["exact"],
                    quality=quality, notes="identical: same row count as polars, nothing quarantined from the clean "

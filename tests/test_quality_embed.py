@@ -101,3 +101,33 @@ def test_default_static_model_ranks_paraphrases_above_unrelated_prompts():
     v = embed_texts(model, ["How do I reset my password?", "I forgot my password, how can I reset it?",
                             "Write a haiku about autumn leaves."])
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+
+
+def test_static_stage_vectors_equal_model2vec_encode_bit_for_bit(tiny, cache):
+    """The stage encodes each distinct text once and scatters it back; every row must still be exactly
+    what model2vec's own encode gives for it (normalized in float32), repeats and agent rows included."""
+    texts = ["how do i reset my password", "what is the capital of france", "how do i reset my password", "",
+             "write a poem about autumn leaves " * 30, "what is the capital of france", "tell me tips to sleep better"]
+    batch = _batch(texts)
+    call = [{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"city": "paris"}'}}]
+    msgs = batch["messages"].to_list()
+    msgs[1] = [{"role": "user", "content": texts[1]}, {"role": "assistant", "content": None, "tool_calls": call}]
+    fn = pl.Struct({"name": pl.String, "arguments": pl.String})
+    message = pl.Struct({"role": pl.String, "content": pl.String,
+                         "tool_calls": pl.List(pl.Struct({"id": pl.String, "type": pl.String, "function": fn}))})
+    batch = pl.DataFrame({"messages": msgs}, schema={"messages": pl.List(message)})
+    stage = Embed(model="static", source=tiny, text="user")
+    got = np.stack(stage.score(batch)["embedding"].to_numpy())
+    dim = stage.model.dim
+    ref = np.asarray(stage.model.backend.encode(texts, show_progress_bar=False, use_multiprocessing=False),
+                     dtype=np.float32)
+    ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
+    plain = [i for i in range(len(texts)) if i != 1]
+    assert np.array_equal(got[plain, :dim], ref[plain]) and not got[plain, dim:].any()
+    # the agent row: the same text vector scaled down, plus its signature block; the row stays a unit vector
+    scale = np.float32(np.sqrt(1 - embed_mod.SIGNATURE_WEIGHT ** 2))
+    assert np.array_equal(got[1, :dim], ref[1] * scale) and got[1, dim:].any()
+    assert np.isclose(np.linalg.norm(got[1]), 1, atol=1e-5)
+    tools_off = np.stack(Embed(model="static", source=tiny, text="user", tools=False).score(batch)["embedding"]
+                         .to_numpy())
+    assert np.array_equal(tools_off, ref)

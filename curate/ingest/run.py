@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -40,6 +41,12 @@ if TYPE_CHECKING:
 # of its speed at 100k records, BENCHMARKS.md issue #34). tests/test_ingest_perf.py holds the line.
 
 DEFAULT_MAX_RECORD_BYTES = 2 << 20
+# A file parses in worker processes only when it has more than this many chunks (32 MB at the
+# default 8 MiB chunk); a smaller one parses in this process. Each spawned worker pays its start-up
+# (an interpreter, pyarrow, numpy, this module: about 0.3 s CPU here) before its first line, which a
+# small file does not pay back on this 2-core machine (the curve of ingest time vs records for 1 and 2
+# workers: BENCHMARKS.md, "#34 round two").
+PARALLEL_MIN_CHUNKS = 4
 STAGE = "ingest"
 
 
@@ -570,7 +577,7 @@ def ingest(paths: list[str], to: str, *, store: Store | None = None, fmt: str | 
             report = FileReport(str(inp.path), inp.fmt, kind, inp.container, inp.compression, size)
             job = Job(str(inp.path), source or _source_name(inp.path), inp.fmt, max_record_bytes, mapping)
             # A pool only pays off past a few chunks; small files parse in this process.
-            file_workers = workers if size > 2 * chunk_bytes else 1
+            file_workers = workers if size > PARALLEL_MIN_CHUNKS * chunk_bytes else 1
             for data, quarantine, rejected, content_ids, pos in _parse_file(job, inp, file_workers, chunk_bytes,
                                                                               report, guards):
                 before = collisions.count
@@ -659,6 +666,25 @@ def _restart_run(quarantine: pa.Table, run: tuple[int, int, int], raw: bytes) ->
     return pa.concat_tables([pa.Table.from_pylist([row], schema=quarantine.schema), quarantine.slice(1)])
 
 
+def _parser_worker() -> None:
+    """Run once in each spawned parser worker. The first ``pa.array`` of a Python list asks pyarrow
+    whether pandas is installed, which imports pandas (about 0.3 s CPU here, a third of a worker's
+    start-up) in a process that never uses it. The worker marks pandas absent instead: pyarrow then
+    converts lists by the same path (a list is not array-like to it either way), so the tables are
+    the same. Never called in the caller's own process, where a user's code may want pandas."""
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
+
+
+class _NoPandas:
+    """An import finder that reports pandas absent (see ``_parser_worker``)."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError("pandas is not loaded in ingest's parser workers", name=name)
+        return None
+
+
 def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
                 report: FileReport, guards: dict) -> Iterator[tuple[pa.Table, pa.Table, int]]:
     if inp.fmt in _GROUPED:  # a trace's spans / observations can lie on any line: the file is read whole
@@ -675,7 +701,8 @@ def _parse_file(job: Job, inp: _Input, workers: int, chunk_bytes: int,
                 yield job, first, chunk
 
         held = None  # a chunk's result, held until the next shows whether its last blank run goes on
-        for *tables, first_run, last_run in ordered_map(parse_lines, chunks(), workers):
+        start = _parser_worker if workers > 1 else None  # never in this (the caller's) process
+        for *tables, first_run, last_run in ordered_map(parse_lines, chunks(), workers, initializer=start):
             pos = positions.pop(0)
             if held is not None:
                 if held[6] and first_run and held[6][1] == first_run[0]:  # one run across the boundary

@@ -40,6 +40,7 @@ the transformer it was distilled from.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -146,9 +147,18 @@ class Embedder:
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:  # an empty batch (every row dropped upstream) embeds to nothing, not an error
             return np.zeros((0, self.dim), dtype=np.float32)
+        where = None
         if self.kind == "static":
-            vectors = self.backend.encode(texts, batch_size=max(batch_size, 1024), max_length=self.max_tokens or 512,
-                                          show_progress_bar=False, use_multiprocessing=False)
+            # A static model's vector of a text depends on that text alone (a mean of its token vectors), so
+            # each distinct text is encoded once and scattered back: bit-identical to encoding every row
+            # (tests/test_quality_embed.py checks it against model2vec's encode), and repeated prompts are free.
+            first: dict[str, int] = {}
+            where = np.fromiter((first.setdefault(t, len(first)) for t in texts), dtype=np.int64, count=len(texts))
+            distinct = list(first) if len(first) < len(texts) else texts
+            vectors = self.backend.encode(distinct, batch_size=max(batch_size, 1024),
+                                          max_length=self.max_tokens or 512, show_progress_bar=False,
+                                          use_multiprocessing=False)
+            texts = distinct  # normalized below, then scattered back to the rows
         else:
             st = self.backend
             full = getattr(st, "_sluice_max_seq_length", None) or st.max_seq_length
@@ -160,7 +170,8 @@ class Embedder:
             finally:
                 st.max_seq_length = full  # never leak this embedder's cap into another sharing the model
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors if where is None or len(texts) == len(where) else vectors[where]
 
 
 def _backend(key: tuple[str, str], build):
@@ -224,24 +235,37 @@ SIGNATURE_DIMS = 64
 SIGNATURE_WEIGHT = 0.4
 
 
+@functools.lru_cache(maxsize=4096)
 def _signature_vector(signature: str) -> np.ndarray:
+    """The fixed random unit vector of one agent signature (cached: traces of one agent share a few; read-only)."""
     seed = int.from_bytes(hashlib.blake2b(signature.encode(), digest_size=8).digest(), "little")
     v = np.random.default_rng(seed).standard_normal(SIGNATURE_DIMS)
-    return v / np.linalg.norm(v)
+    v = v / np.linalg.norm(v)
+    v.setflags(write=False)
+    return v
 
 
-def with_call_signature(vectors: np.ndarray, messages: list, tools: list | None = None) -> np.ndarray:
-    """``vectors`` (unit rows) widened by the agent-signature block (module doc); still unit rows."""
-    out = np.zeros((len(vectors), vectors.shape[1] + SIGNATURE_DIMS), dtype=np.float32)
-    out[:, : vectors.shape[1]] = vectors
-    scale = np.float32(np.sqrt(1 - SIGNATURE_WEIGHT ** 2))
-    for i, m in enumerate(messages):
-        if not (tools is not None and tools[i]) and not any(x.get("tool_calls") for x in m or ()):
+def with_call_signature(vectors: np.ndarray, messages: list, tools: list | None = None,
+                        rows: np.ndarray | list | None = None) -> np.ndarray:
+    """``vectors`` (unit rows) widened by the agent-signature block (module doc); still unit rows.
+
+    ``messages`` (and ``tools``) belong to every row of ``vectors``, or, given ``rows``, to those rows
+    only (the others have neither tools nor calls: their block stays zero)."""
+    dim = vectors.shape[1]
+    out = np.zeros((len(vectors), dim + SIGNATURE_DIMS), dtype=np.float32)
+    out[:, :dim] = vectors
+    rows = range(len(vectors)) if rows is None else rows
+    signed, blocks = [], []
+    for j, (i, m) in enumerate(zip(rows, messages)):
+        if not (tools is not None and tools[j]) and not any(x.get("tool_calls") for x in m or ()):
             continue  # neither tools nor calls: no signature (most rows), skip building its text
-        signature = agent_signature(m, tools[i] if tools is not None else None)
+        signature = agent_signature(m, tools[j] if tools is not None else None)
         if signature:
-            out[i, : vectors.shape[1]] = vectors[i] * scale
-            out[i, vectors.shape[1]:] = SIGNATURE_WEIGHT * _signature_vector(signature)
+            signed.append(i)
+            blocks.append(_signature_vector(signature))
+    if signed:
+        out[signed, :dim] = vectors[signed] * np.float32(np.sqrt(1 - SIGNATURE_WEIGHT ** 2))
+        out[signed, dim:] = SIGNATURE_WEIGHT * np.stack(blocks)
     return out
 
 
@@ -314,15 +338,16 @@ class Embed(Scorer):
             if "tools" in batch.columns:
                 t = batch["tools"]
                 agent = agent | (t.is_not_null() & (t != "") if t.dtype == pl.String else t.is_not_null()).fill_null(False)
-            rows = agent.arg_true().to_list()
-            if rows:
-                part = batch[rows]
-                tools = part["tools"].to_list() if "tools" in part.columns else None
-                widened = with_call_signature(vectors[rows], part["messages"].to_list(), tools)
-                vectors = with_call_signature(vectors, [None] * len(vectors), None)
-                vectors[rows] = widened
-            else:
-                vectors = with_call_signature(vectors, [None] * len(vectors), None)
+            rows = agent.arg_true().to_numpy()
+            part = batch[rows] if len(rows) else batch.clear()
+            tools = part["tools"].to_list() if "tools" in part.columns else None
+            messages = part["messages"]
+            if fields.get("role") is not None and isinstance(fields.get("tool_calls"), pl.List):
+                # the signature reads roles and calls only: leave the contents in Arrow
+                messages = part.select(pl.col("messages").list.eval(pl.struct(e.struct.field("role"),
+                                                                              e.struct.field("tool_calls"))))
+                messages = messages.to_series()
+            vectors = with_call_signature(vectors, messages.to_list(), tools, rows)
         dim = vectors.shape[1]
         return pl.DataFrame({"embedding": pl.Series("embedding", vectors, dtype=pl.Array(pl.Float32, dim))})
 
