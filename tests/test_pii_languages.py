@@ -142,6 +142,20 @@ def test_echoes_take_the_whole_name_and_its_rare_words_never_a_dictionary_word()
     assert echoes(text, [RecognizerResult("LOCATION", 19, 23, 0.85)]) == []  # only people's names echo
 
 
+def test_a_list_that_holds_a_name_is_a_list_of_names():
+    from presidio_analyzer import RecognizerResult
+
+    from sluice.curate.pii.detector import coordinated
+
+    text = "Hansa spielt mit folgenden Leuten: Brenner, Kellenmayer, Burger und Lechner. Ersatz: Pan."
+    kept = [RecognizerResult("PERSON", text.index("Brenner"), text.index("Brenner") + 7, 0.85)]
+    assert sorted(text[r.start:r.end] for r in coordinated(text, kept, "de")) == ["Burger", "Kellenmayer", "Lechner"]
+    text = "I met John Smith and Paris, and the Apple team."  # a country or city word, English words: no names
+    kept = [RecognizerResult("PERSON", 6, 16, 0.85)]
+    assert coordinated(text, kept, "en") == []
+    assert coordinated("Berlin, Hamburg und Bremen", [RecognizerResult("LOCATION", 0, 6, 0.85)], "de") == []
+
+
 @needs_models
 @pytest.mark.parametrize("text, name", [
     ("Le docteur Chabrun, de Mayenne, arriva vers une heure.", "Chabrun"),

@@ -417,6 +417,53 @@ def echoes(text: str, results: list, lang: str | None = None) -> list:
     return out
 
 
+COORD_LEVEL = 1  # 0: off; 1: names joined to a found name by a comma or "and" in any language (the curve: BENCHMARKS.md)
+JOIN = r"(?:,[ ]*|[ ]+(?:und|et|y|and|e|u\.)[ ]+)"
+RUN = r"\p{Lu}[\p{L}'’-]+(?:[ ]\p{Lu}[\p{L}'’-]+){0,2}"
+AFTER_NAME = regex.compile(rf"{JOIN}({RUN})(?![\p{{L}}\d])")
+BEFORE_NAME = regex.compile(rf"(?<![\p{{L}}\d])({RUN}){JOIN}$")
+
+
+def _coord_ok(value: str, lang: str | None) -> bool:
+    from .lexicon import OPENERS as opening, in_dictionary
+
+    words = value.split()
+    return all(len(w) >= 2 and w.lower() not in NOT_A_NAME and w.lower() not in opening and w.lower() not in EN_FUNCTION
+               and w.lower() not in _german_stop_words() and not w.isupper() for w in words) \
+        and not public_place(value) and not (lang == "en" and all(in_dictionary(w) for w in words))
+
+
+def coordinated(text: str, results: list, lang: str | None = None) -> list:
+    """Capitalised words joined to a person's name by a comma or "and"/"und"/"et"/"y" (a list of
+    names: "Brenner, Kellenmayer, Burger", "Sesst und Altenburger"), each a name too; repeated while
+    the list goes on. Not a function word, a greeting, a country, a word in capitals, nor (in English)
+    dictionary words only."""
+    if not COORD_LEVEL:
+        return []
+    from presidio_analyzer import RecognizerResult
+
+    taken = [(r.start, r.end) for r in results]
+    frontier = [(r.start, r.end) for r in results if r.entity_type == "PERSON"]
+    out = []
+    for _ in range(8):
+        found = []
+        for start, end in frontier:
+            m = AFTER_NAME.match(text, end)
+            spans = [m.span(1)] if m else []
+            b = BEFORE_NAME.search(text, max(0, start - 60), start)
+            if b:
+                spans.append(b.span(1))
+            for a, z in spans:
+                if not any(s < z and a < e for s, e in taken) and _coord_ok(text[a:z], lang):
+                    taken.append((a, z))
+                    found.append((a, z))
+                    out.append(RecognizerResult("PERSON", a, z, 0.5, None, {"recognizer_name": "ListNameRecognizer"}))
+        if not found:
+            break
+        frontier = found
+    return out
+
+
 class Detector:
     """Findings per text, identical to Presidio's ``AnalyzerEngine.analyze(text, entities=…,
     allow_list=…)`` on the same recognizers (``presidio``), computed faster (``analyze_many``)."""
@@ -487,6 +534,7 @@ class Detector:
         if lang == "de":
             rs = [p for r in rs for p in german(text, r)]
         kept = [r for r in rs if plausible(text, r, lang, self.config.keep_places)]
+        kept += coordinated(text, kept, lang)
         return kept + echoes(text, kept, lang)
 
     def analyze_many(self, texts: list[str]) -> list[list]:
