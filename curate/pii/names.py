@@ -5,8 +5,9 @@
   text has no word boundaries, so a name inside a run of CJK characters counts only next to a cue
   (我叫, 姓名, 様, さん, と申します, …) or a non-CJK neighbour.
 * ``CueNameRecognizer`` — the capitalized words right after a strong cue (``my name is``,
-  ``Dear``, ``Mr./Ms./Dr.``, a sign-off line such as ``Best regards,``), in any script, listed
-  or not.
+  ``Dear``, ``Mr./Ms./Dr.``, a sign-off line such as ``Best regards,``, a form label such as
+  ``Nombre:``, a French, Spanish, German or Italian title or rank: ``M.``, ``le docteur``, ``doña``,
+  ``Gräfin`` — ``TITLE``), in any script, listed or not.
 * ``InformalNameRecognizer`` — in English text only, names the small NER model misses in informal
   posts ("Kenny, you need to…", "Themba is obsessed", "Bye Capwin!"): a capitalised census first
   name that is no English word, anywhere; and a capitalised word that no English dictionary, name
