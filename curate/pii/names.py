@@ -97,11 +97,13 @@ PARTICLES = r"(?:van der|van den|van de|van|von|der|den|ter|ten|de la|de|del|da|
 # titles and ranks before a surname in French, Spanish, German and Italian text ("M. Lecerf", "MM. Servain",
 # "le docteur Chabrun", "la citoyenne Jacoby", "doña Pilar", "Gräfin Noris"); the abbreviations in their own
 # case only ("5 m. Long" is a length), none that is also an English word before a capital ("General Motors")
-TITLE = r"(?:(?<![\d\p{L}])(?:M|MM|Mme|Mmes|Mlle|Mlles|Dña|Srta|Dott|Sig\.ra)\.|(?<![\d\p{L}])(?:Mme|Mlle)|" \
-        r"(?i:\b(?:docteur|docteurs|citoyen|citoyenne|camarade|abbé|cardinal|chanoine|veuve|général|commandant|" \
-        r"capitaine|lieutenant|colonel|maître|professeur|président|ministre|sénateur|député|préfet|comte|comtesse|" \
-        r"vicomte|marquis|baron|baronne|doña|graf|gräfin|fräulein|pfarrer|bürgermeister|präsident|kanzler|" \
-        r"dottor|dottore|dottoressa))|\bdon)"
+TITLE_WORDS = ("docteur", "docteurs", "citoyen", "citoyenne", "camarade", "abbé", "cardinal", "chanoine", "veuve",
+               "général", "commandant", "capitaine", "lieutenant", "colonel", "maître", "professeur", "président",
+               "ministre", "sénateur", "député", "préfet", "comte", "comtesse", "vicomte", "marquis", "baron", "baronne",
+               "doña", "graf", "gräfin", "fräulein", "pfarrer", "bürgermeister", "präsident", "kanzler", "dottor",
+               "dottore", "dottoressa")  # any case
+TITLE = r"(?:(?<![\d\p{L}])(?:(?:M|MM|Mmes|Mlles|Dña|Srta|Dott|Sig\.ra)\.|(?:Mme|Mlle)\.?)" \
+        rf"|(?i:\b(?:{'|'.join(TITLE_WORDS)}))|\bdon)"
 CUE_NAME = regex.compile(
     rf"(?:(?i:\b{SALUTATION})[ ]+|\b(?i:dra)\.?[ ]+|{TITLE}[ ]+)(?P<name>{NAME_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{NAME_WORD}){{0,2}})"
     rf"|(?i:\b{LABEL})[ ]*(?:(?i:dra?|sra?|prof)\.[ ]*)?(?P<name>{BARE_WORD}(?:[ ](?:(?i:{PARTICLES})[ ])?{BARE_WORD}){{0,3}})"
@@ -347,10 +349,6 @@ def name_recognizers() -> list[EntityRecognizer]:
                     "llamo", "chiamo", "зовут", "regards", "best", "thank", "cheers", "sincerely", "yours",
                     "cordialement", "grüße", "saludos", "atentamente", "saluti", "уважением", "nom", "apellido",
                     "dico", "responsable", "doctor", "paciente", "patient",
-                    r"\bm{1,2}\.", "mme", "mlle", "docteur", "citoyen", "abbé", "général", "commandant", "capitaine",
-                    "lieutenant", "colonel", "maître", "professeur", r"\bdon\b", "doña", "dña", "srta", "graf",
-                    "gräfin", "fräulein", "dott", "sig.ra", "camarade", "cardinal", "chanoine", "veuve", "président",
-                    "ministre", "sénateur", "député", "préfet", "comte", "marquis", "baron", "pfarrer",
-                    "bürgermeister", "präsident", "kanzler"])
+                    r"\bm{1,2}\.", "mme", "mlle", "dña", "srta", "dott", r"sig\.ra", r"\bdon\b", *TITLE_WORDS])
     return [_gated(CjkNameRecognizer(), rf"[{CJK}]", digits=False), _gated(CueNameRecognizer(), cue, digits=False),
             _gated(HandleRecognizer(), "@", digits=False), InformalNameRecognizer()]

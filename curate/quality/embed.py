@@ -154,11 +154,13 @@ class Embedder:
             # (tests/test_quality_embed.py checks it against model2vec's encode), and repeated prompts are free.
             first: dict[str, int] = {}
             where = np.fromiter((first.setdefault(t, len(first)) for t in texts), dtype=np.int64, count=len(texts))
-            distinct = list(first) if len(first) < len(texts) else texts
-            vectors = self.backend.encode(distinct, batch_size=max(batch_size, 1024),
+            if len(first) == len(texts):
+                where = None  # no repeats: nothing to scatter
+            else:
+                texts = list(first)  # encoded and normalized once each, then scattered back to the rows
+            vectors = self.backend.encode(texts, batch_size=max(batch_size, 1024),
                                           max_length=self.max_tokens or 512, show_progress_bar=False,
                                           use_multiprocessing=False)
-            texts = distinct  # normalized below, then scattered back to the rows
         else:
             st = self.backend
             full = getattr(st, "_sluice_max_seq_length", None) or st.max_seq_length
@@ -171,7 +173,7 @@ class Embedder:
                 st.max_seq_length = full  # never leak this embedder's cap into another sharing the model
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors if where is None or len(texts) == len(where) else vectors[where]
+        return vectors if where is None else vectors[where]
 
 
 def _backend(key: tuple[str, str], build):
